@@ -1,0 +1,1 @@
+"""Layerlab: build, train and export Keras networks on tabular data."""
