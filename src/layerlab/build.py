@@ -1,0 +1,291 @@
+"""From a ModelSpec and the training split to a Keras model that reads raw columns.
+
+Preprocessing lives inside the model, so the saved ``.keras`` file predicts from
+raw CSV values on its own: numeric columns are imputed with the training mean
+and standardized (plus a missing-value indicator where training had gaps);
+categorical columns are one-hot encoded with an out-of-vocabulary slot that
+also catches categories never seen in training; booleans become 0/1. Every
+statistic comes from the training split only, like scikit-learn's fitted
+``scale_``. Only built-in layers and ``keras.ops`` are used, so the file loads
+with plain ``keras.saving.load_model`` in safe mode, without Layerlab.
+
+The same layer objects are wired twice:
+
+- ``model``: raw inputs -> preprocessing -> hidden layers -> output (in the
+  target's own units for regression). This is what is saved and used to predict.
+- ``network``: preprocessed feature vector -> hidden layers -> output (on the
+  standardized target for regression). This is what the trainer optimizes,
+  because preprocessing has no trainable weights and is computed once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from layerlab.data import as_category_text, as_numeric
+from layerlab.spec import ModelSpec
+
+# A column with more categories than this keeps the most frequent ones; the rest
+# share the out-of-vocabulary slot, so one ID-like column cannot blow up the model.
+MAX_CATEGORIES = 100
+TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1"})
+
+
+@dataclass(frozen=True)
+class TargetScaling:
+    """How the regression target was standardized for training (training split only)."""
+
+    mean: float
+    std: float
+
+
+@dataclass
+class BuiltModel:
+    """The two wirings of one set of layers, and what was learned from the training split."""
+
+    spec: ModelSpec
+    model: object  # keras.Model: raw columns -> prediction
+    network: object  # keras.Model: feature vector -> training output
+    preprocessor: object  # keras.Model: raw columns -> feature vector
+    stack: list[object]  # the hidden layers and the output layer, shared by model and network
+    classes: tuple[str, ...]
+    target_scaling: TargetScaling | None
+
+    @property
+    def n_features(self) -> int:
+        return int(self.preprocessor.output.shape[-1])
+
+    def count_params(self) -> int:
+        return int(self.model.count_params())
+
+
+def _layer_name(column: str, suffix: str) -> str:
+    """A Keras-safe layer name derived from a column name."""
+    cleaned = re.sub(r"[^0-9A-Za-z_]+", "_", column).strip("_") or "column"
+    return f"{cleaned[:40]}_{suffix}"
+
+
+def _category_vocabulary(texts: np.ndarray) -> list[str]:
+    counts = pd.Series(texts).value_counts(sort=True)
+    kept = counts.index[:MAX_CATEGORIES]
+    return sorted(str(value) for value in kept)
+
+
+def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Raw columns as the model's named inputs: float32 for numbers, text otherwise, shape (n, 1).
+
+    Text inputs are object arrays; ``as_tensors`` turns them into what Keras expects.
+    """
+    inputs = {}
+    for feature in spec.features:
+        values = frame[feature.name]
+        if feature.kind == "numeric":
+            inputs[feature.name] = as_numeric(values).reshape(-1, 1)
+        else:
+            inputs[feature.name] = as_category_text(values).reshape(-1, 1)
+    return inputs
+
+
+def as_tensors(inputs: dict[str, np.ndarray]) -> dict[str, object]:
+    import tensorflow as tf
+
+    return {name: tf.constant(values) for name, values in inputs.items()}
+
+
+def build_model(
+    spec: ModelSpec, train_frame: pd.DataFrame, classes: tuple[str, ...] = ()
+) -> BuiltModel:
+    """Build (untrained) model, network and preprocessor for ``spec``.
+
+    ``train_frame`` must be the training split: its statistics become constants
+    of the model. ``classes`` are the class labels in output order (empty for
+    regression).
+    """
+    import keras
+    from keras import layers, ops
+
+    spec.validate()
+    keras.utils.set_random_seed(spec.seed)
+
+    raw_inputs: dict[str, object] = {}
+    encoded: list[object] = []
+    for feature in spec.features:
+        values = train_frame[feature.name]
+        if feature.kind == "numeric":
+            numbers = as_numeric(values)
+            finite = numbers[np.isfinite(numbers)]
+            mean = float(finite.mean()) if finite.size else 0.0
+            variance = float(finite.var()) if finite.size > 1 else 1.0
+            variance = variance if variance > 1e-12 else 1.0
+            raw = keras.Input(shape=(1,), name=feature.name, dtype="float32")
+            imputed = ops.nan_to_num(raw, nan=mean, posinf=mean, neginf=mean)
+            scaled = layers.Normalization(
+                mean=mean, variance=variance, name=_layer_name(feature.name, "standardized")
+            )(imputed)
+            encoded.append(scaled)
+            if not np.isfinite(numbers).all():
+                encoded.append(ops.cast(ops.logical_not(ops.isfinite(raw)), "float32"))
+        elif feature.kind == "categorical":
+            vocabulary = _category_vocabulary(as_category_text(values))
+            raw = keras.Input(shape=(1,), name=feature.name, dtype="string")
+            encoded.append(
+                layers.StringLookup(
+                    vocabulary=vocabulary,
+                    num_oov_indices=1,
+                    output_mode="one_hot",
+                    name=_layer_name(feature.name, "one_hot"),
+                )(raw)
+            )
+        else:  # boolean: 1 for a true-like value, 0 for false, missing or unknown
+            seen = set(as_category_text(values))
+            true_values = sorted(v for v in seen if v.lower() in TRUE_WORDS) or ["true"]
+            raw = keras.Input(shape=(1,), name=feature.name, dtype="string")
+            flags = layers.StringLookup(
+                vocabulary=true_values,
+                num_oov_indices=1,
+                output_mode="multi_hot",
+                name=_layer_name(feature.name, "is_true"),
+            )(raw)
+            encoded.append(ops.max(flags[:, 1:], axis=-1, keepdims=True))
+        raw_inputs[feature.name] = raw
+
+    features = layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
+    n_features = int(features.shape[-1])
+
+    hidden = _hidden_layers(spec)
+    activation, _ = spec.resolved_output()
+    units = max(len(classes), 2) if activation == "softmax" else 1
+    output_layer = layers.Dense(units, activation=activation, name="output")
+
+    def wire(x):
+        for layer in hidden:
+            x = layer(x)
+        return output_layer(x)
+
+    network_input = keras.Input(shape=(n_features,), name="features")
+    network = keras.Model(network_input, wire(network_input), name="network")
+
+    prediction = wire(features)
+    target_scaling = None
+    if spec.task == "regression":
+        target_scaling = _target_scaling(train_frame[spec.target])
+        prediction = layers.Rescaling(
+            scale=target_scaling.std, offset=target_scaling.mean, name="target_units"
+        )(prediction)
+    model = keras.Model(raw_inputs, prediction, name="layerlab_model")
+    preprocessor = keras.Model(raw_inputs, features, name="preprocessing")
+    return BuiltModel(
+        spec=spec,
+        model=model,
+        network=network,
+        preprocessor=preprocessor,
+        stack=[*hidden, output_layer],
+        classes=tuple(classes),
+        target_scaling=target_scaling,
+    )
+
+
+def _hidden_layers(spec: ModelSpec) -> list[object]:
+    from keras import layers, regularizers
+
+    hidden = []
+    dense_count = dropout_count = norm_count = 0
+    for position, layer in enumerate(spec.layers):
+        if layer.kind == "dense":
+            dense_count += 1
+            hidden.append(
+                layers.Dense(
+                    layer.units,
+                    activation=layer.activation,
+                    kernel_regularizer=regularizers.L2(layer.l2) if layer.l2 else None,
+                    name=f"dense_{dense_count}",
+                )
+            )
+        elif layer.kind == "dropout":
+            dropout_count += 1
+            hidden.append(
+                layers.Dropout(
+                    layer.rate, seed=spec.seed + position, name=f"dropout_{dropout_count}"
+                )
+            )
+        else:
+            norm_count += 1
+            hidden.append(layers.BatchNormalization(name=f"batch_norm_{norm_count}"))
+    return hidden
+
+
+def _target_scaling(target: pd.Series) -> TargetScaling:
+    numbers = as_numeric(target)
+    numbers = numbers[np.isfinite(numbers)]
+    std = float(numbers.std()) if numbers.size > 1 else 1.0
+    return TargetScaling(mean=float(numbers.mean()), std=std if std > 1e-12 else 1.0)
+
+
+def encode_target(target: pd.Series, built: BuiltModel) -> np.ndarray:
+    """Targets in the form the network trains on.
+
+    Regression: standardized float32, shape (n, 1). Binary with a sigmoid output:
+    0/1 float32, shape (n, 1). Otherwise: class indices, int32, shape (n,).
+    """
+    spec = built.spec
+    if spec.task == "regression":
+        scaling = built.target_scaling
+        return ((as_numeric(target) - scaling.mean) / scaling.std).astype("float32").reshape(-1, 1)
+    index = {label: position for position, label in enumerate(built.classes)}
+    labels = np.array([index[text] for text in as_category_text(target)], dtype="int32")
+    activation, _ = spec.resolved_output()
+    if activation == "sigmoid":
+        return labels.astype("float32").reshape(-1, 1)
+    return labels
+
+
+def predict_frame(built: BuiltModel, frame: pd.DataFrame) -> np.ndarray:
+    """Predictions from raw columns with a freshly built or trained model; see ``predict_outputs``."""
+    return predict_outputs(built.model, built.spec, frame)
+
+
+def predict_outputs(
+    model, spec: ModelSpec, frame: pd.DataFrame, batch_size: int = 4096
+) -> np.ndarray:
+    """Values for regression, class probabilities otherwise.
+
+    Classification always returns one probability column per class, in class
+    order, also for a single sigmoid output.
+    """
+    outputs = model.predict(as_tensors(model_inputs(frame, spec)), batch_size=batch_size, verbose=0)
+    if spec.task == "regression":
+        return outputs.reshape(-1)
+    if outputs.shape[-1] == 1:
+        positive = outputs.reshape(-1)
+        return np.stack([1.0 - positive, positive], axis=1)
+    return outputs
+
+
+def summarize(built: BuiltModel) -> list[dict[str, object]]:
+    """The model's layers as rows: name, type, output shape and parameter count."""
+    rows = []
+    for layer in built.model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        shape = getattr(layer, "output", None)
+        shape = tuple(shape.shape) if shape is not None and hasattr(shape, "shape") else None
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": str(shape).replace("None", "batch") if shape else "",
+                "params": int(layer.count_params()),
+            }
+        )
+    return rows
+
+
+def summary_text(built: BuiltModel) -> str:
+    """Keras's own ``model.summary()`` as plain text."""
+    lines: list[str] = []
+    built.model.summary(print_fn=lambda line, **_: lines.append(line), line_length=100)
+    return "\n".join(lines)
