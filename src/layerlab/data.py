@@ -1,0 +1,738 @@
+"""Turn an uploaded file into a table, and say what each column looks like.
+
+``read_csv`` is forgiving about what spreadsheets really write (delimiters,
+encodings, BOMs, stray spaces, ``NA`` markers) and strict about what cannot
+be a table: every refusal is a ``DataError`` that a person can act on.
+
+``profile_columns`` suggests which columns to use, and why, so the first model
+a person trains does not learn from an ID or a copy of the answer.
+
+``category_text`` is the single rule that turns raw values into category
+strings. Training uses it and the exported ``predict.py`` carries a verbatim
+copy, so both sides see ``3``, ``3.0`` and `` 3`` as the same category.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import numbers
+import os
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from layerlab.errors import DataError
+
+MAX_UPLOAD_MB: int = 50
+
+# Cells that mean "no value". ``keep_default_na=False`` keeps pandas' longer
+# list (which also turns e.g. "#N/A N/A" into missing) out of the picture, so
+# this tuple is the whole rule and the exported predict script can reuse it.
+MISSING_VALUES: tuple[str, ...] = (
+    "",
+    "NA",
+    "N/A",
+    "n/a",
+    "na",
+    "NaN",
+    "nan",
+    "NAN",
+    "null",
+    "NULL",
+    "Null",
+    "None",
+    "none",
+    "?",
+    "-",
+    "#N/A",
+)
+
+COLUMN_KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "constant")
+ROLES = ("feature", "ignore", "target")
+
+_DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SNIFF_CHARS = 64 * 1024
+_SNIFF_RECORDS = 50
+
+_BOOLEAN_PAIRS = (
+    frozenset({"true", "false"}),
+    frozenset({"yes", "no"}),
+    frozenset({"y", "n"}),
+    frozenset({"t", "f"}),
+    frozenset({"0", "1"}),
+)
+_ID_MIN_ROWS = 20
+# "customer_id", "ID", "row key", "CustomerID", "unnamed_1" (an exported index).
+_ID_NAME = re.compile(
+    r"(^|[^a-z])(id|uuid|guid|key|index)$|^(id|uuid|guid|index)([^a-z]|$)|^unnamed|[a-z]I[dD]$"
+)
+_MOSTLY_MISSING = 0.5
+_MOSTLY_PARSES = 0.95
+_CATEGORICAL_MIN = 20
+_CATEGORICAL_SHARE = 0.05
+_CATEGORICAL_MAX = 1000
+_LEAK_MAX_CLASSES = 50
+_PROFILE_SAMPLE = 2000
+_EXAMPLE_CHARS = 30
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_csv(
+    source: bytes | str | os.PathLike,
+    *,
+    max_bytes: int = MAX_UPLOAD_MB * 1024 * 1024,
+) -> pd.DataFrame:
+    """Read CSV bytes or a CSV file into a DataFrame, or raise a ``DataError`` that says why not.
+
+    Headers and string cells are stripped, ``MISSING_VALUES`` become missing,
+    and columns whose values are all numbers come out with a numeric dtype.
+    """
+    raw = _read_bytes(source, max_bytes)
+    if not raw.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise DataError(
+            "The file is empty. Expected a CSV table: a header row with column names, "
+            "then one row per example. Check that you picked the right file and that it "
+            "was saved completely."
+        )
+    _refuse_known_binary(raw)
+    text = _decode(raw)
+    _refuse_other_formats(text)
+
+    sample = _sample_lines(text)
+    delimiter = _sniff_delimiter(sample)
+    header = _header_names(sample, delimiter)
+    if len(header) < 2:
+        raise DataError(
+            f'The table has only one column ("{_shorten(header[0] if header else "", 60)}"). '
+            "Expected at least two columns: one or more features and a target to predict. "
+            "If the file has more columns, it may use an unusual delimiter: save it again "
+            "with commas, semicolons, tabs or | between values."
+        )
+    _refuse_duplicate_names(header)
+
+    frame = _parse(text, delimiter, header)
+    if frame.empty:
+        raise DataError(
+            f"The file has a header row ({_name_list(header)}) but no data rows. "
+            "Expected at least one row of values under the header. Add data rows, or check "
+            "that the export did not stop after the header."
+        )
+    return _tidy(frame, decimal_comma=delimiter != ",")
+
+
+def _read_bytes(source: bytes | str | os.PathLike, max_bytes: int) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        raw = bytes(source)
+        _check_size(len(raw), max_bytes)
+        return raw
+    path = os.fspath(source)
+    if not os.path.isfile(path):
+        raise DataError(
+            f'There is no file at "{path}". Expected the path of a CSV file. '
+            "Check the spelling and the folder."
+        )
+    _check_size(os.path.getsize(path), max_bytes)
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        mb = 1024 * 1024
+        raise DataError(
+            f"The file is {size / mb:.1f} MB, which is over the {max_bytes / mb:g} MB limit. "
+            f"Expected a CSV file of at most {max_bytes / mb:g} MB. Upload a sample of the "
+            "rows, or remove columns you do not need, and try again."
+        )
+
+
+_EXCEL_ADVICE = (
+    "Expected comma-separated text. Open it in your spreadsheet program, choose "
+    "File > Save As > CSV (Comma delimited, *.csv), and upload that file."
+)
+
+
+def _refuse_known_binary(raw: bytes) -> None:
+    """Name the formats people most often upload by mistake, instead of a parse error."""
+    head = raw[:8]
+    if head.startswith(b"PK\x03\x04"):
+        if b"xl/" in raw or b"[Content_Types].xml" in raw[:4096]:
+            raise DataError(
+                "This file is an Excel workbook (.xlsx), not a CSV file, even if its name "
+                "ends in .csv. " + _EXCEL_ADVICE
+            )
+        if b"opendocument.spreadsheet" in raw[:200]:
+            raise DataError(
+                "This file is an OpenDocument spreadsheet (.ods), not a CSV file. " + _EXCEL_ADVICE
+            )
+        raise DataError(
+            "This file is a zip archive, not a CSV file. Expected comma-separated text. "
+            "Unzip it and upload the CSV file inside."
+        )
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise DataError(
+            "This file is an old-style Excel workbook (.xls), not a CSV file, even if its "
+            "name ends in .csv. " + _EXCEL_ADVICE
+        )
+    if head.startswith(b"\x1f\x8b"):
+        raise DataError(
+            "This file is compressed (gzip), not a CSV file. Expected comma-separated text. "
+            "Decompress it and upload the CSV file inside."
+        )
+    if head.startswith(b"%PDF"):
+        raise DataError(
+            "This file is a PDF document, not a CSV file. Expected comma-separated text. "
+            "Export the table from the program that made the PDF as CSV and upload that."
+        )
+    if head.startswith(b"PAR1"):
+        raise DataError(
+            "This file is a Parquet file, not a CSV file. Expected comma-separated text. "
+            "Convert it with pandas: pd.read_parquet(path).to_csv('data.csv', index=False)."
+        )
+
+
+def _decode(raw: bytes) -> str:
+    """Decode with the BOM if there is one, else UTF-8, else Windows-1252, else Latin-1."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return _decode_or_refuse(raw, "utf-8-sig")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _decode_or_refuse(raw, "utf-16")
+    utf16 = _utf16_without_bom(raw[:4096])
+    if utf16:
+        return _decode_or_refuse(raw, utf16)
+    if b"\x00" in raw[:8192]:
+        raise _binary_error()
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        break
+    else:
+        text = raw.decode("latin-1")
+    if _looks_binary(text[:8192]):
+        raise _binary_error()
+    return text
+
+
+def _decode_or_refuse(raw: bytes, encoding: str) -> str:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        raise _binary_error() from None
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """Spot UTF-16 text without a BOM: mostly-ASCII text leaves every other byte zero."""
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.8 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.8 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _looks_binary(text: str) -> bool:
+    controls = sum(
+        1
+        for char in text
+        if (ord(char) < 32 and char not in "\t\n\r\x0c") or 0x7F <= ord(char) < 0xA0
+    )
+    return controls > max(2, len(text) // 100)
+
+
+def _binary_error() -> DataError:
+    return DataError(
+        "The file does not look like text: it contains binary data. Expected a CSV text "
+        "file with a header row and comma-separated values. If it is a spreadsheet, a "
+        "database or an archive, export or unpack it as CSV first."
+    )
+
+
+def _refuse_other_formats(text: str) -> None:
+    start = text.lstrip("\ufeff \t\r\n")
+    lowered = start[:200].lower()
+    if start.startswith("{") or (
+        start.startswith("[") and start[1:].lstrip()[:1] in '{["]-0123456789'
+    ):
+        raise DataError(
+            f'The file holds JSON, not CSV: it starts with "{start[0]}". Expected a table of '
+            "comma-separated values with a header row. Convert the JSON to CSV first (for "
+            "example with pandas.read_json(...).to_csv(...)) and upload that file."
+        )
+    if lowered.startswith(("<!doctype html", "<html", "<table", "<head", "<body", "<!--")):
+        raise DataError(
+            f'The file is a web page (HTML), not CSV: it starts with "{_shorten(start, 20)}". '
+            "This often happens when a browser saves the page around a table instead of "
+            "the data. Expected comma-separated text: download the raw CSV file (look for "
+            'a "Raw" or "Download CSV" link) and upload that.'
+        )
+    if lowered.startswith("<?xml"):
+        raise DataError(
+            "The file is XML, not CSV. Expected comma-separated text with a header row. "
+            "Export the data as CSV and upload that file."
+        )
+
+
+def _sample_lines(text: str) -> str:
+    """The first lines of the text, cut at a line break so no record is half-seen."""
+    if len(text) <= _SNIFF_CHARS:
+        return text
+    cut = max(text.rfind("\n", 0, _SNIFF_CHARS), text.rfind("\r", 0, _SNIFF_CHARS))
+    return text[:cut] if cut > 0 else text[:_SNIFF_CHARS]
+
+
+def _reader(text: str, delimiter: str) -> csv.Reader:
+    """A csv reader that splits fields the way the pandas call in ``_parse`` does."""
+    return csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', skipinitialspace=True
+    )
+
+
+def _records(sample: str, delimiter: str, limit: int) -> list[list[str]]:
+    reader = _reader(sample, delimiter)
+    records: list[list[str]] = []
+    try:
+        for record in reader:
+            if record:
+                records.append(record)
+            if len(records) >= limit:
+                break
+    except csv.Error:
+        pass
+    return records
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """Pick the delimiter that splits the first lines into the same, largest number of fields.
+
+    ``csv.Sniffer`` gets the first say; it is only overruled when its choice
+    gives a single column or less regular rows than another candidate.
+    """
+    scores: dict[str, tuple[float, int]] = {}
+    for delimiter in _DELIMITERS:
+        records = _records(sample, delimiter, _SNIFF_RECORDS)
+        if not records:
+            scores[delimiter] = (0.0, 0)
+            continue
+        width = len(records[0])
+        regular = sum(len(record) == width for record in records) / len(records)
+        scores[delimiter] = (regular if width > 1 else 0.0, width)
+
+    best_regularity = max(regularity for regularity, _ in scores.values())
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    if sniffed in scores and scores[sniffed][1] > 1 and scores[sniffed][0] == best_regularity:
+        return sniffed
+    return max(_DELIMITERS, key=lambda delimiter: scores[delimiter])
+
+
+def _header_names(sample: str, delimiter: str) -> list[str]:
+    records = _records(sample, delimiter, 1)
+    if not records:
+        return []
+    names = [name.strip() for name in records[0]]
+    return [name or f"unnamed_{position}" for position, name in enumerate(names, start=1)]
+
+
+def _refuse_duplicate_names(header: list[str]) -> None:
+    positions: dict[str, list[int]] = {}
+    for position, name in enumerate(header, start=1):
+        positions.setdefault(name, []).append(position)
+    duplicates = {name: where for name, where in positions.items() if len(where) > 1}
+    if duplicates:
+        described = "; ".join(
+            f'"{name}" (columns {", ".join(map(str, where))})' for name, where in duplicates.items()
+        )
+        raise DataError(
+            f"The header has duplicate column names: {described}. Expected every column to "
+            "have its own name. Rename the duplicates in the header row and upload again."
+        )
+
+
+def _parse(text: str, delimiter: str, header: list[str]) -> pd.DataFrame:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                quotechar='"',
+                engine="c",
+                index_col=False,
+                keep_default_na=False,
+                na_values=list(MISSING_VALUES),
+                skipinitialspace=True,
+                low_memory=False,
+            )
+        except pd.errors.ParserError as error:
+            raise _ragged_error(text, delimiter, header, str(error)) from None
+    if any("does not match length of data" in str(warning.message) for warning in caught):
+        raise _ragged_error(text, delimiter, header, "")
+    if len(frame.columns) == len(header):
+        frame.columns = header
+    else:
+        frame.columns = [str(name).strip() for name in frame.columns]
+    return frame
+
+
+def _ragged_error(text: str, delimiter: str, header: list[str], detail: str) -> DataError:
+    """Name the first line with more values than the header, counted as an editor counts lines."""
+    reader = _reader(text, delimiter)
+    line, fields = None, None
+    try:
+        next(reader)
+        for record in reader:
+            if len(record) > len(header):
+                line, fields = reader.line_num, len(record)
+                break
+    except csv.Error:
+        pass
+    if line is None:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
+        if not match:
+            first_line = detail.strip().splitlines()[-1] if detail.strip() else "unknown problem"
+            return DataError(
+                f"The file could not be read as a CSV table ({first_line}). Expected a header "
+                "row and rows with the same number of values. Open it in a text editor and "
+                "check the lines around the one named."
+            )
+        line, fields = int(match.group(2)), int(match.group(3))
+    name = _DELIMITER_NAMES[delimiter]
+    return DataError(
+        f"Line {line} has {fields} values but the header has {len(header)} columns. Expected "
+        "every row to have as many values as the header. This usually means a value "
+        f"contains the delimiter ({name}) without quotes around it: put the value in double "
+        f"quotes, or fix line {line}."
+    )
+
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+(,\d+)?$")
+
+
+def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
+    """Strip string cells, let padded markers (" NA ") count as missing, make numbers numeric."""
+    missing = set(MISSING_VALUES)
+    for name in frame.columns:
+        column = frame[name]
+        if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+            continue
+        if not all(isinstance(value, str) for value in column.dropna().head(1000)):
+            continue  # e.g. True/False/NaN, which pandas already read as booleans.
+        stripped = column.str.strip()
+        stripped = stripped.mask(stripped.isin(missing))
+        # Spreadsheets set to e.g. German or French write "1,5" and separate fields with ";".
+        if decimal_comma and stripped.dropna().str.match(_DECIMAL_COMMA).all():
+            stripped = stripped.str.replace(",", ".", regex=False)
+        try:
+            frame[name] = pd.to_numeric(stripped)
+        except (ValueError, TypeError):
+            frame[name] = stripped
+    return frame
+
+
+# --------------------------------------------------------------------------- values
+
+
+def category_text(value: object) -> str:
+    """Return the category string for one raw value: the same rule at training and at prediction.
+
+    Missing -> "", booleans -> "true"/"false", whole numbers -> "3" (even when
+    stored as 3.0), other numbers -> repr(float), strings -> stripped.
+    """
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return ""
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if number != number:
+            return ""
+        if number.is_integer():
+            return str(int(number))
+        return repr(number)
+    return str(value).strip()
+
+
+def as_category_text(values: pd.Series) -> np.ndarray:
+    """Category strings for a whole column (object array), via ``category_text``."""
+    return np.array([category_text(value) for value in values.astype(object)], dtype=object)
+
+
+def as_numeric(values: pd.Series) -> np.ndarray:
+    """Numbers for a whole column as float32, NaN where missing or not a number."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=np.float32, na_value=np.nan)
+    objects = values.astype(object)
+    objects = objects.map(
+        lambda value: float(value) if isinstance(value, bool | np.bool_) else value
+    )
+    return pd.to_numeric(objects, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """What one column looks like, and whether the first model should use it."""
+
+    name: str
+    kind: str
+    missing: int
+    distinct: int
+    examples: tuple[str, ...]
+    role: str
+    reason: str
+
+    @property
+    def model_kind(self) -> str | None:
+        """How a model would read the column, or None when it cannot use it yet."""
+        return self.kind if self.kind in ("numeric", "categorical", "boolean") else None
+
+
+def profile_columns(df: pd.DataFrame, target_column: str | None = None) -> list[ColumnProfile]:
+    """Profile every column and suggest a role for it, with a one-sentence reason."""
+    leak_check = None
+    if target_column is not None and target_column in df.columns:
+        target = df[target_column]
+        leak_check = _LeakCheck(target, int(target.nunique(dropna=True)), len(df))
+    return [
+        _profile(df[name], str(name), len(df), name == target_column, leak_check)
+        for name in df.columns
+    ]
+
+
+def profiles_frame(profiles: list[ColumnProfile]) -> pd.DataFrame:
+    """A table of the profiles for display, one row per column."""
+    return pd.DataFrame(
+        {
+            "Column": [profile.name for profile in profiles],
+            "Kind": [profile.kind for profile in profiles],
+            "Missing": [profile.missing for profile in profiles],
+            "Distinct": [profile.distinct for profile in profiles],
+            "Examples": [", ".join(profile.examples) for profile in profiles],
+            "Suggestion": [profile.role for profile in profiles],
+            "Reason": [profile.reason for profile in profiles],
+        }
+    )
+
+
+class _LeakCheck:
+    """Finds columns that are a copy or a one-to-one relabelling of the target."""
+
+    def __init__(self, target: pd.Series, distinct: int, rows: int) -> None:
+        self.target = target.reset_index(drop=True)
+        self.distinct = distinct
+        # A one-to-one match with a number that takes many values is a real relation
+        # (celsius -> fahrenheit), not a leak; with a few classes it is a relabelling.
+        self.few_classes = 2 <= distinct <= _LEAK_MAX_CLASSES and distinct <= rows / 2
+        self._texts: np.ndarray | None = None
+
+    def reason(self, column: pd.Series, distinct: int) -> str | None:
+        if distinct != self.distinct or distinct < 2:
+            return None
+        column = column.reset_index(drop=True)
+        both = (column.notna() & self.target.notna()).to_numpy()
+        if both.sum() < 2:
+            return None
+        column_codes, column_uniques = pd.factorize(column[both])
+        target_codes, target_uniques = pd.factorize(self.target[both])
+        if len(column_uniques) != len(target_uniques):
+            return None
+        pairs = column_codes.astype(np.int64) * len(target_uniques) + target_codes
+        if len(pd.unique(pairs)) != len(target_uniques):
+            return None
+        if self._texts is None:
+            self._texts = as_category_text(self.target)
+        if np.array_equal(as_category_text(column)[both], self._texts[both]):
+            return "Copy of the target column: it would leak the answer."
+        if self.few_classes:
+            return "Matches the target one-to-one (a relabelling of it): it would leak the answer."
+        return None
+
+
+def _profile(
+    column: pd.Series,
+    name: str,
+    rows: int,
+    is_target: bool,
+    leak_check: _LeakCheck | None,
+) -> ColumnProfile:
+    present = column.dropna()
+    missing = rows - len(present)
+    uniques = present.unique()
+    distinct = len(uniques)
+    kind = _kind(present, uniques)
+    examples = tuple(_example_text(value) for value in uniques[:3])
+
+    def profile(role: str, reason: str) -> ColumnProfile:
+        return ColumnProfile(name, kind, missing, distinct, examples, role, reason)
+
+    if is_target:
+        return profile("target", "The column to predict.")
+    if distinct == 0:
+        return profile("ignore", "Every value is missing.")
+    if leak_check is not None:
+        leak = leak_check.reason(column, distinct)
+        if leak:
+            return profile("ignore", leak)
+    if kind == "datetime":
+        return profile("ignore", "Dates or times: the model cannot use them yet.")
+    id_reason = _id_reason(present, name, distinct, kind)
+    if id_reason:
+        return profile("ignore", id_reason)
+    if kind == "constant":
+        if missing:
+            return profile("ignore", "Only one value; the other rows are missing.")
+        return profile("ignore", "Same value in every row.")
+    if missing > _MOSTLY_MISSING * rows:
+        return profile("ignore", f"{_percent(missing, rows)} of values are missing.")
+    if kind == "text":
+        return profile(
+            "ignore",
+            f"Free text with {distinct} different values: the model cannot use free text yet.",
+        )
+    if kind == "numeric":
+        not_numbers = _count_not_numbers(present)
+        if not_numbers == 1:
+            return profile(
+                "feature", "Numeric feature; 1 value is not a number and will count as missing."
+            )
+        if not_numbers:
+            return profile(
+                "feature",
+                f"Numeric feature; {not_numbers} values are not numbers and will count as missing.",
+            )
+        return profile("feature", "Numeric feature.")
+    if kind == "boolean":
+        return profile("feature", "Yes/no feature.")
+    return profile("feature", f"Categorical feature with {distinct} values.")
+
+
+def _kind(present: pd.Series, uniques: np.ndarray) -> str:
+    distinct = len(uniques)
+    if distinct <= 1:
+        return "constant"
+    if pd.api.types.is_bool_dtype(present):
+        return "boolean"
+    if distinct == 2:
+        labels = frozenset(category_text(value).lower() for value in uniques)
+        if labels in _BOOLEAN_PAIRS:
+            return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(present):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(present):
+        return "numeric"
+    sample = _sample(present)
+    if all(isinstance(value, str) for value in sample):
+        if _parses_share(sample, numbers_only=True) >= _MOSTLY_PARSES:
+            return "numeric"
+        if _parses_share(sample, numbers_only=False) >= 0.9:
+            return "datetime"
+    limit = min(_CATEGORICAL_MAX, max(_CATEGORICAL_MIN, _CATEGORICAL_SHARE * len(present)))
+    if distinct <= limit:
+        return "categorical"
+    return "text"
+
+
+def _sample(present: pd.Series) -> pd.Series:
+    """Evenly spaced values, so a file sorted by some column is still seen whole."""
+    step = -(-len(present) // _PROFILE_SAMPLE)
+    return present.iloc[::step]
+
+
+# dateutil reads "mon", "march" or "id12" as dates, so a value must first look like one:
+# 2024-03-01, 1/3/24, 01.03.2024, 12:30, Mar 1 2024, 1 March 2024.
+_DATE_LIKE = re.compile(
+    r"^(\d{1,4}[-/.]\d{1,2}([-/.]\d{1,4})?"
+    r"|\d{1,2}:\d{2}"
+    r"|[A-Za-z]{3,9}\.? \d{1,2}"
+    r"|\d{1,2} [A-Za-z]{3,9})"
+)
+_DATE_SAMPLE = 200
+
+
+def _parses_share(sample: pd.Series, *, numbers_only: bool) -> float:
+    """Share of sampled strings that parse as numbers (or as dates)."""
+    values = sample.astype(str).str.strip()
+    if numbers_only:
+        return float(pd.to_numeric(values, errors="coerce").notna().mean())
+    values = values.iloc[:_DATE_SAMPLE]
+    if values.str.match(_DATE_LIKE).mean() < 0.9:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(values, format="mixed", errors="coerce")
+        except (ValueError, TypeError, OverflowError):
+            return 0.0
+    return float(parsed.notna().mean())
+
+
+def _count_not_numbers(present: pd.Series) -> int:
+    if pd.api.types.is_numeric_dtype(present):
+        return 0
+    return int(pd.to_numeric(present.astype(str).str.strip(), errors="coerce").isna().sum())
+
+
+def _id_reason(present: pd.Series, name: str, distinct: int, kind: str) -> str | None:
+    """An ID gives every row its own value; learning from it only memorises rows.
+
+    Whole numbers that are all different are flagged only when the name says ID
+    or they count up one by one: otherwise they may be real measurements.
+    """
+    if len(present) < _ID_MIN_ROWS or distinct != len(present) or kind == "boolean":
+        return None
+    if kind == "numeric":
+        values = as_numeric(present).astype(np.float64)
+        values = values[~np.isnan(values)]
+        if len(values) < _ID_MIN_ROWS or not np.all(np.mod(values, 1) == 0):
+            return None
+        if _ID_NAME.search(name.strip()) or _ID_NAME.search(name.strip().lower()):
+            return "Looks like an ID: every value is different."
+        if values.max() - values.min() + 1 == len(values):
+            return "Looks like a row number: every value is different and they count up by one."
+        return None
+    texts = _sample(present).astype(str)
+    if texts.str.contains(" ").mean() > 0.5 and texts.str.len().mean() > 20:
+        return None  # prose, reported as free text
+    return "Looks like an ID: every value is different."
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def _example_text(value: object) -> str:
+    if isinstance(value, float | np.floating) and not float(value).is_integer():
+        return f"{float(value):.6g}"
+    return _shorten(category_text(value), _EXAMPLE_CHARS)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)}%" if whole else "0%"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _name_list(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(_shorten(name, 30) for name in names[:limit])
+    if len(names) > limit:
+        shown += f", … ({len(names) - limit} more)"
+    return shown

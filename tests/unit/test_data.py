@@ -1,0 +1,329 @@
+"""Reading uploads and profiling columns, told as what a person uploads and sees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerlab.data import (
+    COLUMN_KINDS,
+    MAX_UPLOAD_MB,
+    ColumnProfile,
+    as_category_text,
+    as_numeric,
+    category_text,
+    profile_columns,
+    profiles_frame,
+    read_csv,
+)
+from layerlab.errors import DataError, LayerlabError
+
+# --------------------------------------------------------------------------- files people upload
+
+
+def test_comma_file_reads_with_numeric_columns():
+    df = read_csv(b"height,weight,name\n1.5,60,ann\n1.8,80,bob\n")
+    assert list(df.columns) == ["height", "weight", "name"]
+    assert df["height"].dtype == np.float64
+    assert df["weight"].dtype == np.int64
+    assert df["name"].tolist() == ["ann", "bob"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_other_delimiters_are_sniffed(delimiter):
+    text = delimiter.join(["a", "b", "c"]) + "\n" + delimiter.join(["1", "x", "2.5"]) + "\n"
+    df = read_csv(text.encode())
+    assert list(df.columns) == ["a", "b", "c"]
+    assert df.iloc[0].tolist() == [1, "x", 2.5]
+
+
+def test_semicolon_file_with_decimal_commas_reads_numbers():
+    df = read_csv(b"length;width\n1,5;2\n2,25;3\n")
+    assert df["length"].tolist() == [1.5, 2.25]
+
+
+def test_path_is_read_like_bytes(tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    assert read_csv(path).shape == (1, 2)
+    assert read_csv(str(path)).shape == (1, 2)
+
+
+def test_missing_path_says_so(tmp_path):
+    with pytest.raises(DataError, match="There is no file at"):
+        read_csv(tmp_path / "nope.csv")
+
+
+def test_utf8_bom_is_not_part_of_the_first_name():
+    df = read_csv("\ufeffcity,price\ncafé,2\nbar,3\n".encode())
+    assert list(df.columns) == ["city", "price"]
+    assert df["city"].tolist() == ["café", "bar"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_or_without_bom(encoding):
+    df = read_csv("city,price\ncafé,2\nbar,3\n".encode(encoding))
+    assert list(df.columns) == ["city", "price"]
+    assert df["city"].tolist() == ["café", "bar"]
+
+
+def test_windows_latin_file_falls_back_to_cp1252():
+    df = read_csv("city,price\ncafé,2\n€uro,3\n".encode("cp1252"))
+    assert df["city"].tolist() == ["café", "€uro"]
+
+
+def test_quoted_fields_keep_commas_and_line_breaks():
+    df = read_csv(b'note,score\n"hello, world",1\n"two\nlines",2\n')
+    assert df["note"].tolist() == ["hello, world", "two\nlines"]
+    assert df["score"].tolist() == [1, 2]
+
+
+def test_missing_markers_become_missing():
+    markers = ["", "NA", "N/A", "null", "?", "-", "NaN", " NA "]
+    text = "value,other\n" + "".join(f"{marker},{i}\n" for i, marker in enumerate(markers))
+    df = read_csv(text.encode() + b"5,9\n")
+    assert df["value"].isna().sum() == len(markers)
+    assert df["value"].dtype == np.float64
+    assert df["value"].iloc[-1] == 5
+
+
+def test_whitespace_is_stripped_from_headers_and_cells():
+    df = read_csv(b" colour , size \n red ,1\nred,2\n blue,3\n")
+    assert list(df.columns) == ["colour", "size"]
+    assert df["colour"].tolist() == ["red", "red", "blue"]
+
+
+def test_true_false_column_reads_as_booleans():
+    df = read_csv(b"flag,x\ntrue,1\nfalse,2\n")
+    assert df["flag"].tolist() == [True, False]
+
+
+def test_short_rows_are_padded_with_missing():
+    df = read_csv(b"a,b,c\n1,2,3\n4,5\n")
+    assert np.isnan(df["c"].iloc[1])
+
+
+# --------------------------------------------------------------------------- files that are refused
+
+
+def test_empty_file_is_refused():
+    with pytest.raises(DataError, match="The file is empty"):
+        read_csv(b"")
+    with pytest.raises(DataError, match="The file is empty"):
+        read_csv(b"\n \r\n")
+
+
+def test_header_without_rows_is_refused():
+    with pytest.raises(DataError, match=r"header row \(a, b\) but no data rows"):
+        read_csv(b"a,b\n")
+
+
+def test_single_column_is_refused_with_delimiter_hint():
+    with pytest.raises(DataError, match="only one column") as caught:
+        read_csv(b"a:b:c\n1:2:3\n")
+    assert "at least two columns" in str(caught.value)
+    assert "delimiter" in str(caught.value)
+
+
+def test_binary_content_is_refused():
+    with pytest.raises(DataError, match="does not look like text"):
+        read_csv(bytes(range(256)) * 4)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"],
+)
+def test_excel_file_named_csv_is_refused_with_export_steps(head):
+    with pytest.raises(DataError, match="Excel workbook") as caught:
+        read_csv(head + b"\x00" * 64)
+    assert "File > Save As > CSV" in str(caught.value)
+
+
+@pytest.mark.parametrize("content", [b'{"a": 1, "b": 2}', b'  [{"a": 1}, {"a": 2}]'])
+def test_json_is_refused(content):
+    with pytest.raises(DataError, match="JSON, not CSV"):
+        read_csv(content)
+
+
+def test_header_starting_with_bracket_is_not_json():
+    assert list(read_csv(b"[id],name\n1,a\n").columns) == ["[id]", "name"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"<!DOCTYPE html>\n<html><body></body></html>", b"<html>", b"<table><tr><td>1</td></tr>"],
+)
+def test_saved_web_page_is_refused(content):
+    with pytest.raises(DataError, match=r"web page \(HTML\)"):
+        read_csv(content)
+
+
+def test_duplicate_column_names_are_named():
+    with pytest.raises(DataError, match=r'duplicate column names: "age" \(columns 1, 3\)'):
+        read_csv(b"age,name, age\n1,a,2\n")
+
+
+def test_row_with_extra_values_names_its_line():
+    with pytest.raises(DataError, match="Line 3 has 3 values but the header has 2 columns"):
+        read_csv(b"a,b\n1,2\n3,4,5\n6,7\n")
+
+
+def test_every_row_with_an_extra_value_is_refused_not_shifted():
+    with pytest.raises(DataError, match="Line 2 has 3 values"):
+        read_csv(b"a,b\n1,2,3\n4,5,6\n")
+
+
+def test_file_over_the_limit_says_size_and_limit(tmp_path):
+    content = b"a,b\n" + b"1,2\n" * 300_000
+    with pytest.raises(DataError, match=r"The file is 1\.1 MB, which is over the 1 MB limit"):
+        read_csv(content, max_bytes=1024 * 1024)
+    path = tmp_path / "big.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="over the 1 MB limit"):
+        read_csv(path, max_bytes=1024 * 1024)
+
+
+def test_default_limit_is_the_upload_limit():
+    assert MAX_UPLOAD_MB == 50
+
+
+def test_refusals_are_layerlab_errors():
+    assert issubclass(DataError, LayerlabError)
+
+
+# --------------------------------------------------------------------------- category text
+
+
+def test_whole_numbers_give_one_category_whatever_their_type():
+    assert category_text(3) == category_text(3.0) == category_text(np.int64(3)) == "3"
+    assert category_text(np.float32(3.0)) == "3"
+
+
+def test_category_text_of_other_values():
+    assert category_text(2.5) == "2.5"
+    assert category_text(True) == "true"
+    assert category_text(np.bool_(False)) == "false"
+    assert category_text(" red ") == "red"
+    for missing in (None, np.nan, pd.NA, pd.NaT, float("nan")):
+        assert category_text(missing) == ""
+
+
+def test_float_column_with_missing_gives_same_categories_as_int_column():
+    with_gap = as_category_text(pd.Series([3.0, np.nan, 4.0]))
+    whole = as_category_text(pd.Series([3, 4]))
+    assert with_gap.dtype == object
+    assert with_gap.tolist() == ["3", "", "4"]
+    assert whole.tolist() == ["3", "4"]
+    assert as_category_text(pd.Series([True, None], dtype="boolean")).tolist() == ["true", ""]
+
+
+def test_as_numeric_reads_bools_strings_and_missing():
+    assert as_numeric(pd.Series([True, False])).tolist() == [1.0, 0.0]
+    parsed = as_numeric(pd.Series(["1.5", "x", None]))
+    assert parsed.dtype == np.float32
+    assert parsed[0] == 1.5
+    assert np.isnan(parsed[1:]).all()
+    assert np.isnan(as_numeric(pd.Series([1, None], dtype="Int64"))[1])
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@pytest.fixture
+def people() -> pd.DataFrame:
+    rows = 30
+    rng = np.random.default_rng(0)
+    species = rng.choice(["setosa", "virginica", "versicolor"], rows)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:04d}" for i in range(rows)],
+            "row_number": range(1, rows + 1),
+            "height": rng.normal(170, 10, rows),
+            "income": rng.integers(1_000, 100_000, rows),
+            "country": ["NL"] * rows,
+            "notes": [None] * 20 + ["late"] * 5 + ["early"] * 5,
+            "colour": rng.choice(["red", "green", "blue"], rows),
+            "member": rng.choice(["yes", "no"], rows),
+            "joined": pd.date_range("2020-01-01", periods=rows).astype(str),
+            "species_code": pd.Series(species).map({"setosa": 0, "virginica": 1, "versicolor": 2}),
+            "species_again": species,
+            "species": species,
+        }
+    )
+
+
+def by_name(profiles: list[ColumnProfile]) -> dict[str, ColumnProfile]:
+    return {profile.name: profile for profile in profiles}
+
+
+def test_profile_suggests_a_role_for_every_column(people):
+    profiles = by_name(profile_columns(people, target_column="species"))
+
+    assert profiles["species"].role == "target"
+    assert profiles["species"].reason == "The column to predict."
+    assert profiles["customer_id"].role == "ignore"
+    assert "ID" in profiles["customer_id"].reason
+    assert profiles["row_number"].role == "ignore"
+    assert profiles["country"].kind == "constant"
+    assert profiles["country"].reason == "Same value in every row."
+    assert profiles["notes"].reason == "67% of values are missing."
+    assert profiles["joined"].kind == "datetime"
+    assert "cannot use" in profiles["joined"].reason
+    assert profiles["species_again"].reason.startswith("Copy of the target column")
+    assert "relabelling" in profiles["species_code"].reason
+    assert profiles["species_code"].role == "ignore"
+
+
+def test_profile_keeps_useful_features(people):
+    profiles = by_name(profile_columns(people, target_column="species"))
+
+    assert (profiles["height"].kind, profiles["height"].role) == ("numeric", "feature")
+    # All different whole numbers are not an ID unless named or counted like one.
+    assert (profiles["income"].kind, profiles["income"].role) == ("numeric", "feature")
+    assert profiles["colour"].kind == "categorical"
+    assert profiles["colour"].reason == "Categorical feature with 3 values."
+    assert profiles["colour"].model_kind == "categorical"
+    assert profiles["member"].kind == "boolean"
+    assert profiles["member"].role == "feature"
+    assert profiles["joined"].model_kind is None
+
+
+def test_profile_counts_and_examples(people):
+    notes = by_name(profile_columns(people))["notes"]
+    assert (notes.missing, notes.distinct) == (20, 2)
+    assert notes.examples == ("late", "early")
+    assert all(profile.kind in COLUMN_KINDS for profile in profile_columns(people))
+
+
+def test_mostly_numeric_strings_are_numeric():
+    df = pd.DataFrame({"amount": [f"{i % 7}.5" for i in range(40)] + ["unknown"], "y": 1})
+    amount = by_name(profile_columns(df))["amount"]
+    assert amount.kind == "numeric"
+    assert "1 value is not a number" in amount.reason
+
+
+def test_zero_one_and_true_false_columns_are_boolean():
+    df = pd.DataFrame({"a": [0, 1, 1, np.nan], "b": [True, False, True, False], "c": list("TFTF")})
+    assert {profile.kind for profile in profile_columns(df)} == {"boolean"}
+
+
+def test_target_that_maps_one_to_one_to_a_number_is_not_a_leak():
+    celsius = np.linspace(-40, 100, 40)
+    df = pd.DataFrame({"celsius": celsius, "fahrenheit": celsius * 1.8 + 32})
+    assert by_name(profile_columns(df, "fahrenheit"))["celsius"].role == "feature"
+
+
+def test_profiles_frame_has_display_columns(people):
+    frame = profiles_frame(profile_columns(people, "species"))
+    assert list(frame.columns) == [
+        "Column",
+        "Kind",
+        "Missing",
+        "Distinct",
+        "Examples",
+        "Suggestion",
+        "Reason",
+    ]
+    assert len(frame) == len(people.columns)
