@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.build import summary_text
-from layerlab.data import MISSING_VALUES, category_text
+from layerlab.data import _DECIMAL_COMMA, MISSING_VALUES, _tidy, category_text
 from layerlab.errors import LayerlabError
 from layerlab.evaluate import Evaluation
 from layerlab.spec import ModelSpec
@@ -44,19 +44,47 @@ CSV must have the columns listed in spec.json ("features"); other columns are
 ignored, empty cells count as missing, and unseen categories are fine.
 """
 
+import csv
 import json
 import numbers
+import os
+import re
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter quiet
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MISSING_VALUES = {missing_values!r}
+_DECIMAL_COMMA = re.compile({decimal_comma!r})
 
 
 {category_text}
+
+{tidy}
+
+def read_table(path):
+    """Read the CSV the way Layerlab read the training data."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        sample = handle.read(65536)
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    frame = pd.read_csv(
+        path,
+        sep=delimiter,
+        keep_default_na=False,
+        na_values=MISSING_VALUES,
+        skipinitialspace=True,
+        encoding="utf-8-sig",
+        index_col=False,
+    )
+    frame.columns = [str(name).strip() for name in frame.columns]
+    return _tidy(frame, decimal_comma=delimiter != ",")
+
 
 def model_inputs(frame, features):
     import tensorflow as tf
@@ -96,16 +124,7 @@ def predict(frame):
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: python predict.py new.csv > predictions.csv")
-    frame = pd.read_csv(
-        sys.argv[1],
-        sep=None,
-        engine="python",
-        keep_default_na=False,
-        na_values=MISSING_VALUES,
-        encoding="utf-8-sig",
-    )
-    frame.columns = [str(name).strip() for name in frame.columns]
-    predict(frame).to_csv(sys.stdout, index=False)
+    predict(read_table(sys.argv[1])).to_csv(sys.stdout, index=False)
 
 
 if __name__ == "__main__":
@@ -114,9 +133,12 @@ if __name__ == "__main__":
 
 
 def predict_script() -> str:
-    """The standalone script, with Layerlab's own category rule copied in verbatim."""
+    """The standalone script, with Layerlab's own reading and category rules copied in verbatim."""
     return PREDICT_SCRIPT.format(
-        missing_values=list(MISSING_VALUES), category_text=inspect.getsource(category_text)
+        missing_values=list(MISSING_VALUES),
+        decimal_comma=_DECIMAL_COMMA.pattern,
+        category_text=inspect.getsource(category_text),
+        tidy=inspect.getsource(_tidy),
     )
 
 
