@@ -1,0 +1,33 @@
+"""Layerlab: build, train and export Keras networks on tabular data, without code.
+
+This file is the router: the pages live in ``pages/`` and the sidebar says
+where the user stands. Run it with ``streamlit run app.py``.
+"""
+
+import streamlit as st
+
+from layerlab.errors import LayerlabError
+from layerlab_app import sidebar, state
+
+st.set_page_config(page_title="Layerlab", page_icon=":material/hub:", layout="wide")
+
+# A run that Streamlit interrupted (Stop, or any click during training) kept its best weights.
+state.adopt_interrupted_run()
+
+page = st.navigation(
+    [
+        st.Page("pages/data.py", title="Data", icon=":material/table:", default=True),
+        st.Page("pages/model.py", title="Model", icon=":material/hub:"),
+        st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
+        st.Page("pages/results.py", title="Results", icon=":material/task_alt:"),
+    ]
+)
+with st.sidebar:
+    status = st.empty()
+sidebar.render(status)
+try:
+    page.run()
+except LayerlabError as error:
+    st.error(str(error))
+# Again, so the sidebar shows what the page just changed.
+sidebar.render(status)

@@ -1,0 +1,171 @@
+"""Data: load a table, choose the column to predict and the columns to learn from."""
+
+import streamlit as st
+
+from layerlab.data import MAX_UPLOAD_MB, profiles_frame, read_csv
+from layerlab.errors import LayerlabError
+from layerlab.spec import Feature
+from layerlab.task import TASKS, check_target, describe_task, infer_task
+from layerlab_app import samples, state, teaching, ui
+
+UPLOAD_TYPES = ["csv", "tsv", "txt"]
+PREVIEW_ROWS = 10
+
+
+def read_upload(name: str, content: bytes) -> None:
+    """Make an uploaded file the dataset, or keep the error to show beside the uploader."""
+    try:
+        data = read_csv(content)
+    except LayerlabError as error:
+        state.set_upload_error(f"Could not use {name}: {error}")
+        return
+    state.load_dataset(data, name)
+
+
+def _upload_changed() -> None:
+    uploaded = st.session_state.get("upload_csv")
+    if uploaded is not None:
+        read_upload(uploaded.name, uploaded.getvalue())
+
+
+def _load_sample() -> None:
+    name = st.session_state["sample_dataset"]
+    state.load_dataset(samples.read_sample(name), name, target=samples.default_target(name))
+
+
+def _source() -> None:
+    upload, sample = st.columns(2)
+    upload.file_uploader(
+        "Upload a CSV file",
+        type=UPLOAD_TYPES,
+        key="upload_csv",
+        on_change=_upload_changed,
+        max_upload_size=MAX_UPLOAD_MB,
+        help="Drag and drop a file here, or click to choose one.",
+    )
+    upload.caption(
+        f"Up to {MAX_UPLOAD_MB} MB. A header row, then one row per example; commas, "
+        "semicolons, tabs or | between values."
+    )
+    sample.selectbox(
+        "Or try a sample dataset",
+        samples.available(),
+        format_func=samples.describe,
+        key="sample_dataset",
+    )
+    sample.button("Load sample", key="load_sample", on_click=_load_sample)
+    if state.upload_error():
+        st.error(state.upload_error())
+    if state.result() is not None:
+        st.caption(
+            "You have a trained model. Loading other data or changing the target clears it: "
+            "download it on the Results page first to keep it."
+        )
+
+
+def _preview(data) -> None:
+    st.subheader(state.dataset_name())
+    st.caption(f"{len(data):,} rows × {data.shape[1]} columns. The first {PREVIEW_ROWS} rows:")
+    st.dataframe(data.head(PREVIEW_ROWS), hide_index=True)
+
+
+def _target(data):
+    state.seed("target_column", state.target())
+    return st.selectbox(
+        "Column to predict (the target)",
+        [str(name) for name in data.columns],
+        index=None,
+        placeholder="Choose a column",
+        key="target_column",
+        on_change=lambda: state.choose_target(st.session_state["target_column"]),
+    )
+
+
+def _task(data, target):
+    """The checked target (``TargetInfo``), or None after showing what is wrong with it."""
+    try:
+        inferred = infer_task(data[target])
+    except LayerlabError as error:
+        st.error(str(error))
+        return None
+    state.seed("task_override", state.task() or inferred)
+    task = st.selectbox(
+        "Task",
+        TASKS,
+        format_func=describe_task,
+        key="task_override",
+        on_change=lambda: state.choose_task(st.session_state["task_override"]),
+        help="Inferred from the target's values; change it if the guess is wrong.",
+    )
+    if task == inferred:
+        st.caption(f"Inferred from the values of `{target}`.")
+    else:
+        st.caption(f"You changed this from the inferred task: {describe_task(inferred)}.")
+    try:
+        info = check_target(data, target, task)
+    except LayerlabError as error:
+        st.error(str(error))
+        state.set_target_info(None)
+        return None
+    state.set_target_info(info)
+    facts = [f"{info.rows:,} rows have a value to learn from"]
+    if info.dropped_rows:
+        facts.append(f"{info.dropped_rows:,} rows have no value and are left out")
+    if info.classes:
+        facts.append(f"{len(info.classes)} classes: {', '.join(info.classes[:10])}")
+    st.caption("; ".join(facts) + ".")
+    return info
+
+
+def _features(info) -> bool:
+    profiles = state.profiles(info.column)
+    spec = state.ensure_spec(info.column, info.task, profiles)
+    by_name = {profile.name: profile for profile in profiles}
+    usable = [p.name for p in profiles if p.model_kind and p.name != info.column]
+
+    st.subheader("Columns")
+    st.dataframe(profiles_frame(profiles), hide_index=True)
+    state.seed("feature_columns", [name for name in spec.feature_names if name in usable])
+    chosen = st.multiselect(
+        "Features: the columns the model learns from",
+        usable,
+        format_func=lambda name: f"{name} ({by_name[name].kind})",
+        key="feature_columns",
+    )
+    st.caption(teaching.STANDARDIZE)
+    st.caption(teaching.ONE_HOT)
+    left_out = [p for p in profiles if p.role == "ignore"]
+    if left_out:
+        lines = "\n".join(f"- `{p.name}`: {p.reason}" for p in left_out)
+        st.markdown(f"**Left out by default:**\n{lines}")
+    flagged = [name for name in chosen if by_name[name].role == "ignore"]
+    if flagged:
+        reasons = " ".join(f"`{name}`: {by_name[name].reason}" for name in flagged)
+        st.warning(f"You included flagged columns. {reasons}")
+    features = [Feature(name, by_name[name].model_kind) for name in chosen]
+    state.set_spec(spec.replace(features=features))
+    if not features:
+        st.warning("Choose at least one feature column for the model to learn from.")
+    return bool(features)
+
+
+def main() -> bool:
+    ui.page_header("Data", "Load a table, choose the column to predict and the columns to use.")
+    _source()
+    data = state.frame()
+    if data is None:
+        st.info("Upload a CSV file or load a sample to begin.")
+        return False
+    _preview(data)
+    target = _target(data)
+    if target is None:
+        st.info("Choose the column you want the model to predict.")
+        return False
+    info = _task(data, target)
+    if info is None:
+        return False
+    return _features(info)
+
+
+ready = main()
+ui.next_page("model", "Next: design the network on the Model page", ready)

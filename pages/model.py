@@ -1,0 +1,196 @@
+"""Model: the hidden layers, the output and loss, and how training runs."""
+
+import pandas as pd
+import streamlit as st
+
+from layerlab.errors import LayerlabError
+from layerlab.spec import (
+    DEFAULT_LEARNING_RATES,
+    LOSS_NAMES,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    OPTIMIZERS,
+    ModelSpec,
+)
+from layerlab_app import layer_editor, state, teaching, ui
+from layerlab_app.advice import advise, estimated_training_rows
+from layerlab_app.layers import output_choices, output_units
+
+MAX_SEED = 2**31 - 1
+
+
+def _optimizer_changed() -> None:
+    """Move the learning rate to the new optimizer's default, unless the user had changed it."""
+    previous = state.spec().optimizer
+    chosen = st.session_state["optimizer"]
+    if st.session_state.get("learning_rate") == DEFAULT_LEARNING_RATES.get(previous):
+        st.session_state["learning_rate"] = DEFAULT_LEARNING_RATES[chosen]
+
+
+def _output(spec: ModelSpec, classes: int) -> dict:
+    """Show the output layer and loss; return the override chosen in the advanced expander."""
+    st.subheader("Output layer and loss")
+    line = st.empty()
+    st.caption(teaching.OUTPUT[spec.task])
+    choices = output_choices(spec.task)
+    labels = [f"{activation} output with {LOSS_NAMES[loss]} loss" for activation, loss in choices]
+    pair = choices[0]
+    with st.expander("Change the output layer and loss (advanced)"):
+        if len(choices) == 1:
+            st.caption(f"For this task there is one right choice: {labels[0]}.")
+        else:
+            current = spec.resolved_output()
+            state.seed(
+                "output_loss", labels[choices.index(current)] if current in choices else labels[0]
+            )
+            pair = choices[labels.index(st.selectbox("Output and loss", labels, key="output_loss"))]
+    activation, loss = pair
+    units = output_units(activation, classes)
+    line.markdown(
+        f"**Output layer:** Dense, {units} unit{'s' if units > 1 else ''}, {activation} "
+        f"activation · **Loss:** {LOSS_NAMES[loss]}"
+    )
+    if pair == choices[0]:
+        return {"output_activation": None, "loss": None}
+    return {"output_activation": activation, "loss": loss}
+
+
+def _training(spec: ModelSpec) -> dict:
+    """The training settings as the widgets now say, seeded from ``spec``."""
+    st.subheader("Training")
+    for name in ("optimizer", "learning_rate", "momentum", "batch_size", "epochs", "patience"):
+        state.seed(name, getattr(spec, name))
+    for name in ("validation_split", "restore_best_weights", "seed"):
+        state.seed(name, getattr(spec, name))
+    left, right = st.columns(2)
+    settings = {}
+    with left:
+        settings["optimizer"] = st.selectbox(
+            "Optimizer",
+            OPTIMIZERS,
+            key="optimizer",
+            on_change=_optimizer_changed,
+            help=teaching.OPTIMIZER,
+        )
+        settings["learning_rate"] = st.number_input(
+            "Learning rate",
+            min_value=0.0,
+            max_value=10.0,
+            step=0.0001,
+            format="%g",
+            key="learning_rate",
+            help=teaching.LEARNING_RATE,
+        )
+        if settings["optimizer"] == "sgd":
+            settings["momentum"] = st.number_input(
+                "Momentum",
+                min_value=0.0,
+                max_value=0.999,
+                step=0.05,
+                key="momentum",
+                help=teaching.MOMENTUM,
+            )
+        settings["batch_size"] = st.number_input(
+            "Batch size",
+            min_value=1,
+            max_value=MAX_BATCH_SIZE,
+            step=1,
+            key="batch_size",
+            help=teaching.BATCH_SIZE,
+        )
+        settings["epochs"] = st.number_input(
+            "Epochs",
+            min_value=1,
+            max_value=MAX_EPOCHS,
+            step=10,
+            key="epochs",
+            help=teaching.EPOCHS,
+        )
+    with right:
+        split = st.slider(
+            "Validation split",
+            min_value=0.05,
+            max_value=0.5,
+            step=0.05,
+            key="validation_split",
+            help=teaching.VALIDATION_SPLIT,
+        )
+        settings["validation_split"] = round(split, 2)
+        st.caption(teaching.TEST_SPLIT)
+        settings["patience"] = st.number_input(
+            "Early-stopping patience (epochs)",
+            min_value=0,
+            max_value=MAX_EPOCHS,
+            step=1,
+            key="patience",
+            help=teaching.PATIENCE,
+        )
+        settings["restore_best_weights"] = st.checkbox(
+            "Restore the best weights",
+            key="restore_best_weights",
+            help=teaching.RESTORE_BEST_WEIGHTS,
+        )
+        settings["seed"] = st.number_input(
+            "Seed", min_value=0, max_value=MAX_SEED, step=1, key="seed", help=teaching.SEED
+        )
+    return settings
+
+
+def _check(spec: ModelSpec, rows: int) -> bool:
+    """Show every invalid setting, then one sentence per choice that usually hurts."""
+    problems = state.spec_problems(spec)
+    if problems:
+        st.error(problems[0] if len(problems) == 1 else "\n".join(f"- {p}" for p in problems))
+    training_rows = (
+        None if problems else estimated_training_rows(rows, spec.validation_split, spec.test_split)
+    )
+    for warning in advise(spec, training_rows):
+        st.warning(warning)
+    return not problems
+
+
+def _summary(spec: ModelSpec, valid: bool) -> None:
+    st.subheader("Size and summary")
+    clicked = st.button(
+        "Show parameter count and summary",
+        key="show_summary",
+        disabled=not valid,
+        help="Builds the network on the training rows; the first time takes a few seconds.",
+    )
+    summary = state.model_summary(spec)
+    if summary is None and clicked:
+        with st.spinner("Building the network…"):
+            try:
+                summary = state.build_model_summary(spec)
+            except LayerlabError as error:
+                st.error(str(error))
+    if summary is None:
+        return
+    st.metric(
+        "Parameters (weights the network learns, plus normalization statistics)",
+        f"{summary.params:,}",
+    )
+    st.dataframe(pd.DataFrame(summary.rows), hide_index=True)
+    with st.expander("Keras model summary"):
+        st.code(summary.text, language=None)
+
+
+def main() -> bool:
+    ui.page_header("Model", "Design the network and choose how it trains.")
+    spec, info = state.spec(), state.target_info()
+    if spec is None or info is None:
+        st.info("First load data and choose the target on the Data page.")
+        return False
+    st.subheader("Hidden layers")
+    layers = layer_editor.render(spec.layers)
+    output = _output(spec, len(info.classes))
+    training = _training(spec)
+    spec = spec.replace(layers=layers, **output, **training)
+    state.set_spec(spec)
+    valid = _check(spec, info.rows)
+    _summary(spec, valid)
+    return valid
+
+
+ready = main()
+ui.next_page("train", "Next: train the network on the Train page", ready)

@@ -1,0 +1,205 @@
+"""Results: test-set scores beside the baselines, charts, downloads and predictions on new rows."""
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from layerlab.build import summarize
+from layerlab.data import MAX_UPLOAD_MB, read_csv
+from layerlab.errors import LayerlabError
+from layerlab.evaluate import evaluate
+from layerlab.export import bundle_zip, model_bytes
+from layerlab.predict import check_columns, score
+from layerlab_app import figures, state, ui
+from layerlab_app.tables import (
+    metrics_table,
+    prediction_sentence,
+    verdict,
+    what_if_fields,
+    what_if_row,
+    with_predictions,
+)
+
+UPLOAD_TYPES = ["csv", "tsv", "txt"]
+
+
+def _scores(evaluation) -> None:
+    st.subheader("Test-set scores")
+    st.markdown(evaluation.headline())
+    better, sentence = verdict(evaluation)
+    (st.success if better else st.warning)(sentence)
+    st.dataframe(metrics_table(evaluation).style.format("{:.3g}"))
+
+
+def _charts(evaluation) -> None:
+    left, right = st.columns(2)
+    if evaluation.task == "regression":
+        left.plotly_chart(figures.predicted_vs_actual(evaluation.predictions), key="chart_scatter")
+        right.plotly_chart(figures.residuals_figure(evaluation.predictions), key="chart_residuals")
+        return
+    left.plotly_chart(figures.confusion_heatmap(evaluation.confusion), key="chart_confusion")
+    if evaluation.roc:
+        right.plotly_chart(figures.roc_figure(evaluation.roc), key="chart_roc")
+    else:
+        right.caption("No ROC curve: the test set holds only one class.")
+
+
+def _file_stem(target: str) -> str:
+    return "layerlab_" + (re.sub(r"[^0-9A-Za-z_-]+", "_", target).strip("_") or "model")
+
+
+def _downloads(result, evaluation) -> None:
+    st.subheader("Downloads")
+    files = state.for_result(
+        "downloads",
+        lambda: {
+            "bundle": bundle_zip(result, evaluation),
+            "model": model_bytes(result),
+            "history": result.history_frame.to_csv(index=False).encode(),
+            "predictions": evaluation.predictions.to_csv(index=False).encode(),
+        },
+    )
+    stem = _file_stem(result.spec.target)
+    buttons = [
+        (
+            "Everything (zip)",
+            "bundle",
+            f"{stem}.zip",
+            "application/zip",
+            "model.keras, spec.json, metrics, history, summary and a standalone predict.py",
+        ),
+        (
+            "model.keras",
+            "model",
+            "model.keras",
+            "application/octet-stream",
+            "The trained Keras model with its preprocessing; loads with keras.saving.load_model",
+        ),
+        (
+            "Training history (CSV)",
+            "history",
+            f"{stem}_history.csv",
+            "text/csv",
+            "Loss and metrics per epoch",
+        ),
+        (
+            "Test predictions (CSV)",
+            "predictions",
+            f"{stem}_test_predictions.csv",
+            "text/csv",
+            "Actual and predicted values for every test row",
+        ),
+    ]
+    for column, (label, name, file_name, mime, help_text) in zip(
+        st.columns(len(buttons)), buttons, strict=True
+    ):
+        column.download_button(
+            label,
+            files[name],
+            file_name=file_name,
+            mime=mime,
+            key=f"download_{name}",
+            help=help_text,
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def _score_new_data(result) -> None:
+    st.subheader("Score new data")
+    names = ", ".join(f"`{name}`" for name in result.spec.feature_names)
+    st.caption(
+        f"Upload a CSV file with the columns the model was trained on: {names}. Other columns "
+        "are ignored; empty cells count as missing."
+    )
+    uploaded = st.file_uploader(
+        "Rows to score", type=UPLOAD_TYPES, key="score_upload", max_upload_size=MAX_UPLOAD_MB
+    )
+    if uploaded is None:
+        return
+
+    def scored():
+        rows = read_csv(uploaded.getvalue())
+        ignored = check_columns(rows, result.spec)
+        predictions = score(result.built.model, result.spec, result.classes, rows)
+        return with_predictions(rows, predictions), ignored
+
+    try:
+        table, ignored = state.for_result(("scores", uploaded.file_id), scored)
+    except LayerlabError as error:
+        st.error(f"Could not score {uploaded.name}: {error}")
+        return
+    if ignored:
+        st.info(
+            "These columns are not used by the model and were ignored: "
+            + ", ".join(f"`{name}`" for name in ignored)
+            + "."
+        )
+    st.dataframe(table, hide_index=True)
+    st.download_button(
+        "Download these predictions (CSV)",
+        table.to_csv(index=False).encode(),
+        file_name=f"{_file_stem(result.spec.target)}_predictions.csv",
+        mime="text/csv",
+        key="download_scores",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def _what_if(result) -> None:
+    st.subheader("What if?")
+    st.caption("Change the values of one example and see what the model predicts.")
+    fields = state.for_result(
+        "what_if_fields", lambda: what_if_fields(result.splits.train, result.spec)
+    )
+    with st.form("what_if"):
+        values = {}
+        columns = st.columns(3)
+        for position, field in enumerate(fields):
+            with columns[position % 3]:
+                key = f"what_if_{field.name}"
+                if field.kind == "numeric":
+                    values[field.name] = st.number_input(
+                        field.name,
+                        value=field.default,
+                        step=1 if field.whole_numbers else None,
+                        key=key,
+                    )
+                else:
+                    values[field.name] = st.selectbox(field.name, field.options, key=key)
+        submitted = st.form_submit_button("Predict", key="what_if_submit", type="primary")
+    cache = state.result_cache()
+    if submitted:
+        prediction = score(result.built.model, result.spec, result.classes, what_if_row(values))
+        cache["what_if"] = prediction
+    prediction = cache.get("what_if")
+    if prediction is not None:
+        st.markdown(prediction_sentence(result.spec.task, prediction))
+        probabilities = prediction.drop(columns="prediction")
+        if not probabilities.empty:
+            st.dataframe(probabilities.style.format("{:.1%}"), hide_index=True)
+
+
+def main() -> bool:
+    ui.page_header("Results", "How the model does on test rows it never saw, and how to use it.")
+    result = state.result()
+    if result is None:
+        st.info("Train a model on the Train page first.")
+        return False
+    with st.spinner("Scoring the test set and the baselines…"):
+        evaluation = state.for_result("evaluation", lambda: evaluate(result))
+    _scores(evaluation)
+    _charts(evaluation)
+    st.subheader("The network")
+    st.caption(result.spec.describe())
+    st.dataframe(pd.DataFrame(summarize(result.built)), hide_index=True)
+    _downloads(result, evaluation)
+    _score_new_data(result)
+    _what_if(result)
+    return True
+
+
+ready = main()
+ui.next_page("model", "Try another network on the Model page", ready)

@@ -1,0 +1,110 @@
+"""Tables and sentences the Results page shows, built from the core's plain results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from layerlab.data import as_category_text, as_numeric
+from layerlab.evaluate import BASELINE_NAMES, HEADLINE, Evaluation
+from layerlab.spec import ModelSpec
+
+METRIC_NAMES = {
+    "accuracy": "Accuracy",
+    "precision_macro": "Precision (average over classes)",
+    "recall_macro": "Recall (average over classes)",
+    "f1_macro": "F1 score (average over classes)",
+    "roc_auc": "ROC AUC",
+    "log_loss": "Log loss (lower is better)",
+    "mae": "Mean absolute error",
+    "rmse": "Root mean squared error",
+    "r2": "R² (1 is perfect)",
+}
+
+
+def metrics_table(evaluation: Evaluation) -> pd.DataFrame:
+    """One row per test-set metric: the network next to each baseline, named in words."""
+    names = BASELINE_NAMES[evaluation.task]
+    columns = {"This network": evaluation.metrics}
+    for key, values in evaluation.baselines.items():
+        columns[names.get(key, key).capitalize()] = values
+    rows = [name for name in METRIC_NAMES if name in evaluation.metrics]
+    table = pd.DataFrame(
+        {label: [values.get(name, np.nan) for name in rows] for label, values in columns.items()},
+        index=[METRIC_NAMES[name] for name in rows],
+    )
+    table.index.name = "Test-set metric"
+    return table
+
+
+def verdict(evaluation: Evaluation) -> tuple[bool, str]:
+    """Whether the network beats every baseline, and one sentence saying so (or what to try)."""
+    beats = evaluation.beats_baselines()
+    names = BASELINE_NAMES[evaluation.task]
+    losing = [names[key] for key, won in beats.items() if not won]
+    if not losing:
+        return True, "The network beats both baselines on rows it never saw."
+    _, _, label = HEADLINE[evaluation.task]
+    return False, (
+        f"The network's {label} is not better than {' or '.join(losing)}. Train longer, try "
+        "the Wider or Deeper preset if training scores are poor too, or add dropout if training "
+        "scores are much better than validation."
+    )
+
+
+def with_predictions(frame: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The scored rows with their predictions appended; clashing names get a ``predicted_`` prefix."""
+    renamed = {name: f"predicted_{name}" if name in frame.columns else name for name in predictions}
+    return pd.concat(
+        [frame.reset_index(drop=True), predictions.rename(columns=renamed).reset_index(drop=True)],
+        axis=1,
+    )
+
+
+@dataclass(frozen=True)
+class WhatIfField:
+    """One input of the "what if" form: a number with its default, or a choice of seen values."""
+
+    name: str
+    kind: str
+    default: float | str
+    options: tuple[str, ...] = ()
+    whole_numbers: bool = False
+
+
+def what_if_fields(train: pd.DataFrame, spec: ModelSpec) -> list[WhatIfField]:
+    """A field per feature, defaulting to the training median (numbers) or most common value."""
+    fields = []
+    for feature in spec.features:
+        column = train[feature.name]
+        if feature.kind == "numeric":
+            numbers = as_numeric(column).astype(np.float64)
+            numbers = numbers[np.isfinite(numbers)]
+            median = float(np.median(numbers)) if numbers.size else 0.0
+            whole = bool(numbers.size) and bool(np.all(np.mod(numbers, 1) == 0))
+            fields.append(
+                WhatIfField(feature.name, "numeric", round(median) if whole else median, (), whole)
+            )
+        else:
+            texts = pd.Series(as_category_text(column))
+            counts = texts[texts != ""].value_counts()
+            options = tuple(str(value) for value in counts.index) or ("",)
+            fields.append(WhatIfField(feature.name, feature.kind, options[0], options))
+    return fields
+
+
+def what_if_row(values: dict[str, float | str]) -> pd.DataFrame:
+    """The form's values as a one-row table for ``layerlab.predict.score``."""
+    return pd.DataFrame({name: [value] for name, value in values.items()})
+
+
+def prediction_sentence(task: str, prediction: pd.DataFrame) -> str:
+    """The first row of a predictions table in words."""
+    row = prediction.iloc[0]
+    if task == "regression":
+        return f"The model predicts {row['prediction']:.4g}."
+    probability = row.get(f"probability_{row['prediction']}")
+    share = f" (probability {probability:.0%})" if probability is not None else ""
+    return f"The model predicts **{row['prediction']}**{share}."

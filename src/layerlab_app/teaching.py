@@ -1,0 +1,73 @@
+"""One plain sentence per idea, shown next to the control where it matters."""
+
+from __future__ import annotations
+
+STANDARDIZE = (
+    "Numeric columns are standardized inside the model (mean 0, standard deviation 1, "
+    "measured on the training rows only), so a column in thousands does not drown out "
+    "one in fractions."
+)
+ONE_HOT = (
+    "Categorical and yes/no columns are one-hot encoded: one 0/1 input per category, plus "
+    "one slot for categories the model never saw in training."
+)
+OUTPUT = {
+    "regression": (
+        "To predict a number the output is one linear unit, and mean squared error (MSE) "
+        "punishes large misses much more than small ones."
+    ),
+    "binary": (
+        "With two classes one sigmoid unit gives the probability of the second class, and "
+        "binary cross-entropy punishes confident wrong answers hardest."
+    ),
+    "multiclass": (
+        "With several classes the output has one unit per class and a softmax, which turns "
+        "scores into probabilities that add up to 1; categorical cross-entropy punishes "
+        "confident wrong answers hardest."
+    ),
+}
+CAPACITY = (
+    "Start small. If training and validation scores are both poor, the network is "
+    "underfitting: make it wider (more units), then deeper (more layers). If training gets "
+    "much better than validation, it is overfitting: add dropout or use fewer units."
+)
+DENSE = "A Dense layer connects every input to every unit; relu is the usual activation."
+DROPOUT = (
+    "Dropout switches off this fraction of the previous layer's outputs at random during "
+    "training, which discourages memorising the training rows."
+)
+BATCH_NORM = (
+    "Batch normalization re-centres and re-scales the previous layer's outputs, which often "
+    "lets deeper networks train faster."
+)
+OPTIMIZER = (
+    "Adam adapts the step size for every weight and works well without tuning; SGD with "
+    "momentum is the classic alternative."
+)
+LEARNING_RATE = (
+    "The size of each step down the loss: too high and the loss jumps around or explodes, "
+    "too low and training crawls."
+)
+MOMENTUM = "SGD keeps this fraction of its previous step, which smooths and speeds up descent."
+BATCH_SIZE = (
+    "How many rows the network looks at before each weight update: smaller batches give "
+    "noisier but more frequent updates."
+)
+EPOCHS = "One epoch is one pass over the training rows; with early stopping on, this is the most it runs."
+VALIDATION_SPLIT = (
+    "This share of rows is held out of training and checked after every epoch: when "
+    "validation loss stops improving while training loss keeps falling, the network has "
+    "started to memorise."
+)
+PATIENCE = (
+    "Early stopping ends training after this many epochs without a better validation loss; "
+    "0 turns it off and trains for every epoch."
+)
+RESTORE_BEST_WEIGHTS = (
+    "Keep the weights of the epoch with the best validation loss instead of the last epoch."
+)
+SEED = "The same seed gives the same split and the same starting weights, so a run can be repeated."
+TEST_SPLIT = (
+    "A further 20% of the rows is held back as a test set that training never sees; the "
+    "Results page scores the model on it."
+)

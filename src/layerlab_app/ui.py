@@ -1,0 +1,25 @@
+"""Small pieces every page shares: the header with notices, and the link to the next step."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from layerlab_app import state
+from layerlab_app.journey import PAGES
+
+
+def page_header(title: str, intro: str) -> None:
+    st.title(title)
+    st.caption(intro)
+    for notice in state.pop_notices():
+        st.warning(notice)
+
+
+def next_page(page: str, label: str, ready: bool = True) -> None:
+    """The link that ends every page; greyed out until this page's step is done."""
+    st.divider()
+    st.page_link(PAGES[page], label=label, icon=":material/arrow_forward:", disabled=not ready)
+
+
+def show_error(error: Exception) -> None:
+    st.error(str(error))
