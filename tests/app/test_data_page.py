@@ -1,0 +1,121 @@
+"""Data page: load a table, choose the target and the features; bad files never crash it."""
+
+from __future__ import annotations
+
+from app_support import seed_trained, tiny_csv, tiny_regression_frame
+
+from layerlab.data import MAX_UPLOAD_MB
+from layerlab_app import state
+
+
+def load_sample(at, name: str):
+    at.selectbox(key="sample_dataset").set_value(name)
+    return at.button(key="load_sample").click().run()
+
+
+def texts(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+def test_first_visit_offers_an_upload_with_its_limit_and_the_samples(app):
+    assert not app.exception
+    assert app.title[0].value == "Data"
+    assert app.file_uploader(key="upload_csv")
+    samples = app.selectbox(key="sample_dataset").options
+    assert "Customer churn: 1,500 customers, predict churned (yes/no)" in samples
+    assert f"Up to {MAX_UPLOAD_MB} MB" in texts(app.caption)
+    assert "Load a CSV file" in texts(app.sidebar.markdown)
+
+
+def test_a_sample_comes_with_its_target_task_and_suggested_features(app):
+    at = load_sample(app, "customer_churn.csv")
+    assert not at.exception
+    assert at.selectbox(key="target_column").value == "churned"
+    task = at.selectbox(key="task_override")
+    assert task.value == "binary"
+    assert task.format_func(task.value) == "Predicting one of two classes (binary classification)"
+    features = at.multiselect(key="feature_columns").value
+    assert "customer_id" not in features
+    assert {"age", "contract", "paperless_billing"} <= set(features)
+    assert "`customer_id`: Looks like an ID" in texts(at.markdown)
+    assert "customer_churn.csv · 1,500 rows × 10 columns" in texts(at.sidebar.markdown)
+    assert at.session_state[state.SPEC].feature_names == features
+
+
+def test_uploaded_csv_becomes_the_dataset_and_the_task_is_inferred(app):
+    app.file_uploader(key="upload_csv").set_value(("tiny.csv", tiny_csv(), "text/csv"))
+    at = app.run()
+    assert not at.exception
+    assert at.subheader[0].value == "tiny.csv"
+    assert at.selectbox(key="target_column").value is None
+    at.selectbox(key="target_column").set_value("y").run()
+    assert at.selectbox(key="task_override").value == "regression"
+    assert at.multiselect(key="feature_columns").value == ["x", "colour"]
+    assert "Standardized" in texts(at.caption) or "standardized" in texts(at.caption)
+    assert at.session_state[state.SPEC].task == "regression"
+
+
+def test_a_broken_file_is_explained_and_the_app_stays_usable(app):
+    app.file_uploader(key="upload_csv").set_value(("notes.csv", b"a,b\n1,2\n3,4,5,6\n", "text/csv"))
+    at = app.run()
+    assert not at.exception
+    [error] = at.error
+    assert error.value.startswith("Could not use notes.csv: Line 3 has 4 values")
+    at = load_sample(at, "iris.csv")
+    assert not at.error
+    assert at.selectbox(key="target_column").value == "species"
+
+
+def test_an_impossible_task_override_says_why(app):
+    at = load_sample(app, "customer_churn.csv")
+    at.selectbox(key="task_override").set_value("regression").run()
+    assert not at.exception
+    assert "cannot be predicted as a number" in texts(at.error)
+    assert at.session_state[state.SPEC] is None
+    assert "Fix the target" in texts(at.sidebar.markdown)
+
+
+def test_leaving_out_every_feature_is_flagged(app):
+    at = load_sample(app, "iris.csv")
+    at.multiselect(key="feature_columns").set_value([]).run()
+    assert "Choose at least one feature column" in texts(at.warning)
+    assert "Choose at least one feature column." in texts(at.sidebar.markdown)
+
+
+def test_a_flagged_column_is_left_out_but_can_be_included_with_its_reason(app):
+    frame = tiny_regression_frame()
+    frame.insert(0, "row_id", range(1001, 1001 + len(frame)))
+    app.file_uploader(key="upload_csv").set_value(
+        ("ids.csv", frame.to_csv(index=False).encode(), "text/csv")
+    )
+    at = app.run()
+    at.selectbox(key="target_column").set_value("y").run()
+    features = at.multiselect(key="feature_columns")
+    assert "row_id (numeric)" in features.options
+    assert "row_id" not in features.value
+    assert "`row_id`: Looks like an ID" in texts(at.markdown)
+    features.set_value([*features.value, "row_id"]).run()
+    assert not at.exception
+    assert "You included flagged columns. `row_id`: Looks like an ID" in texts(at.warning)
+    assert "row_id" in at.session_state[state.SPEC].feature_names
+
+
+def test_changing_the_target_clears_the_trained_model_and_says_so(app, trained_iris):
+    seed_trained(app, trained_iris)
+    at = app.run()
+    assert "You have a trained model" in texts(at.caption)
+    at.selectbox(key="target_column").set_value("sepal_length_cm").run()
+    assert not at.exception
+    assert "The trained model was cleared because the target changed" in texts(at.warning)
+    assert at.session_state[state.RESULT] is None
+    assert at.selectbox(key="task_override").value == "regression"
+    # The network chosen for the old target is kept for the new one.
+    assert at.session_state[state.SPEC].layers == trained_iris.result.spec.layers
+
+
+def test_loading_other_data_clears_the_trained_model_and_says_so(app, trained_iris):
+    seed_trained(app, trained_iris)
+    at = load_sample(app.run(), "wine.csv")
+    assert "a new dataset (wine.csv) was loaded" in texts(at.warning)
+    assert at.session_state[state.RESULT] is None
+    assert at.selectbox(key="target_column").value == "cultivar"

@@ -1,0 +1,51 @@
+"""Plotly figures built from plain tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from layerlab_app.figures import (
+    confusion_heatmap,
+    learning_curves,
+    predicted_vs_actual,
+    residuals_figure,
+    roc_figure,
+)
+
+HISTORY = [
+    {"epoch": 1, "loss": 1.0, "val_loss": 1.2, "mae": 3.0, "val_mae": 3.5},
+    {"epoch": 2, "loss": 0.5, "val_loss": 0.7, "mae": 2.0, "val_mae": 2.4},
+]
+
+
+def test_learning_curves_show_training_and_validation_loss_and_metric():
+    figure = learning_curves(HISTORY, "mae", best_epoch=2)
+    assert [trace.name for trace in figure.data] == ["training", "validation"] * 2
+    assert list(figure.data[1].y) == [1.2, 0.7]
+    assert list(figure.data[3].y) == [3.5, 2.4]
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert "Mean absolute error" in titles
+    assert "best epoch 2" in titles
+
+
+def test_learning_curves_without_history_or_best_epoch():
+    figure = learning_curves([], "accuracy")
+    assert len(figure.data) == 4
+    assert not [a for a in figure.layout.annotations if "best epoch" in a.text]
+
+
+def test_classification_figures():
+    confusion = pd.DataFrame([[5, 1], [2, 7]], index=["no", "yes"], columns=["no", "yes"])
+    heatmap = confusion_heatmap(confusion)
+    assert heatmap.data[0].z.tolist() == [[5, 1], [2, 7]]
+    roc = roc_figure({"yes": pd.DataFrame({"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]})})
+    assert [trace.name for trace in roc.data] == ["yes", "chance"]
+
+
+def test_regression_figures():
+    predictions = pd.DataFrame(
+        {"actual": [1.0, 2.0, 3.0], "predicted": [1.5, 2.0, 2.0], "residual": [-0.5, 0, 1.0]}
+    )
+    scatter = predicted_vs_actual(predictions)
+    assert list(scatter.data[1].x) == [1.0, 3.0]
+    assert list(residuals_figure(predictions).data[0].y) == [-0.5, 0, 1.0]

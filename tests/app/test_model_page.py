@@ -1,0 +1,143 @@
+"""Model page: edit the hidden layers, see the output and loss, set training, get warnings."""
+
+from __future__ import annotations
+
+import pytest
+from app_support import seed_dataset, tiny_regression_frame
+
+from layerlab.spec import LayerSpec
+from layerlab_app import state
+
+
+def texts(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+@pytest.fixture
+def model_page(app):
+    seed_dataset(app, tiny_regression_frame(), "y")
+    return app.switch_page("pages/model.py").run()
+
+
+def layers(at) -> list[LayerSpec]:
+    return at.session_state[state.SPEC].layers
+
+
+def test_model_page_asks_for_data_first(app):
+    at = app.switch_page("pages/model.py").run()
+    assert not at.exception
+    assert "First load data" in texts(at.info)
+
+
+def test_the_default_network_is_shown_as_rows_of_widgets(model_page):
+    at = model_page
+    assert not at.exception
+    assert at.title[0].value == "Model"
+    assert at.number_input(key="layer_0_units").value == 64
+    assert at.selectbox(key="layer_1_activation").value == "relu"
+    assert (
+        "**Output layer:** Dense, 1 unit, linear activation · **Loss:** mean squared error"
+        in texts(at.markdown)
+    )
+    assert any("mean squared error (MSE)" in caption for caption in texts(at.caption).splitlines())
+
+
+def test_presets_add_remove_and_move_layers(model_page):
+    at = model_page
+    at.button(key="preset_deeper").click().run()
+    assert [layer.units for layer in layers(at)] == [64, 64, 64]
+    at.button(key="add_dropout").click().run()
+    assert at.number_input(key="layer_3_rate").value == 0.2
+    at.button(key="layer_3_up").click().run()
+    assert [layer.kind for layer in layers(at)] == ["dense", "dense", "dropout", "dense"]
+    # The widgets follow the layers: position 2 is now the dropout, position 3 a dense layer.
+    assert at.number_input(key="layer_2_rate").value == 0.2
+    assert at.number_input(key="layer_3_units").value == 64
+    at.button(key="layer_0_remove").click().run()
+    at.button(key="add_batch_norm").click().run()
+    assert [layer.kind for layer in layers(at)] == ["dense", "dropout", "dense", "batch_norm"]
+    at.button(key="layer_1_down").click().run()
+    assert [layer.kind for layer in layers(at)] == ["dense", "dense", "dropout", "batch_norm"]
+    assert at.button(key="layer_0_up").disabled
+    assert at.button(key="layer_3_down").disabled
+    assert not at.exception
+
+
+def test_editing_a_layer_updates_the_spec_and_survives_a_page_switch(model_page):
+    at = model_page
+    at.number_input(key="layer_0_units").set_value(12).run()
+    at.selectbox(key="layer_1_activation").set_value("tanh").run()
+    assert layers(at) == [LayerSpec.dense(12, "relu"), LayerSpec.dense(32, "tanh")]
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/model.py").run()
+    assert at.number_input(key="layer_0_units").value == 12
+    assert at.selectbox(key="layer_1_activation").value == "tanh"
+
+
+def test_no_hidden_layer_is_a_linear_model(model_page):
+    at = model_page.button(key="preset_linear").click().run()
+    assert layers(at) == []
+    assert "linear (or logistic) model" in texts(at.caption)
+
+
+def test_an_invalid_learning_rate_is_explained_and_blocks_the_next_step(model_page):
+    at = model_page
+    at.number_input(key="learning_rate").set_value(0.0).run()
+    assert not at.exception
+    assert "The 'learning_rate' must be > 0 and at most 10; got 0.0" in texts(at.error)
+    assert at.button(key="show_summary").disabled
+    assert "Fix the model settings (1 problem)." in texts(at.sidebar.markdown)
+
+
+def test_risky_choices_get_one_plain_sentence_each(model_page):
+    at = model_page
+    at.selectbox(key="layer_0_activation").set_value("softmax").run()
+    at.number_input(key="learning_rate").set_value(0.5).run()
+    at.number_input(key="batch_size").set_value(64).run()
+    warnings = [warning.value for warning in at.warning]
+    assert warnings[0].startswith("Layer 1 uses softmax")
+    assert "above the usual range for adam" in warnings[1]
+    assert "larger than the training set (about 24 rows)" in warnings[2]
+
+
+def test_choosing_sgd_moves_the_learning_rate_to_its_default_and_shows_momentum(model_page):
+    at = model_page
+    at.selectbox(key="optimizer").set_value("sgd").run()
+    assert at.number_input(key="learning_rate").value == 0.01
+    assert at.number_input(key="momentum").value == 0.9
+    spec = at.session_state[state.SPEC]
+    assert (spec.optimizer, spec.learning_rate) == ("sgd", 0.01)
+
+
+def test_training_settings_reach_the_spec(model_page):
+    at = model_page
+    at.number_input(key="epochs").set_value(7).run()
+    at.number_input(key="patience").set_value(0).run()
+    at.slider(key="validation_split").set_value(0.3).run()
+    at.checkbox(key="restore_best_weights").uncheck().run()
+    at.number_input(key="seed").set_value(7).run()
+    spec = at.session_state[state.SPEC]
+    assert (spec.epochs, spec.patience, spec.validation_split, spec.seed) == (7, 0, 0.3, 7)
+    assert spec.restore_best_weights is False
+    assert not spec.early_stopping
+
+
+def test_advanced_override_of_the_loss(model_page):
+    at = model_page
+    at.selectbox(key="output_loss").set_value("linear output with mean absolute error loss").run()
+    spec = at.session_state[state.SPEC]
+    assert (spec.output_activation, spec.loss) == ("linear", "mae")
+    assert "**Loss:** mean absolute error" in texts(at.markdown)
+
+
+def test_summary_shows_the_parameter_count_and_the_keras_layers(model_page):
+    at = model_page.button(key="preset_small").click().run()
+    at.button(key="show_summary").click().run()
+    assert not at.exception
+    # x (standardized) + colour (3 seen categories + 1 unseen) = 5 inputs -> 16 -> 1.
+    assert at.metric[0].value == f"{5 * 16 + 16 + 16 + 1:,}"
+    summary = at.dataframe[0].value
+    assert {"dense_1", "output"} <= set(summary["layer"])
+    # Kept for this spec: shown again on the next run without building again.
+    at.run()
+    assert at.metric[0].value == "113"

@@ -1,0 +1,46 @@
+"""The first page appears quickly, and the upload limit is the same everywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+from app_support import APP, ROOT
+
+from layerlab.data import MAX_UPLOAD_MB
+
+DATA_PAGE_VISIT = f"""
+import sys
+sys.path.insert(0, {str(ROOT / "tests" / "app")!r})
+from streamlit.testing.v1 import AppTest, app_test
+from app_support import RouterPagesManager
+app_test.PagesManager = RouterPagesManager
+
+at = AppTest.from_file({APP!r}, default_timeout=60).run()
+at.selectbox(key="sample_dataset").set_value("customer_churn.csv")
+at.button(key="load_sample").click().run()
+assert not at.exception, at.exception
+assert at.selectbox(key="target_column").value == "churned"
+at.multiselect(key="feature_columns").set_value(["age", "contract"]).run()
+assert not at.exception, at.exception
+print("LOADED=" + ",".join(name for name in ("tensorflow", "keras") if name in sys.modules))
+"""
+
+
+def test_data_page_does_not_import_tensorflow():
+    # A fresh interpreter: this test process may already hold TensorFlow from other tests.
+    done = subprocess.run(
+        [sys.executable, "-c", DATA_PAGE_VISIT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "LOADED=\n" in done.stdout, done.stdout
+
+
+def test_upload_limit_in_config_matches_the_core():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
