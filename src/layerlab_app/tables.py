@@ -82,7 +82,8 @@ def what_if_fields(train: pd.DataFrame, spec: ModelSpec) -> list[WhatIfField]:
         if feature.kind == "numeric":
             numbers = as_numeric(column).astype(np.float64)
             numbers = numbers[np.isfinite(numbers)]
-            median = float(np.median(numbers)) if numbers.size else 0.0
+            # as_numeric gives float32; 6 significant digits undo its rounding noise (4.1499998).
+            median = float(f"{np.median(numbers):.6g}") if numbers.size else 0.0
             whole = bool(numbers.size) and bool(np.all(np.mod(numbers, 1) == 0))
             fields.append(
                 WhatIfField(feature.name, "numeric", round(median) if whole else median, (), whole)

@@ -1,0 +1,112 @@
+"""Results page: scores beside baselines, charts, downloads, scoring new rows and "what if"."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from app_support import seed_trained
+
+from layerlab_app import state
+
+
+def texts(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+def open_results(at, trained):
+    seed_trained(at, trained)
+    return at.switch_page("pages/results.py").run()
+
+
+def test_results_page_asks_for_a_trained_model_first(app):
+    at = app.switch_page("pages/results.py").run()
+    assert not at.exception
+    assert "Train a model on the Train page first." in texts(at.info)
+
+
+def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
+    at = open_results(app, trained_iris)
+    assert not at.exception
+    assert at.subheader[0].value == "Test-set scores"
+    assert "The network's accuracy on the test set is" in texts(at.markdown)
+    assert "logistic regression gives" in texts(at.markdown)
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "This network",
+        "Always guessing the most common class",
+        "Logistic regression",
+    ]
+    assert "Accuracy" in table.index
+    assert len(at.get("plotly_chart")) == 2  # confusion matrix and ROC curves
+    summary = at.dataframe[1].value
+    assert "output" in set(summary["layer"])
+    downloads = {button.key for button in at.get("download_button")}
+    assert {
+        "download_bundle",
+        "download_model",
+        "download_history",
+        "download_predictions",
+    } <= downloads
+    files = at.session_state[state.RESULT_CACHE]["downloads"]
+    assert "predict.py" in zipfile.ZipFile(io.BytesIO(files["bundle"])).namelist()
+    assert files["history"].decode().startswith("epoch,loss,accuracy,val_loss,val_accuracy")
+    assert "Test accuracy" in texts(at.sidebar.markdown)
+
+
+def test_regression_shows_predicted_vs_actual_and_residuals(app, trained_regression):
+    at = open_results(app, trained_regression)
+    assert not at.exception
+    assert "mean absolute error on the test set" in texts(at.markdown)
+    assert len(at.get("plotly_chart")) == 2
+    assert "Mean absolute error" in at.dataframe[0].value.index
+
+
+def test_scoring_a_file_ignores_extra_columns_and_says_so(app, trained_iris):
+    at = open_results(app, trained_iris)
+    rows = trained_iris.frame.head(5).assign(note="x")
+    at.file_uploader(key="score_upload").set_value(
+        ("new.csv", rows.to_csv(index=False).encode(), "text/csv")
+    )
+    at.run()
+    assert not at.exception
+    assert "ignored: `note`" in texts(at.info)
+    scored = at.dataframe[2].value
+    assert len(scored) == 5
+    assert {"prediction", "probability_setosa"} <= set(scored.columns)
+    assert {button.key for button in at.get("download_button")} >= {"download_scores"}
+
+
+def test_scoring_a_file_with_missing_columns_explains_which(app, trained_iris):
+    at = open_results(app, trained_iris)
+    rows = trained_iris.frame.head(5).drop(columns="petal_width_cm")
+    at.file_uploader(key="score_upload").set_value(
+        ("short.csv", rows.to_csv(index=False).encode(), "text/csv")
+    )
+    at.run()
+    assert not at.exception
+    [error] = at.error
+    assert error.value.startswith("Could not score short.csv: The file is missing 1 column(s)")
+    assert "'petal_width_cm'" in error.value
+
+
+def test_scoring_a_file_that_is_not_a_table(app, trained_iris):
+    at = open_results(app, trained_iris)
+    at.file_uploader(key="score_upload").set_value(("empty.csv", b"", "text/csv"))
+    at.run()
+    assert not at.exception
+    assert "The file is empty" in texts(at.error)
+
+
+def test_what_if_predicts_one_row_from_the_form(app, trained_iris):
+    at = open_results(app, trained_iris)
+    petal = at.number_input(key="what_if_petal_length_cm")
+    assert petal.value == trained_iris.result.splits.train["petal_length_cm"].median()
+    petal.set_value(1.2)
+    at.button(key="what_if_submit").click().run()
+    assert not at.exception
+    sentence = texts(at.markdown)
+    assert "The model predicts **" in sentence
+    # The prediction stays on the page until the model changes.
+    at.run()
+    assert "The model predicts **" in texts(at.markdown)
