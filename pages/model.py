@@ -1,6 +1,5 @@
 """Model: the hidden layers, the output and loss, and how training runs."""
 
-import pandas as pd
 import streamlit as st
 
 from layerlab.errors import LayerlabError
@@ -15,6 +14,7 @@ from layerlab.spec import (
 from layerlab_app import layer_editor, state, teaching, ui
 from layerlab_app.advice import advise, estimated_training_rows
 from layerlab_app.layers import output_choices, output_units
+from layerlab_app.tables import summary_frame
 
 MAX_SEED = 2**31 - 1
 
@@ -170,7 +170,7 @@ def _summary(spec: ModelSpec, valid: bool) -> None:
         "Parameters (weights the network learns, plus normalization statistics)",
         f"{summary.params:,}",
     )
-    st.dataframe(pd.DataFrame(summary.rows), hide_index=True)
+    st.dataframe(summary_frame(summary.rows), hide_index=True)
     with st.expander("Keras model summary"):
         st.code(summary.text, language=None)
 

@@ -2,7 +2,6 @@
 
 import re
 
-import pandas as pd
 import streamlit as st
 
 from layerlab.build import summarize
@@ -15,6 +14,7 @@ from layerlab_app import figures, state, ui
 from layerlab_app.tables import (
     metrics_table,
     prediction_sentence,
+    summary_frame,
     verdict,
     what_if_fields,
     what_if_row,
@@ -193,8 +193,8 @@ def main() -> bool:
     _scores(evaluation)
     _charts(evaluation)
     st.subheader("The network")
-    st.caption(result.spec.describe())
-    st.dataframe(pd.DataFrame(summarize(result.built)), hide_index=True)
+    st.caption(f"{result.spec.describe()} · {result.built.count_params():,} parameters")
+    st.dataframe(summary_frame(summarize(result.built)), hide_index=True)
     _downloads(result, evaluation)
     _score_new_data(result)
     _what_if(result)

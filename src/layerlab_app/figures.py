@@ -47,7 +47,9 @@ def learning_curves(
             xref="x",
             yref="paper",
             showarrow=False,
-            yanchor="bottom",
+            xanchor="left",
+            yanchor="top",
+            xshift=4,
             font={"color": "green"},
         )
     figure.update_xaxes(title_text="epoch")

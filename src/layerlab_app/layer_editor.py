@@ -139,7 +139,7 @@ def _add_buttons() -> None:
         help=teaching.DROPOUT,
     )
     batch_norm.button(
-        "Add BatchNormalization",
+        "Add BatchNorm",
         key="add_batch_norm",
         icon=":material/add:",
         on_click=_add,

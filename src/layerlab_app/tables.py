@@ -54,6 +54,19 @@ def verdict(evaluation: Evaluation) -> tuple[bool, str]:
     )
 
 
+SUMMARY_COLUMNS = {
+    "layer": "Layer",
+    "type": "Type",
+    "output_shape": "Output shape",
+    "params": "Parameters",
+}
+
+
+def summary_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """``layerlab.build.summarize`` rows as a table with readable headers."""
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).rename(columns=SUMMARY_COLUMNS)
+
+
 def with_predictions(frame: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
     """The scored rows with their predictions appended; clashing names get a ``predicted_`` prefix."""
     renamed = {name: f"predicted_{name}" if name in frame.columns else name for name in predictions}

@@ -137,7 +137,7 @@ def test_summary_shows_the_parameter_count_and_the_keras_layers(model_page):
     # x (standardized) + colour (3 seen categories + 1 unseen) = 5 inputs -> 16 -> 1.
     assert at.metric[0].value == f"{5 * 16 + 16 + 16 + 1:,}"
     summary = at.dataframe[0].value
-    assert {"dense_1", "output"} <= set(summary["layer"])
+    assert {"dense_1", "output"} <= set(summary["Layer"])
     # Kept for this spec: shown again on the next run without building again.
     at.run()
     assert at.metric[0].value == "113"

@@ -40,7 +40,7 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
     assert "Accuracy" in table.index
     assert len(at.get("plotly_chart")) == 2  # confusion matrix and ROC curves
     summary = at.dataframe[1].value
-    assert "output" in set(summary["layer"])
+    assert "output" in set(summary["Layer"])
     downloads = {button.key for button in at.get("download_button")}
     assert {
         "download_bundle",

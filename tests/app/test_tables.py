@@ -10,6 +10,7 @@ from layerlab.spec import Feature, ModelSpec
 from layerlab_app.tables import (
     metrics_table,
     prediction_sentence,
+    summary_frame,
     verdict,
     what_if_fields,
     what_if_row,
@@ -108,3 +109,10 @@ def test_prediction_sentences():
     assert prediction_sentence("binary", classes) == (
         "The model predicts **yes** (probability 73%)."
     )
+
+
+def test_summary_rows_get_readable_headers():
+    rows = [{"layer": "dense_1", "type": "Dense", "output_shape": "(batch, 8)", "params": 40}]
+    table = summary_frame(rows)
+    assert list(table.columns) == ["Layer", "Type", "Output shape", "Parameters"]
+    assert table.loc[0, "Parameters"] == 40
