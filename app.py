@@ -7,7 +7,7 @@ where the user stands. Run it with ``streamlit run app.py``.
 import streamlit as st
 
 from layerlab.errors import LayerlabError
-from layerlab_app import sidebar, state
+from layerlab_app import routing, sidebar, state
 
 st.set_page_config(page_title="Layerlab", page_icon=":material/hub:", layout="wide")
 
@@ -22,11 +22,13 @@ page = st.navigation(
         st.Page("pages/results.py", title="Results", icon=":material/task_alt:"),
     ]
 )
+routing.resume_requested_page()
 with st.sidebar:
     status = st.empty()
 sidebar.render(status)
 try:
-    page.run()
+    with routing.inside_router():
+        page.run()
 except LayerlabError as error:
     st.error(str(error))
 # Again, so the sidebar shows what the page just changed.

@@ -19,12 +19,11 @@ def _train(data, spec) -> None:
     except LayerlabError as error:
         state.set_train_message("error", str(error))
         st.rerun()
-    # Kept before it starts: a click during training interrupts this script at its next st
-    # call, and the next script run adopts the run's best weights (see app.py).
-    state.start_run(run)
-    run.run(
-        on_event=lambda event: live.update(event, run.history), should_stop=state.stop_requested
-    )
+    with state.running(run):
+        run.run(
+            on_event=lambda event: live.update(event, run.history),
+            should_stop=state.stop_requested,
+        )
     state.finish_run(run)
     st.rerun()
 

@@ -11,8 +11,10 @@ trained model is never cleared silently: a notice says so (``pop_notices``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -54,6 +56,11 @@ CARRIED_SETTINGS = tuple(
     for field in dataclasses.fields(ModelSpec)
     if field.name not in ("target", "task", "features", "output_activation", "loss")
 )
+
+# How long a new script run waits for an interrupted training run to keep its best weights.
+# With runner.fastReruns off (our config) the interrupted run has always finished; with it
+# on, Streamlit starts the new run beside the old one, which stops at its next st call.
+ADOPT_WAIT_SECONDS = 30.0
 
 _MESSAGE_LEVELS = {
     "completed": "success",
@@ -274,10 +281,25 @@ def stop_requested() -> bool:
     return bool(st.session_state.get(STOP_REQUESTED, False))
 
 
-def start_run(run: TrainingRun) -> None:
-    """Keep the run before it starts: if Streamlit interrupts it (Stop, or any click), the run
-    still writes its best weights back, and the next script run adopts it."""
-    st.session_state[TRAINING_RUN] = run
+@dataclass
+class ActiveRun:
+    """A training run and whether its script has let go of it (finished or interrupted)."""
+
+    run: TrainingRun
+    ended: threading.Event = field(default_factory=threading.Event)
+
+
+@contextmanager
+def running(run: TrainingRun) -> Iterator[None]:
+    """Keep the run in the state while it trains. A click during training interrupts the
+    script at its next st call; the run still writes its best weights back, and the next
+    script run adopts it (``adopt_interrupted_run``, called by app.py)."""
+    active = ActiveRun(run)
+    st.session_state[TRAINING_RUN] = active
+    try:
+        yield
+    finally:
+        active.ended.set()
 
 
 def finish_run(run: TrainingRun) -> None:
@@ -295,9 +317,12 @@ def finish_run(run: TrainingRun) -> None:
 
 
 def adopt_interrupted_run() -> None:
-    run = st.session_state.get(TRAINING_RUN)
-    if run is not None:
-        finish_run(run)
+    active = st.session_state.get(TRAINING_RUN)
+    if active is None:
+        return
+    if active.ended.wait(timeout=ADOPT_WAIT_SECONDS):
+        finish_run(active.run)
+    # Otherwise it is still training in another thread: a later script run adopts it.
 
 
 def set_train_message(level: str, text: str) -> None:

@@ -8,9 +8,17 @@ from app_support import tiny_regression_frame as tiny_frame
 from streamlit.testing.v1 import AppTest, app_test
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "cold_server: run AppTest as a fresh server does, with the pages/ folder convention on",
+    )
+
+
 @pytest.fixture(autouse=True)
-def _router_always_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_test, "PagesManager", RouterPagesManager)
+def _router_always_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("cold_server") is None:
+        monkeypatch.setattr(app_test, "PagesManager", RouterPagesManager)
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from app_support import seed_dataset, small_network, tiny_regression_frame
 
@@ -85,9 +88,11 @@ def test_a_run_interrupted_by_a_click_keeps_its_best_weights(app):
         if isinstance(event, EpochEnd) and event.epoch == 3:
             raise Interrupted
 
-    app.session_state[state.TRAINING_RUN] = run
+    active = state.ActiveRun(run)
+    app.session_state[state.TRAINING_RUN] = active
     with pytest.raises(Interrupted):
         run.run(on_event=click_during_epoch_3)
+    active.ended.set()
 
     at = open_train_page(app)
     assert not at.exception
@@ -108,3 +113,35 @@ def test_changed_settings_after_a_run_ask_to_train_again(app, trained_regression
     at.run()
     assert "The settings changed since: train again" in texts(at.info)
     assert "The settings changed since the last run" in texts(at.sidebar.markdown)
+
+
+def test_adoption_waits_for_a_run_still_stopping_in_the_old_script_thread(app):
+    # With runner.fastReruns on, Streamlit starts the next script run while the old one is
+    # still on its way to its next st call; the new run must wait for the kept weights.
+    spec = seed_dataset(
+        app, tiny_regression_frame(), "y", layers=small_network(), epochs=50, batch_size=8
+    )
+    run = TrainingRun(tiny_regression_frame(), spec)
+    active = state.ActiveRun(run)
+    app.session_state[state.TRAINING_RUN] = active
+
+    def old_script_thread():
+        def slow_click(event):
+            if isinstance(event, EpochEnd) and event.epoch == 2:
+                time.sleep(0.5)
+                raise Interrupted
+
+        try:
+            run.run(on_event=slow_click)
+        except Interrupted:
+            pass
+        finally:
+            active.ended.set()
+
+    thread = threading.Thread(target=old_script_thread)
+    thread.start()
+    at = open_train_page(app)
+    thread.join()
+    assert not at.exception
+    assert at.session_state[state.RESULT] is run.result
+    assert "Stopped by you after 2 of 50 epochs" in texts(at.caption)
