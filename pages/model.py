@@ -17,6 +17,17 @@ from layerlab_app.layers import output_choices, output_units
 from layerlab_app.tables import summary_frame
 
 MAX_SEED = 2**31 - 1
+TRAINING_SETTINGS = (
+    "optimizer",
+    "learning_rate",
+    "momentum",
+    "batch_size",
+    "epochs",
+    "validation_split",
+    "patience",
+    "restore_best_weights",
+    "seed",
+)
 
 
 def _optimizer_changed() -> None:
@@ -58,9 +69,7 @@ def _output(spec: ModelSpec, classes: int) -> dict:
 def _training(spec: ModelSpec) -> dict:
     """The training settings as the widgets now say, seeded from ``spec``."""
     st.subheader("Training")
-    for name in ("optimizer", "learning_rate", "momentum", "batch_size", "epochs", "patience"):
-        state.seed(name, getattr(spec, name))
-    for name in ("validation_split", "restore_best_weights", "seed"):
+    for name in TRAINING_SETTINGS:
         state.seed(name, getattr(spec, name))
     left, right = st.columns(2)
     settings = {}
@@ -116,7 +125,7 @@ def _training(spec: ModelSpec) -> dict:
             help=teaching.VALIDATION_SPLIT,
         )
         settings["validation_split"] = round(split, 2)
-        st.caption(teaching.TEST_SPLIT)
+        st.caption(teaching.TEST_SPLIT.format(share=f"{spec.test_split:.0%}"))
         settings["patience"] = st.number_input(
             "Early-stopping patience (epochs)",
             min_value=0,

@@ -145,7 +145,7 @@ def task() -> str | None:
 def choose_target(column: str | None) -> None:
     if column == target():
         return
-    _clear_model(f'the target changed to "{column}"')
+    _clear_model(f'the target changed to "{column}"' if column else "the target was cleared")
     _start_over_roles()
     st.session_state[TARGET] = column
     st.session_state[TASK] = None

@@ -68,6 +68,6 @@ RESTORE_BEST_WEIGHTS = (
 )
 SEED = "The same seed gives the same split and the same starting weights, so a run can be repeated."
 TEST_SPLIT = (
-    "A further 20% of the rows is held back as a test set that training never sees; the "
+    "A further {share} of the rows is held back as a test set that training never sees; the "
     "Results page scores the model on it."
 )

@@ -21,7 +21,3 @@ def next_page(page: str, label: str, ready: bool = True) -> None:
     """The link that ends every page; greyed out until this page's step is done."""
     st.divider()
     st.page_link(PAGES[page], label=label, icon=":material/arrow_forward:", disabled=not ready)
-
-
-def show_error(error: Exception) -> None:
-    st.error(str(error))
