@@ -1,0 +1,449 @@
+"""Training: seeded splits, events, early stopping, Stop, divergence, and learning like model.fit."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerlab.build import encode_target, predict_frame
+from layerlab.errors import TrainingError
+from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.train import (
+    EpochEnd,
+    EpochProgress,
+    TrainingRun,
+    main_metric,
+    preprocess,
+    split_frame,
+    train,
+)
+
+
+def validation_loss_now(result) -> float:
+    """The validation loss of the weights the model holds now, computed with plain Keras."""
+    built, validation = result.built, result.splits.validation
+    x = preprocess(built, validation)
+    y = encode_target(validation[result.spec.target], built)
+    predictions = built.network(x, training=False)
+    loss = keras.losses.get(result.spec.resolved_output()[1])
+    if result.spec.task != "regression" and y.ndim == 1:
+        loss = keras.losses.sparse_categorical_crossentropy
+    return float(np.mean(keras.ops.convert_to_numpy(loss(y, predictions))))
+
+
+def noise_table(n: int = 80, seed: int = 0) -> pd.DataFrame:
+    """Labels that are pure noise: a wide network overfits, so validation loss soon rises."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(n, 4)), columns=["a", "b", "c", "d"])
+    frame["label"] = rng.choice(["left", "right"], n)
+    return frame
+
+
+def noise_spec(**changes) -> ModelSpec:
+    spec = ModelSpec(
+        target="label",
+        task="binary",
+        features=[Feature(name, "numeric") for name in "abcd"],
+        layers=[LayerSpec.dense(128, "relu"), LayerSpec.dense(128, "relu")],
+        learning_rate=0.01,
+        batch_size=16,
+        epochs=60,
+        patience=0,
+    )
+    return spec.replace(**changes)
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def test_seeded_split_is_reproducible_and_stratified(make_table, table_spec):
+    frame = make_table(500)
+    frame["row"] = range(len(frame))
+    spec = table_spec()
+    first, again = split_frame(frame, spec), split_frame(frame, spec)
+    for part in ("train", "validation", "test"):
+        pd.testing.assert_frame_equal(getattr(first, part), getattr(again, part))
+    assert (len(first.train), len(first.validation), len(first.test)) == (300, 100, 100)
+    rows = [set(first.train["row"]), set(first.validation["row"]), set(first.test["row"])]
+    assert set.union(*rows) == set(range(500)) and sum(map(len, rows)) == 500
+
+    overall = (frame["bought"] == "yes").mean()
+    assert 0.2 < overall < 0.8
+    for part in (first.train, first.validation, first.test):
+        assert (part["bought"] == "yes").mean() == pytest.approx(overall, abs=0.015)
+
+    other = split_frame(frame, spec.replace(seed=1))
+    assert set(other.test["row"]) != rows[2]
+
+
+# --------------------------------------------------------------------------- events
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_one_epoch_end_event_per_epoch_with_loss_and_main_metric(make_table, table_spec, task):
+    events = []
+    result = train(make_table(150, task), table_spec(task, epochs=4), on_event=events.append)
+    ends = [event for event in events if isinstance(event, EpochEnd)]
+    metric = "accuracy" if task == "binary" else "mae"
+    assert main_metric(task) == metric
+    assert [event.epoch for event in ends] == [1, 2, 3, 4]
+    for event in ends:
+        assert set(event.metrics) == {"loss", "val_loss", metric, f"val_{metric}"}
+        assert all(math.isfinite(value) for value in event.metrics.values())
+        assert event.epochs == 4
+    assert [{"epoch": e.epoch, **e.metrics} for e in ends] == result.history
+    assert result.stop_reason == "completed"
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+
+    # The validation metric is what a person would compute from the kept model's predictions,
+    # in the target's own units for regression.
+    kept = result.history[result.kept_epoch - 1]
+    validation = result.splits.validation
+    outputs = predict_frame(result.built, validation)
+    if task == "binary":
+        predicted = np.array(result.classes)[outputs.argmax(axis=1)]
+        assert kept["val_accuracy"] == pytest.approx(np.mean(predicted == validation["bought"]))
+    else:
+        errors = np.abs(outputs - validation["spend"].to_numpy())
+        assert kept["val_mae"] == pytest.approx(errors.mean(), rel=1e-4)
+
+
+def test_same_data_spec_and_seed_give_identical_history(make_table, table_spec):
+    frame, spec = (
+        make_table(150),
+        table_spec(epochs=4, layers=[LayerSpec.dense(16), LayerSpec.dropout(0.3)]),
+    )
+    first, second = train(frame, spec), train(frame, spec)
+    # Exactly equal, not just close: the same batches, masks and XLA program on one machine.
+    assert first.history == second.history
+    assert len({row["loss"] for row in first.history}) == 4
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+@pytest.fixture(scope="module")
+def early_stopped():
+    return train(noise_table(), noise_spec(patience=3))
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(early_stopped):
+    result = early_stopped
+    losses = [row["val_loss"] for row in result.history]
+    assert result.stop_reason == "early_stopping"
+    assert len(losses) < 60
+    assert result.best_epoch == 1 + int(np.argmin(losses))
+    assert len(losses) == result.best_epoch + 3
+    assert "not improved for 3 epochs" in result.message
+
+
+def test_early_stopping_keeps_the_weights_of_the_best_epoch(early_stopped):
+    result = early_stopped
+    assert result.kept_epoch == result.best_epoch
+    assert result.best_epoch < len(result.history)  # so the last weights would differ
+    best = result.history[result.best_epoch - 1]["val_loss"]
+    assert validation_loss_now(result) == pytest.approx(best, rel=1e-4)
+    assert validation_loss_now(result) != pytest.approx(result.history[-1]["val_loss"], rel=1e-3)
+
+
+def test_without_restore_best_weights_the_last_epoch_is_kept():
+    result = train(noise_table(), noise_spec(patience=3, restore_best_weights=False))
+    assert result.kept_epoch == len(result.history)
+    assert validation_loss_now(result) == pytest.approx(result.history[-1]["val_loss"], rel=1e-4)
+
+
+# --------------------------------------------------------------------------- stop
+
+
+def test_stop_request_ends_training_and_keeps_the_best_weights():
+    epochs_seen = []
+    result = train(
+        noise_table(),
+        noise_spec(),
+        on_event=lambda event: isinstance(event, EpochEnd) and epochs_seen.append(event.epoch),
+        should_stop=lambda: len(epochs_seen) >= 5,
+    )
+    assert result.stop_reason == "stopped"
+    assert len(result.history) == 5
+    assert result.kept_epoch == result.best_epoch
+    best = result.history[result.best_epoch - 1]["val_loss"]
+    assert validation_loss_now(result) == pytest.approx(best, rel=1e-4)
+    assert "stopped on request" in result.message
+
+
+def test_exception_from_event_handler_propagates_and_keeps_the_best_model():
+    # Streamlit interrupts a running script by raising inside whatever it is running.
+    class Interrupted(Exception):
+        pass
+
+    def on_event(event):
+        if isinstance(event, EpochEnd) and event.epoch == 6:
+            raise Interrupted
+
+    run = TrainingRun(noise_table(), noise_spec())
+    with pytest.raises(Interrupted):
+        run.run(on_event=on_event)
+    result = run.result
+    assert result is not None
+    assert result.stop_reason == "stopped"
+    assert len(result.history) == 6
+    assert result.kept_epoch == result.best_epoch
+    best = result.history[result.best_epoch - 1]["val_loss"]
+    assert validation_loss_now(result) == pytest.approx(best, rel=1e-4)
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+def exploding_table(n: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=n) * 100, "b": rng.normal(size=n)})
+    frame["y"] = frame["a"] * 3 + frame["b"] * 1000
+    return frame
+
+
+def exploding_spec(learning_rate: float) -> ModelSpec:
+    # SGD with momentum 0.99 and a large step through three wide layers reliably overflows.
+    return ModelSpec(
+        target="y",
+        task="regression",
+        features=[Feature("a", "numeric"), Feature("b", "numeric")],
+        layers=[LayerSpec.dense(256), LayerSpec.dense(256), LayerSpec.dense(256)],
+        optimizer="sgd",
+        learning_rate=learning_rate,
+        momentum=0.99,
+        epochs=20,
+        patience=0,
+    )
+
+
+def test_divergence_stops_training_keeps_finite_weights_and_suggests_a_smaller_rate():
+    frame = exploding_table()
+    result = TrainingRun(frame, exploding_spec(0.5)).run()
+    assert result.stop_reason == "diverged"
+    assert len(result.history) < 20
+    assert result.kept_epoch == result.best_epoch is not None
+    suggested = float(re.search(r"try ([0-9.e-]+)\.", result.message).group(1))
+    assert suggested < 0.5
+    assert "learning rate 0.5 is probably too high for sgd" in result.message
+    assert all(np.isfinite(weight.numpy()).all() for weight in result.built.model.weights)
+    assert np.isfinite(predict_frame(result.built, frame)).all()
+
+
+def test_train_raises_when_the_loss_diverges_before_any_epoch_finishes():
+    frame = exploding_table()
+    run = TrainingRun(frame, exploding_spec(10.0))
+    result = run.run()
+    assert (result.stop_reason, result.kept_epoch, result.history) == ("diverged", None, [])
+    assert all(np.isfinite(weight.numpy()).all() for weight in result.built.model.weights)
+    with pytest.raises(TrainingError, match=r"learning rate 10 is probably too high.*try 0\.01"):
+        train(frame, exploding_spec(10.0))
+
+
+# --------------------------------------------------------------------------- long epochs
+
+
+def test_long_epochs_report_progress_and_slicing_does_not_change_learning(
+    make_table, table_spec, monkeypatch
+):
+    frame, spec = make_table(150), table_spec(batch_size=16, epochs=4)  # 6 steps per epoch
+    whole = train(frame, spec)
+    # With no time allowed per slice, each step is its own slice from the third epoch on
+    # (the loop times a whole second epoch first, as the first one includes compilation).
+    monkeypatch.setattr("layerlab.train.SLICE_SECONDS", 0.0)
+    events = []
+    sliced = train(frame, spec, on_event=events.append)
+    progress = [event for event in events if isinstance(event, EpochProgress)]
+    assert {event.epoch for event in progress} == {3, 4}
+    fractions = [event.fraction for event in progress if event.epoch == 3]
+    assert fractions == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])
+    np.testing.assert_allclose(pd.DataFrame(sliced.history), pd.DataFrame(whole.history), rtol=1e-6)
+
+
+def test_stop_is_honoured_in_the_middle_of_an_epoch(make_table, table_spec, monkeypatch):
+    monkeypatch.setattr("layerlab.train.SLICE_SECONDS", 0.0)
+    events = []
+    result = train(
+        make_table(150),
+        table_spec(batch_size=16, epochs=5),
+        on_event=events.append,
+        should_stop=lambda: any(isinstance(event, EpochProgress) for event in events),
+    )
+    assert result.stop_reason == "stopped"
+    assert [event.epoch for event in events if isinstance(event, EpochProgress)] == [3]
+    assert len(result.history) == 2  # epoch 3 was cut short and is not reported
+    assert result.kept_epoch == result.best_epoch
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_last_partial_batch_is_trained_on(make_table, table_spec):
+    frame = make_table(55)  # 11 test, 11 validation, 33 training rows
+    result = train(frame, table_spec(batch_size=32, epochs=8))
+    assert len(result.splits.train) == 33
+    # Training accuracy is counted over the rows trained on: 33 (a multiple of 1/33), not 32.
+    rows_right = [row["accuracy"] * 33 for row in result.history]
+    np.testing.assert_allclose(rows_right, np.round(rows_right), atol=1e-6)
+    assert any(0 < row["accuracy"] < 1 for row in result.history)
+
+
+def test_batch_larger_than_the_table_still_trains(make_table, table_spec):
+    result = train(make_table(40), table_spec(batch_size=256, epochs=20, learning_rate=0.05))
+    assert len(result.history) == 20
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def test_dropout_and_batch_norm_train_and_save_as_plain_keras_layers(
+    make_table, table_spec, tmp_path
+):
+    layers = [
+        LayerSpec.dense(16),
+        LayerSpec.batch_norm(),
+        LayerSpec.dropout(0.3),
+        LayerSpec.dense(8, "tanh"),
+    ]
+    frame = make_table(150)
+    result = train(frame, table_spec(layers=layers, epochs=4))
+    assert np.isfinite([row["val_loss"] for row in result.history]).all()
+
+    norm = result.built.model.get_layer("batch_norm_1")
+    assert np.abs(norm.moving_mean.numpy()).max() > 1e-3  # moving statistics were written back
+
+    path = tmp_path / "model.keras"
+    result.built.model.save(path)
+    loaded = keras.saving.load_model(path)  # safe mode, no custom_objects
+    assert type(loaded.get_layer("dropout_1")) is keras.layers.Dropout
+    assert type(loaded.get_layer("batch_norm_1")) is keras.layers.BatchNormalization
+    np.testing.assert_allclose(
+        loaded.get_layer("batch_norm_1").moving_mean.numpy(), norm.moving_mean.numpy()
+    )
+    from layerlab.build import predict_outputs
+
+    np.testing.assert_allclose(
+        predict_outputs(loaded, result.spec, frame), predict_frame(result.built, frame), rtol=1e-5
+    )
+
+
+# --------------------------------------------------------------------------- like model.fit
+
+
+def signal_table(task: str, n: int = 3000) -> pd.DataFrame:
+    """8 features, a clear mostly-linear signal with one interaction, and some noise."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 8))
+    score = x @ np.array([1.5, -1.0, 0.8, 0.5, 0.0, 0.0, 0.3, -0.6]) + 0.5 * x[:, 0] * x[:, 1]
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(8)])
+    if task == "binary":
+        frame["y"] = np.where(score + rng.normal(size=n) * 0.5 > 0, "yes", "no")
+    else:
+        frame["y"] = 10 * score + 50 + rng.normal(size=n) * 3
+    return frame
+
+
+def signal_spec(task: str, seed: int, epochs: int = 8) -> ModelSpec:
+    return ModelSpec(
+        target="y",
+        task=task,
+        features=[Feature(f"x{i}", "numeric") for i in range(8)],
+        layers=[LayerSpec.dense(32), LayerSpec.dense(16)],
+        learning_rate=3e-3,
+        epochs=epochs,
+        patience=0,
+        seed=seed,
+        validation_split=0.4,
+        test_split=0.05,
+    )
+
+
+def fit_with_keras(run: TrainingRun, orders=None):
+    """Train a fresh build of ``run``'s spec with ``model.fit``; return the fitted network.
+
+    ``orders``: the row order of each epoch, to feed exactly the batches the compiled loop
+    saw; None lets ``fit`` shuffle on its own.
+    """
+    from layerlab.build import build_model
+
+    spec, splits = run.spec, run.splits
+    built = build_model(spec, splits.train, run.target_info.classes)
+    x = preprocess(built, splits.train)
+    y = encode_target(splits.train[spec.target], built)
+    network = built.network
+    network.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
+        loss=spec.resolved_output()[1],
+        steps_per_execution=16,  # the same steps, with less Python between them
+    )
+    if orders is None:
+        keras.utils.set_random_seed(spec.seed)
+        network.fit(x, y, batch_size=spec.batch_size, epochs=spec.epochs, shuffle=True, verbose=0)
+    else:
+        for order in orders:
+            network.fit(x[order], y[order], batch_size=spec.batch_size, shuffle=False, verbose=0)
+    x_val = preprocess(built, splits.validation)
+    y_val = encode_target(splits.validation[spec.target], built)
+    return network, x_val, y_val
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_compiled_loop_matches_model_fit_step_for_step(task):
+    """Given the very same batches, the compiled loop and ``fit`` end with the same model.
+
+    The loop draws each epoch's order from ``np.random.default_rng(seed).permutation``;
+    replaying those orders through ``fit`` (1,650 training rows: 51 full batches and a
+    partial one of 18) isolates the arithmetic: loss, padding, optimizer, metrics.
+    """
+    spec = signal_spec(task, seed=0, epochs=5)
+    run = TrainingRun(signal_table(task), spec.replace(restore_best_weights=False))
+    result = run.run()
+    assert len(run.splits.train) == 1650
+    rng = np.random.default_rng(spec.seed)
+    orders = [rng.permutation(len(run.splits.train)) for _ in range(spec.epochs)]
+    network, x_val, y_val = fit_with_keras(run, orders)
+    assert network.evaluate(x_val, y_val, verbose=0) == pytest.approx(
+        result.history[-1]["val_loss"], rel=1e-4
+    )
+    np.testing.assert_allclose(
+        network.predict(x_val, verbose=0), result.built.network.predict(x_val, verbose=0), atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_compiled_loop_learns_like_model_fit(task):
+    """Issue 5's acceptance: the final validation metric is within noise of ``model.fit``.
+
+    Both shuffle on their own, so one seed's results differ by shuffling noise alone. Measured
+    over 10 seeds on this data, validation accuracy differs by 0.2-0.4 points per seed
+    (SD ~0.25) between the loop and ``fit``, as between two ``fit`` runs with other shuffles;
+    RMSE by ~1-3%. So the bounds apply to the mean of four seeds (measured here: -0.3 points
+    and -0.4%). Accuracy has plateaued by then, so it cannot tell a slower learner; RMSE can
+    (``fit`` at half the learning rate is ~7% worse), and the step-for-step test above checks
+    the arithmetic exactly.
+    """
+    ours, theirs = [], []
+    for seed in range(4):
+        spec = signal_spec(task, seed)
+        run = TrainingRun(signal_table(task), spec)
+        last = run.run().history[-1]
+        network, x_val, y_val = fit_with_keras(run)
+        predicted = network.predict(x_val, verbose=0)
+        if task == "binary":
+            ours.append(last["val_accuracy"])
+            theirs.append(float(np.mean((predicted > 0.5) == (y_val == 1))))
+        else:  # RMSE on the standardized target; the ratio is the same in the target's units
+            ours.append(math.sqrt(last["val_loss"]))
+            theirs.append(float(np.sqrt(np.mean((predicted - y_val) ** 2))))
+    if task == "binary":
+        assert np.mean(ours) == pytest.approx(np.mean(theirs), abs=0.005)
+        assert np.mean(ours) > 0.9
+    else:
+        assert np.mean(ours) == pytest.approx(np.mean(theirs), rel=0.02)
+        assert np.mean(ours) < 0.25
