@@ -1,0 +1,78 @@
+"""Journey 5: moving between pages during and after training loses nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from e2e_support import (
+    button,
+    choose_target,
+    click,
+    fill,
+    go_to,
+    input_value,
+    load_table,
+    set_training,
+    start_training,
+    wait_for_epochs,
+    wait_for_training,
+    wait_idle,
+    widget,
+    write_renewals_csv,
+)
+from playwright.sync_api import Page, expect
+
+LONG = 5000  # only ends because the user leaves the page
+SHORT = 30
+
+
+def test_switching_pages_during_and_after_training_loses_nothing(
+    page: Page, tmp_path: Path
+) -> None:
+    load_table(page, write_renewals_csv(tmp_path / "renewals.csv"))
+    choose_target(page, "renewed")
+    go_to(page, "Model")
+    click(page, "preset_small")
+    set_training(page, batch_size=8, epochs=LONG, patience=0)
+    go_to(page, "Train")
+    start_training(page)
+    wait_for_epochs(page, 3)
+
+    # Leaving the page interrupts the run; the best weights so far are kept.
+    interrupted = re.compile(rf"Stopped by you after \d+ of {LONG} epochs; epoch \d+ kept")
+    _everything_is_kept(page, LONG, interrupted, ("Data", "Results", "Model", "Train"))
+    expect(page.get_by_text("Training was stopped on request.")).to_be_visible()
+    expect(button(page, "stop_button")).to_be_disabled()
+
+    go_to(page, "Model")
+    fill(page, "epochs", SHORT)
+    go_to(page, "Train")
+    start_training(page)
+    wait_for_training(page)
+    expect(page.get_by_text(f"Training ran all {SHORT} epochs")).to_be_visible()
+    finished = re.compile(rf"Ran all {SHORT} epochs; epoch \d+ kept")
+    _everything_is_kept(page, SHORT, finished, ("Results", "Data", "Model", "Train"))
+
+
+def _everything_is_kept(page: Page, epochs: int, last_run: re.Pattern, titles: tuple) -> None:
+    """Visit pages and check the data, target, network and trained model are all still there."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    for title in titles:
+        go_to(page, title)
+        # The first visit after an interruption may still be taking over the run: wait for it.
+        expect(sidebar).to_contain_text(last_run)
+        wait_idle(page)
+        for kept in ("renewals.csv", "renewed", "Dense 16 relu → output sigmoid"):
+            expect(sidebar).to_contain_text(kept)
+        if title == "Data":
+            assert input_value(page, "target_column") == "renewed"
+        elif title == "Model":
+            assert input_value(page, "layer_0_units") == "16"
+            assert input_value(page, "epochs") == str(epochs)
+            assert input_value(page, "batch_size") == "8"
+        elif title == "Train":
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        else:
+            expect(page.get_by_text("Test-set scores")).to_be_visible()
+            expect(widget(page, "download_model")).to_be_visible()
