@@ -19,36 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 EPOCHS = 60
 
 
-def _script() -> None:
-    import streamlit as st
-
+def live_case():
+    """The table and spec both sides train: short epochs, so the redraw throttle is busiest."""
     from bench.train_speed import make_table
     from layerlab.spec import Feature, ModelSpec, parse_layers
-    from layerlab.train import TrainingRun
-    from layerlab_app.live import LiveView
-
-    frame = make_table({"rows": 20_000, "numeric": 20, "categorical": 0, "task": "binary"})
-    spec = ModelSpec(
-        target="y",
-        task="binary",
-        features=[Feature(f"x{i}", "numeric") for i in range(20)],
-        layers=parse_layers("dense:64:relu,dense:64:relu"),
-        epochs=60,
-        patience=0,
-    )
-    live = LiveView("accuracy", early_stopping=False)
-    run = TrainingRun(frame, spec)
-    run.run(on_event=lambda event: live.update(event, run.history))
-    st.session_state["seconds"] = run.result.seconds
-    st.session_state["draws"] = live._draws
-
-
-def main() -> int:
-    from streamlit.testing.v1 import AppTest
-
-    from bench.train_speed import make_table
-    from layerlab.spec import Feature, ModelSpec, parse_layers
-    from layerlab.train import TrainingRun
 
     frame = make_table({"rows": 20_000, "numeric": 20, "categorical": 0, "task": "binary"})
     spec = ModelSpec(
@@ -59,6 +33,30 @@ def main() -> int:
         epochs=EPOCHS,
         patience=0,
     )
+    return frame, spec
+
+
+def _script() -> None:
+    import streamlit as st
+
+    from bench.live_chart_overhead import live_case
+    from layerlab.train import TrainingRun
+    from layerlab_app.live import LiveView
+
+    frame, spec = live_case()
+    live = LiveView("accuracy", early_stopping=False)
+    run = TrainingRun(frame, spec)
+    run.run(on_event=lambda event: live.update(event, run.history))
+    st.session_state["seconds"] = run.result.seconds
+    st.session_state["draws"] = live._draws
+
+
+def main() -> int:
+    from streamlit.testing.v1 import AppTest
+
+    from layerlab.train import TrainingRun
+
+    frame, spec = live_case()
     bare, live, draws = [], [], 0
     for _ in range(3):
         bare.append(TrainingRun(frame, spec).run().seconds)

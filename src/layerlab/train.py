@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -92,7 +92,11 @@ class TrainingResult:
     seconds: float
     engine: str
     kept_epoch: int | None = None
-    classes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class labels in output order (empty for regression)."""
+        return self.built.classes
 
     @property
     def spec(self) -> ModelSpec:
@@ -494,7 +498,6 @@ class TrainingRun:
             seconds=time.perf_counter() - started,
             engine=_engine_label(self.jit),
             kept_epoch=kept_epoch,
-            classes=self.target_info.classes,
         )
         return self.result
 
