@@ -14,7 +14,10 @@ against contenders measured in the same run, never against fixed numbers.
 
 Contenders:
 - layerlab: ``layerlab.train.TrainingRun`` from the raw table (its time includes
-  preprocessing and per-epoch validation, like fit's).
+  preprocessing and per-epoch validation, like fit's), as users get it: on one
+  TensorFlow intra-op thread (``layerlab/runtime.py``).
+- layerlab_tf_threads: the same with ``LAYERLAB_TF_THREADS=0``, TensorFlow's
+  default thread pool, to show what the one-thread setting is worth.
 - fit_default: ``network.compile()`` + ``fit`` with defaults (batch 32).
 - fit_best_spe: ``fit`` with the best ``steps_per_execution`` of a short sweep.
 - sklearn: ``MLPClassifier`` / ``MLPRegressor``, same hidden sizes, batch, Adam,
@@ -25,6 +28,11 @@ Contenders:
   Keras Adam, data resident; for the Dropout/BatchNormalization case it is
   measured twice: with those layers as Keras ships them (``floor``) and with
   the Dense layers alone (``floor_dense``, a stricter lower bound).
+- floor_one_thread: the floor on one intra-op thread, like Layerlab: the fair
+  floor for Layerlab's own overhead.
+
+Every contender except the two ``layerlab`` rows and ``floor_one_thread`` runs
+with TensorFlow's default threads, as its users would get it.
 """
 
 from __future__ import annotations
@@ -79,7 +87,18 @@ CASES = {
         "layers": "dense:256:relu,dropout:0.2,batchnorm,dense:256:relu,dropout:0.2,batchnorm,dense:256:relu",
     },
 }
-CONTENDERS = ("layerlab", "floor", "floor_dense", "fit_default", "fit_best_spe", "sklearn")
+CONTENDERS = (
+    "layerlab",
+    "layerlab_tf_threads",
+    "floor",
+    "floor_one_thread",
+    "floor_dense",
+    "fit_default",
+    "fit_best_spe",
+    "sklearn",
+)
+# The LAYERLAB_TF_THREADS each contender's process gets; None leaves it unset (the default).
+THREAD_SETTINGS = {"layerlab": None, "floor_one_thread": "1"}
 SPE_SWEEP = (32, 256, 2500)
 BATCH_SIZE = 32
 
@@ -133,7 +152,7 @@ def _peak_rss_mb() -> float:
 def run_worker(case_name: str, contender: str, epochs: int) -> dict:
     """Train one contender once; return its measurements."""
     import numpy as np
-    import tensorflow as tf  # noqa: F401  (imported before the baseline memory reading)
+    import tensorflow as tf  # imported before the baseline memory reading
 
     from layerlab.build import encode_target
     from layerlab.train import TrainingRun, preprocess
@@ -162,7 +181,7 @@ def run_worker(case_name: str, contender: str, epochs: int) -> dict:
     epoch_times: list[float] = []
     started = time.perf_counter()
     extra: dict = {}
-    if contender == "layerlab":
+    if contender.startswith("layerlab"):
         marks = [started]
 
         def on_event(event):
@@ -176,7 +195,7 @@ def run_worker(case_name: str, contender: str, epochs: int) -> dict:
         epoch_times = [b - a for a, b in itertools.pairwise(marks)]
         value = score(lambda x: result.built.network.predict(x, batch_size=8192, verbose=0))
         extra["engine"] = result.engine
-    elif contender in ("floor", "floor_dense"):
+    elif contender.startswith("floor"):
         network = built.network
         total, epoch_times = _floor_loop(network, spec, x_train, y_train, epochs)
         value = score(lambda x: network.predict(x, batch_size=8192, verbose=0))
@@ -238,6 +257,7 @@ def run_worker(case_name: str, contender: str, epochs: int) -> dict:
         "peak_memory_mb": max(0.0, _peak_rss_mb() - baseline_mb),
         "metric": metric_name,
         "value": value,
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         **extra,
     }
 
@@ -326,7 +346,13 @@ def _floor_loop(network, spec, x_train, y_train, epochs):
 
 # ------------------------------------------------------------------ driver
 def measure(case_name: str, contender: str, epochs: int) -> dict:
+    from layerlab.runtime import THREADS_VARIABLE
+
     env = dict(os.environ)
+    env.pop(THREADS_VARIABLE, None)
+    threads = THREAD_SETTINGS.get(contender, "0")
+    if threads is not None:
+        env[THREADS_VARIABLE] = threads
     command = [sys.executable, "-m", "bench.train_speed", "--worker", case_name, contender]
     command += ["--epochs", str(epochs)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -346,17 +372,17 @@ def render(results: list[dict], epochs: int) -> str:
             f"batch {BATCH_SIZE}, Adam, {epochs} epochs\n"
         )
         lines.append(
-            "| contender | s/epoch (steady) | total s (incl. compile) | peak MB | validation | "
-            "layerlab speed-up per epoch | layerlab speed-up total |"
+            "| contender | TF threads | s/epoch (steady) | total s (incl. compile) | peak MB | "
+            "validation | layerlab speed-up per epoch | layerlab speed-up total |"
         )
-        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         mine = rows.get("layerlab", {})
         for name in CONTENDERS:
             row = rows.get(name)
             if row is None:
                 continue
             if "error" in row:
-                lines.append(f"| {name} | error: {row['error'][-120:]} | | | | | |")
+                lines.append(f"| {name} | error: {row['error'][-120:]} | | | | | | |")
                 continue
             per_epoch = (
                 f"{row['seconds_per_epoch'] / mine['seconds_per_epoch']:.2f}x"
@@ -371,8 +397,9 @@ def render(results: list[dict], epochs: int) -> str:
             note = ""
             if "steps_per_execution" in row:
                 note = f" (steps_per_execution={row['steps_per_execution']})"
+            threads = "" if name == "sklearn" else row.get("intra_op_threads") or "all"
             lines.append(
-                f"| {name}{note} | {row['seconds_per_epoch']:.3f} | {row['total_seconds']:.2f} | "
+                f"| {name}{note} | {threads} | {row['seconds_per_epoch']:.3f} | {row['total_seconds']:.2f} | "
                 f"{row['peak_memory_mb']:.0f} | {row['metric']} {row['value']:.4f} | "
                 f"{per_epoch} | {total} |"
             )

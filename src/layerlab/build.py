@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.data import as_category_text, as_numeric
+from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
 
 # A column with more categories than this keeps the most frequent ones; the rest
@@ -105,10 +106,11 @@ def build_model(
     of the model. ``classes`` are the class labels in output order (empty for
     regression).
     """
+    spec.validate()
+    configure_tensorflow()
     import keras
     from keras import layers, ops
 
-    spec.validate()
     keras.utils.set_random_seed(spec.seed)
 
     raw_inputs: dict[str, object] = {}

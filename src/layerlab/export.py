@@ -21,6 +21,7 @@ from layerlab.build import summary_text
 from layerlab.data import _DECIMAL_COMMA, MISSING_VALUES, _tidy, category_text
 from layerlab.errors import LayerlabError
 from layerlab.evaluate import Evaluation
+from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
 from layerlab.train import TrainingResult
 
@@ -243,6 +244,7 @@ def load_bundle(directory: str | Path) -> LoadedBundle:
             f"'{directory}' is not a Layerlab bundle: {', '.join(missing)} not found. Point to "
             "the folder written by `python -m layerlab train` (or an unzipped download)."
         )
+    configure_tensorflow()
     import keras
 
     return LoadedBundle(
