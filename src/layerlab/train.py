@@ -76,7 +76,14 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class EpochProgress:
-    """Sent during long epochs, so a progress bar can move between epoch ends."""
+    """Sent after a slice of training unless another event went out within the last half
+    slice, so a progress bar moves (and Stop is heard) between epoch ends.
+
+    ``fraction`` is the share of ``epoch`` trained; 1.0 when the epoch is trained
+    and its validation still runs. The previous epoch's ``EpochEnd`` can come
+    after the first progress of the next: its validation runs while the next
+    epoch trains.
+    """
 
     epoch: int
     epochs: int
@@ -388,6 +395,7 @@ class TrainingRun:
             )
         self.built = build_model(spec, self.splits.train, self.target_info.classes)
         self.jit = jit
+        self.xla_failure: str | None = None  # why XLA could not compile, if it could not
         self.history: list[dict[str, float]] = []
         self.best_epoch: int | None = None
         self.result: TrainingResult | None = None
@@ -403,13 +411,13 @@ class TrainingRun:
         epoch trains (TensorFlow runs one intra-op thread, so the second core is
         otherwise idle), from a snapshot of the weights at the epoch's end. An
         epoch is *closed* (history, best weights, ``EpochEnd``, early stopping)
-        once its validation is back; training of the next epoch is then
-        abandoned if the closed epoch ends the run.
+        once its validation is back, at the next slice boundary; training of
+        the next epoch is then abandoned if the closed epoch ends the run.
         """
         import tensorflow as tf
 
         spec, built = self.spec, self.built
-        self._started = time.perf_counter()
+        self._started = self._last_event = time.perf_counter()
         self._on_event = on_event
         x_train = tf.constant(preprocess(built, self.splits.train))
         y_train = tf.constant(encode_target(self.splits.train[spec.target], built))
@@ -458,13 +466,24 @@ class TrainingRun:
         for epoch in range(1, spec.epochs + 1):
             order = tf.constant(np.concatenate([rng.permutation(n_rows), padding]), "int32")
             sums = np.zeros(3)  # loss x rows, metric, rows
-            step, last_report = 0, time.perf_counter()
+            step = 0
             while step < steps:
                 n_steps = min(steps_per_slice, steps - step)
                 slice_started = time.perf_counter()
-                non_trainable, *slice_sums, ok = loop.run_slice(
-                    non_trainable, x_train, y_train, order, tf.constant(step), tf.constant(n_steps)
-                )
+                try:
+                    non_trainable, *slice_sums, ok = loop.run_slice(
+                        non_trainable,
+                        x_train,
+                        y_train,
+                        order,
+                        tf.constant(step),
+                        tf.constant(n_steps),
+                    )
+                except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+                    if not (self.jit and epoch == 1 and step == 0):
+                        raise
+                    loop = self._fall_back_to_graph(error, n_rows, batch_size, non_trainable)
+                    continue
                 if not bool(ok):
                     return close_pending(wait=True) or "diverged"
                 sums += [float(value) for value in slice_sums]
@@ -472,15 +491,15 @@ class TrainingRun:
                 if epoch > 1 or step > n_steps:  # the very first slice includes compilation
                     per_step = max((time.perf_counter() - slice_started) / n_steps, 1e-6)
                     steps_per_slice = max(1, min(steps, int(SLICE_SECONDS / per_step)))
-                # Events stay in order: the previous epoch is closed before progress is sent.
-                report_due = step < steps and time.perf_counter() - last_report >= SLICE_SECONDS
-                reason = close_pending(wait=report_due)
+                reason = close_pending(wait=False)
                 if reason is not None:
                     return reason
                 if stop_requested():  # the unfinished epoch is dropped, even if only just
                     return close_pending(wait=True) or "stopped"
-                if report_due:
-                    last_report = time.perf_counter()
+                # Something is heard after every slice (so at least every SLICE_SECONDS),
+                # also at an epoch's end, whose EpochEnd waits for its validation;
+                # only an event sent within the last half slice makes progress redundant.
+                if time.perf_counter() - self._last_event >= SLICE_SECONDS / 2:
                     self._send(EpochProgress(epoch, spec.epochs, step / steps, self._elapsed()))
             snapshot = _Snapshot.take(loop, non_trainable)
             reason = close_pending(wait=True)
@@ -494,6 +513,18 @@ class TrainingRun:
                 validator.submit(self._validate, snapshot),
             )
         return close_pending(wait=True) or "completed"
+
+    def _fall_back_to_graph(self, error, n_rows, batch_size, non_trainable) -> _CompiledLoop:
+        """XLA could not compile the first slice: run the same loop as a plain TensorFlow graph.
+
+        Nothing has trained yet (compilation comes before the first step), so
+        the run starts over with a fresh optimizer and loses nothing but speed.
+        """
+        self.jit = False
+        self.xla_failure = str(error).strip().splitlines()[0][:300]
+        self._loop = _CompiledLoop(self.built, n_rows, batch_size, jit=False)
+        self._last_good = _Snapshot.take(self._loop, non_trainable)
+        return self._loop
 
     def _validate(self, snapshot: _Snapshot) -> dict[str, float]:
         """Validation loss and metric of the weights in ``snapshot`` (runs on the helper thread)."""
@@ -535,6 +566,7 @@ class TrainingRun:
         return None
 
     def _send(self, event: EpochEnd | EpochProgress) -> None:
+        self._last_event = time.perf_counter()
         if self._on_event is not None:
             self._on_event(event)
 
@@ -577,6 +609,11 @@ class TrainingRun:
             text += f" The weights of epoch {kept_epoch} are kept."
         elif reason in ("diverged", "stopped"):
             text += " No epoch finished, so the model is untrained."
+        if self.xla_failure is not None:
+            text += (
+                " XLA could not compile this network, so it trained on TensorFlow's slower "
+                "plain graph path (the same steps, only slower)."
+            )
         return text
 
 

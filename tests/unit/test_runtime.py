@@ -24,7 +24,9 @@ def test_requested_threads_reads_the_environment(monkeypatch, text, threads):
 @pytest.mark.parametrize("text", ["two", "-1", "1.5"])
 def test_a_bad_thread_count_says_what_to_set(monkeypatch, text):
     monkeypatch.setenv(THREADS_VARIABLE, text)
-    with pytest.raises(LayerlabError, match=rf"{THREADS_VARIABLE} must be a whole number.*'{text}'"):
+    with pytest.raises(
+        LayerlabError, match=rf"{THREADS_VARIABLE} must be a whole number.*'{text}'"
+    ):
         requested_threads()
 
 

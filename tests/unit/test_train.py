@@ -254,14 +254,17 @@ def test_long_epochs_report_progress_and_slicing_does_not_change_learning(
     frame, spec = make_table(150), table_spec(batch_size=16, epochs=4)  # 6 steps per epoch
     whole = train(frame, spec)
     # With no time allowed per slice, each step is its own slice from the third epoch on
-    # (the loop times a whole second epoch first, as the first one includes compilation).
+    # (the loop times a whole second epoch first, as the first one includes compilation),
+    # and progress is sent after every slice.
     monkeypatch.setattr("layerlab.train.SLICE_SECONDS", 0.0)
     events = []
     sliced = train(frame, spec, on_event=events.append)
     progress = [event for event in events if isinstance(event, EpochProgress)]
-    assert {event.epoch for event in progress} == {3, 4}
+    assert [event.fraction for event in progress if event.epoch == 2] == [1.0]
     fractions = [event.fraction for event in progress if event.epoch == 3]
-    assert fractions == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])
+    assert fractions == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0])
+    ends = [event.epoch for event in events if isinstance(event, EpochEnd)]
+    assert ends == [1, 2, 3, 4]
     np.testing.assert_allclose(pd.DataFrame(sliced.history), pd.DataFrame(whole.history), rtol=1e-6)
 
 
@@ -272,12 +275,48 @@ def test_stop_is_honoured_in_the_middle_of_an_epoch(make_table, table_spec, monk
         make_table(150),
         table_spec(batch_size=16, epochs=5),
         on_event=events.append,
-        should_stop=lambda: any(isinstance(event, EpochProgress) for event in events),
+        should_stop=lambda: any(
+            isinstance(event, EpochProgress) and event.fraction < 1 for event in events
+        ),
     )
     assert result.stop_reason == "stopped"
-    assert [event.epoch for event in events if isinstance(event, EpochProgress)] == [3]
+    mid_epoch = [e for e in events if isinstance(e, EpochProgress) and e.fraction < 1]
+    assert [event.epoch for event in mid_epoch] == [3]
     assert len(result.history) == 2  # epoch 3 was cut short and is not reported
     assert result.kept_epoch == result.best_epoch
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def test_when_xla_cannot_compile_the_same_loop_runs_as_a_plain_graph(
+    make_table, table_spec, monkeypatch
+):
+    import tensorflow as tf
+
+    from layerlab import train as training
+
+    frame, spec = make_table(150), table_spec(epochs=3)
+    graph = TrainingRun(frame, spec, jit=False).run()
+    real_init = training._CompiledLoop.__init__
+
+    def xla_refuses(self, built, n_rows, batch_size, jit):
+        real_init(self, built, n_rows, batch_size, jit)
+        if jit:
+
+            def refuse(*args):
+                raise tf.errors.InvalidArgumentError(
+                    None, None, "Detected unsupported operations when trying to compile graph"
+                )
+
+            self.run_slice = refuse
+
+    monkeypatch.setattr(training._CompiledLoop, "__init__", xla_refuses)
+    result = train(frame, spec)
+    assert result.engine == graph.engine == "compiled loop (graph, no XLA)"
+    assert "XLA could not compile this network" in result.message
+    assert "XLA" not in graph.message
+    np.testing.assert_allclose(pd.DataFrame(result.history), pd.DataFrame(graph.history), rtol=1e-5)
 
 
 # --------------------------------------------------------------------------- batches
