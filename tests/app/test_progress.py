@@ -34,6 +34,24 @@ def test_short_epochs_redraw_at_most_four_times_a_second():
     assert draws <= 5
 
 
+def test_a_budget_spaces_out_slow_redraws_to_keep_within_their_share_of_time():
+    clock = FakeClock()
+    throttle = Throttle(0.25, clock, budget=0.04)
+    busy = 0.0
+    for _ in range(10_000):  # 10 s of 1 ms epochs; each redraw takes 80 ms
+        if throttle.ready():
+            clock.now += 0.08
+            busy += 0.08
+            throttle.spent(0.08)
+        clock.now += 0.001
+    assert busy / (clock.now - 100.0) <= 0.04 + 0.01
+    fast = Throttle(0.25, clock, budget=0.04)
+    fast.ready()
+    fast.spent(0.001)  # cheap work: the interval still rules
+    clock.now += 0.25
+    assert fast.ready()
+
+
 def test_durations_are_rounded_like_a_person_would():
     assert format_duration(0.2) == "1 s"
     assert format_duration(42.4) == "42 s"
