@@ -1,6 +1,6 @@
 """How often a long epoch reports progress, and how soon Stop takes effect.
 
-    python -m bench.responsiveness
+    python -m bench.responsiveness [--write bench/RESPONSIVENESS.md]
 
 Trains on a table large enough that one epoch takes several seconds, twice.
 First run: records the gaps between consecutive events, asks to stop 1.5 s into
@@ -18,6 +18,10 @@ import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from bench.report import Report, write_option
+
+report = Report()
 
 
 def _run():
@@ -57,12 +61,12 @@ def mid_epoch_stop() -> None:
     result = run.run(on_event=on_event, should_stop=should_stop)
     returned = time.perf_counter()
     gaps = [b - a for a, b in itertools.pairwise(stamps[1:])]  # after compilation
-    print("Stop 1.5 s into epoch 2:")
-    print(f"  epochs finished: {len(result.history)}; stop reason: {result.stop_reason}")
-    print(f"  events: {len(stamps)}; first event after {stamps[0] - started:.2f}s (compilation)")
-    print(f"  largest gap between events after the first: {max(gaps):.2f}s")
-    print(f"  Stop requested -> run() returned: {returned - stop_at[0]:.2f}s")
-    print(f"  kept epoch: {result.kept_epoch}")
+    report("Stop 1.5 s into epoch 2:")
+    report(f"  epochs finished: {len(result.history)}; stop reason: {result.stop_reason}")
+    report(f"  events: {len(stamps)}; first event after {stamps[0] - started:.2f}s (compilation)")
+    report(f"  largest gap between events after the first: {max(gaps):.2f}s")
+    report(f"  Stop requested -> run() returned: {returned - stop_at[0]:.2f}s")
+    report(f"  kept epoch: {result.kept_epoch}")
 
 
 def early_in_epoch_stop() -> None:
@@ -87,10 +91,10 @@ def early_in_epoch_stop() -> None:
 
     result = run.run(on_event=on_event, should_stop=lambda: bool(asked))
     returned = time.perf_counter()
-    print("Stop at the first report of epoch 2:")
-    print(f"  epochs finished: {len(result.history)}; kept epoch: {result.kept_epoch}")
-    print(f"  Stop requested -> run() returned: {returned - asked[0]:.2f}s")
-    print(f"  epoch 1's validation pass took {validations[0]:.2f}s (on the helper thread)")
+    report("Stop at the first report of epoch 2:")
+    report(f"  epochs finished: {len(result.history)}; kept epoch: {result.kept_epoch}")
+    report(f"  Stop requested -> run() returned: {returned - asked[0]:.2f}s")
+    report(f"  epoch 1's validation pass took {validations[0]:.2f}s (on the helper thread)")
 
 
 def main() -> int:
@@ -100,4 +104,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    path = write_option(__doc__.splitlines()[0])
+    status = main()
+    if path:
+        report.write(path, "Responsiveness: progress reports and Stop")
+    raise SystemExit(status)

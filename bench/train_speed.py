@@ -408,7 +408,7 @@ def render(results: list[dict], epochs: int) -> str:
 
 
 # (label, numerator contender, denominator contender, field, target, "min"/"max").
-# The last two rows have no target: they show how far the floor itself gets.
+# The rows with no target show how far the floor itself gets.
 TARGETS = (
     (
         "Layerlab ÷ floor, same threads (≤ 1.5x)",
@@ -467,6 +467,14 @@ TARGETS = (
         None,
         "",
     ),
+    (
+        "for scale: fit defaults ÷ dense-only floor, per epoch",
+        "fit_default",
+        "floor_dense",
+        "seconds_per_epoch",
+        None,
+        "",
+    ),
 )
 
 
@@ -492,12 +500,13 @@ NOTES = """\
   plain TensorFlow graph rather than `model.fit`: the graph loop keeps every behaviour
   (events, Stop, restore-best, the divergence guard) and is still several times faster than
   `fit`. The result message on the Train page and in the CLI then says so in one sentence.
-- **Where a per-epoch target is not met**, compare with the "for scale" rows: the floor on
-  one thread, with no validation at all, is short of the same ratio. Those cases (200 input
-  columns, ~90 one-hot columns, 256-wide layers) are bound by the arithmetic of the
-  matrix products (6 x weights x rows per epoch comes to 55-70 GFLOP/s on one core here
-  in every case), not by per-step overhead, so a leaner loop cannot close the gap; only
-  faster matrix kernels or lower precision could, and neither is used here.
+- **Where a per-epoch target is not met**, compare with the "for scale" rows: the floor
+  on one thread (for the big network also the dense-only floor, which skips Dropout and
+  BatchNormalization altogether) validates nothing and is still short of the same ratio.
+  Those cases (200 input columns, ~90 one-hot columns, 256-wide layers) are bound by the
+  arithmetic of the matrix products, not by per-step overhead, so a leaner loop cannot
+  close the gap; only faster matrix kernels or lower precision could, and neither is
+  used here.
 """
 
 
@@ -568,11 +577,16 @@ def main(argv: list[str] | None = None) -> int:
     report = f"## Targets\n\n{summary(results)}\n\n## All measurements\n\n{render(results, epochs)}"
     print(report)
     if args.write:
+        raw = os.path.splitext(args.write)[0] + ".jsonl"
+        if not args.results:
+            with open(raw, "w") as handle:
+                handle.writelines(json.dumps(result) + "\n" for result in results)
         with open(args.write, "w") as handle:
             handle.write(
                 f"# Training speed\n\nMachine: {machine()}.\n\nReproduce: `{command}` "
-                f"(one run; each contender in its own process; the JSON lines it prints on "
-                f"stderr re-render this file with `--results FILE`).\n\n{NOTES}\n{report}\n"
+                f"(one run; each contender in its own process). Its raw measurements are in "
+                f"`{raw}`; `--results {raw} --write {args.write}` re-renders this file from "
+                f"them.\n\n{NOTES}\n{report}\n"
             )
     return 0
 
