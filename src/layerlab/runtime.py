@@ -2,10 +2,11 @@
 
 Why one thread: a training step on a batch of 32 rows multiplies matrices of a
 few thousand numbers. Split across cores, each op spends more time handing
-work over than computing it; on 2 cores a compiled epoch of a 64-64 network ran
-1.6x faster on one thread (``python -m bench.train_speed``, the ``layerlab`` and
-``layerlab_tf_threads`` rows). On a shared server it also means two people
-training at once each get a core instead of both fighting over both.
+work over than computing it. On 2 cores, Layerlab's epochs of a 64-64 network ran
+1.3-1.45x faster on one thread (``python -m bench.train_speed``: the ``layerlab``
+and ``layerlab_tf_threads`` rows). On a shared server it also means two people
+training at once each get a core: two runs side by side in one process took as
+long as one alone.
 
 ``LAYERLAB_TF_THREADS=N`` asks for N threads instead; ``0`` keeps TensorFlow's
 own default (all cores).
