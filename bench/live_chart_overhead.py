@@ -25,7 +25,7 @@ import statistics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bench.report import Report, write_option
+from bench.report import Report
 
 report = Report()
 
@@ -117,8 +117,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    path = write_option(__doc__.splitlines()[0])
-    status = main()
-    if path:
-        report.write(path, "What the live chart costs")
-    raise SystemExit(status)
+    raise SystemExit(report.run(main, __doc__.splitlines()[0], "What the live chart costs"))

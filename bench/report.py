@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -17,6 +18,16 @@ class Report:
         print(text, flush=True)
         self.lines.append(text)
 
+    def run(self, main: Callable[[], int], description: str, title: str) -> int:
+        """Parse ``--write FILE``, run ``main``, and save the findings there if asked."""
+        parser = argparse.ArgumentParser(description=description)
+        parser.add_argument("--write", help="also save the findings to this markdown file")
+        path = parser.parse_args().write
+        status = main()
+        if path:
+            self.write(path, title)
+        return status
+
     def write(self, path: str, title: str) -> None:
         from bench.train_speed import machine
 
@@ -26,10 +37,3 @@ class Report:
         Path(path).write_text(
             f"# {title}\n\nMachine: {machine()}.\n\nReproduce: `{command}`\n\n```\n{body}\n```\n"
         )
-
-
-def write_option(description: str) -> str | None:
-    """Parse the one option these scripts take; returns the file to write, if any."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--write", help="also save the findings to this markdown file")
-    return parser.parse_args().write

@@ -19,7 +19,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bench.report import Report, write_option
+from bench.report import Report
 
 report = Report()
 
@@ -104,8 +104,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    path = write_option(__doc__.splitlines()[0])
-    status = main()
-    if path:
-        report.write(path, "Responsiveness: progress reports and Stop")
-    raise SystemExit(status)
+    raise SystemExit(
+        report.run(main, __doc__.splitlines()[0], "Responsiveness: progress reports and Stop")
+    )
