@@ -462,6 +462,7 @@ class TrainingRun:
             closing, pending = pending, None
             return self._close_epoch(closing)
 
+        metric = main_metric(spec.task)
         steps_per_slice = min(steps, 32)
         for epoch in range(1, spec.epochs + 1):
             order = tf.constant(np.concatenate([rng.permutation(n_rows), padding]), "int32")
@@ -505,10 +506,9 @@ class TrainingRun:
             reason = close_pending(wait=True)
             if reason is not None:
                 return reason
-            name = main_metric(spec.task)
             pending = _PendingEpoch(
                 epoch,
-                {"loss": sums[0] / sums[2], name: sums[1] / sums[2]},
+                {"loss": sums[0] / sums[2], metric: sums[1] / sums[2]},
                 snapshot,
                 validator.submit(self._validate, snapshot),
             )
