@@ -94,7 +94,8 @@ def main() -> bool:
         icon=":material/stop:",
         on_click=state.request_stop,
         disabled=not training,
-        help="Ends training after the current epoch and keeps the best weights so far.",
+        help="Ends training within a moment and keeps the best weights so far; an unfinished "
+        "epoch is not counted.",
     )
     st.caption(
         "While training runs, clicking anything else in the app also stops it; the best "
