@@ -1,0 +1,498 @@
+"""A small pool of worker processes that do all of the app's TensorFlow work.
+
+Why processes, not threads in the Streamlit server:
+
+- Two threads that import TensorFlow at once deadlock on its module locks or
+  leave it half-registered, and every later training in that process fails.
+  Each worker imports TensorFlow once, on its own, before it takes a job.
+- Streamlit calls ``keras.backend.clear_session()`` after every script run of
+  every session once Keras is imported, which resets Keras's name counters
+  under a model being built in another session. The server process never
+  imports Keras, so there is nothing for it to reset.
+- A run that exhausts memory or crashes takes down only its worker: that run
+  is marked failed with the reason, a fresh worker takes the next job, and
+  nobody else notices. A worker that has grown large is replaced after its job,
+  and one left idle for a while exits, so memory goes back to the machine.
+
+Each worker runs one job at a time (``jobs.JOBS``), streams the trainer's
+events back while it runs, and hears Stop. Jobs wait in one queue, first come,
+first served; ``Job.ahead()`` says how many are in line before one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from layerlab import errors
+from layerlab.errors import LayerlabError, TrainingError
+
+WORKERS_ENV = "LAYERLAB_WORKERS"
+RECYCLE_ENV = "LAYERLAB_WORKER_RECYCLE_MB"
+# A worker holds about 500 MB once TensorFlow is imported; one that has grown past this after
+# a job (a wide network leaves its memory with the allocator) is replaced by a fresh one.
+DEFAULT_RECYCLE_MB = 1200
+# A worker with nothing to do for this long exits; the next job starts a new one (a few seconds).
+IDLE_SECONDS = 600.0
+START_TIMEOUT = 180.0
+
+# Jobs that build a new network start from a clean Keras session (see ``_serve_forever``).
+FRESH_KERAS_JOBS = frozenset({"train", "summary"})
+JOB_LABELS = {"train": "training run", "summary": "network summary", "predict": "scoring"}
+
+
+class WorkerBug(RuntimeError):
+    """A job failed with an error that is not the user's to fix: a bug, shown loudly."""
+
+
+def worker_count() -> int:
+    """Workers in the shared pool: ``LAYERLAB_WORKERS``, or one per core this process may use."""
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if not raw:
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    raise LayerlabError(
+        f"{WORKERS_ENV} must be a whole number of worker processes, 1 or more; got {raw!r}. "
+        f"Set it to, for example, 2, or unset it to use one worker per core."
+    )
+
+
+def _recycle_bytes() -> int:
+    raw = os.environ.get(RECYCLE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RECYCLE_MB * 1024 * 1024
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw) * 1024 * 1024
+    raise LayerlabError(
+        f"{RECYCLE_ENV} must be a whole number of megabytes; got {raw!r}. Set it to, for "
+        f"example, {DEFAULT_RECYCLE_MB}, or unset it."
+    )
+
+
+@dataclass(eq=False)
+class Job:
+    """One piece of work for a worker, as the app sees it while it waits, runs and ends.
+
+    ``events`` grows while a training job runs (the trainer's ``EpochEnd`` and
+    ``EpochProgress``); it is only ever appended to, so a reader may keep an
+    index into it.
+    """
+
+    kind: str
+    args: tuple
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    status: str = "queued"  # queued, running, done, failed, cancelled (stopped while queued)
+    events: list[Any] = field(default_factory=list)
+    value: Any = None
+    error: LayerlabError | None = None
+    bug: str | None = None
+    stop_requested: bool = False
+    _pool: WorkerPool | None = field(default=None, repr=False)
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    def stop(self) -> None:
+        """Ask the job to end: a queued job is dropped, a running one stops within a moment."""
+        self.stop_requested = True
+        if self._pool is not None:
+            self._pool._stop(self)
+
+    def ahead(self) -> int:
+        """How many jobs are in line before this queued one (0 once it runs)."""
+        return self._pool._ahead(self) if self._pool is not None else 0
+
+    def outcome(self, timeout: float | None = None) -> Any:
+        """The job's value; raises its ``LayerlabError``, or ``WorkerBug`` for a bug."""
+        if not self.wait(timeout):
+            raise TimeoutError(f"The {JOB_LABELS.get(self.kind, self.kind)} is still running.")
+        if self.error is not None:
+            raise self.error
+        if self.bug is not None:
+            raise WorkerBug(self.bug)
+        return self.value
+
+    def _end(self, status: str, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.status = status
+        self._finished.set()
+
+
+class WorkerPool:
+    """``size`` worker processes, started when the first jobs arrive, fed from one queue."""
+
+    def __init__(
+        self,
+        size: int | None = None,
+        *,
+        recycle_bytes: int | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
+        self.size = size or worker_count()
+        self.recycle_bytes = recycle_bytes or _recycle_bytes()
+        self.idle_seconds = idle_seconds
+        self._queue: deque[Job] = deque()
+        self._changed = threading.Condition()
+        self.closed = False
+        self._slots = [_Slot(self, number) for number in range(self.size)]
+
+    def submit(self, kind: str, *args: Any) -> Job:
+        """Queue ``jobs.JOBS[kind](context, *args)``; the returned job tracks it."""
+        if kind not in JOB_LABELS:
+            raise ValueError(f"Unknown job kind {kind!r}; known kinds are {sorted(JOB_LABELS)}.")
+        job = Job(kind, args, _pool=self)
+        with self._changed:
+            if self.closed:
+                raise RuntimeError("The worker pool is closed.")
+            self._queue.append(job)
+            self._changed.notify()
+        return job
+
+    def run(self, kind: str, *args: Any, timeout: float | None = None) -> Any:
+        """Submit and wait: the job's value, or its error raised here."""
+        return self.submit(kind, *args).outcome(timeout)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for tests and the operator)."""
+        return [slot.worker.pid for slot in self._slots if slot.worker is not None]
+
+    def close(self) -> None:
+        """Cancel what waits, end the workers, and let the slot threads go."""
+        with self._changed:
+            self.closed = True
+            waiting, self._queue = list(self._queue), deque()
+            self._changed.notify_all()
+        for job in waiting:
+            job._end("cancelled")
+        for slot in self._slots:
+            slot.close()
+
+    # The slots' side.
+
+    def _take(self) -> Job | None:
+        """The next job, or None after ``idle_seconds`` with nothing to do (or when closed)."""
+        with self._changed:
+            if not self._queue and not self.closed:
+                self._changed.wait(self.idle_seconds)
+            if self.closed or not self._queue:
+                return None
+            job = self._queue.popleft()
+            job.status = "running"
+            return job
+
+    def _ahead(self, job: Job) -> int:
+        """Jobs in line before ``job``: those running now and those queued before it."""
+        with self._changed:
+            if job not in self._queue:
+                return 0
+            running = sum(slot.job is not None for slot in self._slots)
+            return running + self._queue.index(job)
+
+    def _stop(self, job: Job) -> None:
+        with self._changed:
+            if job in self._queue:
+                self._queue.remove(job)
+                job._end("cancelled")
+                return
+        for slot in self._slots:
+            if slot.job is job:
+                slot.send_stop(job)
+
+
+class _Slot:
+    """One thread that owns one worker process and feeds it jobs, one at a time."""
+
+    def __init__(self, pool: WorkerPool, number: int) -> None:
+        self.pool = pool
+        self.worker: _Worker | None = None
+        self.job: Job | None = None
+        self._thread = threading.Thread(
+            target=self._serve, name=f"layerlab-worker-slot-{number}", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self.pool._take()
+            if job is None:
+                if self.pool.closed:
+                    return
+                self._retire()  # idle for a while: give the memory back
+                continue
+            self.job = job
+            try:
+                self._run(job)
+            finally:
+                self.job = None
+
+    def _run(self, job: Job) -> None:
+        label = JOB_LABELS[job.kind]
+        try:
+            worker = self._ready_worker()
+        except OSError as error:
+            job._end(
+                "failed",
+                error=TrainingError(
+                    f"Could not start a worker process for this {label}: {error}. Try again in a "
+                    "moment; if it keeps failing, the server is short of memory or processes."
+                ),
+            )
+            return
+        try:
+            worker.send(("job", job.id, job.kind, job.args))
+            if job.stop_requested:
+                worker.send(("stop", job.id))
+            while True:
+                tag, payload = worker.recv()
+                if tag == "event":
+                    job.events.append(payload)
+                elif tag == "done":
+                    job._end("done", value=payload)
+                    break
+                elif tag == "error":
+                    job._end("failed", error=_rebuild_error(payload))
+                    break
+                else:  # "bug"
+                    job._end("failed", bug=payload)
+                    break
+        except (EOFError, OSError):
+            self.worker = None
+            code = worker.reap()
+            if self.pool.closed:
+                job._end("cancelled")
+            else:
+                job._end("failed", error=TrainingError(_death_message(label, code)))
+            return
+        rss = worker.rss()
+        if rss is not None and rss > self.pool.recycle_bytes:
+            self._retire()
+
+    def _ready_worker(self) -> _Worker:
+        if self.worker is None or not self.worker.alive():
+            self.worker = _Worker.start()
+        return self.worker
+
+    def send_stop(self, job: Job) -> None:
+        worker = self.worker
+        if worker is not None and self.job is job:
+            with contextlib.suppress(OSError):  # a gone worker is reported by its slot
+                worker.send(("stop", job.id))
+
+    def _retire(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.close()
+
+    def close(self) -> None:
+        self._retire()
+
+
+class _Worker:
+    """The server's end of one worker process: a socket for messages and the process itself."""
+
+    def __init__(self, process: subprocess.Popen, connection: Connection) -> None:
+        self.process = process
+        self.pid = process.pid
+        self._connection = connection
+        self._send_lock = threading.Lock()
+
+    @classmethod
+    def start(cls) -> _Worker:
+        """Start a worker and wait until it has imported TensorFlow and says it is ready."""
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "layerlab.workers", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            theirs.close()
+        worker = cls(process, Connection(ours.detach()))
+        if not worker._connection.poll(START_TIMEOUT):
+            worker.close()
+            raise OSError(f"the worker did not start within {START_TIMEOUT:.0f} s")
+        try:
+            worker.recv()  # ("ready", pid)
+        except EOFError:
+            code = worker.reap()
+            raise OSError(f"the worker exited while starting (exit code {code})") from None
+        return worker
+
+    def send(self, message: tuple) -> None:
+        with self._send_lock:
+            self._connection.send(message)
+
+    def recv(self) -> tuple:
+        return self._connection.recv()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def rss(self) -> int | None:
+        """Resident memory of the worker in bytes, where the system says (Linux)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+        return None
+
+    def reap(self) -> int | None:
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def close(self) -> None:
+        """Hang up (the worker reads EOF and exits), then wait for it to go.
+
+        The socket is shut down rather than closed, so a slot thread still reading
+        from it gets EOF instead of a closed handle; the handle closes with the object.
+        """
+        with contextlib.suppress(OSError):
+            duplicate = socket.fromfd(self._connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
+            duplicate.shutdown(socket.SHUT_RDWR)
+            duplicate.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _death_message(label: str, code: int | None) -> str:
+    if code is not None and code < 0 and -code == 9:
+        how = "was killed (signal 9), most often because the server ran out of memory"
+    elif code is not None and code < 0:
+        how = f"was ended by signal {-code}"
+    else:
+        how = f"ended unexpectedly (exit code {code})"
+    return (
+        f"The worker process doing this {label} {how}. Only this {label} was affected. Try "
+        "again; if it happens again, try a smaller network (fewer or narrower layers), a "
+        "smaller batch size or fewer rows."
+    )
+
+
+def _describe_error(error: LayerlabError) -> dict[str, Any]:
+    return {
+        "type": type(error).__name__,
+        "message": str(error),
+        "problems": getattr(error, "problems", None),
+    }
+
+
+def _rebuild_error(described: dict[str, Any]) -> LayerlabError:
+    """The worker's ``LayerlabError`` again, of the same class, on the server's side."""
+    kind = getattr(errors, described["type"], LayerlabError)
+    if not (isinstance(kind, type) and issubclass(kind, LayerlabError)):
+        kind = LayerlabError
+    if described["problems"] is not None:
+        return errors.SpecError(described["problems"])
+    return kind(described["message"])
+
+
+_shared: WorkerPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool() -> WorkerPool:
+    """The process-wide pool the app uses (server-wide, like a database connection pool)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.closed:
+            _shared = WorkerPool()
+            atexit.register(_shared.close)
+        return _shared
+
+
+# --------------------------------------------------------------------------- the worker's side
+
+
+def _serve_forever(connection: Connection) -> None:
+    """Import TensorFlow, say ready, then run jobs one at a time until the server hangs up."""
+    from layerlab.jobs import JOBS, JobContext, forget_loaded_models
+    from layerlab.runtime import configure_tensorflow
+
+    configure_tensorflow()
+    import keras  # paid for once, before the first job
+
+    send_lock = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with send_lock:
+            connection.send(message)
+
+    jobs: queue.Queue[tuple] = queue.Queue()
+    stopped: set[str] = set()
+
+    def listen() -> None:
+        while True:
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the server hung up or closed us: nothing here is worth keeping
+            if message[0] == "stop":
+                stopped.add(message[1])
+            else:
+                jobs.put(message)
+
+    threading.Thread(target=listen, name="layerlab-worker-listen", daemon=True).start()
+    send(("ready", os.getpid()))
+    while True:
+        _, job_id, kind, args = jobs.get()
+        if kind in FRESH_KERAS_JOBS:
+            # Only this job runs in this process, so Keras's global state may be reset safely;
+            # the saved model then names its layers the same way every time.
+            keras.backend.clear_session()
+            forget_loaded_models()
+        context = JobContext(
+            emit=lambda event: send(("event", event)),
+            stop_requested=lambda job_id=job_id: job_id in stopped,
+        )
+        try:
+            value = JOBS[kind](context, *args)
+        except LayerlabError as error:
+            send(("error", _describe_error(error)))
+        except Exception:
+            send(("bug", traceback.format_exc()))
+        else:
+            try:
+                send(("done", value))
+            except Exception:  # a value that cannot travel is a bug too
+                send(("bug", traceback.format_exc()))
+        finally:
+            stopped.discard(job_id)
+            del context
+            gc.collect()
+
+
+if __name__ == "__main__":
+    _serve_forever(Connection(int(sys.argv[1])))

@@ -1,0 +1,217 @@
+"""The worker pool: TensorFlow work in worker processes, isolated from the server and each other."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerlab.data import profile_columns
+from layerlab.errors import SpecError, TargetError, TrainingError
+from layerlab.spec import MAX_EPOCHS, LayerSpec, ModelSpec, default_spec
+from layerlab.task import check_target
+from layerlab.train import EpochEnd
+from layerlab.workers import WorkerPool
+
+ROWS = 60
+
+
+def tiny_frame(rows: int = ROWS) -> pd.DataFrame:
+    x = np.linspace(0.0, 3.0, rows)
+    return pd.DataFrame({"x": x, "colour": ["red", "green", "blue"] * (rows // 3), "y": 2 * x + 1})
+
+
+def tiny_spec(**changes) -> ModelSpec:
+    frame = tiny_frame()
+    spec = default_spec("y", "regression", profile_columns(frame, "y"))
+    return spec.replace(layers=[LayerSpec.dense(8, "relu")], batch_size=8, epochs=3).replace(
+        **changes
+    )
+
+
+@pytest.fixture(scope="module")
+def pool():
+    shared = WorkerPool(2)
+    yield shared
+    shared.close()
+
+
+def wait_for_epoch(job, epoch: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(isinstance(e, EpochEnd) and e.epoch >= epoch for e in list(job.events)):
+        assert not job.finished, (job.status, job.error, job.bug)
+        assert time.monotonic() < deadline, f"epoch {epoch} did not end within {timeout} s"
+        time.sleep(0.02)
+
+
+def test_ten_runs_started_together_on_a_cold_pool_all_train():
+    cold = WorkerPool(2)
+    try:
+        barrier = threading.Barrier(10)
+        jobs = [None] * 10
+
+        def press_train(position: int) -> None:
+            barrier.wait()
+            jobs[position] = cold.submit("train", tiny_frame(), tiny_spec(seed=position))
+
+        threads = [threading.Thread(target=press_train, args=(n,)) for n in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcomes = [job.outcome(timeout=300) for job in jobs]
+        assert [trained.stop_reason for trained in outcomes] == ["completed"] * 10
+        assert all(trained.usable and trained.model_file for trained in outcomes)
+        assert all(len(trained.history) == 3 for trained in outcomes)
+    finally:
+        cold.close()
+
+
+SERVER_SIDE = """
+import sys
+import pandas as pd
+from layerlab.spec import LayerSpec, ModelSpec, Feature
+from layerlab.workers import WorkerPool
+
+frame = pd.DataFrame({"x": [float(i) for i in range(40)], "y": [2.0 * i for i in range(40)]})
+spec = ModelSpec(target="y", task="regression", features=[Feature("x", "numeric")],
+                 layers=[LayerSpec.dense(4, "relu")], epochs=2, batch_size=8)
+pool = WorkerPool(1)
+summary = pool.run("summary", frame, spec, timeout=300)
+trained = pool.run("train", frame, spec, timeout=300)
+rows = pool.run("predict", trained.model_file, spec, trained.classes, frame.head(2), timeout=60)
+assert summary.params > 0 and trained.usable and len(rows) == 2
+pool.close()
+print("LOADED=" + ",".join(name for name in ("tensorflow", "keras") if name in sys.modules))
+"""
+
+
+def test_the_server_side_never_imports_tensorflow():
+    done = subprocess.run(
+        [sys.executable, "-c", SERVER_SIDE], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "LOADED=\n" in done.stdout, done.stdout
+
+
+def test_builds_are_not_disturbed_by_streamlit_resetting_keras_after_other_script_runs(pool):
+    # Streamlit calls keras.backend.clear_session() after every script run of every session;
+    # in one process that broke builds in other sessions ("The name ... is used 2 times").
+    import keras  # noqa: F401  (as if some code in the server had imported it)
+    from streamlit.runtime.scriptrunner.script_runner import _clean_problem_modules
+
+    clicking = threading.Event()
+
+    def click_in_other_sessions() -> None:
+        while not clicking.is_set():
+            _clean_problem_modules()
+
+    clicker = threading.Thread(target=click_in_other_sessions)
+    clicker.start()
+    try:
+        wide = tiny_spec(layers=[LayerSpec.dense(256, "relu")] * 6)
+        jobs = [pool.submit("summary", tiny_frame(), wide) for _ in range(4)]
+        jobs += [pool.submit("train", tiny_frame(), wide) for _ in range(2)]
+        for job in jobs:
+            job.outcome(timeout=300)
+    finally:
+        clicking.set()
+        clicker.join()
+    assert [job.status for job in jobs] == ["done"] * 6
+
+
+def test_a_worker_killed_mid_run_fails_only_that_run():
+    crashy = WorkerPool(2)
+    try:
+        long_spec = tiny_spec(epochs=MAX_EPOCHS)
+        doomed = crashy.submit("train", tiny_frame(), long_spec)
+        other = crashy.submit("train", tiny_frame(), long_spec)
+        wait_for_epoch(doomed, 2)
+        wait_for_epoch(other, 2)
+        [doomed_slot] = [slot for slot in crashy._slots if slot.job is doomed]
+        os.kill(doomed_slot.worker.pid, signal.SIGKILL)
+        assert doomed.wait(60)
+        assert doomed.status == "failed"
+        with pytest.raises(TrainingError, match=r"killed \(signal 9\).*Only this training run"):
+            doomed.outcome()
+        # The other run goes on, and the next job gets a fresh worker.
+        seen = max(e.epoch for e in list(other.events) if isinstance(e, EpochEnd))
+        wait_for_epoch(other, seen + 2)
+        other.stop()
+        assert other.outcome(timeout=60).stop_reason == "stopped"
+        assert crashy.run("train", tiny_frame(), tiny_spec(), timeout=300).usable
+    finally:
+        crashy.close()
+
+
+def test_a_users_error_comes_back_as_the_same_error_with_its_message(pool):
+    constant = tiny_frame().assign(y=1.0)
+    with pytest.raises(TargetError) as caught:
+        pool.run("train", constant, tiny_spec(), timeout=120)
+    with pytest.raises(TargetError) as here:
+        check_target(constant, "y", "regression")
+    assert str(caught.value) == str(here.value)
+    bad = tiny_spec().replace(batch_size=0, epochs=0)
+    with pytest.raises(SpecError) as caught:
+        pool.run("summary", tiny_frame(), bad, timeout=120)
+    with pytest.raises(SpecError) as here:
+        bad.validate()
+    assert caught.value.problems == here.value.problems
+    assert len(caught.value.problems) == 2
+
+
+def test_stop_drops_a_queued_job_and_the_queue_says_who_is_ahead():
+    single = WorkerPool(1)
+    try:
+        running = single.submit("train", tiny_frame(), tiny_spec(epochs=MAX_EPOCHS))
+        first = single.submit("train", tiny_frame(), tiny_spec())
+        second = single.submit("train", tiny_frame(), tiny_spec())
+        wait_for_epoch(running, 1)
+        assert (first.ahead(), second.ahead()) == (1, 2)
+        first.stop()
+        assert first.status == "cancelled" and first.finished
+        assert second.ahead() == 1
+        running.stop()
+        assert second.outcome(timeout=120).usable
+    finally:
+        single.close()
+
+
+def test_a_worker_that_grew_large_is_replaced_after_its_job():
+    small = WorkerPool(1, recycle_bytes=1)
+    try:
+        small.run("train", tiny_frame(), tiny_spec(), timeout=300)
+        deadline = time.monotonic() + 30
+        while small.worker_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert small.worker_pids() == []  # gone, memory and all; the next job starts a new one
+        assert small.run("train", tiny_frame(), tiny_spec(), timeout=300).usable
+    finally:
+        small.close()
+
+
+def test_same_spec_and_seed_give_the_same_model_in_any_worker(pool):
+    first, second = (pool.submit("train", tiny_frame(), tiny_spec(epochs=5)) for _ in range(2))
+    one, two = first.outcome(timeout=300), second.outcome(timeout=300)
+    assert one.history == two.history
+    weights = [load_model_file(trained.model_file).get_weights() for trained in (one, two)]
+    assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+
+
+def load_model_file(model_file: bytes):
+    import tempfile
+    from pathlib import Path
+
+    import keras
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        path.write_bytes(model_file)
+        return keras.saving.load_model(path)
