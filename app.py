@@ -11,8 +11,8 @@ from layerlab_app import routing, sidebar, state
 
 st.set_page_config(page_title="Layerlab", page_icon=":material/hub:", layout="wide")
 
-# A run that Streamlit interrupted (Stop, or any click during training) kept its best weights.
-state.adopt_interrupted_run()
+# A run that finished in its worker since the last script run: take in its model and message.
+state.adopt_finished_run()
 
 page = st.navigation(
     [

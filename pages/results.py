@@ -4,12 +4,9 @@ import re
 
 import streamlit as st
 
-from layerlab.build import summarize
 from layerlab.data import MAX_UPLOAD_MB, read_csv
 from layerlab.errors import LayerlabError
-from layerlab.evaluate import evaluate
-from layerlab.export import bundle_zip, model_bytes
-from layerlab.predict import check_columns, score
+from layerlab.predict import check_columns
 from layerlab_app import figures, state, ui
 from layerlab_app.tables import (
     metrics_table,
@@ -54,8 +51,8 @@ def _downloads(result, evaluation) -> None:
     files = state.for_result(
         "downloads",
         lambda: {
-            "bundle": bundle_zip(result, evaluation),
-            "model": model_bytes(result),
+            "bundle": result.bundle_file,
+            "model": result.model_file,
             "history": result.history_frame.to_csv(index=False).encode(),
             "predictions": evaluation.predictions.to_csv(index=False).encode(),
         },
@@ -122,11 +119,12 @@ def _score_new_data(result) -> None:
     def scored():
         rows = read_csv(uploaded.getvalue())
         ignored = check_columns(rows, result.spec)
-        predictions = score(result.built.model, result.spec, result.classes, rows)
+        predictions = state.predict(rows)
         return with_predictions(rows, predictions), ignored
 
     try:
-        table, ignored = state.for_result(("scores", uploaded.file_id), scored)
+        with st.spinner(f"Scoring {uploaded.name}…"):
+            table, ignored = state.for_result(("scores", uploaded.file_id), scored)
     except LayerlabError as error:
         st.error(f"Could not score {uploaded.name}: {error}")
         return
@@ -152,7 +150,7 @@ def _what_if(result) -> None:
     st.subheader("What if?")
     st.caption("Change the values of one example and see what the model predicts.")
     fields = state.for_result(
-        "what_if_fields", lambda: what_if_fields(result.splits.train, result.spec)
+        "what_if_fields", lambda: what_if_fields(state.training_rows(), result.spec)
     )
     with st.form("what_if"):
         values = {}
@@ -172,7 +170,8 @@ def _what_if(result) -> None:
         submitted = st.form_submit_button("Predict", key="what_if_submit", type="primary")
     cache = state.result_cache()
     if submitted:
-        prediction = score(result.built.model, result.spec, result.classes, what_if_row(values))
+        with st.spinner("Predicting…"):
+            prediction = state.predict(what_if_row(values))
         cache["what_if"] = prediction
     prediction = cache.get("what_if")
     if prediction is not None:
@@ -188,13 +187,12 @@ def main() -> bool:
     if result is None:
         st.info("Train a model on the Train page first.")
         return False
-    with st.spinner("Scoring the test set and the baselines…"):
-        evaluation = state.for_result("evaluation", lambda: evaluate(result))
+    evaluation = result.evaluation
     _scores(evaluation)
     _charts(evaluation)
     st.subheader("The network")
-    st.caption(f"{result.spec.describe()} · {result.built.count_params():,} parameters")
-    st.dataframe(summary_frame(summarize(result.built)), hide_index=True)
+    st.caption(f"{result.spec.describe()} · {result.summary.params:,} parameters")
+    st.dataframe(summary_frame(result.summary.rows), hide_index=True)
     _downloads(result, evaluation)
     _score_new_data(result)
     _what_if(result)

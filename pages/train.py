@@ -1,31 +1,20 @@
-"""Train: run training with live learning curves, a progress bar and a Stop button."""
+"""Train: start a run in the background, follow its learning curves live, stop it."""
 
 import streamlit as st
 
-from layerlab.errors import LayerlabError
-from layerlab.train import TrainingRun, main_metric
-from layerlab_app import state, ui
+from layerlab.train import main_metric
+from layerlab_app import live, state, ui
 from layerlab_app.figures import learning_curves
 from layerlab_app.journey import describe_run
-from layerlab_app.live import LiveView
 
 
-def _train(data, spec) -> None:
-    """Train, adopt the model, then rerun so the page is drawn from the new state."""
-    live = LiveView(main_metric(spec.task), spec.early_stopping)
-    live.preparing()
-    try:
-        run = TrainingRun(data, spec)
-    except LayerlabError as error:
-        state.set_train_message("error", str(error))
-        st.rerun()
-    with state.running(run):
-        run.run(
-            on_event=lambda event: live.update(event, run.history),
-            should_stop=state.stop_requested,
-        )
-    state.finish_run(run)
-    st.rerun()
+@st.fragment(run_every=live.FOLLOW_SECONDS)
+def _follow(metric: str, early_stopping: bool) -> None:
+    """Redraw the live view from the worker's events; rerun the whole app when the run ends."""
+    job = state.training_job()
+    if job is None or job.finished:
+        st.rerun()  # app.py adopts the finished run, and the page is drawn from it
+    live.render(job, metric, early_stopping)
 
 
 def _last_run() -> None:
@@ -40,13 +29,13 @@ def _last_run() -> None:
     st.plotly_chart(
         learning_curves(trained.history, metric, trained.best_epoch), key="final_curves"
     )
-    splits = trained.splits
+    rows = trained.rows
     st.caption(
         describe_run(
             trained.history, trained.kept_epoch, trained.stop_reason, trained.spec.epochs, metric
         )
-        + f" Trained on {len(splits.train):,} rows and validated on {len(splits.validation):,};"
-        f" {len(splits.test):,} test rows are kept for the Results page."
+        + f" Trained on {rows['train']:,} rows and validated on {rows['validation']:,};"
+        f" {rows['test']:,} test rows are kept for the Results page."
         f" Took {trained.seconds:.1f} s."
     )
     if not state.result_is_current():
@@ -78,14 +67,14 @@ def main() -> bool:
             else "."
         )
     )
-    training = state.take_training_request()
+    training = state.is_training()
     train, stop, _ = st.columns([1, 1, 4])
     train.button(
         "Train",
         key="train_button",
         type="primary",
         icon=":material/play_arrow:",
-        on_click=state.request_training,
+        on_click=state.start_training,
         disabled=training,
     )
     stop.button(
@@ -97,13 +86,14 @@ def main() -> bool:
         help="Ends training within a moment and keeps the best weights so far; an unfinished "
         "epoch is not counted.",
     )
-    st.caption(
-        "While training runs, clicking anything else in the app also stops it; the best "
-        "weights so far are kept."
-    )
     if training:
-        _train(data, spec)
-    _last_run()
+        st.caption(
+            "Training runs on the server: switch pages or look around meanwhile; only Stop "
+            "ends it early."
+        )
+        _follow(main_metric(spec.task), spec.early_stopping)
+    else:
+        _last_run()
     return state.result() is not None
 
 

@@ -1,66 +1,72 @@
-"""The live view of a training run: a progress bar and learning curves that grow per epoch.
+"""The live view of a training run that trains in a worker: progress bar and growing curves.
 
-Streamlit interrupts a running script at its next ``st`` call when the user
-clicks anything, so these calls are also where Stop takes effect.
+The Train page draws it inside a fragment that reruns every ``FOLLOW_SECONDS``
+while the run trains, from the events the worker has sent so far; the rest of
+the page and the app stay clickable, and a click never stops the run.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 import streamlit as st
 
 from layerlab.train import EpochEnd, EpochProgress
+from layerlab.workers import Job
 from layerlab_app.figures import learning_curves
-from layerlab_app.progress import Throttle, done_fraction, progress_text
+from layerlab_app.progress import done_fraction, progress_text
 
-CHART_INTERVAL = 0.25  # at most ~4 redraws a second when epochs are short
-BAR_INTERVAL = 0.1
-# Shares of the training time the redraws may take (the chart's figure costs
-# tens of milliseconds; more often would slow training down noticeably).
-CHART_BUDGET = 0.03
-BAR_BUDGET = 0.01
+# Each epoch is on the chart within about this long after the worker sends it.
+FOLLOW_SECONDS = 0.5
 
 
-class LiveView:
-    def __init__(self, metric: str, early_stopping: bool) -> None:
-        self.metric = metric
-        self.early_stopping = early_stopping
-        self.bar = st.empty()
-        self.chart = st.empty()
-        self._chart_pace = Throttle(CHART_INTERVAL, budget=CHART_BUDGET)
-        self._bar_pace = Throttle(BAR_INTERVAL, budget=BAR_BUDGET)
-        self._draws = 0
-        self._fraction = 0.0
+@dataclass(frozen=True)
+class LiveState:
+    """What a job's events say so far: the history, the best epoch and the bar."""
 
-    def preparing(self) -> None:
-        self.bar.progress(0.0, text="Preparing the data and building the network…")
+    history: list[dict[str, float]]
+    best_epoch: int | None
+    fraction: float
+    text: str
 
-    def update(self, event: EpochEnd | EpochProgress, history: list[dict[str, float]]) -> None:
-        last = isinstance(event, EpochEnd) and event.epoch == event.epochs
+
+def live_state(job: Job, early_stopping: bool) -> LiveState:
+    """Fold the job's events into the history and the progress bar's position and words."""
+    history: list[dict[str, float]] = []
+    best_epoch = None
+    fraction, text = 0.0, _waiting_text(job)
+    for event in list(job.events):
         if isinstance(event, EpochEnd):
-            fraction = done_fraction(event.epoch, event.epochs)
-            if self._chart_pace.ready() or last:
-                started = time.perf_counter()
-                self._draws += 1
-                self.chart.plotly_chart(
-                    learning_curves(history, self.metric, event.best_epoch),
-                    key=f"live_curves_{self._draws}",
-                )
-                self._chart_pace.spent(time.perf_counter() - started)
+            history.append({"epoch": event.epoch, **event.metrics})
+            best_epoch = event.best_epoch
+            at = done_fraction(event.epoch, event.epochs)
+        elif isinstance(event, EpochProgress):
+            at = done_fraction(event.epoch, event.epochs, event.fraction)
         else:
-            fraction = done_fraction(event.epoch, event.epochs, event.fraction)
-        # An epoch's end can arrive just after the next epoch's first progress
-        # (its validation runs alongside); the bar never moves backwards.
-        if fraction < self._fraction:
-            return
-        self._fraction = fraction
-        if self._bar_pace.ready() or last:
-            started = time.perf_counter()
-            self.bar.progress(
-                fraction,
-                text=progress_text(
-                    event.epoch, event.epochs, event.elapsed_seconds, fraction, self.early_stopping
-                ),
+            continue
+        # An epoch's end can come just after the next epoch's first progress (its
+        # validation runs alongside); the bar never moves backwards.
+        if at >= fraction:
+            fraction = at
+            text = progress_text(
+                event.epoch, event.epochs, event.elapsed_seconds, fraction, early_stopping
             )
-            self._bar_pace.spent(time.perf_counter() - started)
+    return LiveState(history, best_epoch, fraction, text)
+
+
+def _waiting_text(job: Job) -> str:
+    if job.status == "queued":
+        ahead = job.ahead()
+        if ahead:
+            runs = "run" if ahead == 1 else "runs"
+            return f"Waiting for a free training slot: {ahead:,} {runs} ahead of yours."
+        return "Waiting for a free training slot…"
+    return "Preparing the data and building the network…"
+
+
+def render(job: Job, metric: str, early_stopping: bool) -> None:
+    """Draw the bar and, once an epoch has ended, the learning curves."""
+    now = live_state(job, early_stopping)
+    st.progress(now.fraction, text=now.text)
+    if now.history:
+        st.plotly_chart(learning_curves(now.history, metric, now.best_epoch), key="live_curves")

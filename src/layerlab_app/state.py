@@ -11,22 +11,21 @@ trained model is never cleared silently: a notice says so (``pop_notices``).
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from layerlab.errors import LayerlabError
+from layerlab.jobs import ModelSummary, TrainedModel
 from layerlab.spec import ModelSpec, default_spec
+from layerlab.workers import Job, shared_pool
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from layerlab.data import ColumnProfile
     from layerlab.task import TargetInfo
-    from layerlab.train import TrainingResult, TrainingRun
 
 DATASET = "dataset"
 DATASET_NAME = "dataset_name"
@@ -39,9 +38,7 @@ PROFILES = "profiles"
 SPEC = "spec"
 SETTINGS_TEMPLATE = "settings_template"
 MODEL_SUMMARY = "model_summary"
-TRAINING_RUN = "training_run"
-TRAIN_REQUESTED = "train_requested"
-STOP_REQUESTED = "stop_requested"
+TRAINING_JOB = "training_job"
 TRAIN_MESSAGE = "train_message"
 RESULT = "result"
 RESULT_CACHE = "result_cache"
@@ -56,11 +53,6 @@ CARRIED_SETTINGS = tuple(
     for field in dataclasses.fields(ModelSpec)
     if field.name not in ("target", "task", "features", "output_activation", "loss")
 )
-
-# How long a new script run waits for an interrupted training run to keep its best weights.
-# With runner.fastReruns off (our config) the interrupted run has always finished; with it
-# on, Streamlit starts the new run beside the old one, which stops at its next st call.
-ADOPT_WAIT_SECONDS = 30.0
 
 _MESSAGE_LEVELS = {
     "completed": "success",
@@ -230,13 +222,6 @@ def spec_problems(candidate: ModelSpec | None) -> list[str]:
     return []
 
 
-@dataclass(frozen=True)
-class ModelSummary:
-    params: int
-    rows: list[dict[str, object]]
-    text: str
-
-
 def _summary_key(candidate: ModelSpec) -> tuple:
     return (st.session_state.get(DATASET_TOKEN), candidate.to_json())
 
@@ -250,12 +235,8 @@ def model_summary(candidate: ModelSpec) -> ModelSummary | None:
 
 
 def build_model_summary(candidate: ModelSpec) -> ModelSummary:
-    """Build the network as training would (this imports TensorFlow) and keep its summary."""
-    from layerlab.build import summarize, summary_text
-    from layerlab.train import TrainingRun
-
-    built = TrainingRun(frame(), candidate).built
-    summary = ModelSummary(built.count_params(), summarize(built), summary_text(built))
+    """Build the network as training would, in a worker process, and keep its summary."""
+    summary = shared_pool().run("summary", frame(), candidate)
     st.session_state[MODEL_SUMMARY] = (_summary_key(candidate), summary)
     return summary
 
@@ -263,66 +244,52 @@ def build_model_summary(candidate: ModelSpec) -> ModelSummary:
 # --------------------------------------------------------------------------- training
 
 
-def request_training() -> None:
-    st.session_state[TRAIN_REQUESTED] = True
-    st.session_state[STOP_REQUESTED] = False
+def start_training() -> None:
+    """Queue a training run of the current spec on the current data in the worker pool.
+
+    The run trains in a worker process, not in this script run: page switches,
+    clicks and reloads of the script do not stop it; only ``request_stop`` does.
+    """
+    if is_training():
+        return
     st.session_state[TRAIN_MESSAGE] = None
+    st.session_state[TRAINING_JOB] = shared_pool().submit("train", frame(), spec())
 
 
-def take_training_request() -> bool:
-    return bool(st.session_state.pop(TRAIN_REQUESTED, False))
+def training_job() -> Job | None:
+    return st.session_state.get(TRAINING_JOB)
+
+
+def is_training() -> bool:
+    job = training_job()
+    return job is not None and not job.finished
 
 
 def request_stop() -> None:
-    st.session_state[STOP_REQUESTED] = True
+    job = training_job()
+    if job is not None:
+        job.stop()
 
 
-def stop_requested() -> bool:
-    return bool(st.session_state.get(STOP_REQUESTED, False))
-
-
-@dataclass
-class ActiveRun:
-    """A training run and whether its script has let go of it (finished or interrupted)."""
-
-    run: TrainingRun
-    ended: threading.Event = field(default_factory=threading.Event)
-
-
-@contextmanager
-def running(run: TrainingRun) -> Iterator[None]:
-    """Keep the run in the state while it trains. A click during training interrupts the
-    script at its next st call; the run still writes its best weights back, and the next
-    script run adopts it (``adopt_interrupted_run``, called by app.py)."""
-    active = ActiveRun(run)
-    st.session_state[TRAINING_RUN] = active
+def adopt_finished_run() -> None:
+    """Take a finished run's model and message into the state (called on every script run)."""
+    job = training_job()
+    if job is None or not job.finished:
+        return
+    st.session_state[TRAINING_JOB] = None
+    if job.status == "cancelled":
+        set_train_message("info", "Training was stopped before it started.")
+        return
     try:
-        yield
-    finally:
-        active.ended.set()
-
-
-def finish_run(run: TrainingRun) -> None:
-    """Adopt a finished or interrupted run's model, and say how the run ended."""
-    st.session_state[TRAINING_RUN] = None
-    result = run.result
-    if result is None:
+        trained = job.outcome()
+    except LayerlabError as error:
+        set_train_message("error", str(error))
         return
-    level = _MESSAGE_LEVELS.get(result.stop_reason, "info")
-    set_train_message(level, result.message)
-    if result.kept_epoch is None:
+    set_train_message(_MESSAGE_LEVELS.get(trained.stop_reason, "info"), trained.message)
+    if not trained.usable:
         return  # no epoch finished: there is no model worth keeping
-    st.session_state[RESULT] = result
+    st.session_state[RESULT] = trained
     st.session_state[RESULT_CACHE] = {}
-
-
-def adopt_interrupted_run() -> None:
-    active = st.session_state.get(TRAINING_RUN)
-    if active is None:
-        return
-    if active.ended.wait(timeout=ADOPT_WAIT_SECONDS):
-        finish_run(active.run)
-    # Otherwise it is still training in another thread: a later script run adopts it.
 
 
 def set_train_message(level: str, text: str) -> None:
@@ -333,7 +300,7 @@ def train_message() -> tuple[str, str] | None:
     return st.session_state.get(TRAIN_MESSAGE)
 
 
-def result() -> TrainingResult | None:
+def result() -> TrainedModel | None:
     return st.session_state.get(RESULT)
 
 
@@ -354,6 +321,21 @@ def for_result(key: Hashable, compute: Callable[[], Any]) -> Any:
     if key not in cache:
         cache[key] = compute()
     return cache[key]
+
+
+def training_rows() -> pd.DataFrame:
+    """The training split of the current model, recomputed from the data (it is seeded)."""
+    from layerlab.task import drop_missing_target
+    from layerlab.train import split_frame
+
+    trained = result()
+    return split_frame(drop_missing_target(frame(), trained.spec.target), trained.spec).train
+
+
+def predict(rows: pd.DataFrame) -> pd.DataFrame:
+    """The current model's predictions for ``rows``, computed in a worker process."""
+    trained = result()
+    return shared_pool().run("predict", trained.model_file, trained.spec, trained.classes, rows)
 
 
 def _clear_model(reason: str) -> None:

@@ -14,9 +14,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from layerlab.data import profile_columns, read_csv
+from layerlab.jobs import JobContext, TrainedModel, train_model
 from layerlab.spec import LayerSpec, ModelSpec, default_spec
 from layerlab.task import check_target
-from layerlab.train import TrainingResult, TrainingRun
 from layerlab_app import state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def seed_dataset(
 class Trained:
     frame: pd.DataFrame
     target: str
-    result: TrainingResult
+    result: TrainedModel
 
 
 def seed_trained(at: AppTest, trained: Trained) -> None:
@@ -100,8 +100,17 @@ def seed_trained(at: AppTest, trained: Trained) -> None:
 
 def train(frame: pd.DataFrame, target: str, **spec_changes) -> Trained:
     spec = default_spec(target, check_target(frame, target).task, profile_columns(frame, target))
-    result = TrainingRun(frame, spec.replace(**spec_changes)).run()
+    # In this test process, not in a worker: the pages only ever see the plain result.
+    result = train_model(JobContext(), frame, spec.replace(**spec_changes))
     return Trained(frame, target, result)
+
+
+def wait_for_training(at: AppTest, timeout: float = TIMEOUT) -> AppTest:
+    """Let the run queued by the Train button finish in its worker, then run the app again."""
+    job = at.session_state[state.TRAINING_JOB]
+    assert job is not None, "no training run was started"
+    assert job.wait(timeout), f"training did not finish within {timeout} s"
+    return at.run()
 
 
 def iris() -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_support import tiny_csv
+from app_support import tiny_csv, wait_for_training
 
 from layerlab_app import state
 
@@ -28,7 +28,7 @@ def test_from_an_uploaded_csv_to_a_trained_model_and_its_results(app):
 
     at.switch_page("pages/train.py").run()
     assert "Dense 16 relu → output linear" in texts(at.markdown)
-    at.button(key="train_button").click().run()
+    at = wait_for_training(at.button(key="train_button").click().run())
     assert texts(at.success).startswith("Training ran all 4 epochs.")
 
     at.switch_page("pages/results.py").run()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
-import pytest
-from app_support import seed_dataset, small_network, tiny_regression_frame
+from app_support import seed_dataset, small_network, tiny_regression_frame, wait_for_training
 
-from layerlab.spec import LayerSpec
-from layerlab.train import EpochEnd, TrainingRun
+from layerlab.spec import MAX_EPOCHS, LayerSpec
+from layerlab.train import EpochEnd
 from layerlab_app import state
 
 
@@ -41,6 +39,12 @@ def test_training_draws_curves_and_keeps_the_model(app):
     assert at.button(key="stop_button").disabled
     at.button(key="train_button").click().run()
     assert not at.exception
+    # The run trains in a worker: the page follows it, Train is off and Stop is on.
+    assert at.button(key="train_button").disabled
+    assert not at.button(key="stop_button").disabled
+    assert "only Stop ends it early" in texts(at.caption)
+    at = wait_for_training(at)
+    assert not at.exception
     assert texts(at.success).startswith("Training ran all 3 epochs.")
     result = at.session_state[state.RESULT]
     assert len(result.history) == 3
@@ -67,6 +71,7 @@ def test_a_diverging_run_is_a_plain_error_with_the_fix(app):
     )
     at = open_train_page(app)
     at.button(key="train_button").click().run()
+    at = wait_for_training(at)
     assert not at.exception
     [error] = at.error
     assert "the loss became NaN or infinite" in error.value
@@ -74,34 +79,79 @@ def test_a_diverging_run_is_a_plain_error_with_the_fix(app):
     assert at.session_state.get(state.RESULT) is None
 
 
-class Interrupted(Exception):
-    """What Streamlit raises inside the event handler when the user clicks a button."""
+def _wait_for_epoch(job, epoch: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(isinstance(e, EpochEnd) and e.epoch >= epoch for e in list(job.events)):
+        assert time.monotonic() < deadline, f"epoch {epoch} did not end within {timeout} s"
+        assert not job.finished, job.error or job.bug
+        time.sleep(0.05)
 
 
-def test_a_run_interrupted_by_a_click_keeps_its_best_weights(app):
-    spec = seed_dataset(
-        app, tiny_regression_frame(), "y", layers=small_network(), epochs=50, batch_size=8
+def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weights(app):
+    seed_dataset(
+        app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS, batch_size=8
     )
-    run = TrainingRun(tiny_regression_frame(), spec)
-
-    def click_during_epoch_3(event):
-        if isinstance(event, EpochEnd) and event.epoch == 3:
-            raise Interrupted
-
-    active = state.ActiveRun(run)
-    app.session_state[state.TRAINING_RUN] = active
-    with pytest.raises(Interrupted):
-        run.run(on_event=click_during_epoch_3)
-    active.ended.set()
-
     at = open_train_page(app)
+    at.button(key="train_button").click().run()
+    job = at.session_state[state.TRAINING_JOB]
+    _wait_for_epoch(job, 3)
+    at.run()
+    assert not at.exception
+    [bar] = at.get("progress")
+    assert f"of {MAX_EPOCHS:,}" in bar.proto.text or f"of {MAX_EPOCHS}" in bar.proto.text
+    assert len(at.get("plotly_chart")) == 1  # the live curves
+    at.button(key="stop_button").click().run()
+    at = wait_for_training(at)
     assert not at.exception
     assert "Training was stopped on request." in texts(at.info)
     result = at.session_state[state.RESULT]
-    assert result is run.result
     assert result.stop_reason == "stopped"
-    assert "Stopped by you after 3 of 50 epochs; epoch" in texts(at.caption)
-    assert at.session_state[state.TRAINING_RUN] is None
+    assert result.kept_epoch == result.best_epoch
+    assert "Stopped by you after" in texts(at.caption)
+    assert at.session_state[state.TRAINING_JOB] is None
+
+
+def test_other_pages_and_clicks_do_not_stop_the_run(app):
+    seed_dataset(
+        app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS, batch_size=8
+    )
+    at = open_train_page(app)
+    at.button(key="train_button").click().run()
+    job = at.session_state[state.TRAINING_JOB]
+    _wait_for_epoch(job, 2)
+    at = at.switch_page("pages/data.py").run()
+    at = at.switch_page("pages/model.py").run()
+    assert not at.exception
+    seen = max(event.epoch for event in list(job.events) if isinstance(event, EpochEnd))
+    _wait_for_epoch(job, seen + 3)
+    assert not job.finished
+    at = at.switch_page("pages/train.py").run()
+    at.button(key="stop_button").click().run()
+    at = wait_for_training(at)
+    assert at.session_state[state.RESULT].stop_reason == "stopped"
+
+
+def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch):
+    from layerlab.workers import WorkerPool
+
+    busy = WorkerPool(1)
+    monkeypatch.setattr(state, "shared_pool", lambda: busy)
+    try:
+        spec = seed_dataset(
+            app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS
+        )
+        blocker = busy.submit("train", tiny_regression_frame(), spec)
+        at = open_train_page(app)
+        at.button(key="train_button").click().run()
+        [bar] = at.get("progress")
+        assert "1 run ahead of yours" in bar.proto.text
+        at.button(key="stop_button").click().run()
+        assert not at.exception
+        assert "Training was stopped before it started." in texts(at.info)
+        blocker.stop()
+        assert blocker.wait(120)
+    finally:
+        busy.close()
 
 
 def test_changed_settings_after_a_run_ask_to_train_again(app, trained_regression):
@@ -113,35 +163,3 @@ def test_changed_settings_after_a_run_ask_to_train_again(app, trained_regression
     at.run()
     assert "The settings changed since: train again" in texts(at.info)
     assert "The settings changed since the last run" in texts(at.sidebar.markdown)
-
-
-def test_adoption_waits_for_a_run_still_stopping_in_the_old_script_thread(app):
-    # With runner.fastReruns on, Streamlit starts the next script run while the old one is
-    # still on its way to its next st call; the new run must wait for the kept weights.
-    spec = seed_dataset(
-        app, tiny_regression_frame(), "y", layers=small_network(), epochs=50, batch_size=8
-    )
-    run = TrainingRun(tiny_regression_frame(), spec)
-    active = state.ActiveRun(run)
-    app.session_state[state.TRAINING_RUN] = active
-
-    def old_script_thread():
-        def slow_click(event):
-            if isinstance(event, EpochEnd) and event.epoch == 2:
-                time.sleep(0.5)
-                raise Interrupted
-
-        try:
-            run.run(on_event=slow_click)
-        except Interrupted:
-            pass
-        finally:
-            active.ended.set()
-
-    thread = threading.Thread(target=old_script_thread)
-    thread.start()
-    at = open_train_page(app)
-    thread.join()
-    assert not at.exception
-    assert at.session_state[state.RESULT] is run.result
-    assert "Stopped by you after 2 of 50 epochs" in texts(at.caption)
