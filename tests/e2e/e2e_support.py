@@ -411,10 +411,10 @@ def wait_for_training(page: Page, timeout: float = TRAINING_SECONDS) -> None:
 
 
 def stop_training(page: Page) -> None:
-    """Click Stop, then wait for the run that takes over the stopped model.
+    """Click Stop, then wait until the page is redrawn from the stopped run's model.
 
-    Streamlit reports the interrupted run as finished a moment before the next run
-    starts, so "not running" alone is not enough here: wait for Train to come back too.
+    The worker ends the run within a moment; the Train page's live view notices at its
+    next refresh and reruns the app, so wait for Train to come back, not for one rerun.
     """
     click(page, "stop_button", timeout=60)
     expect(button(page, "train_button")).to_be_enabled(timeout=RUN_SECONDS * 1000)
