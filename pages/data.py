@@ -7,6 +7,7 @@ from layerlab.errors import LayerlabError
 from layerlab.spec import Feature
 from layerlab.task import TASKS, check_target, describe_task, infer_task
 from layerlab_app import samples, state, teaching, ui
+from layerlab_app.text import code_name, md
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
 PREVIEW_ROWS = 10
@@ -55,7 +56,7 @@ def _source() -> None:
     )
     sample.button("Load sample", key="load_sample", on_click=_load_sample)
     if state.upload_error():
-        st.error(state.upload_error())
+        st.error(md(state.upload_error()))
     if state.result() is not None:
         st.caption(
             "You have a trained model. Loading other data or changing the target clears it: "
@@ -64,7 +65,7 @@ def _source() -> None:
 
 
 def _preview(data) -> None:
-    st.subheader(state.dataset_name())
+    st.subheader(md(state.dataset_name()))
     st.caption(f"{len(data):,} rows × {data.shape[1]} columns. The first {PREVIEW_ROWS} rows:")
     st.dataframe(data.head(PREVIEW_ROWS), hide_index=True)
 
@@ -86,7 +87,7 @@ def _task(data, target):
     try:
         inferred = infer_task(data[target])
     except LayerlabError as error:
-        st.error(str(error))
+        st.error(md(error))
         return None
     state.seed("task_override", state.task() or inferred)
     task = st.selectbox(
@@ -98,13 +99,13 @@ def _task(data, target):
         help="Inferred from the target's values; change it if the guess is wrong.",
     )
     if task == inferred:
-        st.caption(f"Inferred from the values of `{target}`.")
+        st.caption(f"Inferred from the values of {code_name(target)}.")
     else:
         st.caption(f"You changed this from the inferred task: {describe_task(inferred)}.")
     try:
         info = check_target(data, target, task)
     except LayerlabError as error:
-        st.error(str(error))
+        st.error(md(error))
         state.set_target_info(None)
         return None
     state.set_target_info(info)
@@ -112,7 +113,8 @@ def _task(data, target):
     if info.dropped_rows:
         facts.append(f"{info.dropped_rows:,} rows have no value and are left out")
     if info.classes:
-        facts.append(f"{len(info.classes)} classes: {', '.join(info.classes[:10])}")
+        labels = ", ".join(md(label) for label in info.classes[:10])
+        facts.append(f"{len(info.classes)} classes: {labels}")
     st.caption("; ".join(facts) + ".")
     return info
 
@@ -136,11 +138,11 @@ def _features(info) -> bool:
     st.caption(teaching.ONE_HOT)
     left_out = [p for p in profiles if p.role == "ignore"]
     if left_out:
-        lines = "\n".join(f"- `{p.name}`: {p.reason}" for p in left_out)
+        lines = "\n".join(f"- {code_name(p.name)}: {md(p.reason)}" for p in left_out)
         st.markdown(f"**Left out by default:**\n{lines}")
     flagged = [name for name in chosen if by_name[name].role == "ignore"]
     if flagged:
-        reasons = " ".join(f"`{name}`: {by_name[name].reason}" for name in flagged)
+        reasons = " ".join(f"{code_name(name)}: {md(by_name[name].reason)}" for name in flagged)
         st.warning(f"You included flagged columns. {reasons}")
     features = [Feature(name, by_name[name].model_kind) for name in chosen]
     state.set_spec(spec.replace(features=features))

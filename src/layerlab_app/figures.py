@@ -1,9 +1,15 @@
-"""Plotly figures for the Train and Results pages, built from plain tables."""
+"""Plotly figures for the Train and Results pages, built from plain tables.
+
+Class labels come from the data, and Plotly reads HTML in every label, tick and
+hover, so each one goes through ``plotly_text``.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from layerlab_app.text import plotly_text
 
 METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error"}
 TRAIN_COLOR = "#1f77b4"
@@ -100,8 +106,8 @@ def learning_curves(
 
 def confusion_heatmap(confusion: pd.DataFrame) -> go.Figure:
     """Counts of test rows by actual class (rows) and predicted class (columns)."""
-    labels_x = [str(label) for label in confusion.columns]
-    labels_y = [str(label) for label in confusion.index]
+    labels_x = [plotly_text(label) for label in confusion.columns]
+    labels_y = [plotly_text(label) for label in confusion.index]
     figure = go.Figure(
         go.Heatmap(
             z=confusion.to_numpy(),
@@ -124,7 +130,9 @@ def roc_figure(curves: dict[str, pd.DataFrame]) -> go.Figure:
     """One ROC curve per class (or the positive class), with the chance diagonal."""
     figure = go.Figure()
     for label, curve in curves.items():
-        figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=str(label)))
+        figure.add_trace(
+            go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=plotly_text(label))
+        )
     figure.add_trace(
         go.Scatter(
             x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "gray"}

@@ -8,6 +8,7 @@ from layerlab.task import describe_task
 from layerlab.train import main_metric
 from layerlab_app import state
 from layerlab_app.journey import describe_run, next_step
+from layerlab_app.text import code_name, md
 
 
 def render(slot) -> None:
@@ -19,12 +20,12 @@ def render(slot) -> None:
             st.markdown("**Data:** none loaded yet")
         else:
             st.markdown(
-                f"**Data:** {state.dataset_name()} · {len(data):,} rows × {data.shape[1]} columns"
+                f"**Data:** {md(state.dataset_name())} · {len(data):,} rows × {data.shape[1]} columns"
             )
         target, info, spec = state.target(), state.target_info(), state.spec()
         if target is not None:
             task = f" · {describe_task(info.task)}" if info is not None else ""
-            st.markdown(f"**Target:** `{target}`{task}")
+            st.markdown(f"**Target:** {code_name(target)}{task}")
         if spec is not None and info is not None:
             st.markdown(f"**Network:** {spec.describe()}")
             st.caption(f"{len(spec.features)} features · {spec.optimizer}, {spec.epochs} epochs")
@@ -38,7 +39,7 @@ def render(slot) -> None:
                 trained.spec.epochs,
                 metric,
             )
-            evaluation = state.result_cache().get("evaluation")
+            evaluation = trained.evaluation
             if evaluation is not None:
                 line += f" Test {metric}: {evaluation.metrics[metric]:.3g}."
             st.markdown(f"**Last run:** {line}")

@@ -10,6 +10,7 @@ import pandas as pd
 from layerlab.data import as_category_text, as_numeric
 from layerlab.evaluate import BASELINE_NAMES, HEADLINE, Evaluation
 from layerlab.spec import ModelSpec
+from layerlab_app.text import md
 
 METRIC_NAMES = {
     "accuracy": "Accuracy",
@@ -115,10 +116,10 @@ def what_if_row(values: dict[str, float | str]) -> pd.DataFrame:
 
 
 def prediction_sentence(task: str, prediction: pd.DataFrame) -> str:
-    """The first row of a predictions table in words."""
+    """The first row of a predictions table in words (Markdown)."""
     row = prediction.iloc[0]
     if task == "regression":
         return f"The model predicts {row['prediction']:.4g}."
     probability = row.get(f"probability_{row['prediction']}")
     share = f" (probability {probability:.0%})" if probability is not None else ""
-    return f"The model predicts **{row['prediction']}**{share}."
+    return f"The model predicts **{md(row['prediction'])}**{share}."

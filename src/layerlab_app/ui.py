@@ -6,6 +6,7 @@ import streamlit as st
 
 from layerlab_app import routing, state
 from layerlab_app.journey import PAGES
+from layerlab_app.text import md
 
 
 def page_header(title: str, intro: str) -> None:
@@ -14,7 +15,7 @@ def page_header(title: str, intro: str) -> None:
     st.title(title)
     st.caption(intro)
     for notice in state.pop_notices():
-        st.warning(notice)
+        st.warning(md(notice))  # notices quote file and column names
 
 
 def next_page(page: str, label: str, ready: bool = True) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+import pandas as pd
 from app_support import seed_trained, tiny_csv, tiny_regression_frame
+from markdown_it import MarkdownIt
 
 from layerlab.data import MAX_UPLOAD_MB
 from layerlab_app import state
+from layerlab_app.text import WORD_JOINER
 
 
 def load_sample(at, name: str):
@@ -13,8 +18,13 @@ def load_sample(at, name: str):
     return at.button(key="load_sample").click().run()
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown the page escaped with ``md``: the text, no backslashes."""
+    return re.sub(r"\\([!-/:-@\[-`{-~\n])", r"\1", markdown).replace(WORD_JOINER, "")
+
+
 def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
+    return "\n".join(shown(str(element.value)) for element in elements)
 
 
 def test_first_visit_offers_an_upload_with_its_limit_and_the_samples(app):
@@ -46,7 +56,7 @@ def test_uploaded_csv_becomes_the_dataset_and_the_task_is_inferred(app):
     app.file_uploader(key="upload_csv").set_value(("tiny.csv", tiny_csv(), "text/csv"))
     at = app.run()
     assert not at.exception
-    assert at.subheader[0].value == "tiny.csv"
+    assert shown(at.subheader[0].value) == "tiny.csv"
     assert at.selectbox(key="target_column").value is None
     at.selectbox(key="target_column").set_value("y").run()
     assert at.selectbox(key="task_override").value == "regression"
@@ -60,7 +70,7 @@ def test_a_broken_file_is_explained_and_the_app_stays_usable(app):
     at = app.run()
     assert not at.exception
     [error] = at.error
-    assert error.value.startswith("Could not use notes.csv: Line 3 has 4 values")
+    assert shown(error.value).startswith("Could not use notes.csv: Line 3 has 4 values")
     at = load_sample(at, "iris.csv")
     assert not at.error
     assert at.selectbox(key="target_column").value == "species"
@@ -119,3 +129,36 @@ def test_loading_other_data_clears_the_trained_model_and_says_so(app, trained_ir
     assert "a new dataset (wine.csv) was loaded" in texts(at.warning)
     assert at.session_state[state.RESULT] is None
     assert at.selectbox(key="target_column").value == "cultivar"
+
+
+TRACKER = "![p](http://127.0.0.1:9/track.png)"
+HTML_IMAGE = "<img src=http://127.0.0.1:9/x.png>"
+
+
+def test_names_and_labels_from_the_file_are_shown_as_text_not_markup(app):
+    rows = 40
+    frame = pd.DataFrame(
+        {
+            "**bold**": [i * 0.5 for i in range(rows)],
+            "<b>html</b>": [":material/home:", ":red[x]"] * (rows // 2),
+            "![c](http://127.0.0.1:9/c.png)": [""] * rows,
+            "a`b": [TRACKER, HTML_IMAGE] * (rows // 2),
+        }
+    )
+    upload = ("**report** $x$.csv", frame.to_csv(index=False).encode(), "text/csv")
+    app.file_uploader(key="upload_csv").set_value(upload)
+    at = app.run()
+    at.selectbox(key="target_column").set_value("a`b").run()
+    assert not at.exception
+    markdown = [
+        str(element.value)
+        for elements in (at.markdown, at.caption, at.subheader, at.warning, at.error)
+        for element in elements
+    ] + [str(element.value) for element in at.sidebar.markdown]
+    rendered = MarkdownIt("commonmark").render("\n\n".join(markdown))
+    for tag in ("<img", "<a ", "<em>", "<strong>report", "<strong>bold", "<b>", "<span"):
+        assert tag not in rendered
+    for literal in ("**report** $x$.csv", "![c](http://127.0.0.1:9/c.png)", "a`b"):
+        assert literal in texts(at.subheader) + texts(at.markdown) + texts(at.sidebar.markdown)
+    assert f"2 classes: {TRACKER}, {HTML_IMAGE}" in texts(at.caption)
+    assert "Inferred from the values of ``a`b``." in texts(at.caption)

@@ -49,3 +49,18 @@ def test_regression_figures():
     scatter = predicted_vs_actual(predictions)
     assert list(scatter.data[1].x) == [1.0, 3.0]
     assert list(residuals_figure(predictions).data[0].y) == [-0.5, 0, 1.0]
+
+
+def test_class_labels_from_the_data_are_plain_text_in_ticks_hovers_and_legends():
+    labels = ["<b>bold</b>", "<a href='http://127.0.0.1:9/'>x</a>", "a & b"]
+    confusion = pd.DataFrame([[1, 0, 0], [0, 1, 0], [0, 0, 1]], index=labels, columns=labels)
+    heatmap = confusion_heatmap(confusion).data[0]
+    escaped = [
+        "&lt;b&gt;bold&lt;/b&gt;",
+        "&lt;a href='http://127.0.0.1:9/'&gt;x&lt;/a&gt;",
+        "a &amp; b",
+    ]
+    assert list(heatmap.x) == escaped
+    assert list(heatmap.y) == escaped
+    roc = roc_figure({label: pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]}) for label in labels})
+    assert [trace.name for trace in roc.data] == [*escaped, "chance"]

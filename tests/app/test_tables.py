@@ -109,6 +109,10 @@ def test_prediction_sentences():
     assert prediction_sentence("binary", classes) == (
         "The model predicts **yes** (probability 73%)."
     )
+    markup = pd.DataFrame({"prediction": ["**no**"], "probability_**no**": [0.6]})
+    assert prediction_sentence("multiclass", markup) == (
+        r"The model predicts **\*\*no\*\*** (probability 60%)."
+    )
 
 
 def test_summary_rows_get_readable_headers():
