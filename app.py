@@ -4,12 +4,18 @@ This file is the router: the pages live in ``pages/`` and the sidebar says
 where the user stands. Run it with ``streamlit run app.py``.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from layerlab.errors import LayerlabError
 from layerlab_app import routing, sidebar, state
+from layerlab_app.text import md
 
-st.set_page_config(page_title="Layerlab", page_icon=":material/hub:", layout="wide")
+# The icon is a file the server serves itself: a :material/...: icon makes every browser
+# fetch the favicon from Google's font servers.
+ICON = Path(__file__).parent / "src" / "layerlab_app" / "icon.png"
+st.set_page_config(page_title="Layerlab", page_icon=str(ICON), layout="wide")
 
 # A run that finished in its worker since the last script run: take in its model and message.
 state.adopt_finished_run()
@@ -30,6 +36,6 @@ try:
     with routing.inside_router():
         page.run()
 except LayerlabError as error:
-    st.error(str(error))
+    st.error(md(error))
 # Again, so the sidebar shows what the page just changed.
 sidebar.render(status)

@@ -15,6 +15,7 @@ from layerlab_app import layer_editor, state, teaching, ui
 from layerlab_app.advice import advise, estimated_training_rows
 from layerlab_app.layers import output_choices, output_units
 from layerlab_app.tables import summary_frame
+from layerlab_app.text import md
 
 MAX_SEED = 2**31 - 1
 TRAINING_SETTINGS = (
@@ -149,7 +150,11 @@ def _check(spec: ModelSpec, rows: int) -> bool:
     """Show every invalid setting, then one sentence per choice that usually hurts."""
     problems = state.spec_problems(spec)
     if problems:
-        st.error(problems[0] if len(problems) == 1 else "\n".join(f"- {p}" for p in problems))
+        st.error(
+            md(problems[0])
+            if len(problems) == 1
+            else "\n".join(f"- {md(problem)}" for problem in problems)
+        )
     training_rows = (
         None if problems else estimated_training_rows(rows, spec.validation_split, spec.test_split)
     )
@@ -172,7 +177,7 @@ def _summary(spec: ModelSpec, valid: bool) -> None:
             try:
                 summary = state.build_model_summary(spec)
             except LayerlabError as error:
-                st.error(str(error))
+                st.error(md(error))
     if summary is None:
         return
     st.metric(

@@ -17,6 +17,7 @@ from layerlab_app.tables import (
     what_if_row,
     with_predictions,
 )
+from layerlab_app.text import code_name, md
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
 
@@ -105,7 +106,7 @@ def _downloads(result, evaluation) -> None:
 
 def _score_new_data(result) -> None:
     st.subheader("Score new data")
-    names = ", ".join(f"`{name}`" for name in result.spec.feature_names)
+    names = ", ".join(code_name(name) for name in result.spec.feature_names)
     st.caption(
         f"Upload a CSV file with the columns the model was trained on: {names}. Other columns "
         "are ignored; empty cells count as missing."
@@ -123,15 +124,15 @@ def _score_new_data(result) -> None:
         return with_predictions(rows, predictions), ignored
 
     try:
-        with st.spinner(f"Scoring {uploaded.name}…"):
+        with st.spinner(f"Scoring {md(uploaded.name)}…"):
             table, ignored = state.for_result(("scores", uploaded.file_id), scored)
     except LayerlabError as error:
-        st.error(f"Could not score {uploaded.name}: {error}")
+        st.error(md(f"Could not score {uploaded.name}: {error}"))
         return
     if ignored:
         st.info(
             "These columns are not used by the model and were ignored: "
-            + ", ".join(f"`{name}`" for name in ignored)
+            + ", ".join(code_name(name) for name in ignored)
             + "."
         )
     st.dataframe(table, hide_index=True)
@@ -160,13 +161,13 @@ def _what_if(result) -> None:
                 key = f"what_if_{field.name}"
                 if field.kind == "numeric":
                     values[field.name] = st.number_input(
-                        field.name,
+                        md(field.name),
                         value=field.default,
                         step=1 if field.whole_numbers else None,
                         key=key,
                     )
                 else:
-                    values[field.name] = st.selectbox(field.name, field.options, key=key)
+                    values[field.name] = st.selectbox(md(field.name), field.options, key=key)
         submitted = st.form_submit_button("Predict", key="what_if_submit", type="primary")
     cache = state.result_cache()
     if submitted:

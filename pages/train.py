@@ -6,6 +6,7 @@ from layerlab.train import main_metric
 from layerlab_app import live, state, ui
 from layerlab_app.figures import learning_curves
 from layerlab_app.journey import describe_run
+from layerlab_app.text import code_name, md
 
 
 @st.fragment(run_every=live.FOLLOW_SECONDS)
@@ -21,7 +22,7 @@ def _last_run() -> None:
     message = state.train_message()
     if message is not None:
         level, text = message
-        getattr(st, level)(text)
+        getattr(st, level)(md(text))
     trained = state.result()
     if trained is None:
         return
@@ -54,12 +55,13 @@ def main() -> bool:
     problems = state.spec_problems(spec)
     if problems:
         st.error(
-            "The model settings need fixing on the Model page first:\n- " + "\n- ".join(problems)
+            "The model settings need fixing on the Model page first:\n- "
+            + "\n- ".join(md(problem) for problem in problems)
         )
         return False
     st.markdown(f"**Network:** {spec.describe()}")
     st.caption(
-        f"{len(spec.features)} features → `{spec.target}` · {spec.optimizer}, learning rate "
+        f"{len(spec.features)} features → {code_name(spec.target)} · {spec.optimizer}, learning rate "
         f"{spec.learning_rate:g}, batch size {spec.batch_size}, up to {spec.epochs} epochs"
         + (
             f", early stopping after {spec.patience} epochs without progress."

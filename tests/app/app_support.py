@@ -6,6 +6,7 @@ have one).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from layerlab.jobs import JobContext, TrainedModel, train_model
 from layerlab.spec import LayerSpec, ModelSpec, default_spec
 from layerlab.task import check_target
 from layerlab_app import state
+from layerlab_app.text import WORD_JOINER
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -103,6 +105,16 @@ def train(frame: pd.DataFrame, target: str, **spec_changes) -> Trained:
     # In this test process, not in a worker: the pages only ever see the plain result.
     result = train_model(JobContext(), frame, spec.replace(**spec_changes))
     return Trained(frame, target, result)
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown the page escaped with ``md``: the text, no backslashes."""
+    return re.sub(r"\\([!-/:-@\[-`{-~\n])", r"\1", markdown).replace(WORD_JOINER, "")
+
+
+def texts(elements) -> str:
+    """The elements' texts as a reader sees them, one per line."""
+    return "\n".join(shown(str(element.value)) for element in elements)
 
 
 def wait_for_training(at: AppTest, timeout: float = TIMEOUT) -> AppTest:

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
-from app_support import seed_trained, tiny_csv, tiny_regression_frame
+from app_support import seed_trained, shown, texts, tiny_csv, tiny_regression_frame
 from markdown_it import MarkdownIt
 
 from layerlab.data import MAX_UPLOAD_MB
 from layerlab_app import state
-from layerlab_app.text import WORD_JOINER
 
 
 def load_sample(at, name: str):
     at.selectbox(key="sample_dataset").set_value(name)
     return at.button(key="load_sample").click().run()
-
-
-def shown(markdown: str) -> str:
-    """What a reader sees of Markdown the page escaped with ``md``: the text, no backslashes."""
-    return re.sub(r"\\([!-/:-@\[-`{-~\n])", r"\1", markdown).replace(WORD_JOINER, "")
-
-
-def texts(elements) -> str:
-    return "\n".join(shown(str(element.value)) for element in elements)
 
 
 def test_first_visit_offers_an_upload_with_its_limit_and_the_samples(app):

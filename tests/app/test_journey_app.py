@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from app_support import tiny_csv, wait_for_training
+from app_support import texts, tiny_csv, wait_for_training
 
 from layerlab_app import state
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
 
 
 def test_from_an_uploaded_csv_to_a_trained_model_and_its_results(app):

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from app_support import seed_dataset, tiny_regression_frame
+from app_support import seed_dataset, texts, tiny_regression_frame
 
 from layerlab.spec import LayerSpec
 from layerlab_app import state
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
 
 
 @pytest.fixture

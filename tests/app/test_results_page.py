@@ -5,14 +5,10 @@ from __future__ import annotations
 import io
 import zipfile
 
-from app_support import seed_trained
+from app_support import seed_trained, shown, texts
 
 from layerlab.train import split_frame
 from layerlab_app import state
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
 
 
 def open_results(at, trained):
@@ -87,8 +83,10 @@ def test_scoring_a_file_with_missing_columns_explains_which(app, trained_iris):
     at.run()
     assert not at.exception
     [error] = at.error
-    assert error.value.startswith("Could not score short.csv: The file is missing 1 column(s)")
-    assert "'petal_width_cm'" in error.value
+    assert shown(error.value).startswith(
+        "Could not score short.csv: The file is missing 1 column(s)"
+    )
+    assert "'petal_width_cm'" in shown(error.value)
 
 
 def test_scoring_a_file_that_is_not_a_table(app, trained_iris):

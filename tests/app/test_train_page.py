@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 
-from app_support import seed_dataset, small_network, tiny_regression_frame, wait_for_training
+from app_support import (
+    seed_dataset,
+    shown,
+    small_network,
+    texts,
+    tiny_regression_frame,
+    wait_for_training,
+)
 
 from layerlab.spec import MAX_EPOCHS, LayerSpec
 from layerlab.train import EpochEnd
 from layerlab_app import state
-
-
-def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
 
 
 def open_train_page(at):
@@ -74,8 +77,8 @@ def test_a_diverging_run_is_a_plain_error_with_the_fix(app):
     at = wait_for_training(at)
     assert not at.exception
     [error] = at.error
-    assert "the loss became NaN or infinite" in error.value
-    assert "try 0.01" in error.value
+    assert "the loss became NaN or infinite" in shown(error.value)
+    assert "try 0.01" in shown(error.value)
     assert at.session_state.get(state.RESULT) is None
 
 

@@ -72,21 +72,13 @@ def record_requests(page: Page) -> list[str]:
     return urls
 
 
-# app.py's page_icon=":material/hub:" makes Streamlit point the favicon at Google's font
-# server. Not from the data, but a request all the same: drop this once app.py's icon is
-# an emoji or a file (both are served without leaving the app).
-FAVICON_FROM_GOOGLE = "https://fonts.gstatic.com/s/i/short-term/release/materialsymbolsrounded/"
-
-
 def foreign(urls: list[str], server_url: str) -> list[str]:
     """The URLs that are not the app's own server (``data:`` and ``blob:`` never leave the page)."""
     own = urlsplit(server_url).netloc
     return [
         url
         for url in urls
-        if urlsplit(url).scheme not in ("data", "blob")
-        and urlsplit(url).netloc != own
-        and not url.startswith(FAVICON_FROM_GOOGLE)
+        if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).netloc != own
     ]
 
 
