@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.build import MAX_CATEGORIES
+from layerlab.data import as_numeric
 from layerlab.errors import LayerlabError, TrainingError
 from layerlab.spec import LayerSpec, ModelSpec
 
@@ -165,8 +166,6 @@ class _Table:
 def _feature_width(values: pd.Series, kind: str) -> int:
     """Columns that build.py encodes this feature into."""
     if kind == "numeric":
-        from layerlab.data import as_numeric
-
         has_gaps = not np.isfinite(as_numeric(values)).all()
         return 2 if has_gaps else 1  # the standardized value, and a missing-value flag
     if kind == "categorical":
