@@ -1,0 +1,90 @@
+"""Journey 6: ten people press Train within a second of a server's cold start, and all train.
+
+A shared deployment wakes up (a redeploy, Community Cloud waking the app) and a
+burst of visitors arrives. Training happens in worker processes that import
+TensorFlow one by one, so no two imports race and every run trains.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from contextlib import suppress
+
+import pytest
+from e2e_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    app_dir,
+    button,
+    go_to,
+    load_sample,
+    new_page,
+    open_app,
+    set_training,
+    streamlit_server,
+    tracebacks,
+    wait_for_training,
+)
+from playwright.sync_api import Browser, expect
+
+USERS = 10
+EPOCHS = 20
+BURST_SECONDS = 1.0
+# Ten runs on a 2-core machine, after the workers' first import of TensorFlow.
+ALL_TRAINED_SECONDS = 240
+
+
+def _workers(server) -> list[str]:
+    """The server's worker processes (they share its process group)."""
+    found = subprocess.run(
+        ["pgrep", "-g", str(server.process.pid), "-f", "layerlab.workers"],
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.split()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's Chromium at {CHROMIUM}")
+def test_ten_users_pressing_train_at_a_cold_start_all_get_a_model(browser: Browser) -> None:
+    # A server of its own, started for this test: the shared one may have warm workers.
+    with streamlit_server(app_dir(), ARTIFACTS / "cold_start.server.log") as server:
+        pages = []
+        try:
+            for _ in range(USERS):
+                page = new_page(browser)
+                pages.append(page)
+                open_app(page, server.url)
+                load_sample(page, "Iris")
+                go_to(page, "Model")
+                set_training(page, epochs=EPOCHS)
+                go_to(page, "Train")
+            assert _workers(server) == [], "the server is not cold: workers already run"
+            started = time.monotonic()
+            for page in pages:  # as fast as ten people can: no waiting for each page's rerun
+                button(page, "train_button").dispatch_event("click")
+            assert time.monotonic() - started < BURST_SECONDS
+            for page in pages:
+                wait_for_training(page, timeout=ALL_TRAINED_SECONDS)
+            assert 1 <= len(_workers(server)) <= os.cpu_count()
+            for number, page in enumerate(pages, start=1):
+                expect(tracebacks(page)).to_have_count(0)
+                message = page.locator('[data-testid="stAlertContainer"]').filter(
+                    has_text="Training"
+                )
+                expect(message.first).to_be_visible()
+                text = message.first.inner_text()
+                assert "stopped early" in text or "ran all" in text, (number, text)
+                # The learning curves are on the page (Chromium draws a chart's canvas only
+                # once its page is in front, so the element is what is checked here).
+                expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)
+        except Exception:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for number, page in enumerate(pages, start=1):
+                with suppress(Exception):  # the page may be what broke; the error still shows
+                    page.screenshot(path=ARTIFACTS / f"cold_start-user{number}.png", timeout=5000)
+            raise
+        finally:
+            for page in pages:
+                page.context.close()
