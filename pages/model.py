@@ -3,6 +3,7 @@
 import streamlit as st
 
 from layerlab.errors import LayerlabError
+from layerlab.memory import format_bytes
 from layerlab.spec import (
     DEFAULT_LEARNING_RATES,
     LOSS_NAMES,
@@ -163,8 +164,23 @@ def _check(spec: ModelSpec, rows: int) -> bool:
     return not problems
 
 
-def _summary(spec: ModelSpec, valid: bool) -> None:
+def _memory(spec: ModelSpec) -> bool:
+    """Show the memory a run needs; refuse, with a smaller network, one that would not fit."""
+    estimate, refusal = state.memory_verdict(spec)
+    st.metric(
+        "Memory to train (estimate)",
+        format_bytes(estimate.total),
+        help=teaching.MEMORY,
+    )
+    if refusal is not None:
+        st.error(md(refusal))
+    return refusal is None
+
+
+def _summary(spec: ModelSpec, valid: bool) -> bool:
     st.subheader("Size and summary")
+    if valid:
+        valid = _memory(spec)
     clicked = st.button(
         "Show parameter count and summary",
         key="show_summary",
@@ -179,7 +195,7 @@ def _summary(spec: ModelSpec, valid: bool) -> None:
             except LayerlabError as error:
                 st.error(md(error))
     if summary is None:
-        return
+        return valid
     st.metric(
         "Parameters (weights the network learns, plus normalization statistics)",
         f"{summary.params:,}",
@@ -187,6 +203,7 @@ def _summary(spec: ModelSpec, valid: bool) -> None:
     st.dataframe(summary_frame(summary.rows), hide_index=True)
     with st.expander("Keras model summary"):
         st.code(summary.text, language=None)
+    return valid
 
 
 def main() -> bool:
@@ -202,8 +219,7 @@ def main() -> bool:
     spec = spec.replace(layers=layers, **output, **training)
     state.set_spec(spec)
     valid = _check(spec, info.rows)
-    _summary(spec, valid)
-    return valid
+    return _summary(spec, valid)
 
 
 ready = main()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from layerlab.data import ColumnProfile
+    from layerlab.memory import MemoryEstimate
     from layerlab.task import TargetInfo
 
 DATASET = "dataset"
@@ -38,6 +39,7 @@ PROFILES = "profiles"
 SPEC = "spec"
 SETTINGS_TEMPLATE = "settings_template"
 MODEL_SUMMARY = "model_summary"
+MEMORY = "memory"
 TRAINING_JOB = "training_job"
 TRAIN_MESSAGE = "train_message"
 RESULT = "result"
@@ -109,7 +111,7 @@ def load_dataset(data: pd.DataFrame, name: str, target: str | None = None) -> No
     session[DATASET_TOKEN] = session.get(DATASET_TOKEN, 0) + 1
     session[UPLOAD_ERROR] = None
     session[TARGET] = target if target in data.columns else None
-    for key in (TASK, TARGET_INFO, PROFILES, SPEC, SETTINGS_TEMPLATE, MODEL_SUMMARY):
+    for key in (TASK, TARGET_INFO, PROFILES, SPEC, SETTINGS_TEMPLATE, MODEL_SUMMARY, MEMORY):
         session[key] = None
     forget(*DATA_WIDGETS)
 
@@ -158,6 +160,7 @@ def _start_over_roles() -> None:
     session[SPEC] = None
     session[TARGET_INFO] = None
     session[MODEL_SUMMARY] = None
+    session[MEMORY] = None
 
 
 def set_target_info(info: TargetInfo | None) -> None:
@@ -232,6 +235,27 @@ def model_summary(candidate: ModelSpec) -> ModelSummary | None:
     if cached is not None and cached[0] == _summary_key(candidate):
         return cached[1]
     return None
+
+
+def memory_verdict(candidate: ModelSpec) -> tuple[MemoryEstimate, str | None]:
+    """The memory a run of ``candidate`` needs on this data, and the refusal if it does not fit.
+
+    The same check runs again in the worker before training; this one is for the Model
+    page, so the person sees it while choosing. Cached per data and spec (it reads every
+    column's distinct values).
+    """
+    from layerlab.errors import TrainingError
+    from layerlab.memory import check_memory, estimate_training_memory
+
+    cached = st.session_state.get(MEMORY)
+    if cached is not None and cached[0] == _summary_key(candidate):
+        return cached[1]
+    try:
+        verdict = (check_memory(candidate, frame()), None)
+    except TrainingError as refusal:
+        verdict = (estimate_training_memory(candidate, frame()), str(refusal))
+    st.session_state[MEMORY] = (_summary_key(candidate), verdict)
+    return verdict
 
 
 def build_model_summary(candidate: ModelSpec) -> ModelSummary:

@@ -71,3 +71,7 @@ TEST_SPLIT = (
     "A further {share} of the rows is held back as a test set that training never sees; the "
     "Results page scores the model on it."
 )
+MEMORY = (
+    "What training this network on these rows holds in memory at its peak: weights, optimizer "
+    "state, the batch's activations and the data. Wider layers and bigger batches need more."
+)

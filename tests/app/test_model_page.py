@@ -131,9 +131,24 @@ def test_summary_shows_the_parameter_count_and_the_keras_layers(model_page):
     at.button(key="show_summary").click().run()
     assert not at.exception
     # x (standardized) + colour (3 seen categories + 1 unseen) = 5 inputs -> 16 -> 1.
-    assert at.metric[0].value == f"{5 * 16 + 16 + 16 + 1:,}"
+    memory, parameters = at.metric
+    assert memory.label == "Memory to train (estimate)" and memory.value.endswith(" MB")
+    assert parameters.value == f"{5 * 16 + 16 + 16 + 1:,}"
     summary = at.dataframe[0].value
     assert {"dense_1", "output"} <= set(summary["Layer"])
     # Kept for this spec: shown again on the next run without building again.
     at.run()
-    assert at.metric[0].value == "113"
+    assert at.metric[1].value == "113"
+
+
+def test_a_network_too_big_for_the_memory_budget_is_refused_with_a_smaller_one(
+    model_page, monkeypatch
+):
+    monkeypatch.setenv("LAYERLAB_MEMORY_BUDGET_MB", "40")
+    at = model_page.button(key="preset_small").click().run()
+    at.number_input(key="layer_0_units").set_value(4096).run()
+    assert not at.exception
+    refusal = texts(at.error)
+    assert "more than the 40 MB one run may use here" in refusal
+    assert "Try " in refusal
+    assert at.button(key="show_summary").disabled
