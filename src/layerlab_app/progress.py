@@ -1,42 +1,6 @@
-"""Progress wording and redraw pacing for the live training view (no Streamlit here)."""
+"""Progress wording for the live training view (no Streamlit here)."""
 
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
-
-
-class Throttle:
-    """Says yes at most once per ``interval`` seconds; the first call always says yes.
-
-    With a ``budget`` (a share of the time, such as 0.03), ``spent(seconds)``
-    after the paced work stretches the wait so that the work takes at most that
-    share of the time, however slow it turns out to be on the machine at hand.
-    """
-
-    def __init__(
-        self,
-        interval: float,
-        clock: Callable[[], float] = time.monotonic,
-        budget: float | None = None,
-    ) -> None:
-        self.interval = interval
-        self.clock = clock
-        self.budget = budget
-        self._wait = interval
-        self._last: float | None = None
-
-    def ready(self) -> bool:
-        now = self.clock()
-        if self._last is not None and now - self._last < self._wait:
-            return False
-        self._last = now
-        return True
-
-    def spent(self, seconds: float) -> None:
-        """Record how long the work after the last yes took."""
-        if self.budget is not None:
-            self._wait = max(self.interval, seconds / self.budget)
 
 
 def format_duration(seconds: float) -> str:
