@@ -65,12 +65,6 @@ class TrainedModel:
         return pd.DataFrame(self.history)
 
     @property
-    def main_metric(self) -> str:
-        from layerlab.train import main_metric
-
-        return main_metric(self.spec.task)
-
-    @property
     def usable(self) -> bool:
         return self.kept_epoch is not None
 

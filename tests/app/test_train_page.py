@@ -90,13 +90,18 @@ def _wait_for_epoch(job, epoch: int, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
-def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weights(app):
+def _start_a_long_run(app):
+    """Press Train on a run that only ends when it is stopped; return the page and its job."""
     seed_dataset(
         app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS, batch_size=8
     )
     at = open_train_page(app)
     at.button(key="train_button").click().run()
-    job = at.session_state[state.TRAINING_JOB]
+    return at, at.session_state[state.TRAINING_JOB]
+
+
+def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weights(app):
+    at, job = _start_a_long_run(app)
     _wait_for_epoch(job, 3)
     at.run()
     assert not at.exception
@@ -115,12 +120,7 @@ def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weight
 
 
 def test_other_pages_and_clicks_do_not_stop_the_run(app):
-    seed_dataset(
-        app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS, batch_size=8
-    )
-    at = open_train_page(app)
-    at.button(key="train_button").click().run()
-    job = at.session_state[state.TRAINING_JOB]
+    at, job = _start_a_long_run(app)
     _wait_for_epoch(job, 2)
     at = at.switch_page("pages/data.py").run()
     at = at.switch_page("pages/model.py").run()
