@@ -9,6 +9,11 @@ statistic comes from the training split only, like scikit-learn's fitted
 ``scale_``. Only built-in layers and ``keras.ops`` are used, so the file loads
 with plain ``keras.saving.load_model`` in safe mode, without Layerlab.
 
+Every random draw is seeded per run, from ``spec.seed`` and the layer's
+position: each Dense kernel gets its own seeded ``GlorotUniform``, each Dropout
+its own seed. Nothing reads the process-wide random state, which another run
+in another thread (or any library) may reseed or consume at any moment.
+
 The same layer objects are wired twice:
 
 - ``model``: raw inputs -> preprocessing -> hidden layers -> output (in the
@@ -21,6 +26,7 @@ The same layer objects are wired twice:
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +68,15 @@ class BuiltModel:
 
     def count_params(self) -> int:
         return int(self.model.count_params())
+
+
+def _input_name(column: str) -> str:
+    """The column's name for its ``keras.Input``: as it is, but Keras refuses a "/" in a name.
+
+    The model's inputs are a dict keyed by the raw column name, so callers (and the
+    bundle's predict.py) still pass the column under its own name.
+    """
+    return column.replace("/", "\u2215")  # DIVISION SLASH, which reads the same
 
 
 def _layer_name(column: str, suffix: str) -> str:
@@ -111,8 +126,6 @@ def build_model(
     import keras
     from keras import layers, ops
 
-    keras.utils.set_random_seed(spec.seed)
-
     raw_inputs: dict[str, object] = {}
     encoded: list[object] = []
     for feature in spec.features:
@@ -123,7 +136,7 @@ def build_model(
             mean = float(finite.mean()) if finite.size else 0.0
             variance = float(finite.var()) if finite.size > 1 else 1.0
             variance = variance if variance > 1e-12 else 1.0
-            raw = keras.Input(shape=(1,), name=feature.name, dtype="float32")
+            raw = keras.Input(shape=(1,), name=_input_name(feature.name), dtype="float32")
             imputed = ops.nan_to_num(raw, nan=mean, posinf=mean, neginf=mean)
             scaled = layers.Normalization(
                 mean=mean, variance=variance, name=_layer_name(feature.name, "standardized")
@@ -133,7 +146,7 @@ def build_model(
                 encoded.append(ops.cast(ops.logical_not(ops.isfinite(raw)), "float32"))
         elif feature.kind == "categorical":
             vocabulary = _category_vocabulary(as_category_text(values))
-            raw = keras.Input(shape=(1,), name=feature.name, dtype="string")
+            raw = keras.Input(shape=(1,), name=_input_name(feature.name), dtype="string")
             encoded.append(
                 layers.StringLookup(
                     vocabulary=vocabulary,
@@ -145,7 +158,7 @@ def build_model(
         else:  # boolean: 1 for a true-like value, 0 for false, missing or unknown
             seen = set(as_category_text(values))
             true_values = sorted(v for v in seen if v.lower() in TRUE_WORDS) or ["true"]
-            raw = keras.Input(shape=(1,), name=feature.name, dtype="string")
+            raw = keras.Input(shape=(1,), name=_input_name(feature.name), dtype="string")
             flags = layers.StringLookup(
                 vocabulary=true_values,
                 num_oov_indices=1,
@@ -161,7 +174,12 @@ def build_model(
     hidden = _hidden_layers(spec)
     activation, _ = spec.resolved_output()
     units = max(len(classes), 2) if activation == "softmax" else 1
-    output_layer = layers.Dense(units, activation=activation, name="output")
+    output_layer = layers.Dense(
+        units,
+        activation=activation,
+        kernel_initializer=_kernel_initializer(spec, len(spec.layers)),
+        name="output",
+    )
 
     def wire(x):
         for layer in hidden:
@@ -178,8 +196,12 @@ def build_model(
         prediction = layers.Rescaling(
             scale=target_scaling.std, offset=target_scaling.mean, name="target_units"
         )(prediction)
-    model = keras.Model(raw_inputs, prediction, name="layerlab_model")
-    preprocessor = keras.Model(raw_inputs, features, name="preprocessing")
+    with warnings.catch_warnings():
+        # Inputs are keyed by the raw column name; Keras asks the tensor's name to match,
+        # which it cannot where the name holds a "/" (see _input_name). The key is what counts.
+        warnings.filterwarnings("ignore", "When providing `inputs` as a dict", UserWarning)
+        model = keras.Model(raw_inputs, prediction, name="layerlab_model")
+        preprocessor = keras.Model(raw_inputs, features, name="preprocessing")
     return BuiltModel(
         spec=spec,
         model=model,
@@ -203,6 +225,7 @@ def _hidden_layers(spec: ModelSpec) -> list[object]:
                 layers.Dense(
                     layer.units,
                     activation=layer.activation,
+                    kernel_initializer=_kernel_initializer(spec, position),
                     kernel_regularizer=regularizers.L2(layer.l2) if layer.l2 else None,
                     name=f"dense_{dense_count}",
                 )
@@ -218,6 +241,18 @@ def _hidden_layers(spec: ModelSpec) -> list[object]:
             norm_count += 1
             hidden.append(layers.BatchNormalization(name=f"batch_norm_{norm_count}"))
     return hidden
+
+
+def _kernel_initializer(spec: ModelSpec, position: int):
+    """Keras's default Glorot uniform kernel, seeded from the spec's seed and the layer's position.
+
+    The seed is mixed with ``SeedSequence``, so layer 2 of seed 42 does not start like
+    layer 1 of seed 43.
+    """
+    from keras import initializers
+
+    seed = np.random.SeedSequence([spec.seed, position]).generate_state(1)[0]
+    return initializers.GlorotUniform(seed=int(seed) & 0x7FFF_FFFF)
 
 
 def _target_scaling(target: pd.Series) -> TargetScaling:

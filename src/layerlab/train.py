@@ -18,8 +18,15 @@ What the loop keeps from ``fit``: shuffling every epoch; the last partial batch
 (padded with zero-weight rows, so the loss is the mean over real rows); the
 same Keras layers, losses and optimizers; per-epoch events with training and
 validation metrics; early stopping with restore-best-weights. What it adds: a
-divergence guard that keeps the last good weights, and a cooperative stop that
-works even when the event handler raises (Streamlit interrupts a run that way).
+divergence guard that keeps the last good weights (for a NaN or infinite loss,
+and for a finite one that explodes far past the naive answer's), and a
+cooperative stop that works even when the event handler raises (Streamlit
+interrupts a run that way).
+
+Runs are reproducible bit for bit, whatever else runs: every random draw is
+seeded per run (see ``build.py`` and the shuffling below), and the epoch's sums
+are carried from slice to slice inside the loop, so they are added in the same
+order however the clock slices the epoch.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from layerlab.task import check_target, drop_missing_target
 # and Stop is honoured at least twice a second.
 SLICE_SECONDS = 0.25
 EVAL_BATCH = 32_768
+# A finite loss this many times the naive answer's ends the run as diverged.
+DIVERGENCE_FACTOR = 1000
 
 STOP_REASONS = {
     "completed": "Training ran all {epochs} epochs.",
@@ -211,6 +220,38 @@ def _per_sample_metric(built: BuiltModel):
     )
 
 
+@dataclass(frozen=True)
+class _NaiveLosses:
+    """The loss of always predicting the training mean (or the training class shares)."""
+
+    train: float
+    validation: float
+    answer: str  # what the naive model predicts, in words
+
+
+def _naive_losses(built: BuiltModel, y_train, y_val) -> _NaiveLosses:
+    """The loss a model without features gets, on the training and the validation rows."""
+    spec = built.spec
+    loss_fn = _per_sample_loss(spec)
+    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
+    if spec.task == "regression":
+        answer, guess = "the training mean", np.zeros((1, 1), "float32")
+    else:
+        answer = "the class shares of the training rows"
+        activation, _ = spec.resolved_output()
+        if activation == "sigmoid":
+            guess = np.full((1, 1), y_train.mean(), "float32")
+        else:
+            counts = np.bincount(y_train, minlength=max(len(built.classes), 2))
+            guess = (counts / counts.sum()).astype("float32").reshape(1, -1)
+
+    def mean_loss(y: np.ndarray) -> float:
+        predictions = np.repeat(guess, len(y), axis=0)
+        return float(np.mean(np.asarray(loss_fn(y, predictions), dtype="float64")))
+
+    return _NaiveLosses(mean_loss(y_train), mean_loss(y_val), answer)
+
+
 class _CompiledLoop:
     """The XLA-compiled slice of an epoch, and the compiled evaluation pass.
 
@@ -241,11 +282,19 @@ class _CompiledLoop:
             metric_sum = tf.reduce_sum(metric_fn(yb, predictions) * weights)
             return data_loss, penalty, metric_sum, non_trainable
 
-        def run_slice(non_trainable, x, y, order, first_step, n_steps):
-            def keep_going(step, non_trainable, loss_sum, metric_sum, count, ok):
+        def run_slice(non_trainable, x, y, order, first_step, n_steps, sums):
+            """Train steps ``first_step`` .. ``first_step + n_steps - 1`` of the epoch.
+
+            ``sums`` (float64: loss x rows, data loss x rows, metric, rows) carries
+            on from the previous slice, so it is added up step by step in the
+            same order however the epoch is sliced: the history does not depend
+            on the clock.
+            """
+
+            def keep_going(step, non_trainable, sums, ok):
                 return tf.logical_and(step < first_step + n_steps, ok)
 
-            def one_step(step, non_trainable, loss_sum, metric_sum, count, ok):
+            def one_step(step, non_trainable, sums, ok):
                 start = step * batch_size
                 rows = tf.slice(order, [start], [batch_size])
                 weights = tf.cast(start + tf.range(batch_size) < n_rows, "float32")
@@ -260,22 +309,18 @@ class _CompiledLoop:
                 grads = tape.gradient(total, trainable)
                 self.optimizer.apply(grads, trainable_variables)
                 n_real = tf.reduce_sum(weights)
+                step_sums = tf.stack([total * n_real, data_loss * n_real, batch_metric, n_real])
                 return (
                     step + 1,
                     list(new_non_trainable),
-                    loss_sum + total * n_real,
-                    metric_sum + batch_metric,
-                    count + n_real,
+                    sums + tf.cast(step_sums, "float64"),
                     tf.logical_and(ok, tf.math.is_finite(total)),
                 )
 
-            zero = tf.constant(0.0)
-            _, non_trainable, loss_sum, metric_sum, count, ok = tf.while_loop(
-                keep_going,
-                one_step,
-                (first_step, non_trainable, zero, zero, zero, tf.constant(True)),
+            _, non_trainable, sums, ok = tf.while_loop(
+                keep_going, one_step, (first_step, non_trainable, sums, tf.constant(True))
             )
-            return non_trainable, loss_sum, metric_sum, count, ok
+            return non_trainable, sums, ok
 
         def evaluate(trainable, non_trainable, x, y):
             weights = tf.ones((tf.shape(x)[0],), "float32")
@@ -370,8 +415,9 @@ class _PendingEpoch:
 
     epoch: int
     train_metrics: dict[str, float]
+    train_data_loss: float  # the loss without the L2 penalty
     snapshot: _Snapshot
-    validation: Future
+    validation: Future  # of (validation metrics, validation loss without the L2 penalty)
 
 
 class TrainingRun:
@@ -399,6 +445,7 @@ class TrainingRun:
         self.history: list[dict[str, float]] = []
         self.best_epoch: int | None = None
         self.result: TrainingResult | None = None
+        self._divergence: str | None = None  # why a finite loss counts as diverged
 
     def run(
         self,
@@ -423,6 +470,7 @@ class TrainingRun:
         y_train = tf.constant(encode_target(self.splits.train[spec.target], built))
         self._x_val = tf.constant(preprocess(built, self.splits.validation))
         self._y_val = tf.constant(encode_target(self.splits.validation[spec.target], built))
+        self._naive_losses = _naive_losses(built, y_train, self._y_val)
         n_rows = int(x_train.shape[0])
         batch_size = min(spec.batch_size, n_rows)
         self._loop = _CompiledLoop(built, n_rows, batch_size, self.jit)
@@ -463,22 +511,24 @@ class TrainingRun:
             return self._close_epoch(closing)
 
         metric = main_metric(spec.task)
+        no_sums = tf.zeros(4, "float64")
         steps_per_slice = min(steps, 32)
         for epoch in range(1, spec.epochs + 1):
             order = tf.constant(np.concatenate([rng.permutation(n_rows), padding]), "int32")
-            sums = np.zeros(3)  # loss x rows, metric, rows
+            sums = no_sums
             step = 0
             while step < steps:
                 n_steps = min(steps_per_slice, steps - step)
                 slice_started = time.perf_counter()
                 try:
-                    non_trainable, *slice_sums, ok = loop.run_slice(
+                    non_trainable, slice_sums, ok = loop.run_slice(
                         non_trainable,
                         x_train,
                         y_train,
                         order,
                         tf.constant(step),
                         tf.constant(n_steps),
+                        sums,
                     )
                 except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
                     if not (self.jit and epoch == 1 and step == 0):
@@ -487,7 +537,7 @@ class TrainingRun:
                     continue
                 if not bool(ok):
                     return close_pending(wait=True) or "diverged"
-                sums += [float(value) for value in slice_sums]
+                sums = slice_sums
                 step += n_steps
                 if epoch > 1 or step > n_steps:  # the very first slice includes compilation
                     per_step = max((time.perf_counter() - slice_started) / n_steps, 1e-6)
@@ -506,9 +556,11 @@ class TrainingRun:
             reason = close_pending(wait=True)
             if reason is not None:
                 return reason
+            loss_sum, data_loss_sum, metric_sum, rows = (float(value) for value in sums.numpy())
             pending = _PendingEpoch(
                 epoch,
-                {"loss": sums[0] / sums[2], metric: sums[1] / sums[2]},
+                {"loss": loss_sum / rows, metric: metric_sum / rows},
+                data_loss_sum / rows,
                 snapshot,
                 validator.submit(self._validate, snapshot),
             )
@@ -526,8 +578,9 @@ class TrainingRun:
         self._last_good = _Snapshot.take(self._loop, non_trainable)
         return self._loop
 
-    def _validate(self, snapshot: _Snapshot) -> dict[str, float]:
-        """Validation loss and metric of the weights in ``snapshot`` (runs on the helper thread)."""
+    def _validate(self, snapshot: _Snapshot) -> tuple[dict[str, float], float]:
+        """Validation loss and metric of the weights in ``snapshot``, and the loss without the
+        L2 penalty (runs on the helper thread)."""
         name = main_metric(self.spec.task)
         val_loss = val_metric = penalty = 0.0
         n_val = int(self._x_val.shape[0])
@@ -542,12 +595,17 @@ class TrainingRun:
             val_loss += float(data_loss) * (stop - start)
             val_metric += float(batch_metric)
             penalty = float(batch_penalty)
-        return {"val_loss": val_loss / n_val + penalty, f"val_{name}": val_metric / n_val}
+        metrics = {"val_loss": val_loss / n_val + penalty, f"val_{name}": val_metric / n_val}
+        return metrics, val_loss / n_val
 
     def _close_epoch(self, pending: _PendingEpoch) -> str | None:
         """Record a validated epoch and tell the listener; return a stop reason if it ends the run."""
-        metrics = {**pending.train_metrics, **pending.validation.result()}
+        validation_metrics, val_data_loss = pending.validation.result()
+        metrics = {**pending.train_metrics, **validation_metrics}
         if not math.isfinite(metrics["val_loss"]):
+            return "diverged"
+        self._divergence = self._explosion(pending.train_data_loss, val_data_loss)
+        if self._divergence is not None:
             return "diverged"
         epoch = pending.epoch
         self._last_good = pending.snapshot
@@ -564,6 +622,30 @@ class TrainingRun:
         if self.spec.early_stopping and epoch - self.best_epoch >= self.spec.patience:
             return "early_stopping"
         return None
+
+    def _explosion(self, train_data_loss: float, val_data_loss: float) -> str | None:
+        """Why the epoch's finite loss counts as diverged, or None when it does not.
+
+        A loss can grow to 1e24 without ever overflowing, and the model then predicts
+        nonsense while training goes on. The yardstick is the naive answer (always the
+        training mean, or the class shares), worth about 1 on the standardized target:
+        the loss must be over ``DIVERGENCE_FACTOR`` times that (and over that many
+        units) on the training rows and on the validation rows, so one wild outlier
+        in validation is not enough. The L2 penalty is left out: a strong one on a
+        wide network is large by itself. Cross-entropy is bounded (Keras clips the
+        probabilities), so this only ever stops regression; a classifier that
+        diverges ends in NaN, which the loop catches.
+        """
+        naive, factor = self._naive_losses, DIVERGENCE_FACTOR
+        if train_data_loss <= factor * max(naive.train, 1.0):
+            return None
+        if val_data_loss <= factor * max(naive.validation, 1.0):
+            return None
+        return (
+            f"Training stopped because the loss exploded: the validation loss reached "
+            f"{val_data_loss:.3g}, over {factor:,} times the {naive.validation:.3g} of "
+            f"always predicting {naive.answer}."
+        )
 
     def _send(self, event: EpochEnd | EpochProgress) -> None:
         self._last_event = time.perf_counter()
@@ -599,6 +681,8 @@ class TrainingRun:
     def _message(self, reason: str, kept_epoch: int | None) -> str:
         spec = self.spec
         text = STOP_REASONS[reason].format(epochs=spec.epochs, patience=spec.patience)
+        if reason == "diverged" and self._divergence is not None:
+            text = self._divergence
         if reason == "diverged":
             suggestion = min(spec.learning_rate / 10, DEFAULT_LEARNING_RATES[spec.optimizer])
             text += (
