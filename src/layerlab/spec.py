@@ -91,6 +91,9 @@ class LayerSpec:
     l2: float = 0.0
     rate: float | None = None
 
+    def __post_init__(self) -> None:
+        _whole_numbers_as_floats(self, ("l2", "rate"))
+
     @classmethod
     def dense(cls, units: int, activation: str = "relu", l2: float = 0.0) -> LayerSpec:
         return cls(kind="dense", units=units, activation=activation, l2=l2)
@@ -183,6 +186,11 @@ class ModelSpec:
     restore_best_weights: bool = True
     seed: int = 42
     spec_version: int = SPEC_VERSION
+
+    def __post_init__(self) -> None:
+        _whole_numbers_as_floats(
+            self, ("learning_rate", "momentum", "validation_split", "test_split")
+        )
 
     # ----------------------------------------------------------------- derived
     @property
@@ -310,13 +318,28 @@ class ModelSpec:
         return self
 
 
+def _whole_numbers_as_floats(record: Any, names: tuple[str, ...]) -> None:
+    """Store ``1`` as ``1.0`` in fields that hold real numbers.
+
+    JSON writes a whole number without a decimal point, and a person types
+    ``"learning_rate": 1``; Keras insists on floats. Booleans (also ``int`` in
+    Python) and other types are left for ``validate()`` to refuse by name.
+    """
+    for name in names:
+        value = getattr(record, name)
+        if _is_int(value) and abs(value) < 2**53:
+            setattr(record, name, float(value))
+
+
 # ----------------------------------------------------------------- checkers
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> list[str]:

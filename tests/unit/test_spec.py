@@ -178,6 +178,41 @@ def test_boolean_is_not_a_whole_number():
         full_spec().replace(epochs=True).validate()
 
 
+def test_whole_numbers_in_real_valued_fields_are_read_as_floats():
+    spec = ModelSpec(
+        target="y",
+        task="regression",
+        features=[Feature("x", "numeric")],
+        layers=[LayerSpec.dense(8, l2=0), LayerSpec.dropout(0)],
+        learning_rate=1,
+        momentum=0,
+    )
+    values = (spec.learning_rate, spec.momentum, spec.layers[0].l2, spec.layers[1].rate)
+    assert values == (1.0, 0.0, 0.0, 0.0)
+    assert all(type(value) is float for value in values)
+    assert type(spec.replace(learning_rate=2).learning_rate) is float
+    with pytest.raises(SpecError, match=r"'learning_rate'.*got True"):
+        spec.replace(learning_rate=True).validate()
+    with pytest.raises(SpecError, match=r"'momentum'.*got False"):
+        spec.replace(momentum=False).validate()
+
+
+def test_spec_json_with_integer_learning_rate_and_momentum_trains(make_table, table_spec):
+    from layerlab.train import train
+
+    config = table_spec(epochs=3).to_dict()
+    config.update(optimizer="sgd", learning_rate=1, momentum=0)
+    config["layers"] = [
+        {"kind": "dense", "units": 8, "activation": "relu", "l2": 0},
+        {"kind": "dropout", "rate": 0},
+    ]
+    text = json.dumps(config)
+    assert '"learning_rate": 1,' in text and '"momentum": 0,' in text
+    result = train(make_table(150), ModelSpec.from_json(text))
+    assert len(result.history) == 3
+    assert result.spec.to_dict()["learning_rate"] == 1.0
+
+
 def test_layer_text_parses_into_layers():
     layers = parse_layers("dense:64:relu,dropout:0.2,dense:32:tanh,batchnorm")
     assert layers == [
