@@ -27,7 +27,14 @@ import pandas as pd
 
 from layerlab.errors import DataError
 
+# One upload limit for the uploader, this reader and its message. Streamlit's
+# uploader takes it in MB and the browser enforces (and shows) it as MB of
+# 1,000,000 bytes: ``maxUploadSizeMb`` is converted with a base of 1000 on every
+# platform but Windows (``utils`` in Streamlit's frontend; the server's own check,
+# in MiB, is looser). So the limit is counted the same way here.
 MAX_UPLOAD_MB: int = 50
+BYTES_PER_MB = 1000 * 1000
+MAX_UPLOAD_BYTES: int = MAX_UPLOAD_MB * BYTES_PER_MB
 
 # Cells that mean "no value". ``keep_default_na=False`` keeps pandas' longer
 # list (which also turns e.g. "#N/A N/A" into missing) out of the picture, so
@@ -87,7 +94,7 @@ _EXAMPLE_CHARS = 30
 def read_csv(
     source: bytes | str | os.PathLike,
     *,
-    max_bytes: int = MAX_UPLOAD_MB * 1024 * 1024,
+    max_bytes: int = MAX_UPLOAD_BYTES,
 ) -> pd.DataFrame:
     """Read CSV bytes or a CSV file into a DataFrame, or raise a ``DataError`` that says why not.
 
@@ -130,7 +137,7 @@ def read_csv(
 def _read_bytes(source: bytes | str | os.PathLike, max_bytes: int) -> bytes:
     if isinstance(source, bytes | bytearray | memoryview):
         raw = bytes(source)
-        _check_size(len(raw), max_bytes)
+        check_size(len(raw), max_bytes)
         return raw
     path = os.fspath(source)
     if not os.path.isfile(path):
@@ -138,18 +145,19 @@ def _read_bytes(source: bytes | str | os.PathLike, max_bytes: int) -> bytes:
             f'There is no file at "{path}". Expected the path of a CSV file. '
             "Check the spelling and the folder."
         )
-    _check_size(os.path.getsize(path), max_bytes)
+    check_size(os.path.getsize(path), max_bytes)
     with open(path, "rb") as handle:
         return handle.read()
 
 
-def _check_size(size: int, max_bytes: int) -> None:
+def check_size(size: int, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    """Raise ``DataError`` if a file of ``size`` bytes is over the upload limit."""
     if size > max_bytes:
-        mb = 1024 * 1024
+        limit = f"{max_bytes / BYTES_PER_MB:g} MB"
         raise DataError(
-            f"The file is {size / mb:.1f} MB, which is over the {max_bytes / mb:g} MB limit. "
-            f"Expected a CSV file of at most {max_bytes / mb:g} MB. Upload a sample of the "
-            "rows, or remove columns you do not need, and try again."
+            f"The file is {size / BYTES_PER_MB:.1f} MB ({size:,} bytes), which is over the "
+            f"{limit} limit ({max_bytes:,} bytes). Expected a CSV file of at most {limit}. "
+            "Upload a sample of the rows, or remove columns you do not need, and try again."
         )
 
 
@@ -284,11 +292,17 @@ def _refuse_other_formats(text: str) -> None:
 
 
 def _sample_lines(text: str) -> str:
-    """The first lines of the text, cut at a line break so no record is half-seen."""
-    if len(text) <= _SNIFF_CHARS:
+    """The first lines of the text, cut at a line break so no record is half-seen.
+
+    About ``_SNIFF_CHARS`` after the header line, which is always whole: a header of
+    11,000 columns is longer than that, and a cut one would end in half a name.
+    """
+    breaks = [at for at in (text.find("\n"), text.find("\r")) if at >= 0]
+    limit = _SNIFF_CHARS + (min(breaks) if breaks else len(text))
+    if len(text) <= limit:
         return text
-    cut = max(text.rfind("\n", 0, _SNIFF_CHARS), text.rfind("\r", 0, _SNIFF_CHARS))
-    return text[:cut] if cut > 0 else text[:_SNIFF_CHARS]
+    cut = max(text.rfind("\n", 0, limit), text.rfind("\r", 0, limit))
+    return text[:cut] if cut > 0 else text[:limit]
 
 
 def _reader(text: str, delimiter: str) -> csv.Reader:

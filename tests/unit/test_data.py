@@ -8,11 +8,13 @@ import pytest
 
 from layerlab.data import (
     COLUMN_KINDS,
+    MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     ColumnProfile,
     as_category_text,
     as_numeric,
     category_text,
+    check_size,
     profile_columns,
     profiles_frame,
     read_csv,
@@ -177,16 +179,61 @@ def test_every_row_with_an_extra_value_is_refused_not_shifted():
 
 def test_file_over_the_limit_says_size_and_limit(tmp_path):
     content = b"a,b\n" + b"1,2\n" * 300_000
-    with pytest.raises(DataError, match=r"The file is 1\.1 MB, which is over the 1 MB limit"):
-        read_csv(content, max_bytes=1024 * 1024)
+    message = (
+        r"The file is 1\.2 MB \(1,200,004 bytes\), which is over the 1 MB limit "
+        r"\(1,000,000 bytes\)\. Expected a CSV file of at most 1 MB\."
+    )
+    with pytest.raises(DataError, match=message):
+        read_csv(content, max_bytes=1_000_000)
     path = tmp_path / "big.csv"
     path.write_bytes(content)
-    with pytest.raises(DataError, match="over the 1 MB limit"):
-        read_csv(path, max_bytes=1024 * 1024)
+    with pytest.raises(DataError, match=message):
+        read_csv(path, max_bytes=1_000_000)
 
 
-def test_default_limit_is_the_upload_limit():
+def test_default_limit_is_the_upload_limit_in_the_uploaders_megabytes():
+    # Streamlit's browser uploader counts max_upload_size=50 as 50,000,000 bytes (on
+    # every platform but Windows) and shows it as "50MB per file": the same limit here.
     assert MAX_UPLOAD_MB == 50
+    assert MAX_UPLOAD_BYTES == 50_000_000
+
+
+def test_a_file_of_exactly_the_upload_limit_is_accepted_and_one_byte_more_refused():
+    check_size(MAX_UPLOAD_BYTES)
+    check_size(int(47.5 * 1024 * 1024))  # 49.8 MB
+    with pytest.raises(
+        DataError,
+        match=r"The file is 50\.0 MB \(50,000,001 bytes\), which is over the 50 MB limit "
+        r"\(50,000,000 bytes\)",
+    ):
+        check_size(MAX_UPLOAD_BYTES + 1)
+    # 49.5 MiB is 51.9 MB, so the uploader already refuses it: the message counts alike.
+    with pytest.raises(DataError, match=r"The file is 51\.9 MB \(51,904,512 bytes\)"):
+        read_csv(bytes(int(49.5 * 1024 * 1024)))
+
+
+def test_upload_of_the_limit_is_read_without_a_size_error():
+    row = b"1,2,3,4,5,6,7,8,9\n"
+    content = b"a,b,c,d,e,f,g,h,i\n" + row * (MAX_UPLOAD_BYTES // len(row) - 1)
+    assert MAX_UPLOAD_BYTES - len(row) < len(content) <= MAX_UPLOAD_BYTES
+    assert len(read_csv(content)) == MAX_UPLOAD_BYTES // len(row) - 1
+
+
+def test_header_longer_than_the_sniffed_sample_is_read_whole():
+    # 11,000 columns make a header line of about 70 KB, more than the first 64 KiB
+    # that are sniffed for the delimiter; a cut header ended in half a name ("c10950"
+    # read as "c10" here), which was then called a duplicate.
+    names = ["id"] + [f"c{number}" for number in range(1, 11_000)]
+    header = ",".join(names).encode()
+    assert len(header) > 64 * 1024
+    content = header + b"\n" + b",".join([b"1"] * 11_000) + b"\n"
+    frame = read_csv(content)
+    assert list(frame.columns) == names
+    assert frame.shape == (1, 11_000)
+    # Also when the rows after the header are long too, and with another delimiter.
+    rows = b"\n".join(b";".join([b"2.5"] * 11_000) for _ in range(3))
+    frame = read_csv(header.replace(b",", b";") + b"\n" + rows + b"\n")
+    assert list(frame.columns) == names and frame.shape == (3, 11_000)
 
 
 def test_refusals_are_layerlab_errors():
