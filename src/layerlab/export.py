@@ -21,6 +21,7 @@ from layerlab.build import summary_text
 from layerlab.data import _DECIMAL_COMMA, MISSING_VALUES, _tidy, category_text
 from layerlab.errors import LayerlabError
 from layerlab.evaluate import Evaluation
+from layerlab.predict import non_number_message
 from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
 from layerlab.train import TrainingResult
@@ -42,8 +43,11 @@ PREDICT_SCRIPT = '''"""Predict with a model trained in Layerlab.
 
 Needs pandas and Keras 3 with TensorFlow; Layerlab itself is not needed. The
 CSV must have the columns listed in spec.json ("features"); other columns are
-ignored, empty cells count as missing, and unseen categories are fine.
+ignored, empty cells count as missing, and unseen categories are fine; values
+that are not numbers in a numeric column are refused, by column.
 """
+
+from __future__ import annotations
 
 import csv
 import json
@@ -65,6 +69,8 @@ _DECIMAL_COMMA = re.compile({decimal_comma!r})
 {category_text}
 
 {tidy}
+
+{non_number_message}
 
 def read_table(path):
     """Read the CSV the way Layerlab read the training data."""
@@ -110,6 +116,10 @@ def predict(frame):
     missing = [f["name"] for f in spec["features"] if f["name"] not in frame.columns]
     if missing:
         sys.exit(f"error: the CSV lacks the column(s) the model needs: {{missing}}")
+    numeric = [f["name"] for f in spec["features"] if f["kind"] == "numeric"]
+    problem = non_number_message(frame, numeric)
+    if problem is not None:
+        sys.exit(f"error: {{problem}}")
     model = keras.saving.load_model(HERE / "model.keras")
     outputs = model.predict(model_inputs(frame, spec["features"]), verbose=0)
     if spec["task"] == "regression":
@@ -134,12 +144,14 @@ if __name__ == "__main__":
 
 
 def predict_script() -> str:
-    """The standalone script, with Layerlab's own reading and category rules copied in verbatim."""
+    """The standalone script, with Layerlab's own reading, category and number checks copied in
+    verbatim."""
     return PREDICT_SCRIPT.format(
         missing_values=list(MISSING_VALUES),
         decimal_comma=_DECIMAL_COMMA.pattern,
         category_text=inspect.getsource(category_text),
         tidy=inspect.getsource(_tidy),
+        non_number_message=inspect.getsource(non_number_message),
     )
 
 

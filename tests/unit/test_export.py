@@ -162,3 +162,25 @@ def test_bundle_predict_script_reads_decimal_commas_like_the_app(
     np.testing.assert_allclose(
         standalone["probability_yes"], expected["probability_yes"], rtol=1e-5, atol=1e-6
     )
+
+
+def test_bundle_predict_script_refuses_non_numbers_with_the_apps_message(
+    bundle, churn_result, churn_frame, monkeypatch, tmp_path
+):
+    rows = new_customers(churn_frame).head(3).astype({"age": object, "tenure_months": object})
+    rows.loc[0, "age"] = "abc"
+    rows.loc[1, "tenure_months"] = "1e999"
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    with pytest.raises(SchemaError) as caught:
+        score(
+            churn_result.built.model,
+            churn_result.spec,
+            churn_result.classes,
+            read_csv(tmp_path / "new.csv"),
+        )
+    assert 'Column "age" (numeric): 1 value is not a number, e.g. "abc".' in str(caught.value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["predict.py", "new.csv"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(bundle / "predict.py"), run_name="__main__")
+    assert exited.value.code == f"error: {caught.value}"
