@@ -11,6 +11,7 @@ trained model is never cleared silently: a notice says so (``pop_notices``).
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -277,11 +278,22 @@ def start_training() -> None:
     if is_training():
         return
     st.session_state[TRAIN_MESSAGE] = None
-    st.session_state[TRAINING_JOB] = shared_pool().submit("train", frame(), spec())
+    st.session_state[TRAINING_JOB] = RunHandle(shared_pool().submit("train", frame(), spec()))
+
+
+class RunHandle:
+    """The session's hold on its training job: when the session's state goes (the person
+    closed the tab and Streamlit let the session go), the run is stopped, so nobody's
+    abandoned run keeps a worker busy for hours."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        weakref.finalize(self, job.stop)
 
 
 def training_job() -> Job | None:
-    return st.session_state.get(TRAINING_JOB)
+    handle = st.session_state.get(TRAINING_JOB)
+    return handle.job if handle is not None else None
 
 
 def is_training() -> bool:

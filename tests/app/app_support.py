@@ -119,7 +119,7 @@ def texts(elements) -> str:
 
 def wait_for_training(at: AppTest, timeout: float = TIMEOUT) -> AppTest:
     """Let the run queued by the Train button finish in its worker, then run the app again."""
-    job = at.session_state[state.TRAINING_JOB]
+    job = at.session_state[state.TRAINING_JOB].job
     assert job is not None, "no training run was started"
     assert job.wait(timeout), f"training did not finish within {timeout} s"
     return at.run()

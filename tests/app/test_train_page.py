@@ -97,7 +97,7 @@ def _start_a_long_run(app):
     )
     at = open_train_page(app)
     at.button(key="train_button").click().run()
-    return at, at.session_state[state.TRAINING_JOB]
+    return at, at.session_state[state.TRAINING_JOB].job
 
 
 def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weights(app):
@@ -166,3 +166,16 @@ def test_changed_settings_after_a_run_ask_to_train_again(app, trained_regression
     at.run()
     assert "The settings changed since: train again" in texts(at.info)
     assert "The settings changed since the last run" in texts(at.sidebar.markdown)
+
+
+def test_a_run_whose_session_is_gone_is_stopped():
+    import gc
+
+    from layerlab.workers import Job
+
+    job = Job("train", ())
+    handle = state.RunHandle(job)
+    assert not job.stop_requested
+    del handle  # Streamlit let the session and its state go
+    gc.collect()
+    assert job.stop_requested
