@@ -43,6 +43,7 @@ import pandas as pd
 from layerlab.build import BuiltModel, as_tensors, build_model, encode_target, model_inputs
 from layerlab.data import as_category_text
 from layerlab.errors import TrainingError
+from layerlab.memory import check_memory
 from layerlab.spec import DEFAULT_LEARNING_RATES, ModelSpec
 from layerlab.task import check_target, drop_missing_target
 
@@ -433,6 +434,7 @@ class TrainingRun:
         self.spec = spec
         frame = drop_missing_target(frame, spec.target)
         self.target_info = check_target(frame, spec.target, spec.task)
+        check_memory(spec, frame)  # before anything large is made: refuse what cannot fit
         self.splits = split_frame(frame, spec)
         if len(self.splits.train) < 2 or len(self.splits.validation) < 1:
             raise TrainingError(

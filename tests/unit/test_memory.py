@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -284,3 +285,14 @@ def test_estimating_does_not_import_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_training_refuses_a_run_over_the_budget_before_it_builds(monkeypatch):
+    from layerlab.data import read_csv
+    from layerlab.train import TrainingRun
+
+    frame = read_csv(Path(__file__).resolve().parents[2] / "data" / "customer_churn.csv")
+    spec = default_spec("churned", "binary", profile_columns(frame, "churned"))
+    monkeypatch.setenv("LAYERLAB_MEMORY_BUDGET_MB", "30")
+    with pytest.raises(TrainingError, match="more than the 30 MB one run may use here"):
+        TrainingRun(frame, spec.replace(layers=[LayerSpec.dense(4096, "relu")] * 3))
