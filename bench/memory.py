@@ -108,7 +108,7 @@ def load_table(name: str, rows: int):
     """(frame, target column, task) for one of the cases' tables."""
     import numpy as np
 
-    from layerlab.data import read_csv
+    from layerlab.reading import read_csv
 
     if name in ("churn", "churn_categorical"):
         base = read_csv(DATA_DIR / "customer_churn.csv")
@@ -228,7 +228,7 @@ def _warm_up() -> None:
     """Import TensorFlow and train once, tiny: what a worker has done before its first real run."""
     import tensorflow as tf  # noqa: F401
 
-    from layerlab.data import read_csv
+    from layerlab.reading import read_csv
     from layerlab.spec import Feature, LayerSpec, ModelSpec
     from layerlab.train import TrainingRun
 

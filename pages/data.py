@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from layerlab.data import MAX_UPLOAD_MB, profiles_frame, read_csv
+from layerlab.data import profiles_frame
 from layerlab.errors import LayerlabError
+from layerlab.reading import MAX_UPLOAD_MB, read_csv
 from layerlab.spec import Feature
 from layerlab.task import TASKS, check_target, describe_task, infer_task
 from layerlab_app import samples, state, teaching, ui

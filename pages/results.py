@@ -4,9 +4,9 @@ import re
 
 import streamlit as st
 
-from layerlab.data import MAX_UPLOAD_MB, read_csv
 from layerlab.errors import LayerlabError
 from layerlab.predict import check_columns
+from layerlab.reading import MAX_UPLOAD_MB, read_csv
 from layerlab_app import figures, state, ui
 from layerlab_app.tables import (
     metrics_table,

@@ -71,7 +71,7 @@ def table_spec():
 
 @pytest.fixture(scope="session")
 def churn_frame() -> pd.DataFrame:
-    from layerlab.data import read_csv
+    from layerlab.reading import read_csv
 
     return read_csv(DATA_DIR / "customer_churn.csv")
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.data import as_category_text, as_numeric
+from layerlab.reading import as_category_text, as_numeric
 from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
 

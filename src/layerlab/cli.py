@@ -139,9 +139,9 @@ def _spec_from_args(args, frame) -> ModelSpec:
 
 
 def _train(args) -> int:
-    from layerlab.data import read_csv
     from layerlab.evaluate import evaluate
     from layerlab.export import write_bundle
+    from layerlab.reading import read_csv
     from layerlab.train import train
 
     frame = read_csv(args.data)
@@ -166,9 +166,9 @@ def _train(args) -> int:
 
 
 def _predict(args) -> int:
-    from layerlab.data import read_csv
     from layerlab.export import load_bundle
     from layerlab.predict import check_columns, score
+    from layerlab.reading import read_csv
 
     bundle = load_bundle(args.bundle)
     frame = read_csv(args.data)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.build import predict_frame
-from layerlab.data import as_category_text, as_numeric
+from layerlab.reading import as_category_text, as_numeric
 from layerlab.train import TrainingResult, preprocess
 
 # For each task: the headline metric, whether higher is better, and its plain name.

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.build import summary_text
-from layerlab.data import _DECIMAL_COMMA, MISSING_VALUES, _tidy, category_text
 from layerlab.errors import LayerlabError
 from layerlab.evaluate import Evaluation
 from layerlab.predict import non_number_message
+from layerlab.reading import _DECIMAL_COMMA, MISSING_VALUES, _tidy, category_text
 from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
 from layerlab.train import TrainingResult

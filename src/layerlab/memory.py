@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from layerlab.build import MAX_CATEGORIES
-from layerlab.data import as_numeric
 from layerlab.errors import LayerlabError, TrainingError
+from layerlab.reading import as_numeric
 from layerlab.spec import LayerSpec, ModelSpec
 
 BUDGET_VARIABLE = "LAYERLAB_MEMORY_BUDGET_MB"

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from layerlab.build import predict_outputs
-from layerlab.data import MISSING_VALUES
 from layerlab.errors import SchemaError
+from layerlab.reading import MISSING_VALUES
 from layerlab.spec import ModelSpec
 
 

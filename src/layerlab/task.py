@@ -12,8 +12,8 @@ from difflib import get_close_matches
 import numpy as np
 import pandas as pd
 
-from layerlab.data import as_category_text
 from layerlab.errors import TargetError
+from layerlab.reading import as_category_text
 
 TASKS = ("regression", "binary", "multiclass")
 MAX_CLASSES = 50

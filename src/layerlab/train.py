@@ -41,9 +41,9 @@ import numpy as np
 import pandas as pd
 
 from layerlab.build import BuiltModel, as_tensors, build_model, encode_target, model_inputs
-from layerlab.data import as_category_text
 from layerlab.errors import TrainingError
 from layerlab.memory import check_memory
+from layerlab.reading import as_category_text
 from layerlab.spec import DEFAULT_LEARNING_RATES, ModelSpec
 from layerlab.task import check_target, drop_missing_target
 

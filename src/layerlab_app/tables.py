@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.data import as_category_text, as_numeric
 from layerlab.evaluate import BASELINE_NAMES, HEADLINE, Evaluation
+from layerlab.reading import as_category_text, as_numeric
 from layerlab.spec import ModelSpec
 from layerlab_app.text import md
 

@@ -14,8 +14,9 @@ import pandas as pd
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from layerlab.data import profile_columns, read_csv
+from layerlab.data import profile_columns
 from layerlab.jobs import JobContext, TrainedModel, train_model
+from layerlab.reading import read_csv
 from layerlab.spec import LayerSpec, ModelSpec, default_spec
 from layerlab.task import check_target
 from layerlab_app import state

@@ -6,7 +6,7 @@ import pandas as pd
 from app_support import seed_trained, shown, texts, tiny_csv, tiny_regression_frame
 from markdown_it import MarkdownIt
 
-from layerlab.data import MAX_UPLOAD_MB
+from layerlab.reading import MAX_UPLOAD_MB
 from layerlab_app import state
 
 

@@ -8,7 +8,7 @@ import tomllib
 
 from app_support import APP, ROOT
 
-from layerlab.data import MAX_UPLOAD_MB
+from layerlab.reading import MAX_UPLOAD_MB
 
 DATA_PAGE_VISIT = f"""
 import sys

@@ -6,20 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import (
-    COLUMN_KINDS,
+from layerlab.data import COLUMN_KINDS, ColumnProfile, profile_columns, profiles_frame
+from layerlab.errors import DataError, LayerlabError
+from layerlab.reading import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
-    ColumnProfile,
     as_category_text,
     as_numeric,
     category_text,
     check_size,
-    profile_columns,
-    profiles_frame,
     read_csv,
 )
-from layerlab.errors import DataError, LayerlabError
 
 # --------------------------------------------------------------------------- files people upload
 

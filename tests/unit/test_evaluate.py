@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layerlab.data import profile_columns, read_csv
+from layerlab.data import profile_columns
 from layerlab.evaluate import classification_metrics, evaluate, regression_metrics
+from layerlab.reading import read_csv
 from layerlab.spec import default_spec
 from layerlab.task import check_target
 from layerlab.train import train

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import read_csv
 from layerlab.errors import LayerlabError, SchemaError
 from layerlab.export import BUNDLE_FILES, bundle_zip, load_bundle, write_bundle
 from layerlab.predict import check_columns, score
+from layerlab.reading import read_csv
 from layerlab.spec import ModelSpec
 
 # `python BUNDLE/predict.py new.csv`, in an interpreter where Layerlab cannot be imported.

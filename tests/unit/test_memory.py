@@ -288,7 +288,7 @@ def test_estimating_does_not_import_tensorflow():
 
 
 def test_training_refuses_a_run_over_the_budget_before_it_builds(monkeypatch):
-    from layerlab.data import read_csv
+    from layerlab.reading import read_csv
     from layerlab.train import TrainingRun
 
     frame = read_csv(Path(__file__).resolve().parents[2] / "data" / "customer_churn.csv")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from layerlab.data import read_csv
 from layerlab.errors import SchemaError
 from layerlab.predict import non_number_message, score
+from layerlab.reading import read_csv
 
 SCORED_COLUMNS = (
     "age,region,contract,tenure_months,monthly_charges,support_calls,payment_method,"

@@ -252,7 +252,8 @@ def test_a_loss_that_explodes_but_stays_finite_ends_the_run_as_diverged():
     # Plain SGD far above the stable step size on a linear model: the loss grows by orders of
     # magnitude every epoch but takes many epochs to overflow, so only the comparison with
     # the naive answer (always predicting the training mean) can tell.
-    from layerlab.data import profile_columns, read_csv
+    from layerlab.data import profile_columns
+    from layerlab.reading import read_csv
     from layerlab.spec import default_spec
 
     frame = read_csv(DATA_DIR / "diabetes.csv")
