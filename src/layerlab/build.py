@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.reading import as_category_text, as_numeric
+from layerlab.reading import as_category_keys, as_category_text, as_numeric, input_name
+from layerlab.reading import model_inputs as column_inputs
 from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
 
@@ -70,19 +71,23 @@ class BuiltModel:
         return int(self.model.count_params())
 
 
-def _input_name(column: str) -> str:
-    """The column's name for its ``keras.Input``: as it is, but Keras refuses a "/" in a name.
+def _layer_stems(columns: list[str]) -> dict[str, str]:
+    """A Keras-safe, unique stem of layer names for each column.
 
-    The model's inputs are a dict keyed by the raw column name, so callers (and the
-    bundle's predict.py) still pass the column under its own name.
+    ``Größe`` and ``Gräße`` both clean to ``Gr_e``; the second gets ``Gr_e_2``, so two
+    layers never share a name (Keras refuses a model where they do).
     """
-    return column.replace("/", "\u2215")  # DIVISION SLASH, which reads the same
-
-
-def _layer_name(column: str, suffix: str) -> str:
-    """A Keras-safe layer name derived from a column name."""
-    cleaned = re.sub(r"[^0-9A-Za-z_]+", "_", column).strip("_") or "column"
-    return f"{cleaned[:40]}_{suffix}"
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:
+        stem = re.sub(r"[^0-9A-Za-z_]+", "_", column).strip("_")[:40] or "column"
+        name, count = stem, 1
+        while name in taken:
+            count += 1
+            name = f"{stem}_{count}"
+        taken.add(name)
+        names[column] = name
+    return names
 
 
 def _category_vocabulary(texts: np.ndarray) -> list[str]:
@@ -96,14 +101,7 @@ def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]:
 
     Text inputs are object arrays; ``as_tensors`` turns them into what Keras expects.
     """
-    inputs = {}
-    for feature in spec.features:
-        values = frame[feature.name]
-        if feature.kind == "numeric":
-            inputs[feature.name] = as_numeric(values).reshape(-1, 1)
-        else:
-            inputs[feature.name] = as_category_text(values).reshape(-1, 1)
-    return inputs
+    return column_inputs(frame, [(feature.name, feature.kind) for feature in spec.features])
 
 
 def as_tensors(inputs: dict[str, np.ndarray]) -> dict[str, object]:
@@ -128,7 +126,9 @@ def build_model(
 
     raw_inputs: dict[str, object] = {}
     encoded: list[object] = []
+    layer_stems = _layer_stems([feature.name for feature in spec.features])
     for feature in spec.features:
+        stem = layer_stems[feature.name]
         values = train_frame[feature.name]
         if feature.kind == "numeric":
             numbers = as_numeric(values)
@@ -136,34 +136,34 @@ def build_model(
             mean = float(finite.mean()) if finite.size else 0.0
             variance = float(finite.var()) if finite.size > 1 else 1.0
             variance = variance if variance > 1e-12 else 1.0
-            raw = keras.Input(shape=(1,), name=_input_name(feature.name), dtype="float32")
+            raw = keras.Input(shape=(1,), name=input_name(feature.name), dtype="float32")
             imputed = ops.nan_to_num(raw, nan=mean, posinf=mean, neginf=mean)
             scaled = layers.Normalization(
-                mean=mean, variance=variance, name=_layer_name(feature.name, "standardized")
+                mean=mean, variance=variance, name=f"{stem}_standardized"
             )(imputed)
             encoded.append(scaled)
             if not np.isfinite(numbers).all():
                 encoded.append(ops.cast(ops.logical_not(ops.isfinite(raw)), "float32"))
         elif feature.kind == "categorical":
-            vocabulary = _category_vocabulary(as_category_text(values))
-            raw = keras.Input(shape=(1,), name=_input_name(feature.name), dtype="string")
+            vocabulary = _category_vocabulary(as_category_keys(values))
+            raw = keras.Input(shape=(1,), name=input_name(feature.name), dtype="string")
             encoded.append(
                 layers.StringLookup(
                     vocabulary=vocabulary,
                     num_oov_indices=1,
                     output_mode="one_hot",
-                    name=_layer_name(feature.name, "one_hot"),
+                    name=f"{stem}_one_hot",
                 )(raw)
             )
         else:  # boolean: 1 for a true-like value, 0 for false, missing or unknown
-            seen = set(as_category_text(values))
+            seen = set(as_category_keys(values))
             true_values = sorted(v for v in seen if v.lower() in TRUE_WORDS) or ["true"]
-            raw = keras.Input(shape=(1,), name=_input_name(feature.name), dtype="string")
+            raw = keras.Input(shape=(1,), name=input_name(feature.name), dtype="string")
             flags = layers.StringLookup(
                 vocabulary=true_values,
                 num_oov_indices=1,
                 output_mode="multi_hot",
-                name=_layer_name(feature.name, "is_true"),
+                name=f"{stem}_is_true",
             )(raw)
             encoded.append(ops.max(flags[:, 1:], axis=-1, keepdims=True))
         raw_inputs[feature.name] = raw
@@ -198,7 +198,7 @@ def build_model(
         )(prediction)
     with warnings.catch_warnings():
         # Inputs are keyed by the raw column name; Keras asks the tensor's name to match,
-        # which it cannot where the name holds a "/" (see _input_name). The key is what counts.
+        # which it cannot where the name holds a "/" (see reading.input_name). The key is what counts.
         warnings.filterwarnings("ignore", "When providing `inputs` as a dict", UserWarning)
         model = keras.Model(raw_inputs, prediction, name="layerlab_model")
         preprocessor = keras.Model(raw_inputs, features, name="preprocessing")

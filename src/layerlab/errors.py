@@ -44,3 +44,7 @@ class TrainingError(LayerlabError):
 
 class SchemaError(DataError):
     """New data to score does not have the columns the model was trained on."""
+
+
+class BundleError(LayerlabError):
+    """A model bundle (folder or zip) that is not what Layerlab wrote, or is damaged."""

@@ -2,13 +2,15 @@
 
 A folder (and the same as a zip) with ``model.keras`` (preprocessing inside; loads
 with plain Keras in safe mode), ``spec.json``, ``metrics.json``, ``history.csv``,
-``classes.json``, ``summary.txt`` and ``predict.py``, a standalone script that
+``classes.json``, ``summary.txt``, and ``predict.py``, a standalone script that
 needs only pandas and Keras/TensorFlow: ``python predict.py new.csv > predictions.csv``.
+``predict.py`` is ``layerlab/bundle_predict.py`` and reads files with
+``layerlab_reading.py``, which is ``layerlab/reading.py``: both are copied as they
+are, so a bundle reads a file exactly as training did.
 """
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import math
@@ -18,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.build import summary_text
-from layerlab.errors import LayerlabError
+from layerlab.errors import BundleError, SpecError
 from layerlab.evaluate import Evaluation
-from layerlab.predict import non_number_message
-from layerlab.reading import _DECIMAL_COMMA, MISSING_VALUES, _tidy, category_text
+from layerlab.reading import load_model_file, model_outputs, read_bundle_json, write_csv
 from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
 from layerlab.train import TrainingResult
 
+READING_MODULE_NAME = "layerlab_reading.py"
 BUNDLE_FILES = (
     "model.keras",
     "spec.json",
@@ -34,125 +36,24 @@ BUNDLE_FILES = (
     "classes.json",
     "summary.txt",
     "predict.py",
+    READING_MODULE_NAME,
     "README.md",
 )
 
-PREDICT_SCRIPT = '''"""Predict with a model trained in Layerlab.
-
-    python predict.py new.csv > predictions.csv
-
-Needs pandas and Keras 3 with TensorFlow; Layerlab itself is not needed. The
-CSV must have the columns listed in spec.json ("features"); other columns are
-ignored, empty cells count as missing, and unseen categories are fine; values
-that are not numbers in a numeric column are refused, by column.
-"""
-
-from __future__ import annotations
-
-import csv
-import json
-import numbers
-import os
-import re
-import sys
-from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter quiet
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-MISSING_VALUES = {missing_values!r}
-_DECIMAL_COMMA = re.compile({decimal_comma!r})
-
-
-{category_text}
-
-{tidy}
-
-{non_number_message}
-
-def read_table(path):
-    """Read the CSV the way Layerlab read the training data."""
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        sample = handle.read(65536)
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
-    frame = pd.read_csv(
-        path,
-        sep=delimiter,
-        keep_default_na=False,
-        na_values=MISSING_VALUES,
-        skipinitialspace=True,
-        encoding="utf-8-sig",
-        index_col=False,
-    )
-    frame.columns = [str(name).strip() for name in frame.columns]
-    return _tidy(frame, decimal_comma=delimiter != ",")
-
-
-def model_inputs(frame, features):
-    import tensorflow as tf
-
-    inputs = {{}}
-    for feature in features:
-        values = frame[feature["name"]].astype(object)
-        if feature["kind"] == "numeric":
-            values = values.map(lambda v: float(v) if isinstance(v, (bool, np.bool_)) else v)
-            array = pd.to_numeric(values, errors="coerce").to_numpy(np.float32, na_value=np.nan)
-        else:
-            array = np.array([category_text(value) for value in values], dtype=object)
-        inputs[feature["name"]] = tf.constant(array.reshape(-1, 1))
-    return inputs
-
-
-def predict(frame):
-    import keras
-
-    spec = json.loads((HERE / "spec.json").read_text())
-    classes = json.loads((HERE / "classes.json").read_text())
-    missing = [f["name"] for f in spec["features"] if f["name"] not in frame.columns]
-    if missing:
-        sys.exit(f"error: the CSV lacks the column(s) the model needs: {{missing}}")
-    numeric = [f["name"] for f in spec["features"] if f["kind"] == "numeric"]
-    problem = non_number_message(frame, numeric)
-    if problem is not None:
-        sys.exit(f"error: {{problem}}")
-    model = keras.saving.load_model(HERE / "model.keras")
-    outputs = model.predict(model_inputs(frame, spec["features"]), verbose=0)
-    if spec["task"] == "regression":
-        return pd.DataFrame({{"prediction": outputs.reshape(-1)}})
-    if outputs.shape[-1] == 1:
-        outputs = np.concatenate([1.0 - outputs, outputs], axis=1)
-    table = pd.DataFrame({{"prediction": [classes[i] for i in outputs.argmax(axis=1)]}})
-    for position, label in enumerate(classes):
-        table[f"probability_{{label}}"] = outputs[:, position]
-    return table
-
-
-def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: python predict.py new.csv > predictions.csv")
-    predict(read_table(sys.argv[1])).to_csv(sys.stdout, index=False)
-
-
-if __name__ == "__main__":
-    main()
-'''
+_PACKAGE = Path(__file__).resolve().parent
+# Shipped as they are: the bundle's predict.py, and the reading module it imports.
+PREDICT_SCRIPT_SOURCE = _PACKAGE / "bundle_predict.py"
+READING_MODULE_SOURCE = _PACKAGE / "reading.py"
 
 
 def predict_script() -> str:
-    """The standalone script, with Layerlab's own reading, category and number checks copied in
-    verbatim."""
-    return PREDICT_SCRIPT.format(
-        missing_values=list(MISSING_VALUES),
-        decimal_comma=_DECIMAL_COMMA.pattern,
-        category_text=inspect.getsource(category_text),
-        tidy=inspect.getsource(_tidy),
-        non_number_message=inspect.getsource(non_number_message),
-    )
+    """The bundle's standalone ``predict.py`` (``layerlab/bundle_predict.py``, as it is)."""
+    return PREDICT_SCRIPT_SOURCE.read_text(encoding="utf-8")
+
+
+def reading_module() -> str:
+    """The bundle's ``layerlab_reading.py``: ``layerlab/reading.py``, the one reading rule."""
+    return READING_MODULE_SOURCE.read_text(encoding="utf-8")
 
 
 def _json_safe(value):
@@ -189,10 +90,11 @@ def write_bundle(result: TrainingResult, evaluation: Evaluation, directory: str 
         },
     }
     (directory / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
-    result.history_frame.to_csv(directory / "history.csv", index=False)
+    write_csv(result.history_frame, directory / "history.csv")
     (directory / "classes.json").write_text(json.dumps(list(result.built.classes)) + "\n")
     (directory / "summary.txt").write_text(summary_text(result.built) + "\n")
-    (directory / "predict.py").write_text(predict_script())
+    (directory / "predict.py").write_text(predict_script(), encoding="utf-8")
+    (directory / READING_MODULE_NAME).write_text(reading_module(), encoding="utf-8")
     (directory / "README.md").write_text(_bundle_readme(result, evaluation))
     return directory
 
@@ -247,20 +149,56 @@ class LoadedBundle:
     classes: tuple[str, ...]
 
 
-def load_bundle(directory: str | Path) -> LoadedBundle:
-    directory = Path(directory)
+def load_bundle(location: str | Path) -> LoadedBundle:
+    """Read a bundle folder or zip back, refusing (``BundleError``) one that Layerlab did not write.
+
+    The model is loaded in Keras's safe mode and checked against the spec; see
+    ``reading.load_model_file``.
+    """
+    location = Path(location)
+    if location.is_file() and zipfile.is_zipfile(location):
+        with tempfile.TemporaryDirectory(prefix="layerlab-") as folder:
+            _unzip_bundle(location, Path(folder))
+            return load_bundle(folder)
+    if not location.is_dir():
+        raise BundleError(
+            f"'{location}' is not a Layerlab bundle: expected the folder (or the zip) written "
+            "by `python -m layerlab train` or downloaded from the app."
+        )
     needed = ("model.keras", "spec.json", "classes.json")
-    missing = [name for name in needed if not (directory / name).is_file()]
+    missing = [name for name in needed if not (location / name).is_file()]
     if missing:
-        raise LayerlabError(
-            f"'{directory}' is not a Layerlab bundle: {', '.join(missing)} not found. Point to "
+        raise BundleError(
+            f"'{location}' is not a Layerlab bundle: {', '.join(missing)} not found. Point to "
             "the folder written by `python -m layerlab train` (or an unzipped download)."
         )
+    try:
+        spec = ModelSpec.from_dict(read_bundle_json(location, "spec.json"))
+        spec.validate()
+    except SpecError as error:
+        raise BundleError(
+            f"spec.json in the bundle is not a valid Layerlab spec: {error}"
+        ) from None
+    classes = read_bundle_json(location, "classes.json")
+    if not isinstance(classes, list) or not all(isinstance(label, str) for label in classes):
+        raise BundleError("classes.json in the bundle is not a list of class labels.")
     configure_tensorflow()
-    import keras
-
-    return LoadedBundle(
-        model=keras.saving.load_model(directory / "model.keras"),
-        spec=ModelSpec.from_json((directory / "spec.json").read_text()),
-        classes=tuple(json.loads((directory / "classes.json").read_text())),
+    model = load_model_file(
+        location / "model.keras",
+        [(feature.name, feature.kind) for feature in spec.features],
+        model_outputs(spec.task, classes),
     )
+    return LoadedBundle(model=model, spec=spec, classes=tuple(classes))
+
+
+def _unzip_bundle(archive: Path, folder: Path) -> None:
+    """Extract a bundle zip's own files (top level, known names only) into ``folder``."""
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            for name in bundle.namelist():
+                if name in BUNDLE_FILES:
+                    (folder / name).write_bytes(bundle.read(name))
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise BundleError(
+            f"'{archive}' is a damaged zip ({error}). Download the bundle again."
+        ) from None

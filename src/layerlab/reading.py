@@ -17,20 +17,29 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import numbers
 import os
 import re
 import warnings
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 try:
-    from layerlab.errors import DataError
+    from layerlab.errors import BundleError, DataError, SchemaError
 except ImportError:  # inside a bundle, where Layerlab is not installed
 
     class DataError(ValueError):
         """A file that cannot be read as a table, with a message that says why."""
+
+    class SchemaError(DataError):
+        """A table to score that lacks what the model needs."""
+
+    class BundleError(ValueError):
+        """A model file that is not what Layerlab wrote, or is damaged."""
 
 
 # One upload limit for the uploader, this reader and its message. Streamlit's
@@ -76,12 +85,14 @@ _SNIFF_RECORDS = 50
 def read_csv(
     source: bytes | str | os.PathLike,
     *,
-    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_bytes: int | None = MAX_UPLOAD_BYTES,
 ) -> pd.DataFrame:
     """Read CSV bytes or a CSV file into a DataFrame, or raise a ``DataError`` that says why not.
 
     Headers and string cells are stripped, ``MISSING_VALUES`` become missing,
-    and columns whose values are all numbers come out with a numeric dtype.
+    and columns whose values are all numbers come out with a numeric dtype
+    (see ``_tidy`` for spreadsheet numbers, dates and categories).
+    ``max_bytes=None`` reads a file of any size.
     """
     raw = _read_bytes(source, max_bytes)
     if not raw.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
@@ -116,7 +127,7 @@ def read_csv(
     return _tidy(frame, decimal_comma=delimiter != ",")
 
 
-def _read_bytes(source: bytes | str | os.PathLike, max_bytes: int) -> bytes:
+def _read_bytes(source: bytes | str | os.PathLike, max_bytes: int | None) -> bytes:
     if isinstance(source, bytes | bytearray | memoryview):
         raw = bytes(source)
         check_size(len(raw), max_bytes)
@@ -132,9 +143,9 @@ def _read_bytes(source: bytes | str | os.PathLike, max_bytes: int) -> bytes:
         return handle.read()
 
 
-def check_size(size: int, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+def check_size(size: int, max_bytes: int | None = MAX_UPLOAD_BYTES) -> None:
     """Raise ``DataError`` if a file of ``size`` bytes is over the upload limit."""
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         limit = f"{max_bytes / BYTES_PER_MB:g} MB"
         raise DataError(
             f"The file is {size / BYTES_PER_MB:.1f} MB ({size:,} bytes), which is over the "
@@ -414,12 +425,221 @@ def _ragged_error(text: str, delimiter: str, header: list[str], detail: str) -> 
     )
 
 
+# --------------------------------------------------------------------------- spreadsheet values
+
+# Where each rule lives: every rule in this section runs when a file is read, here,
+# in training, in the CLI and in the bundle's predict.py alike. The Keras model
+# then sees plain numbers and category keys (see ``category_key``); what it does
+# inside (imputing, scaling, one-hot) is in ``layerlab.build``.
+
+_CURRENCY_SYMBOLS = "$€£¥₹₽₩₺₪₫฿₴₦¢"
+_CURRENCY_CODES = (
+    "USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|INR|CNY|RMB|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|ZAR|"
+    "RUB|TRY|KRW|SGD|HKD|ILS"
+)
+_CURRENCY = rf"(?:[{_CURRENCY_SYMBOLS}]|US\$|R\$|(?:{_CURRENCY_CODES})\b)"
+_GROUP_MARKS = "'\u00a0\u202f "  # apostrophe (1'234), spaces (1 234), besides "," or "."
+_SPREADSHEET_NUMBER = re.compile(
+    rf"^(?P<open>\()?\s*(?P<sign>[-+\u2212])?\s*(?P<before>{_CURRENCY})?\s*"
+    rf"(?P<sign_after>[-+\u2212])?\s*(?P<digits>\d(?:[\d.,{_GROUP_MARKS}]*\d)?|[.,]\d+)"
+    rf"\s*(?P<after>{_CURRENCY}|%)?\s*(?P<close>\))?$"
+)
+_SPREADSHEET_SAMPLE = 200
+
+
+def _decimal_mark(digits: pd.Series, decimal_comma: bool | None) -> str:
+    """Which of "." and "," is the decimal mark in this column, from the values themselves.
+
+    ``1,234.5`` and ``1.234,5`` say so; ``1,5`` and ``1.234.567`` too; a lone
+    ``1,000`` does not, and then ``decimal_comma`` (a ``;``-delimited file) decides.
+    """
+    comma_last = digits.str.contains(r"\.\d*,\d*$") | digits.str.contains(r"\..*\.")
+    point_last = digits.str.contains(r",\d*\.\d*$") | digits.str.contains(r",.*,")
+    comma_alone = ~digits.str.contains(r"\.") & digits.str.contains(r",(?:\d{1,2}|\d{4,})$")
+    point_alone = ~digits.str.contains(",") & digits.str.contains(r"\.(?:\d{1,2}|\d{4,})$")
+    comma_votes = int(comma_last.sum() + comma_alone.sum())
+    point_votes = int(point_last.sum() + point_alone.sum())
+    if comma_votes != point_votes:
+        return "," if comma_votes > point_votes else "."
+    return "," if decimal_comma else "."
+
+
+def _spreadsheet_numbers(texts: pd.Series, decimal_comma: bool | None) -> np.ndarray:
+    """Numbers as spreadsheets write them: ``$10,200``, ``12%``, ``(1.234,50 €)``, ``1 000``.
+
+    Currency symbols and codes are dropped, a percent sign is dropped (``12%`` is
+    12, as shown), parentheses or a minus make a number negative, and thousands
+    separators go. NaN where a value is not such a number.
+    """
+    parts = texts.str.extract(_SPREADSHEET_NUMBER)
+    digits = parts["digits"]
+    present = digits.dropna()
+    if present.empty:
+        return np.full(len(texts), np.nan)
+    mark = _decimal_mark(present, decimal_comma)
+    group = "," if mark == "." else "."
+    groups = re.escape(group + _GROUP_MARKS)
+    decimal = re.escape(mark)
+    well_formed = digits.str.fullmatch(
+        rf"\d{{1,3}}(?:[{groups}]\d{{3}})+(?:{decimal}\d*)?|\d+(?:{decimal}\d*)?|{decimal}\d+"
+    )
+    cleaned = digits.str.replace(rf"[{groups}]", "", regex=True).str.replace(mark, ".", regex=False)
+    numbers = pd.to_numeric(cleaned.where(well_formed.fillna(False).astype(bool)), errors="coerce")
+    numbers = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    balanced = parts["open"].isna() == parts["close"].isna()
+    negative = (
+        parts["open"].notna()
+        | parts["sign"].isin(["-", "\u2212"])
+        | parts["sign_after"].isin(["-", "\u2212"])
+    )
+    signs = np.where(negative.to_numpy(), -1.0, 1.0)
+    return np.where(balanced.to_numpy(), numbers * signs, np.nan)
+
+
+def parse_numbers(values: pd.Series, decimal_comma: bool | None = None) -> np.ndarray:
+    """Every value of a column as a float64, NaN where missing or not a number.
+
+    Plain numbers first; text that is not one is read as a spreadsheet writes
+    numbers (``_spreadsheet_numbers``), when enough of a sample of it is.
+    ``decimal_comma`` settles ``1,000`` (1 or 1000?) when nothing else in the
+    column does: True for a ``;``-delimited file.
+    """
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    objects = values.astype(object)
+    objects = objects.map(
+        lambda value: float(value) if isinstance(value, bool | np.bool_) else value
+    )
+    numbers = pd.to_numeric(objects, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = numbers.copy()  # pandas may hand back a read-only view
+    is_text = objects.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
+    if not is_text.any():
+        return numbers
+    texts = objects[is_text].str.strip()
+    texts = texts.mask(texts.isin(_MISSING_SET))
+    unread = texts[np.isnan(numbers[is_text]) & texts.notna().to_numpy()]
+    if unread.empty:
+        return numbers
+    sample = unread.iloc[:: max(1, len(unread) // _SPREADSHEET_SAMPLE)]
+    if np.isnan(_spreadsheet_numbers(sample, decimal_comma)).mean() > 0.5:
+        return numbers  # text, not numbers with symbols
+    spreadsheet = _spreadsheet_numbers(texts.fillna(""), decimal_comma)
+    text_numbers = numbers[is_text]
+    if _decimal_mark(texts.dropna(), decimal_comma) == ",":
+        text_numbers = spreadsheet  # "1.000" is a thousand here, whatever Python says
+    else:
+        text_numbers = np.where(np.isnan(text_numbers), spreadsheet, text_numbers)
+    numbers[is_text] = text_numbers
+    return numbers
+
+
+def as_numeric(values: pd.Series) -> np.ndarray:
+    """Numbers for a whole column as float32, NaN where missing or not a number."""
+    return parse_numbers(values).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- dates
+
+DATE_PARTS = ("year", "month", "day of week", "day of year", "hour", "days since 1970")
+_DATE_PART_NAME = re.compile(r"^(?P<source>.+) \((?P<part>" + "|".join(DATE_PARTS) + r")\)$")
+# dateutil reads "mon", "march" or "id12" as dates, so a value must first look like one:
+# 2024-03-01, 1/3/24, 01.03.2024, 12:30, Mar 1 2024, 1 March 2024.
+DATE_LIKE = re.compile(
+    r"^(\d{1,4}[-/.]\d{1,2}([-/.]\d{1,4})?"
+    r"|\d{1,2}:\d{2}"
+    r"|[A-Za-z]{3,9}\.? \d{1,2}"
+    r"|\d{1,2} [A-Za-z]{3,9})"
+)
+_DATES_SHARE = 0.9
+_DATE_SAMPLE = 200
+_DAY_FIRST = re.compile(r"^(?P<first>\d{1,2})(?P<mark>[-/.])(?P<second>\d{1,2})[-/.]\d{2,4}")
+
+
+def date_part_name(column: str, part: str) -> str:
+    """The name of a date column's derived part: ``signup (year)``."""
+    return f"{column} ({part})"
+
+
+def date_part_source(name: str) -> str | None:
+    """The date column a derived part came from (``signup`` for ``signup (year)``), or None."""
+    match = _DATE_PART_NAME.match(str(name))
+    return match.group("source") if match else None
+
+
+def _day_first(texts: pd.Series) -> bool:
+    """Whether ``01/03/2024`` means 1 March here: a day over 12 says so; else dots do."""
+    parts = texts.str.extract(_DAY_FIRST).dropna()
+    if parts.empty:
+        return False
+    first, second = parts["first"].astype(int), parts["second"].astype(int)
+    if (first > 12).any():
+        return True
+    if (second > 12).any():
+        return False
+    return bool((parts["mark"] == ".").mean() > 0.5)
+
+
+def parse_dates(texts: pd.Series) -> pd.Series | None:
+    """The column as UTC date-times when (nearly) every value is a date, else None."""
+    present = texts.dropna()
+    if present.empty or pd.api.types.is_numeric_dtype(present):
+        return None
+    present = present.astype(str)
+    sample = present.iloc[:: max(1, len(present) // _DATE_SAMPLE)]
+    if sample.str.match(DATE_LIKE).mean() < _DATES_SHARE:
+        return None
+    day_first = _day_first(present)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for options in ({"format": "ISO8601"}, {}, {"format": "mixed"}):
+            try:
+                parsed = pd.to_datetime(
+                    texts, errors="coerce", utc=True, dayfirst=day_first, **options
+                )
+            except (ValueError, TypeError, OverflowError):
+                continue
+            if parsed[present.index].notna().mean() >= _DATES_SHARE:
+                return parsed
+    return None
+
+
+def date_parts(column: str, moments: pd.Series) -> dict[str, np.ndarray]:
+    """Numbers a network can learn from a date column: its calendar parts and its age.
+
+    ``hour`` only when some value has a time of day.
+    """
+    parts = {
+        "year": moments.dt.year,
+        "month": moments.dt.month,
+        "day of week": moments.dt.dayofweek,
+        "day of year": moments.dt.dayofyear,
+        "hour": moments.dt.hour + moments.dt.minute / 60,
+        "days since 1970": (moments - pd.Timestamp("1970-01-01", tz="UTC")) / pd.Timedelta(days=1),
+    }
+    if not (parts["hour"].fillna(0) != 0).any():
+        del parts["hour"]
+    return {
+        date_part_name(column, part): values.to_numpy(dtype=np.float64, na_value=np.nan)
+        for part, values in parts.items()
+    }
+
+
+# --------------------------------------------------------------------------- tidying
+
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+(,\d+)?$")
+_MISSING_SET = frozenset(MISSING_VALUES)
 
 
 def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
-    """Strip string cells, let padded markers (" NA ") count as missing, make numbers numeric."""
-    missing = set(MISSING_VALUES)
+    """Read each text column as what it holds: numbers, dates, or categories.
+
+    Strips cells, lets padded markers (" NA ") count as missing, turns columns of
+    (spreadsheet) numbers into numbers, adds the parts of date columns after
+    them, and makes categories that differ only in letter case or spaces one.
+    ``frame.attrs["reading_notes"]`` says, per column, what was done.
+    """
+    notes: dict[str, str] = {}
+    derived: dict[str, dict[str, np.ndarray]] = {}
     for name in frame.columns:
         column = frame[name]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
@@ -427,15 +647,89 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
         if not all(isinstance(value, str) for value in column.dropna().head(1000)):
             continue  # e.g. True/False/NaN, which pandas already read as booleans.
         stripped = column.str.strip()
-        stripped = stripped.mask(stripped.isin(missing))
+        stripped = stripped.mask(stripped.isin(_MISSING_SET))
         # Spreadsheets set to e.g. German or French write "1,5" and separate fields with ";".
         if decimal_comma and stripped.dropna().str.match(_DECIMAL_COMMA).all():
             stripped = stripped.str.replace(",", ".", regex=False)
         try:
             frame[name] = pd.to_numeric(stripped)
+            continue
         except (ValueError, TypeError):
+            pass
+        numbers = parse_numbers(stripped, decimal_comma)
+        present = stripped.notna().to_numpy()
+        if present.any() and not np.isnan(numbers[present]).any():
+            frame[name] = numbers
+            example = stripped[present].iloc[0]
+            notes[name] = (
+                f'Read as numbers from spreadsheet text (e.g. "{_shorten(example, 20)}" is '
+                f"{numbers[present][0]:,.10g})."
+            )
+            continue
+        moments = parse_dates(stripped)
+        if moments is not None:
             frame[name] = stripped
+            parts = {
+                part: values
+                for part, values in date_parts(name, moments).items()
+                if part not in frame.columns
+            }
+            derived[name] = parts
+            notes[name] = (
+                "Dates: the model uses their parts instead ("
+                + ", ".join(f'"{part}"' for part in parts)
+                + ")."
+            )
+            continue
+        frame[name] = stripped
+        merged, spellings = _merge_spellings(stripped)
+        if spellings:
+            frame[name] = merged
+            notes[name] = (
+                "Values that differ only in letter case or spaces are one category: "
+                + "; ".join(spellings)
+                + "."
+            )
+    if derived:
+        frame = _with_date_parts(frame, derived)
+    frame.attrs["reading_notes"] = notes
     return frame
+
+
+def _merge_spellings(texts: pd.Series) -> tuple[pd.Series, list[str]]:
+    """Each category spelled as its most common spelling; the merges, as a few examples."""
+    present = texts.dropna()
+    keys = _keys(present)
+    if keys.nunique() == present.nunique():
+        return texts, []
+    counts = pd.DataFrame({"key": keys, "text": present}).value_counts(sort=True)
+    spelling = {}
+    merged_groups: dict[str, list[str]] = {}
+    for (key, text), _ in counts.items():
+        spelling.setdefault(key, text)
+        merged_groups.setdefault(key, []).append(text)
+    examples = [
+        " = ".join(f'"{_shorten(text, 20)}"' for text in group[:3])
+        for group in merged_groups.values()
+        if len(group) > 1
+    ][:3]
+    merged = texts.copy()
+    merged[present.index] = keys.map(spelling).to_numpy()
+    return merged, examples
+
+
+def _with_date_parts(
+    frame: pd.DataFrame, derived: dict[str, dict[str, np.ndarray]]
+) -> pd.DataFrame:
+    """``frame`` with each date column's parts right after it."""
+    columns: dict[str, object] = {}
+    for name in frame.columns:
+        columns[name] = frame[name]
+        for part, values in derived.get(name, {}).items():
+            columns[part] = values
+    widened = pd.DataFrame(columns, index=frame.index)
+    widened.attrs = dict(frame.attrs)
+    return widened
 
 
 # --------------------------------------------------------------------------- values
@@ -468,15 +762,86 @@ def as_category_text(values: pd.Series) -> np.ndarray:
     return np.array([category_text(value) for value in values.astype(object)], dtype=object)
 
 
-def as_numeric(values: pd.Series) -> np.ndarray:
-    """Numbers for a whole column as float32, NaN where missing or not a number."""
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy(dtype=np.float32, na_value=np.nan)
-    objects = values.astype(object)
-    objects = objects.map(
-        lambda value: float(value) if isinstance(value, bool | np.bool_) else value
+def _keys(texts: pd.Series) -> pd.Series:
+    return texts.astype(str).str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+
+
+def category_key(value: object) -> str:
+    """What the model's one-hot vocabulary holds for a value: ``category_text``, case-folded.
+
+    So ``Sales``, ``sales`` and `` SALES `` are one category at prediction too,
+    even in a file where the spellings come apart from the training file's.
+    """
+    return " ".join(category_text(value).split()).casefold()
+
+
+def as_category_keys(values: pd.Series) -> np.ndarray:
+    """``category_key`` for a whole column (object array)."""
+    return _keys(pd.Series(as_category_text(values), dtype=object)).to_numpy(dtype=object)
+
+
+def model_inputs(frame: pd.DataFrame, features: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """A table's columns as the Keras model's inputs, each shaped (rows, 1).
+
+    ``features`` are (name, kind) pairs, as in ``spec.json``: numeric columns
+    as float32 (NaN = missing), categorical and boolean ones as category keys.
+    """
+    inputs = {}
+    for name, kind in features:
+        if kind == "numeric":
+            inputs[name] = as_numeric(frame[name]).reshape(-1, 1)
+        else:
+            inputs[name] = as_category_keys(frame[name]).reshape(-1, 1)
+    return inputs
+
+
+def non_number_message(frame: pd.DataFrame, numeric_columns: list[str]) -> str | None:
+    """Say which numeric columns hold values that are neither numbers nor missing, or None.
+
+    Empty cells and the usual missing markers (``MISSING_VALUES``) are missing
+    values, which the model handles. Anything else that is not a number (``abc``),
+    or is too large for the model's 32-bit floats (``1e999``), would be read as
+    missing without a word, so it is named here instead, with a count and up to
+    three examples per column. The bundle's ``predict.py`` carries a verbatim copy,
+    so it needs only numpy, pandas and ``MISSING_VALUES``.
+    """
+    largest = float(np.finfo(np.float32).max)
+
+    def examples(values):
+        texts = pd.unique(values.map(lambda v: " ".join(str(v).split())))[:3]
+        return ", ".join(f'"{t[:29]}…"' if len(t) > 30 else f'"{t}"' for t in texts)
+
+    problems = []
+    for name in numeric_columns:
+        values = frame[name]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+            values = values[~np.isnan(numbers)]
+            numbers = numbers[~np.isnan(numbers)]
+        else:  # text, or a mix: read each value as the model's input does
+            values = values.astype(object)
+            values = values[values.notna()]
+            values = values[~values.map(lambda v: isinstance(v, str) and v.strip() in _MISSING_SET)]
+            numbers = parse_numbers(values)
+        not_numbers = values[np.isnan(numbers)]
+        too_large = values[np.abs(np.nan_to_num(numbers)) > largest]
+        if len(not_numbers):
+            count = len(not_numbers)
+            are = "1 value is not a number" if count == 1 else f"{count} values are not numbers"
+            problems.append(f'Column "{name}" (numeric): {are}, e.g. {examples(not_numbers)}.')
+        if len(too_large):
+            are = "1 value is" if len(too_large) == 1 else f"{len(too_large)} values are"
+            problems.append(
+                f'Column "{name}" (numeric): {are} too large for the model (over 3.4e38), '
+                f"e.g. {examples(too_large)}."
+            )
+    if not problems:
+        return None
+    return (
+        " ".join(problems) + " The model expects a number in every cell of its numeric columns; "
+        "empty cells and missing markers such as NA are fine and count as missing. Correct "
+        "these values, or empty their cells to score those rows with the value missing."
     )
-    return pd.to_numeric(objects, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
 
 
 # --------------------------------------------------------------------------- wording
@@ -541,3 +906,134 @@ def write_csv(frame: pd.DataFrame, target=None) -> str | None:
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """``write_csv`` as UTF-8 bytes, for a download button."""
     return write_csv(frame).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def missing_columns_message(frame: pd.DataFrame, feature_names: list[str]) -> str | None:
+    """Say which columns the model needs that ``frame`` lacks, or None when none are missing.
+
+    A date column's parts (``signup (year)``) are named by their date column.
+    """
+    missing = [name for name in feature_names if name not in frame.columns]
+    if not missing:
+        return None
+    needed: list[str] = []
+    unread_dates: list[str] = []
+    for name in missing:
+        source = date_part_source(name)
+        if source is not None and source in frame.columns:
+            unread_dates.append(source)
+        needed.append(f'"{source}" (a date)' if source is not None else f'"{name}"')
+    needed = list(dict.fromkeys(needed))
+    trained = list(dict.fromkeys(date_part_source(name) or name for name in feature_names))
+    message = (
+        f"The file is missing {len(needed)} column(s) the model needs: {', '.join(needed)}. "
+        f"The model was trained on: {', '.join(repr(name) for name in trained)}. Add the "
+        "missing column(s) with the same names (empty cells are fine: they count as missing "
+        "values)."
+    )
+    for source in dict.fromkeys(unread_dates):
+        message += (
+            f' Column "{source}" is there, but its values could not be read as dates: '
+            "write them as in the training file (for example 2024-03-01)."
+        )
+    return message
+
+
+def prediction_table(task: str, classes: list[str], outputs: np.ndarray) -> pd.DataFrame:
+    """Predictions as a table: ``prediction``, plus ``probability_<class>`` for classes.
+
+    Classification ``outputs`` hold one probability column per class, in class order.
+    """
+    if task == "regression":
+        return pd.DataFrame({"prediction": np.asarray(outputs, dtype=float).reshape(-1)})
+    table = pd.DataFrame({"prediction": [classes[i] for i in outputs.argmax(axis=1)]})
+    for position, label in enumerate(classes):
+        table[f"probability_{label}"] = outputs[:, position]
+    return table
+
+
+# --------------------------------------------------------------------------- model files
+
+
+def input_name(column: str) -> str:
+    """A column's name as its ``keras.Input`` has it: as it is, but Keras refuses a "/".
+
+    The model's inputs are a dict keyed by the raw column name, so callers still
+    pass the column under its own name.
+    """
+    return column.replace("/", "\u2215")  # DIVISION SLASH, which reads the same
+
+
+_NOT_LAYERLAB = (
+    "Layerlab never writes such a model, so this file was not made by Layerlab or was "
+    "changed after. Use the model.keras of a bundle that Layerlab wrote: train again, or "
+    "download the bundle again."
+)
+
+
+def load_model_file(path: str | os.PathLike, features: list[tuple[str, str]], outputs: int):
+    """Load a bundle's ``model.keras`` in Keras's safe mode, or raise ``BundleError`` saying why.
+
+    Refused: a file that is not a Keras archive (corrupt or truncated), a model
+    that holds code Keras will not run in safe mode (a ``Lambda`` layer, custom
+    objects), and one whose inputs or outputs do not match the bundle's spec.
+    Safe mode is never turned off. Any failure of ``load_model`` is a refusal:
+    the file is untrusted input, and Keras raises many kinds of errors on it.
+    """
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise BundleError(
+            f'"{path.name}" is not a Keras model file: it is corrupt, truncated or of another '
+            "kind. Expected the model.keras that Layerlab wrote. Download or copy the bundle "
+            "again."
+        )
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # untrusted file: every failure is a refusal, said plainly
+        detail = " ".join(str(error).split())
+        if "safe_mode" in detail or "Lambda" in detail or "lambda" in detail:
+            raise BundleError(
+                f'"{path.name}" was not loaded, for your safety: it holds code (such as a '
+                "Lambda layer) that Keras runs only when safe mode is off, and it stays on. "
+                + _NOT_LAYERLAB
+            ) from None
+        raise BundleError(
+            f'"{path.name}" could not be loaded as a Layerlab model ({_shorten(detail, 160)}). '
+            + _NOT_LAYERLAB
+        ) from None
+    expected = sorted(input_name(name) for name, _ in features)
+    found = sorted(str(getattr(tensor, "name", "")) for tensor in model.inputs)
+    found_outputs = int(model.outputs[0].shape[-1]) if len(model.outputs) == 1 else -1
+    if found != expected or found_outputs not in (outputs, 1 if outputs == 2 else outputs):
+        raise BundleError(
+            f'"{path.name}" does not match the bundle\'s spec.json: the model reads '
+            f"{len(found)} column(s) and gives {found_outputs} output(s), the spec names "
+            f"{len(expected)} column(s) and {outputs} output(s). " + _NOT_LAYERLAB
+        )
+    return model
+
+
+def read_bundle_json(directory: str | os.PathLike, name: str):
+    """One JSON file of a bundle, or ``BundleError`` when it is missing or not JSON."""
+    path = Path(directory) / name
+    if not path.is_file():
+        raise BundleError(
+            f'"{directory}" is not a Layerlab bundle: {name} not found. Point to the folder '
+            "written by `python -m layerlab train` (or an unzipped download)."
+        )
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BundleError(
+            f"{name} in the bundle is not valid JSON ({error}). " + _NOT_LAYERLAB
+        ) from None
+
+
+def model_outputs(task: str, classes: list[str]) -> int:
+    """How many outputs a Layerlab model has for ``task``: 1 for numbers, one per class."""
+    return 1 if task == "regression" else max(len(classes), 2)

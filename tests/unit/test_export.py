@@ -154,7 +154,9 @@ def test_bundle_predict_script_reads_decimal_commas_like_the_app(
     monkeypatch.setattr("sys.argv", ["predict.py", "new.csv"])
     # In this process: the point is reading the file, and the script is already proven
     # to run without Layerlab above.
-    runpy.run_path(str(bundle / "predict.py"), run_name="__main__")
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(bundle / "predict.py"), run_name="__main__")
+    assert exited.value.code == 0
     standalone = pd.read_csv(io.StringIO(capsys.readouterr().out))
     expected = score(
         churn_result.built.model, churn_result.spec, churn_result.classes, read_csv("new.csv")
@@ -165,7 +167,7 @@ def test_bundle_predict_script_reads_decimal_commas_like_the_app(
 
 
 def test_bundle_predict_script_refuses_non_numbers_with_the_apps_message(
-    bundle, churn_result, churn_frame, monkeypatch, tmp_path
+    bundle, churn_result, churn_frame, monkeypatch, capsys, tmp_path
 ):
     rows = new_customers(churn_frame).head(3).astype({"age": object, "tenure_months": object})
     rows.loc[0, "age"] = "abc"
@@ -183,4 +185,5 @@ def test_bundle_predict_script_refuses_non_numbers_with_the_apps_message(
     monkeypatch.setattr("sys.argv", ["predict.py", "new.csv"])
     with pytest.raises(SystemExit) as exited:
         runpy.run_path(str(bundle / "predict.py"), run_name="__main__")
-    assert exited.value.code == f"error: {caught.value}"
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == f"error: {caught.value}\n"
