@@ -107,13 +107,21 @@ def _bundle_readme(result: TrainingResult, evaluation: Evaluation) -> str:
         "## Use it\n\n"
         "    python predict.py new.csv > predictions.csv\n\n"
         "or in Python, with Keras 3 (no Layerlab needed):\n\n"
-        "    import keras\n"
+        "    import json, keras, tensorflow as tf, layerlab_reading as reading\n"
         '    model = keras.saving.load_model("model.keras")\n'
-        "    # one input per raw column, each shaped (rows, 1): numbers as float32\n"
-        "    # (NaN = missing), everything else as strings (empty = missing)\n\n"
+        '    spec = json.load(open("spec.json"))\n'
+        '    frame = reading.read_csv("new.csv", max_bytes=None)\n'
+        '    features = [(f["name"], f["kind"]) for f in spec["features"]]\n'
+        "    inputs = reading.model_inputs(frame, features)\n"
+        "    outputs = model.predict({name: tf.constant(x) for name, x in inputs.items()})\n\n"
+        "The model takes one input per column, each shaped (rows, 1): numbers as float32 "
+        "(NaN = missing), categories as lower-case text (empty = missing). "
+        "`layerlab_reading.py` reads a CSV exactly as Layerlab read the training file "
+        "(spreadsheet numbers, dates as parts, one spelling per category).\n\n"
         "Files: model.keras, spec.json (every setting; reload it with "
         "`python -m layerlab train DATA.csv --spec spec.json`), metrics.json, history.csv, "
-        "classes.json (class labels in output order), summary.txt.\n"
+        "classes.json (class labels in output order), summary.txt, predict.py, "
+        "layerlab_reading.py.\n"
     )
 
 

@@ -223,3 +223,24 @@ def test_a_damaged_zip_is_refused(trained_on_spreadsheet, tmp_path):
             out.write(bundle / name, arcname=name)
     with pytest.raises(BundleError, match="not a Keras model file"):
         load_bundle(archive)
+
+
+def test_the_bundle_readme_python_recipe_runs_without_layerlab(
+    trained_on_spreadsheet, fresh_venv, tmp_path
+):
+    _, bundle = trained_on_spreadsheet
+    readme = (bundle / "README.md").read_text()
+    recipe = readme.split("or in Python", 1)[1].split("\n\n", 2)[1]
+    code = "\n".join(line.removeprefix("    ") for line in recipe.splitlines())
+    (bundle / "new.csv").write_bytes(_cp1252_csv(_spreadsheet_rows(4, seed=5)))
+    done = subprocess.run(
+        [str(fresh_venv), "-c", code + "\nprint(outputs.shape)"],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    (bundle / "new.csv").unlink()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("(4, 1)")
