@@ -337,7 +337,10 @@ def _sniff_delimiter(sample: str) -> str:
 
     best_regularity = max(regularity for regularity, _ in scores.values())
     try:
-        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
+        # The sniffer's quote regexes take seconds on 64 KB of quoted values; its first
+        # say needs only the lines the regularity scores above looked at.
+        head = "\n".join(sample.splitlines()[: _SNIFF_RECORDS + 1])
+        sniffed = csv.Sniffer().sniff(head, delimiters="".join(_DELIMITERS)).delimiter
     except csv.Error:
         sniffed = None
     if sniffed in scores and scores[sniffed][1] > 1 and scores[sniffed][0] == best_regularity:
@@ -445,6 +448,7 @@ _SPREADSHEET_NUMBER = re.compile(
     rf"\s*(?P<after>{_CURRENCY}|%)?\s*(?P<close>\))?$"
 )
 _SPREADSHEET_SAMPLE = 200
+_MARK_SAMPLE = 2000  # values that vote on the decimal mark
 
 
 def _decimal_mark(digits: pd.Series, decimal_comma: bool | None) -> str:
@@ -464,19 +468,17 @@ def _decimal_mark(digits: pd.Series, decimal_comma: bool | None) -> str:
     return "," if decimal_comma else "."
 
 
-def _spreadsheet_numbers(texts: pd.Series, decimal_comma: bool | None) -> np.ndarray:
+def _spreadsheet_numbers(texts: pd.Series, mark: str) -> np.ndarray:
     """Numbers as spreadsheets write them: ``$10,200``, ``12%``, ``(1.234,50 €)``, ``1 000``.
 
     Currency symbols and codes are dropped, a percent sign is dropped (``12%`` is
     12, as shown), parentheses or a minus make a number negative, and thousands
-    separators go. NaN where a value is not such a number.
+    separators go; ``mark`` is the decimal mark. NaN where a value is not such a number.
     """
     parts = texts.str.extract(_SPREADSHEET_NUMBER)
     digits = parts["digits"]
-    present = digits.dropna()
-    if present.empty:
+    if digits.isna().all():
         return np.full(len(texts), np.nan)
-    mark = _decimal_mark(present, decimal_comma)
     group = "," if mark == "." else "."
     groups = re.escape(group + _GROUP_MARKS)
     decimal = re.escape(mark)
@@ -496,6 +498,54 @@ def _spreadsheet_numbers(texts: pd.Series, decimal_comma: bool | None) -> np.nda
     return np.where(balanced.to_numpy(), numbers * signs, np.nan)
 
 
+def per_distinct(values: pd.Series | np.ndarray, convert) -> np.ndarray:
+    """``convert`` run once on the distinct values (an object array), spread back to every row.
+
+    Columns repeat their values, so per-value Python work is done only for the
+    distinct ones. Missing values get ``convert([None])``. A column that mixes
+    booleans or numbers with other kinds (``True`` hashes like ``1``) is
+    converted value by value instead.
+    """
+    objects = np.asarray(values, dtype=object)
+    if pd.api.types.infer_dtype(objects, skipna=True) in ("mixed", "mixed-integer"):
+        return np.asarray(convert(objects))
+    codes, uniques = pd.factorize(objects, use_na_sentinel=True)
+    converted = np.asarray(convert(np.asarray(uniques, dtype=object)))
+    missing = np.asarray(convert(np.array([None], dtype=object)))
+    return np.concatenate([converted, missing])[codes]  # code -1, missing, takes the last
+
+
+def _numbers_of(values: np.ndarray, decimal_comma: bool | None) -> np.ndarray:
+    """Floats for an object array of raw values; see ``parse_numbers``."""
+    series = pd.Series(values, dtype=object)
+    is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in values), bool, len(values))
+    series[is_bool] = series[is_bool].astype(float)
+    numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = numbers.copy()  # pandas may hand back a read-only view
+    is_text = np.fromiter((isinstance(v, str) for v in values), bool, len(values))
+    if not is_text.any():
+        return numbers
+    texts = series[is_text].str.strip()
+    texts = texts.mask(texts.isin(_MISSING_SET))
+    unread = texts[np.isnan(numbers[is_text]) & texts.notna().to_numpy()]
+    if unread.empty:
+        return numbers
+    present = texts.dropna()
+    marks = present.iloc[:: max(1, len(present) // _MARK_SAMPLE)].str.extract(_SPREADSHEET_NUMBER)
+    mark = _decimal_mark(marks["digits"].dropna(), decimal_comma)
+    sample = unread.iloc[:: max(1, len(unread) // _SPREADSHEET_SAMPLE)]
+    if np.isnan(_spreadsheet_numbers(sample, mark)).mean() > 0.5:
+        return numbers  # text, not numbers with symbols
+    spreadsheet = _spreadsheet_numbers(texts.fillna(""), mark)
+    text_numbers = numbers[is_text]
+    if mark == ",":
+        text_numbers = spreadsheet  # "1.000" is a thousand here, whatever Python says
+    else:
+        text_numbers = np.where(np.isnan(text_numbers), spreadsheet, text_numbers)
+    numbers[is_text] = text_numbers
+    return numbers
+
+
 def parse_numbers(values: pd.Series, decimal_comma: bool | None = None) -> np.ndarray:
     """Every value of a column as a float64, NaN where missing or not a number.
 
@@ -506,31 +556,9 @@ def parse_numbers(values: pd.Series, decimal_comma: bool | None = None) -> np.nd
     """
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
-    objects = values.astype(object)
-    objects = objects.map(
-        lambda value: float(value) if isinstance(value, bool | np.bool_) else value
+    return per_distinct(values, lambda distinct: _numbers_of(distinct, decimal_comma)).astype(
+        np.float64
     )
-    numbers = pd.to_numeric(objects, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    numbers = numbers.copy()  # pandas may hand back a read-only view
-    is_text = objects.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
-    if not is_text.any():
-        return numbers
-    texts = objects[is_text].str.strip()
-    texts = texts.mask(texts.isin(_MISSING_SET))
-    unread = texts[np.isnan(numbers[is_text]) & texts.notna().to_numpy()]
-    if unread.empty:
-        return numbers
-    sample = unread.iloc[:: max(1, len(unread) // _SPREADSHEET_SAMPLE)]
-    if np.isnan(_spreadsheet_numbers(sample, decimal_comma)).mean() > 0.5:
-        return numbers  # text, not numbers with symbols
-    spreadsheet = _spreadsheet_numbers(texts.fillna(""), decimal_comma)
-    text_numbers = numbers[is_text]
-    if _decimal_mark(texts.dropna(), decimal_comma) == ",":
-        text_numbers = spreadsheet  # "1.000" is a thousand here, whatever Python says
-    else:
-        text_numbers = np.where(np.isnan(text_numbers), spreadsheet, text_numbers)
-    numbers[is_text] = text_numbers
-    return numbers
 
 
 def as_numeric(values: pd.Series) -> np.ndarray:
@@ -636,7 +664,8 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
     Strips cells, lets padded markers (" NA ") count as missing, turns columns of
     (spreadsheet) numbers into numbers, adds the parts of date columns after
     them, and makes categories that differ only in letter case or spaces one.
-    ``frame.attrs["reading_notes"]`` says, per column, what was done.
+    ``frame.attrs["reading_notes"]`` says, per column, what was done. The work is
+    done once per distinct value, then spread to the rows.
     """
     notes: dict[str, str] = {}
     derived: dict[str, dict[str, np.ndarray]] = {}
@@ -646,31 +675,34 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
             continue
         if not all(isinstance(value, str) for value in column.dropna().head(1000)):
             continue  # e.g. True/False/NaN, which pandas already read as booleans.
-        stripped = column.str.strip()
-        stripped = stripped.mask(stripped.isin(_MISSING_SET))
-        # Spreadsheets set to e.g. German or French write "1,5" and separate fields with ";".
-        if decimal_comma and stripped.dropna().str.match(_DECIMAL_COMMA).all():
-            stripped = stripped.str.replace(",", ".", regex=False)
-        try:
-            frame[name] = pd.to_numeric(stripped)
+        codes, distinct = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+        texts = pd.Series(distinct, dtype=object).str.strip()
+        texts = texts.mask(texts.isin(_MISSING_SET))
+        counts = np.bincount(codes[codes >= 0], minlength=len(texts))
+
+        def spread(per_distinct, missing=np.nan, codes=codes):
+            return np.concatenate([np.asarray(per_distinct), [missing]])[codes]
+
+        numbers = _plain_numbers(texts, decimal_comma)
+        if numbers is not None:
+            frame[name] = numbers[codes] if (codes >= 0).all() else spread(numbers)
             continue
-        except (ValueError, TypeError):
-            pass
-        numbers = parse_numbers(stripped, decimal_comma)
-        present = stripped.notna().to_numpy()
+        present = texts.notna().to_numpy()
+        numbers = _numbers_of(texts.to_numpy(dtype=object), decimal_comma)
         if present.any() and not np.isnan(numbers[present]).any():
-            frame[name] = numbers
-            example = stripped[present].iloc[0]
+            frame[name] = spread(numbers)
+            first = int(np.flatnonzero(present)[0])
             notes[name] = (
-                f'Read as numbers from spreadsheet text (e.g. "{_shorten(example, 20)}" is '
-                f"{numbers[present][0]:,.10g})."
+                f'Read as numbers from spreadsheet text (e.g. "{_shorten(texts[first], 20)}" '
+                f"is {numbers[first]:,.10g})."
             )
             continue
-        moments = parse_dates(stripped)
+        frame[name] = spread(texts.to_numpy(dtype=object), missing=None)
+        frame[name] = frame[name].where(frame[name].notna(), np.nan)
+        moments = parse_dates(texts)
         if moments is not None:
-            frame[name] = stripped
             parts = {
-                part: values
+                part: spread(values)
                 for part, values in date_parts(name, moments).items()
                 if part not in frame.columns
             }
@@ -681,10 +713,9 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
                 + ")."
             )
             continue
-        frame[name] = stripped
-        merged, spellings = _merge_spellings(stripped)
+        merged, spellings = _merge_spellings(texts, counts)
         if spellings:
-            frame[name] = merged
+            frame[name] = spread(merged.to_numpy(dtype=object), missing=np.nan)
             notes[name] = (
                 "Values that differ only in letter case or spaces are one category: "
                 + "; ".join(spellings)
@@ -696,25 +727,38 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
     return frame
 
 
-def _merge_spellings(texts: pd.Series) -> tuple[pd.Series, list[str]]:
-    """Each category spelled as its most common spelling; the merges, as a few examples."""
-    present = texts.dropna()
-    keys = _keys(present)
-    if keys.nunique() == present.nunique():
+def _plain_numbers(texts: pd.Series, decimal_comma: bool) -> np.ndarray | None:
+    """The distinct values as numbers when every one is a plain number (or missing), else None."""
+    # Spreadsheets set to e.g. German or French write "1,5" and separate fields with ";".
+    if decimal_comma and texts.dropna().str.match(_DECIMAL_COMMA).all():
+        texts = texts.str.replace(",", ".", regex=False)
+    try:
+        return pd.to_numeric(texts).to_numpy()
+    except (ValueError, TypeError):
+        return None
+
+
+def _merge_spellings(texts: pd.Series, counts: np.ndarray) -> tuple[pd.Series, list[str]]:
+    """Each distinct text spelled as its key's most common spelling; a few merges, as examples.
+
+    ``counts`` says how many rows hold each distinct text.
+    """
+    present = texts.notna().to_numpy()
+    keys = _keys(texts[present])
+    if keys.nunique() == len(keys):
         return texts, []
-    counts = pd.DataFrame({"key": keys, "text": present}).value_counts(sort=True)
-    spelling = {}
-    merged_groups: dict[str, list[str]] = {}
-    for (key, text), _ in counts.items():
-        spelling.setdefault(key, text)
-        merged_groups.setdefault(key, []).append(text)
+    table = pd.DataFrame({"key": keys, "text": texts[present], "rows": counts[present]})
+    table = table.groupby(["key", "text"], sort=False)["rows"].sum().reset_index()
+    table = table.sort_values("rows", ascending=False, kind="stable")
+    spelling = table.drop_duplicates("key").set_index("key")["text"]
+    groups = table.groupby("key", sort=False)["text"].agg(list)
     examples = [
         " = ".join(f'"{_shorten(text, 20)}"' for text in group[:3])
-        for group in merged_groups.values()
+        for group in groups
         if len(group) > 1
     ][:3]
     merged = texts.copy()
-    merged[present.index] = keys.map(spelling).to_numpy()
+    merged[present] = keys.map(spelling).to_numpy()
     return merged, examples
 
 
@@ -759,7 +803,11 @@ def category_text(value: object) -> str:
 
 def as_category_text(values: pd.Series) -> np.ndarray:
     """Category strings for a whole column (object array), via ``category_text``."""
-    return np.array([category_text(value) for value in values.astype(object)], dtype=object)
+    return per_distinct(values, lambda distinct: _texts(category_text, distinct))
+
+
+def _texts(rule, values: np.ndarray) -> np.ndarray:
+    return np.array([rule(value) for value in values], dtype=object)
 
 
 def _keys(texts: pd.Series) -> pd.Series:
@@ -777,7 +825,7 @@ def category_key(value: object) -> str:
 
 def as_category_keys(values: pd.Series) -> np.ndarray:
     """``category_key`` for a whole column (object array)."""
-    return _keys(pd.Series(as_category_text(values), dtype=object)).to_numpy(dtype=object)
+    return per_distinct(values, lambda distinct: _texts(category_key, distinct))
 
 
 def model_inputs(frame: pd.DataFrame, features: list[tuple[str, str]]) -> dict[str, np.ndarray]:
