@@ -19,7 +19,9 @@ from typing import Any
 
 from layerlab.errors import SpecError
 
-SPEC_VERSION = 1
+# 2 added ``class_weight``. Files of version 1 load unchanged (the field takes its default); the
+# version tells an older Layerlab to update rather than call the field unknown.
+SPEC_VERSION = 2
 
 TASKS = ("regression", "binary", "multiclass")
 FEATURE_KINDS = ("numeric", "categorical", "boolean")
@@ -37,6 +39,9 @@ ACTIVATIONS = (
     "softmax",
 )
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adamw", "nadam")
+# "balanced" weighs each training row by n_rows / (n_classes * rows of its class), scikit-learn's
+# formula, so every class counts the same in the loss.
+CLASS_WEIGHTS = ("none", "balanced")
 
 # Where each optimizer usually works well; the UI warns outside these ranges.
 DEFAULT_LEARNING_RATES = {
@@ -166,7 +171,8 @@ class ModelSpec:
 
     ``output_activation`` and ``loss`` are ``None`` to mean "derived from the
     task", which is what almost everyone wants; see ``resolved_output()``.
-    ``patience`` 0 turns early stopping off.
+    ``patience`` 0 turns early stopping off. ``class_weight`` "balanced" makes
+    every class count the same in the loss (classification only).
     """
 
     target: str
@@ -175,6 +181,7 @@ class ModelSpec:
     layers: list[LayerSpec] = field(default_factory=default_layers)
     output_activation: str | None = None
     loss: str | None = None
+    class_weight: str = "none"
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     momentum: float = 0.9
@@ -230,6 +237,7 @@ class ModelSpec:
             "layers": [layer.to_dict() for layer in self.layers],
             "output_activation": self.output_activation,
             "loss": self.loss,
+            "class_weight": self.class_weight,
             "optimizer": self.optimizer,
             "learning_rate": self.learning_rate,
             "momentum": self.momentum,
@@ -467,8 +475,23 @@ def _check_training(spec: ModelSpec) -> list[str]:
         problems.append(
             f"The 'restore_best_weights' must be true or false; got {spec.restore_best_weights!r}."
         )
+    problems += _check_class_weight(spec)
     problems += _check_int("seed", spec.seed, 0, 2**31 - 1)
     return problems
+
+
+def _check_class_weight(spec: ModelSpec) -> list[str]:
+    if spec.class_weight not in CLASS_WEIGHTS:
+        return [
+            f"The 'class_weight' must be one of {', '.join(CLASS_WEIGHTS)}; "
+            f"got {spec.class_weight!r}."
+        ]
+    if spec.class_weight == "balanced" and spec.task == "regression":
+        return [
+            "The 'class_weight' can be balanced only when predicting classes (binary or "
+            "multiclass); got 'balanced' for a regression task. Set it to none."
+        ]
+    return []
 
 
 # ------------------------------------------------------------ layer strings

@@ -21,7 +21,10 @@ from layerlab.spec import (
 
 
 def full_spec() -> ModelSpec:
-    """A spec with every field away from its default, so a round trip that drops one shows."""
+    """A spec with every field away from its default, so a round trip that drops one shows.
+
+    Except ``class_weight``, which only classification has: see ``classification_spec``.
+    """
     return ModelSpec(
         target="price",
         task="regression",
@@ -47,11 +50,53 @@ def full_spec() -> ModelSpec:
     )
 
 
+def classification_spec(**changes) -> ModelSpec:
+    spec = ModelSpec(
+        target="churned",
+        task="binary",
+        features=[Feature("tenure", "numeric")],
+        class_weight="balanced",
+    )
+    return spec.replace(**changes)
+
+
 def test_spec_round_trips_through_dict_and_json():
-    spec = full_spec()
-    assert ModelSpec.from_dict(spec.to_dict()) == spec
-    assert ModelSpec.from_json(spec.to_json()) == spec
-    assert json.loads(spec.to_json())["spec_version"] == SPEC_VERSION
+    for spec in (full_spec(), classification_spec()):
+        assert ModelSpec.from_dict(spec.to_dict()) == spec
+        assert ModelSpec.from_json(spec.to_json()) == spec
+        assert json.loads(spec.to_json())["spec_version"] == SPEC_VERSION
+    assert json.loads(classification_spec().to_json())["class_weight"] == "balanced"
+
+
+def test_a_spec_file_from_before_class_weights_loads_with_none():
+    config = classification_spec().to_dict()
+    del config["class_weight"]
+    config["spec_version"] = 1
+    spec = ModelSpec.from_dict(config)
+    assert spec.class_weight == "none"
+    assert spec.spec_version == SPEC_VERSION
+    assert spec.validate() is spec
+
+
+def test_balanced_class_weights_validate_for_every_classification_task():
+    assert classification_spec().validate()
+    assert classification_spec(task="multiclass").validate()
+
+
+def test_an_unknown_class_weight_is_refused_with_the_choices():
+    with pytest.raises(SpecError) as caught:
+        classification_spec(class_weight="auto").validate()
+    assert caught.value.problems == [
+        "The 'class_weight' must be one of none, balanced; got 'auto'."
+    ]
+
+
+def test_balanced_class_weights_are_refused_for_regression():
+    with pytest.raises(SpecError) as caught:
+        full_spec().replace(class_weight="balanced").validate()
+    [problem] = caught.value.problems
+    assert "only when predicting classes" in problem
+    assert "regression" in problem and "Set it to none." in problem
 
 
 def test_spec_json_is_plain_readable_data():
