@@ -16,8 +16,9 @@ the loop trains only the ``network`` part of the model (see ``build.py``).
 
 What the loop keeps from ``fit``: shuffling every epoch; the last partial batch
 (padded with zero-weight rows, so the loss is the mean over real rows); the
-same Keras layers, losses and optimizers; per-epoch events with training and
-validation metrics; early stopping with restore-best-weights. What it adds: a
+same Keras layers, losses and optimizers; class weights as ``fit(class_weight=...)``
+applies them; per-epoch events with training and validation metrics; early
+stopping with restore-best-weights. What it adds: a
 divergence guard that keeps the last good weights (for a NaN or infinite loss,
 and for a finite one that explodes far past the naive answer's), and a
 cooperative stop that works even when the event handler raises (Streamlit
@@ -112,6 +113,7 @@ class TrainingResult:
     seconds: float
     engine: str
     kept_epoch: int | None = None
+    class_weights: dict[str, float] | None = None  # learned from the training rows
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -162,6 +164,38 @@ def split_frame(frame: pd.DataFrame, spec: ModelSpec) -> Splits:
         validation=validation.reset_index(drop=True),
         test=test.reset_index(drop=True),
     )
+
+
+def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """scikit-learn's "balanced" weights: ``n_rows / (n_classes * rows of the class)``.
+
+    ``labels`` are the class indices of the training rows. Every class then adds
+    the same total weight to the loss, and the weights average 1 over the rows,
+    so the loss keeps its usual scale. A class with no training row (possible
+    for a class of two or three rows) gets the largest weight, for validation.
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(labels)
+    weights = np.zeros(n_classes)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    weights[weights == 0] = weights.max()
+    return weights
+
+
+def _class_weights(spec: ModelSpec, built: BuiltModel, train: pd.DataFrame) -> np.ndarray | None:
+    """Per-class weights for the loss from the training rows, or None when the spec has none."""
+    if spec.class_weight != "balanced" or spec.task == "regression":
+        return None
+    labels = np.asarray(encode_target(train[spec.target], built)).reshape(-1).astype("int64")
+    return balanced_class_weights(labels, len(built.classes))
+
+
+def _row_weights(class_weights: np.ndarray | None, y: np.ndarray) -> np.ndarray:
+    """Each row's weight in the loss: its class's weight, or 1 for every row."""
+    if class_weights is None:
+        return np.ones(len(y), dtype="float32")
+    return class_weights[np.asarray(y).reshape(-1).astype("int64")].astype("float32")
 
 
 def preprocess(built: BuiltModel, frame: pd.DataFrame) -> np.ndarray:
@@ -273,17 +307,23 @@ class _CompiledLoop:
         loss_fn = _per_sample_loss(built.spec)
         metric_fn = _per_sample_metric(built)
 
-        def forward(trainable, non_trainable, xb, yb, weights, training):
+        def forward(trainable, non_trainable, xb, yb, real, row_weights, training):
+            """``real`` is 1 for a real row, 0 for padding; ``row_weights`` the class weights.
+
+            As ``fit`` does with class weights, the loss is the weighted sum over the
+            batch divided by its rows (not by the sum of the weights), so a batch
+            without a rare row still counts the common class at its lower weight.
+            """
             predictions, non_trainable, extra_losses = network.stateless_call(
                 trainable, non_trainable, xb, training=training, return_losses=True
             )
             per_row = tf.reshape(loss_fn(yb, predictions), (-1,))
-            data_loss = tf.reduce_sum(per_row * weights) / tf.reduce_sum(weights)
+            data_loss = tf.reduce_sum(per_row * (real * row_weights)) / tf.reduce_sum(real)
             penalty = tf.add_n(extra_losses) if extra_losses else tf.constant(0.0)
-            metric_sum = tf.reduce_sum(metric_fn(yb, predictions) * weights)
+            metric_sum = tf.reduce_sum(metric_fn(yb, predictions) * real)
             return data_loss, penalty, metric_sum, non_trainable
 
-        def run_slice(non_trainable, x, y, order, first_step, n_steps, sums):
+        def run_slice(non_trainable, x, y, row_weights, order, first_step, n_steps, sums):
             """Train steps ``first_step`` .. ``first_step + n_steps - 1`` of the epoch.
 
             ``sums`` (float64: loss x rows, data loss x rows, metric, rows) carries
@@ -298,18 +338,18 @@ class _CompiledLoop:
             def one_step(step, non_trainable, sums, ok):
                 start = step * batch_size
                 rows = tf.slice(order, [start], [batch_size])
-                weights = tf.cast(start + tf.range(batch_size) < n_rows, "float32")
+                real = tf.cast(start + tf.range(batch_size) < n_rows, "float32")
                 xb, yb = tf.gather(x, rows), tf.gather(y, rows)
                 trainable = [variable.value for variable in trainable_variables]
                 with tf.GradientTape() as tape:
                     tape.watch(trainable)
                     data_loss, penalty, batch_metric, new_non_trainable = forward(
-                        trainable, non_trainable, xb, yb, weights, True
+                        trainable, non_trainable, xb, yb, real, tf.gather(row_weights, rows), True
                     )
                     total = data_loss + penalty
                 grads = tape.gradient(total, trainable)
                 self.optimizer.apply(grads, trainable_variables)
-                n_real = tf.reduce_sum(weights)
+                n_real = tf.reduce_sum(real)
                 step_sums = tf.stack([total * n_real, data_loss * n_real, batch_metric, n_real])
                 return (
                     step + 1,
@@ -323,10 +363,10 @@ class _CompiledLoop:
             )
             return non_trainable, sums, ok
 
-        def evaluate(trainable, non_trainable, x, y):
-            weights = tf.ones((tf.shape(x)[0],), "float32")
+        def evaluate(trainable, non_trainable, x, y, row_weights):
+            real = tf.ones((tf.shape(x)[0],), "float32")
             data_loss, penalty, metric_sum, _ = forward(
-                trainable, non_trainable, x, y, weights, False
+                trainable, non_trainable, x, y, real, row_weights, False
             )
             return data_loss, penalty, metric_sum
 
@@ -442,6 +482,7 @@ class TrainingRun:
                 "validation and test sets. Add rows, or lower the validation and test splits."
             )
         self.built = build_model(spec, self.splits.train, self.target_info.classes)
+        self.class_weights = _class_weights(spec, self.built, self.splits.train)
         self.jit = jit
         self.xla_failure: str | None = None  # why XLA could not compile, if it could not
         self.history: list[dict[str, float]] = []
@@ -469,9 +510,15 @@ class TrainingRun:
         self._started = self._last_event = time.perf_counter()
         self._on_event = on_event
         x_train = tf.constant(preprocess(built, self.splits.train))
-        y_train = tf.constant(encode_target(self.splits.train[spec.target], built))
+        y_train = encode_target(self.splits.train[spec.target], built)
+        y_val = encode_target(self.splits.validation[spec.target], built)
+        # Validation is weighted as training is, so early stopping and the best epoch
+        # follow the loss being minimised.
+        w_train = tf.constant(_row_weights(self.class_weights, y_train))
+        self._w_val = tf.constant(_row_weights(self.class_weights, y_val))
+        y_train = tf.constant(y_train)
         self._x_val = tf.constant(preprocess(built, self.splits.validation))
-        self._y_val = tf.constant(encode_target(self.splits.validation[spec.target], built))
+        self._y_val = tf.constant(y_val)
         self._naive_losses = _naive_losses(built, y_train, self._y_val)
         n_rows = int(x_train.shape[0])
         batch_size = min(spec.batch_size, n_rows)
@@ -483,7 +530,7 @@ class TrainingRun:
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="layerlab-validation") as validator:
                 reason = self._train(
-                    x_train, y_train, batch_size, non_trainable, validator, should_stop
+                    x_train, y_train, w_train, batch_size, non_trainable, validator, should_stop
                 )
         except BaseException:
             # The event handler was interrupted (Streamlit does this when a
@@ -492,7 +539,9 @@ class TrainingRun:
             raise
         return self._finish(reason)
 
-    def _train(self, x_train, y_train, batch_size, non_trainable, validator, should_stop) -> str:
+    def _train(
+        self, x_train, y_train, w_train, batch_size, non_trainable, validator, should_stop
+    ) -> str:
         """Run the epochs; return why training ended (a key of ``STOP_REASONS``)."""
         import tensorflow as tf
 
@@ -527,6 +576,7 @@ class TrainingRun:
                         non_trainable,
                         x_train,
                         y_train,
+                        w_train,
                         order,
                         tf.constant(step),
                         tf.constant(n_steps),
@@ -593,6 +643,7 @@ class TrainingRun:
                 snapshot.non_trainable,
                 self._x_val[start:stop],
                 self._y_val[start:stop],
+                self._w_val[start:stop],
             )
             val_loss += float(data_loss) * (stop - start)
             val_metric += float(batch_metric)
@@ -677,6 +728,9 @@ class TrainingRun:
             seconds=self._elapsed(),
             engine=_engine_label(self.jit),
             kept_epoch=kept_epoch,
+            class_weights=None
+            if self.class_weights is None
+            else dict(zip(self.built.classes, map(float, self.class_weights), strict=True)),
         )
         return self.result
 

@@ -18,6 +18,7 @@ from layerlab.train import (
     EpochEnd,
     EpochProgress,
     TrainingRun,
+    balanced_class_weights,
     main_metric,
     preprocess,
     split_frame,
@@ -441,11 +442,11 @@ def signal_spec(task: str, seed: int, epochs: int = 8) -> ModelSpec:
     )
 
 
-def fit_with_keras(run: TrainingRun, orders=None):
+def fit_with_keras(run: TrainingRun, orders=None, class_weight=None):
     """Train a fresh build of ``run``'s spec with ``model.fit``; return the fitted network.
 
     ``orders``: the row order of each epoch, to feed exactly the batches the compiled loop
-    saw; None lets ``fit`` shuffle on its own.
+    saw; None lets ``fit`` shuffle on its own. ``class_weight``: passed on to ``fit``.
     """
     from layerlab.build import build_model
 
@@ -464,7 +465,14 @@ def fit_with_keras(run: TrainingRun, orders=None):
         network.fit(x, y, batch_size=spec.batch_size, epochs=spec.epochs, shuffle=True, verbose=0)
     else:
         for order in orders:
-            network.fit(x[order], y[order], batch_size=spec.batch_size, shuffle=False, verbose=0)
+            network.fit(
+                x[order],
+                y[order],
+                batch_size=spec.batch_size,
+                shuffle=False,
+                verbose=0,
+                class_weight=class_weight,
+            )
     x_val = preprocess(built, splits.validation)
     y_val = encode_target(splits.validation[spec.target], built)
     return network, x_val, y_val
@@ -524,3 +532,102 @@ def test_compiled_loop_learns_like_model_fit(task):
     else:
         assert np.mean(ours) == pytest.approx(np.mean(theirs), rel=0.02)
         assert np.mean(ours) < 0.25
+
+
+# --------------------------------------------------------------------------- class weights
+
+
+def test_balanced_class_weights_are_scikit_learns_formula():
+    # 10 rows, 8 of class 0 and 2 of class 1: n / (classes * count).
+    weights = balanced_class_weights(np.array([0] * 8 + [1] * 2), 2)
+    np.testing.assert_allclose(weights, [10 / (2 * 8), 10 / (2 * 2)])
+    # A class with no training row takes the largest weight (it only weighs validation rows).
+    np.testing.assert_allclose(balanced_class_weights(np.array([0, 0, 1]), 3), [0.75, 1.5, 1.5])
+
+
+def rare_table(n: int = 1200, seed: int = 0) -> pd.DataFrame:
+    """About 6% "yes", with a signal that overlaps the common class."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    score = x @ np.array([1.0, 0.7, -0.5]) + rng.normal(size=n) * 0.8
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    frame["y"] = np.where(score > 2.0, "yes", "no")
+    return frame
+
+
+def rare_spec(**changes) -> ModelSpec:
+    spec = ModelSpec(
+        target="y",
+        task="binary",
+        features=[Feature(name, "numeric") for name in "abc"],
+        layers=[LayerSpec.dense(16)],
+        learning_rate=3e-3,
+        epochs=12,
+        patience=0,
+        restore_best_weights=False,
+        test_split=0.3,
+    )
+    return spec.replace(**changes)
+
+
+def test_balanced_weights_are_learned_from_the_training_rows_only():
+    run = TrainingRun(rare_table(), rare_spec(class_weight="balanced"))
+    labels = run.splits.train["y"]
+    n, rare = len(labels), int((labels == "yes").sum())
+    assert 0.03 < rare / n < 0.1
+    np.testing.assert_allclose(run.class_weights, [n / (2 * (n - rare)), n / (2 * rare)])
+    assert TrainingRun(rare_table(), rare_spec()).class_weights is None
+
+
+def test_balanced_loop_matches_model_fit_with_class_weight_step_for_step():
+    """The weights enter the loss as ``fit(class_weight=...)`` puts them there.
+
+    Unweighted, the two trainings differ (checked below), so this fails if the loop drops
+    the weights, normalises by their sum, or weighs the wrong class.
+    """
+    spec = rare_spec(class_weight="balanced", epochs=4)
+    run = TrainingRun(rare_table(), spec)
+    result = run.run()
+    no, yes = run.class_weights
+    assert result.class_weights == pytest.approx({"no": no, "yes": yes})
+    rng = np.random.default_rng(spec.seed)
+    orders = [rng.permutation(len(run.splits.train)) for _ in range(spec.epochs)]
+    weights = dict(enumerate(run.class_weights))
+    network, x_val, y_val = fit_with_keras(run, orders, class_weight=weights)
+    ours = result.built.network.predict(x_val, verbose=0)
+    np.testing.assert_allclose(network.predict(x_val, verbose=0), ours, atol=1e-4)
+    # Validation is weighted the same way, so early stopping follows the weighted loss.
+    row_weights = run.class_weights[y_val.reshape(-1).astype(int)]
+    weighted = network.evaluate(x_val, y_val, sample_weight=row_weights, verbose=0)
+    assert weighted == pytest.approx(result.history[-1]["val_loss"], rel=1e-4)
+
+    unweighted, _, _ = fit_with_keras(run, orders)
+    assert np.abs(unweighted.predict(x_val, verbose=0) - ours).max() > 0.05
+
+
+def minority_recall(result) -> float:
+    test = result.splits.test
+    outputs = predict_frame(result.built, test)
+    predicted = np.array(result.classes)[outputs.argmax(axis=1)]
+    rare = test["y"] == "yes"
+    return float(np.mean(predicted[rare] == "yes"))
+
+
+def test_balanced_weights_find_more_of_the_rare_class():
+    plain = train(rare_table(), rare_spec())
+    balanced = train(rare_table(), rare_spec(class_weight="balanced"))
+    assert plain.class_weights is None
+    # Measured: recall of "yes" 0.29 unweighted, 0.91 balanced, on 34 rare test rows.
+    assert minority_recall(balanced) >= minority_recall(plain) + 0.3
+    assert minority_recall(balanced) >= 0.7
+
+
+def test_class_weights_apply_to_several_classes_with_softmax():
+    frame = rare_table()
+    frame["y"] = np.where(frame["a"] < -1.2, "low", frame["y"])
+    spec = rare_spec(task="multiclass", class_weight="balanced", epochs=2)
+    result = train(frame, spec)
+    counts = result.splits.train["y"].value_counts()
+    n = int(counts.sum())
+    expected = {label: n / (3 * int(counts[label])) for label in result.classes}
+    assert result.class_weights == pytest.approx(expected)
