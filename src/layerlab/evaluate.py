@@ -2,11 +2,16 @@
 
 The naive baseline predicts the training mean (numbers) or the most common
 training class; the linear baseline is scikit-learn's linear or logistic
-regression fitted on the model's own preprocessing of the training split.
+regression fitted on the model's own preprocessing of the training split (with
+the spec's class weights, so it is held to the same objective). Every model is
+judged by the same metrics; for classes these include balanced accuracy and
+average precision, which, unlike accuracy, do not reward ignoring a rare class.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +27,9 @@ HEADLINE = {
     "binary": ("accuracy", True, "accuracy"),
     "multiclass": ("accuracy", True, "accuracy"),
 }
+# A class under this share of the rows counts as rare: accuracy then flatters a model.
+IMBALANCE_SHARE = 0.2
+THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
 BASELINE_NAMES = {
     "regression": {"naive": "always predicting the training mean", "linear": "linear regression"},
     "binary": {
@@ -35,6 +43,39 @@ BASELINE_NAMES = {
 }
 
 
+def readable_number(value: float) -> str:
+    """Three significant digits, never in e-notation: 0.972, 12.3, 3,020, 0.000123; n/a for NaN."""
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "infinite" if value > 0 else "minus infinite"
+    rounded = float(f"{value:.3g}")
+    if abs(rounded) >= 1000:
+        return f"{value:,.0f}"
+    return np.format_float_positional(rounded, precision=3, fractional=False, trim="-")
+
+
+@dataclass(frozen=True)
+class ThresholdScores:
+    """A binary model's test-set scores when a row counts as positive above ``threshold``.
+
+    ``metrics`` holds ``THRESHOLD_METRICS``; precision, recall and F1 are those of
+    the positive class (the second class), NaN where undefined (no row predicted
+    positive, or no positive row).
+    """
+
+    threshold: float
+    confusion: pd.DataFrame  # rows: actual class, columns: predicted class
+    metrics: dict[str, float]
+
+    @property
+    def false_positive_rate(self) -> float:
+        """The share of negative rows predicted positive (the ROC curve's x)."""
+        true_negatives, false_positives = self.confusion.to_numpy()[0]
+        negatives = true_negatives + false_positives
+        return float(false_positives / negatives) if negatives else float("nan")
+
+
 @dataclass
 class Evaluation:
     task: str
@@ -43,6 +84,10 @@ class Evaluation:
     predictions: pd.DataFrame  # test rows: actual, predicted (+ probabilities for classes)
     confusion: pd.DataFrame | None = None  # rows: actual class, columns: predicted class
     roc: dict[str, pd.DataFrame] = field(default_factory=dict)  # class -> fpr/tpr curve
+    # class -> recall/precision curve (test set), for the positive class or each class
+    precision_recall: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # class -> its share of the rows with a target (training, validation and test)
+    class_shares: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """Plain values for metrics.json."""
@@ -53,15 +98,42 @@ class Evaluation:
                 "labels": [str(label) for label in self.confusion.index],
                 "matrix": self.confusion.to_numpy().tolist(),
             }
+        if self.class_shares:
+            out["class_shares"] = self.class_shares
         return out
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class labels in output order (empty for regression)."""
+        return () if self.confusion is None else tuple(self.confusion.index)
+
+    def rarest_class(self) -> tuple[str, float] | None:
+        """The rarest class and its share of the rows, when under ``IMBALANCE_SHARE``."""
+        if not self.class_shares:
+            return None
+        label = min(self.class_shares, key=self.class_shares.__getitem__)
+        share = self.class_shares[label]
+        return (label, share) if share < IMBALANCE_SHARE else None
+
+    def at_threshold(self, threshold: float) -> ThresholdScores:
+        """The test-set scores of a binary model at another decision threshold."""
+        if self.task != "binary":
+            raise ValueError(f"A decision threshold needs a binary task; got {self.task!r}.")
+        negative, positive = self.classes
+        return threshold_scores(
+            (self.predictions["actual"] == positive).to_numpy(),
+            self.predictions[f"probability_{positive}"].to_numpy(),
+            threshold,
+            (negative, positive),
+        )
 
     def headline(self) -> str:
         """One plain sentence comparing the network with its baselines."""
         name, _, label = HEADLINE[self.task]
         names = BASELINE_NAMES[self.task]
-        text = f"The network's {label} on the test set is {self.metrics[name]:.3g}"
+        text = f"The network's {label} on the test set is {readable_number(self.metrics[name])}"
         parts = [
-            f"{names[key]} gives {values[name]:.3g}"
+            f"{names[key]} gives {readable_number(values[name])}"
             for key, values in self.baselines.items()
             if name in values
         ]
@@ -92,7 +164,14 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, f
 def classification_metrics(
     actual: np.ndarray, probabilities: np.ndarray, classes: tuple[str, ...]
 ) -> dict[str, float]:
-    """Metrics from true class indices and per-class probabilities."""
+    """Metrics from true class indices and per-class probabilities.
+
+    Balanced accuracy is the mean recall over the classes in the test set, so
+    always guessing the common class scores 1 / (number of classes). Average
+    precision summarises the precision-recall curve of the positive class
+    (binary) or, averaged, of each class against the rest; guessing scores the
+    class's share of the rows.
+    """
     from sklearn.metrics import (
         accuracy_score,
         log_loss,
@@ -105,10 +184,14 @@ def classification_metrics(
     precision, recall, f1, _ = precision_recall_fscore_support(
         actual, predicted, labels=labels, average="macro", zero_division=0
     )
+    balanced = _balanced_accuracy(actual, predicted)
+    average_precision = _average_precision(actual, probabilities, len(classes))
     probabilities = np.clip(probabilities, 1e-7, 1.0)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     metrics = {
         "accuracy": float(accuracy_score(actual, predicted)),
+        "balanced_accuracy": balanced,
+        "average_precision": average_precision,
         "precision_macro": float(precision),
         "recall_macro": float(recall),
         "f1_macro": float(f1),
@@ -126,6 +209,67 @@ def classification_metrics(
     else:
         metrics["roc_auc"] = float("nan")  # one-vs-rest needs every class in the test set
     return metrics
+
+
+def _balanced_accuracy(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean recall over the classes in ``actual``; quiet when the test set lacks a class."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    with warnings.catch_warnings():
+        # sklearn warns that a class predicted but absent from the test set has no recall,
+        # and that one class alone gives a 1x1 confusion matrix; both are expected here.
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        warnings.filterwarnings("ignore", message="A single label was found")
+        return float(balanced_accuracy_score(actual, predicted))
+
+
+def _average_precision(actual: np.ndarray, probabilities: np.ndarray, n_classes: int) -> float:
+    """Of the positive class (binary), or the mean over the classes in the test set (more)."""
+    from sklearn.metrics import average_precision_score
+
+    targets = [1] if n_classes == 2 else range(n_classes)
+    scores = [
+        average_precision_score(actual == position, probabilities[:, position])
+        for position in targets
+        if (actual == position).any()
+    ]
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def threshold_scores(
+    is_positive: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    classes: tuple[str, str],
+) -> ThresholdScores:
+    """Confusion matrix and ``THRESHOLD_METRICS`` when rows above ``threshold`` are positive.
+
+    ``is_positive``: whether each test row is of the positive class (``classes[1]``);
+    ``probability``: the model's probability of that class. "Above", not "at or
+    above", so 0.5 gives the model's own predictions (the likelier class).
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
+
+    actual = np.asarray(is_positive, dtype=bool).astype(int)
+    predicted = (np.asarray(probability) > threshold).astype(int)
+    balanced = _balanced_accuracy(actual, predicted)
+    undefined = {"zero_division": np.nan}
+    metrics = {
+        "accuracy": float(accuracy_score(actual, predicted)),
+        "balanced_accuracy": balanced,
+        "precision": float(precision_score(actual, predicted, **undefined)),
+        "recall": float(recall_score(actual, predicted, **undefined)),
+        "f1": float(f1_score(actual, predicted, **undefined)),
+    }
+    matrix = confusion_matrix(actual, predicted, labels=[0, 1])
+    confusion = pd.DataFrame(matrix, index=list(classes), columns=list(classes))
+    return ThresholdScores(float(threshold), confusion, metrics)
 
 
 def evaluate(result: TrainingResult) -> Evaluation:
@@ -162,6 +306,9 @@ def evaluate(result: TrainingResult) -> Evaluation:
     y_train = np.array([index[text] for text in as_category_text(train[spec.target])])
     naive = np.zeros((len(test), len(classes)))
     naive[:, np.bincount(y_train, minlength=len(classes)).argmax()] = 1.0
+    linear = _logistic_probabilities(
+        x_train, y_train, x_test, len(classes), balanced=result.class_weights is not None
+    )
     predictions = pd.DataFrame(
         {
             "actual": [classes[i] for i in actual],
@@ -175,20 +322,38 @@ def evaluate(result: TrainingResult) -> Evaluation:
         metrics=classification_metrics(actual, outputs, classes),
         baselines={
             "naive": classification_metrics(actual, naive, classes),
-            "linear": classification_metrics(
-                actual, _logistic_probabilities(x_train, y_train, x_test, len(classes)), classes
-            ),
+            "linear": classification_metrics(actual, linear, classes),
         },
         predictions=predictions,
         confusion=_confusion(actual, outputs.argmax(axis=1), classes),
         roc=_roc_curves(actual, outputs, classes),
+        precision_recall=_precision_recall_curves(actual, outputs, classes),
+        class_shares=_class_shares(result, classes),
     )
 
 
-def _logistic_probabilities(x_train, y_train, x_test, n_classes: int) -> np.ndarray:
+def _class_shares(result: TrainingResult, classes: tuple[str, ...]) -> dict[str, float]:
+    """Each class's share of all rows with a target, in class order."""
+    splits = result.splits
+    labels = pd.Series(
+        np.concatenate(
+            [
+                as_category_text(part[result.spec.target])
+                for part in (splits.train, splits.validation, splits.test)
+            ]
+        )
+    )
+    shares = labels.value_counts(normalize=True)
+    return {label: float(shares.get(label, 0.0)) for label in classes}
+
+
+def _logistic_probabilities(
+    x_train, y_train, x_test, n_classes: int, *, balanced: bool = False
+) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(max_iter=1000).fit(x_train, y_train)
+    weights = "balanced" if balanced else None
+    model = LogisticRegression(max_iter=1000, class_weight=weights).fit(x_train, y_train)
     probabilities = np.zeros((len(x_test), n_classes))
     probabilities[:, model.classes_] = model.predict_proba(x_test)
     return probabilities
@@ -213,4 +378,19 @@ def _roc_curves(actual, probabilities, classes) -> dict[str, pd.DataFrame]:
             continue
         fpr, tpr, _ = roc_curve(is_class, probabilities[:, position])
         curves[classes[position]] = pd.DataFrame({"fpr": fpr, "tpr": tpr})
+    return curves
+
+
+def _precision_recall_curves(actual, probabilities, classes) -> dict[str, pd.DataFrame]:
+    """Precision against recall for the positive class (binary) or each class against the rest."""
+    from sklearn.metrics import precision_recall_curve
+
+    curves = {}
+    targets = [1] if len(classes) == 2 else range(len(classes))
+    for position in targets:
+        is_class = actual == position
+        if not is_class.any():
+            continue
+        precision, recall, _ = precision_recall_curve(is_class, probabilities[:, position])
+        curves[classes[position]] = pd.DataFrame({"recall": recall, "precision": precision})
     return curves

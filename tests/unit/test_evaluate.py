@@ -6,12 +6,20 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from layerlab.data import profile_columns
-from layerlab.evaluate import classification_metrics, evaluate, regression_metrics
+from layerlab.evaluate import (
+    Evaluation,
+    classification_metrics,
+    evaluate,
+    readable_number,
+    regression_metrics,
+    threshold_scores,
+)
 from layerlab.reading import read_csv
-from layerlab.spec import default_spec
+from layerlab.spec import Feature, ModelSpec, default_spec
 from layerlab.task import check_target
 from layerlab.train import train
 
@@ -29,6 +37,8 @@ def test_classification_metrics_on_a_known_case():
     metrics = classification_metrics(np.array([0, 1, 1, 1]), probabilities, ("no", "yes"))
     assert set(metrics) == {
         "accuracy",
+        "balanced_accuracy",
+        "average_precision",
         "precision_macro",
         "recall_macro",
         "f1_macro",
@@ -38,6 +48,113 @@ def test_classification_metrics_on_a_known_case():
     assert metrics["accuracy"] == 0.75
     assert metrics["roc_auc"] == 1.0  # every "yes" scores above the one "no"
     assert metrics["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.8, 0.4, 0.7])), rel=1e-6)
+
+
+# Ten test rows, two of them positive (20%); the model's probability of "yes" for each.
+ACTUAL = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+P_YES = np.array([0.1, 0.2, 0.3, 0.4, 0.1, 0.2, 0.6, 0.3, 0.7, 0.4])
+
+
+def two_columns(p_yes: np.ndarray) -> np.ndarray:
+    return np.stack([1 - p_yes, p_yes], axis=1)
+
+
+def test_balanced_accuracy_and_average_precision_on_an_imbalanced_case():
+    metrics = classification_metrics(ACTUAL, two_columns(P_YES), ("no", "yes"))
+    # Predicted "yes" for rows 6 (a "no") and 8: 8 of 10 right.
+    assert metrics["accuracy"] == pytest.approx(0.8)
+    # Recall of "no" 7/8, of "yes" 1/2.
+    assert metrics["balanced_accuracy"] == pytest.approx((7 / 8 + 1 / 2) / 2)
+    # Ranked by P(yes): 0.7 (yes) -> precision 1 at recall 1/2; 0.6 (no) adds no recall;
+    # the two at 0.4 (a yes and a no) -> precision 2/4 at recall 1. AP = 1/2 * 1 + 1/2 * 1/2.
+    assert metrics["average_precision"] == pytest.approx(0.75)
+
+
+def test_guessing_the_majority_class_is_judged_by_the_same_metrics():
+    majority = two_columns(np.zeros(len(ACTUAL)))
+    metrics = classification_metrics(ACTUAL, majority, ("no", "yes"))
+    assert metrics["accuracy"] == pytest.approx(0.8)  # looks good...
+    assert metrics["balanced_accuracy"] == 0.5  # ...but is chance
+    assert metrics["average_precision"] == pytest.approx(0.2)  # the positive share
+
+
+def test_average_precision_of_several_classes_is_the_mean_over_classes():
+    probabilities = np.array([[0.45, 0.05, 0.5], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
+    metrics = classification_metrics(np.array([0, 0, 1, 2]), probabilities, ("a", "b", "c"))
+    # a and b rank their rows first (AP 1); c's row comes second, after a row of a (AP 1/2).
+    assert metrics["average_precision"] == pytest.approx((1 + 1 + 0.5) / 3)
+    # Row 0 is predicted c: recall of a 1/2, of b and c 1.
+    assert metrics["balanced_accuracy"] == pytest.approx((0.5 + 1 + 1) / 3)
+
+
+def test_threshold_scores_at_the_default_threshold_are_the_models_own_predictions():
+    scores = threshold_scores(ACTUAL == 1, P_YES, 0.5, ("no", "yes"))
+    assert scores.confusion.to_numpy().tolist() == [[7, 1], [1, 1]]
+    assert list(scores.confusion.index) == ["no", "yes"]
+    assert scores.metrics == pytest.approx(
+        {
+            "accuracy": 0.8,
+            "balanced_accuracy": (7 / 8 + 1 / 2) / 2,
+            "precision": 0.5,
+            "recall": 0.5,
+            "f1": 0.5,
+        }
+    )
+    assert scores.false_positive_rate == pytest.approx(1 / 8)
+
+
+def test_a_lower_threshold_finds_every_positive_at_the_cost_of_false_alarms():
+    scores = threshold_scores(ACTUAL == 1, P_YES, 0.35, ("no", "yes"))
+    # Above 0.35: rows 3, 6, 8 and 9; both positives found, two "no" flagged.
+    assert scores.confusion.to_numpy().tolist() == [[6, 2], [0, 2]]
+    assert scores.metrics == pytest.approx(
+        {
+            "accuracy": 0.8,
+            "balanced_accuracy": (6 / 8 + 1) / 2,
+            "precision": 0.5,
+            "recall": 1.0,
+            "f1": 2 / 3,
+        }
+    )
+    assert scores.false_positive_rate == pytest.approx(2 / 8)
+
+
+def test_a_threshold_no_row_passes_leaves_precision_undefined():
+    scores = threshold_scores(ACTUAL == 1, P_YES, 0.99, ("no", "yes"))
+    assert scores.confusion.to_numpy().tolist() == [[8, 0], [2, 0]]
+    assert math.isnan(scores.metrics["precision"])
+    assert scores.metrics["recall"] == 0.0
+    assert scores.metrics["balanced_accuracy"] == 0.5
+
+
+def test_numbers_are_written_without_e_notation():
+    assert readable_number(0.97234) == "0.972"
+    assert readable_number(3021.7) == "3,022"
+    assert readable_number(999.6) == "1,000"
+    assert readable_number(0.000123456) == "0.000123"
+    assert readable_number(12.345) == "12.3"
+    assert readable_number(1.0) == "1"
+    assert readable_number(-1234.4) == "-1,234"
+    assert readable_number(float("nan")) == "n/a"
+
+
+def shares_evaluation(shares: dict[str, float]) -> Evaluation:
+    labels = list(shares)
+    return Evaluation(
+        task="binary",
+        metrics={},
+        baselines={},
+        predictions=pd.DataFrame(),
+        confusion=pd.DataFrame(0, index=labels, columns=labels),
+        class_shares=shares,
+    )
+
+
+def test_a_class_under_a_fifth_of_the_rows_is_named_as_rare():
+    assert shares_evaluation({"no": 0.95, "yes": 0.05}).rarest_class() == ("yes", 0.05)
+    assert shares_evaluation({"no": 0.81, "yes": 0.19}).rarest_class() == ("yes", 0.19)
+    assert shares_evaluation({"no": 0.5, "yes": 0.5}).rarest_class() is None
+    assert shares_evaluation({"no": 0.8, "yes": 0.2}).rarest_class() is None
 
 
 def test_roc_auc_is_nan_when_the_test_set_has_one_class():
@@ -55,6 +172,35 @@ def test_naive_baseline_accuracy_is_the_majority_class_share(churn_result, churn
     assert churn_evaluation.baselines["naive"]["accuracy"] == pytest.approx(share)
     assert set(churn_evaluation.baselines) == {"naive", "linear"}
     assert set(churn_evaluation.baselines["linear"]) == set(churn_evaluation.metrics)
+
+
+def test_baselines_and_network_report_balanced_accuracy_and_average_precision(
+    churn_result, churn_evaluation
+):
+    test = churn_result.splits.test
+    positive_share = float((test["churned"] == "yes").mean())
+    naive = churn_evaluation.baselines["naive"]
+    assert naive["balanced_accuracy"] == 0.5
+    assert naive["average_precision"] == pytest.approx(positive_share)
+    for metrics in (churn_evaluation.metrics, churn_evaluation.baselines["linear"]):
+        assert 0.5 < metrics["balanced_accuracy"] <= 1
+        assert positive_share < metrics["average_precision"] <= 1
+    saved = churn_evaluation.to_dict()
+    assert saved["test"]["balanced_accuracy"] == churn_evaluation.metrics["balanced_accuracy"]
+    assert saved["baselines"]["naive"]["average_precision"] == naive["average_precision"]
+    assert sum(saved["class_shares"].values()) == pytest.approx(1.0)
+
+
+def test_the_threshold_view_at_one_half_matches_the_evaluation(churn_evaluation):
+    scores = churn_evaluation.at_threshold(0.5)
+    pd.testing.assert_frame_equal(scores.confusion, churn_evaluation.confusion)
+    assert scores.metrics["accuracy"] == pytest.approx(churn_evaluation.metrics["accuracy"])
+    assert scores.metrics["balanced_accuracy"] == pytest.approx(
+        churn_evaluation.metrics["balanced_accuracy"]
+    )
+    lower = churn_evaluation.at_threshold(0.1)
+    assert lower.confusion.loc["yes", "yes"] >= scores.confusion.loc["yes", "yes"]
+    assert lower.confusion.to_numpy().sum() == scores.confusion.to_numpy().sum()
 
 
 def test_headline_names_the_network_and_both_baselines(churn_evaluation):
@@ -75,6 +221,9 @@ def test_classification_evaluation_has_predictions_confusion_and_roc(
     assert len(predictions) == n_test
     assert churn_evaluation.confusion.to_numpy().sum() == n_test
     assert list(churn_evaluation.roc) == ["yes"]
+    [(label, curve)] = churn_evaluation.precision_recall.items()
+    assert label == "yes" and list(curve.columns) == ["recall", "precision"]
+    assert curve["recall"].iloc[0] == 1.0 and curve["recall"].iloc[-1] == 0.0
     accuracy = float((predictions["actual"] == predictions["predicted"]).mean())
     assert churn_evaluation.metrics["accuracy"] == pytest.approx(accuracy)
     assert churn_evaluation.to_dict()["confusion_matrix"]["labels"] == ["no", "yes"]
@@ -86,6 +235,26 @@ def test_default_spec_clearly_beats_guessing_on_churn(churn_evaluation):
     assert churn_evaluation.beats_baselines()["naive"]
 
 
+def test_the_logistic_baseline_takes_the_networks_class_weights():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 2))
+    frame = pd.DataFrame(x, columns=["a", "b"])
+    frame["y"] = np.where(x[:, 0] + rng.normal(size=600) > 2.0, "yes", "no")  # about 7% yes
+    spec = ModelSpec(
+        target="y",
+        task="binary",
+        features=[Feature("a", "numeric"), Feature("b", "numeric")],
+        layers=[],
+        epochs=1,
+        test_split=0.3,
+    )
+    plain = evaluate(train(frame, spec)).baselines["linear"]
+    balanced = evaluate(train(frame, spec.replace(class_weight="balanced"))).baselines["linear"]
+    # Weighted, logistic regression trades accuracy for finding the rare rows.
+    assert balanced["balanced_accuracy"] > plain["balanced_accuracy"] + 0.1
+    assert balanced["accuracy"] < plain["accuracy"]
+
+
 def test_default_spec_clearly_beats_guessing_on_iris():
     frame = read_csv(DATA_DIR / "iris.csv")
     info = check_target(frame, "species")
@@ -95,6 +264,11 @@ def test_default_spec_clearly_beats_guessing_on_iris():
     assert evaluation.baselines["naive"]["accuracy"] == pytest.approx(1 / 3)
     assert evaluation.metrics["accuracy"] >= 0.6
     assert evaluation.confusion.shape == (3, 3)
+    assert evaluation.baselines["naive"]["balanced_accuracy"] == pytest.approx(1 / 3)
+    assert list(evaluation.precision_recall) == list(evaluation.classes)
+    assert evaluation.rarest_class() is None  # 50 of each
+    with pytest.raises(ValueError, match="binary"):
+        evaluation.at_threshold(0.5)
 
 
 def test_regression_evaluation_compares_with_mean_and_linear_baselines(make_table, table_spec):
