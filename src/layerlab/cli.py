@@ -3,29 +3,59 @@
     python -m layerlab train DATA.csv --target COLUMN [--spec spec.json] [--out DIR]
     python -m layerlab predict BUNDLE new.csv [--out predictions.csv]
 
-Bad input gets the same plain messages as the app, a non-zero exit status and
-no traceback.
+Exit status: 0 when done; 2 when the input cannot be used (``error: ...`` says
+why, the same plain message as the app, no traceback); 130 when interrupted.
+Anything else is a bug in Layerlab and shows its traceback (status 1).
+
+Standard error carries Layerlab's own lines only: TensorFlow's C++ log lines,
+its Python loggers and library warnings (about internals a user cannot change)
+show only with ``--verbose``. ``--quiet`` leaves the final result lines.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
+import logging
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layerlab.errors import LayerlabError
-from layerlab.spec import OPTIMIZERS, ModelSpec, default_spec, format_layers, parse_layers
+from layerlab.spec import (
+    CLASS_WEIGHTS,
+    OPTIMIZERS,
+    ModelSpec,
+    default_spec,
+    format_layers,
+    parse_layers,
+)
+
+if TYPE_CHECKING:
+    from layerlab.cli_progress import EpochBar, EpochLines
 
 EPILOG = """examples:
   python -m layerlab train data/customer_churn.csv --target churned
-  python -m layerlab train data/diabetes.csv --target target \\
+  python -m layerlab train data/diabetes.csv --target disease_progression \\
       --layers dense:64:relu,dropout:0.2,dense:32:tanh --epochs 300 --patience 20
   python -m layerlab predict layerlab-churned data/customer_churn.csv > predictions.csv
 
 The network learns on the training split, early stopping watches the validation
 split, and the test split is only used for the final scores.
 """
+
+
+def _add_output_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--quiet", action="store_true", help="print only the final result lines (no progress)"
+    )
+    command.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's own log lines and library warnings (for bug reports)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,8 +99,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="stop after N epochs without validation improvement (0 turns early stopping off)",
     )
+    train.add_argument(
+        "--class-weight",
+        choices=CLASS_WEIGHTS,
+        help="balanced: every class counts the same in the loss, however rare (classification)",
+    )
     train.add_argument("--seed", type=int, help="seed for the split, initial weights and shuffling")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output_flags(train)
 
     predict = commands.add_parser(
         "predict",
@@ -81,22 +116,42 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("bundle", help="the bundle folder written by `train`")
     predict.add_argument("data", help="a CSV with the columns the model was trained on")
     predict.add_argument("--out", help="write predictions here instead of standard output")
+    _add_output_flags(predict)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        if args.command == "train":
-            return _train(args)
-        return _predict(args)
+        with contextlib.nullcontext() if args.verbose else _libraries_quiet():
+            if args.command == "train":
+                return _train(args)
+            return _predict(args)
     except LayerlabError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _libraries_quiet() -> Iterator[None]:
+    """No TensorFlow log lines and no library warnings while the command runs."""
+    from layerlab.runtime import keep_tensorflow_quiet
+
+    keep_tensorflow_quiet()
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
 
 
 def _spec_from_args(args, frame) -> ModelSpec:
@@ -120,6 +175,7 @@ def _spec_from_args(args, frame) -> ModelSpec:
         "batch_size": args.batch_size,
         "epochs": args.epochs,
         "patience": args.patience,
+        "class_weight": args.class_weight,
         "seed": args.seed,
     }
     if args.optimizer and args.learning_rate is None and not args.spec:
@@ -146,78 +202,70 @@ def _train(args) -> int:
 
     frame = read_csv(args.data)
     spec = _spec_from_args(args, frame)
-    print(
-        f"Predicting '{spec.target}' ({spec.task}) from {len(spec.features)} columns: "
-        f"{', '.join(spec.feature_names)}",
-        file=sys.stderr,
-    )
-    print(f"Network: {spec.describe()}  [--layers {format_layers(spec.layers)}]", file=sys.stderr)
-    progress = None if args.quiet else _ProgressBar(sys.stderr)
-    result = train(frame, spec, on_event=progress)
-    if progress:
-        progress.close()
+    out = Path(args.out or f"layerlab-{_safe_name(spec.target)}")
+    if out.exists() and not out.is_dir():  # found before training, not after
+        raise LayerlabError(
+            f"'{out}' is a file, and a bundle is a folder. Choose a folder name with --out."
+        )
+    if not args.quiet:
+        print(
+            f"Predicting '{spec.target}' ({spec.task}) from {len(spec.features)} columns: "
+            f"{', '.join(spec.feature_names)}",
+            file=sys.stderr,
+        )
+        print(
+            f"Network: {spec.describe()}  [--layers {format_layers(spec.layers)}]", file=sys.stderr
+        )
+    with contextlib.nullcontext() if args.quiet else _epoch_display() as display:
+        result = train(frame, spec, on_event=display)
     print(result.message, file=sys.stderr)
     evaluation = evaluate(result)
     print(evaluation.headline(), file=sys.stderr)
-    out = Path(args.out or f"layerlab-{_safe_name(spec.target)}")
-    write_bundle(result, evaluation, out)
+    with _writing("the bundle", out, "Choose another folder with --out."):
+        write_bundle(result, evaluation, out)
     print(f"Bundle written to {out}/ (try: python {out}/predict.py NEW.csv)", file=sys.stderr)
     return 0
+
+
+def _epoch_display() -> EpochBar | EpochLines:
+    from rich.console import Console
+
+    from layerlab.cli_progress import epoch_display
+
+    return epoch_display(Console(stderr=True))
 
 
 def _predict(args) -> int:
     from layerlab.export import load_bundle
     from layerlab.predict import check_columns, score
-    from layerlab.reading import read_csv
+    from layerlab.reading import read_csv, write_csv
 
     bundle = load_bundle(args.bundle)
     frame = read_csv(args.data)
     extra = check_columns(frame, bundle.spec)
-    if extra:
+    if extra and not args.quiet:
         print(
             f"note: ignoring column(s) the model does not use: {', '.join(extra)}", file=sys.stderr
         )
     table = score(bundle.model, bundle.spec, bundle.classes, frame)
-    if args.out:
-        table.to_csv(args.out, index=False)
-        print(f"{len(table)} predictions written to {args.out}", file=sys.stderr)
-    else:
-        table.to_csv(sys.stdout, index=False)
+    if not args.out:
+        write_csv(table, sys.stdout)
+        return 0
+    with _writing("the predictions", args.out, "Choose another path with --out."):
+        write_csv(table, args.out)
+    print(f"{len(table)} predictions written to {args.out}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _writing(what: str, where: str | Path, fix: str) -> Iterator[None]:
+    """A write that fails (a missing folder, no permission, a full disk) as a plain message."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error).rstrip(".")  # the system's words, or pandas'
+        raise LayerlabError(f"Cannot write {what} to '{where}': {reason}. {fix}") from None
 
 
 def _safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "model"
-
-
-class _ProgressBar:
-    """One line per epoch (redrawn in place on a terminal) with all metrics."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-
-    def __call__(self, event) -> None:
-        from layerlab.train import EpochEnd
-
-        width = 24
-        if isinstance(event, EpochEnd):
-            fraction = event.epoch / event.epochs
-            metrics = "  ".join(f"{name} {value:.4g}" for name, value in event.metrics.items())
-            label = f"epoch {event.epoch}/{event.epochs}  {metrics}  ({event.elapsed_seconds:.1f}s)"
-        else:
-            fraction = (event.epoch - 1 + event.fraction) / event.epochs
-            label = f"epoch {event.epoch}/{event.epochs}  {event.fraction:.0%} of epoch"
-            if not self.tty:
-                return
-        filled = round(fraction * width)
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {label}"
-        if self.tty:
-            self.stream.write("\r\033[K" + line)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
+import platform
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from layerlab.cli import main
+from layerlab.cli_progress import EpochBar, EpochLines, epoch_display
 from layerlab.export import BUNDLE_FILES
+from layerlab.runtime import is_tensorflow_log_line
+from layerlab.train import EpochEnd, EpochProgress
 
-CHURN = str(Path(__file__).resolve().parents[2] / "data" / "customer_churn.csv")
+DATA = Path(__file__).resolve().parents[2] / "data"
+CHURN = str(DATA / "customer_churn.csv")
+IRIS = str(DATA / "iris.csv")
+DIABETES = str(DATA / "diabetes.csv")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +129,11 @@ def test_predict_writes_to_a_file_with_out(trained_bundle, tmp_path, capsys):
         (["train", CHURN, "--target", "churned", "--spec", "no-spec.json"], "Cannot read the spec"),
         (["train", CHURN, "--target", "churned", "--spec", "{spec}"], "['height'] that are not in"),
         (["predict", ".", CHURN], "is not a Layerlab bundle"),
+        (["train", CHURN, "--target", "churned", "--out", "{spec}"], "is a file, and a bundle"),
+        (
+            ["train", DIABETES, "--target", "disease_progression", "--class-weight", "balanced"],
+            "'class_weight' can be balanced only when predicting classes",
+        ),
     ],
     ids=[
         "missing-file",
@@ -125,6 +143,8 @@ def test_predict_writes_to_a_file_with_out(trained_bundle, tmp_path, capsys):
         "missing-spec-file",
         "spec-for-another-table",
         "not-a-bundle",
+        "out-is-a-file",
+        "balanced-regression",
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_no_traceback(argv, message, tmp_path, capsys):
@@ -169,3 +189,230 @@ def test_module_entry_point_reports_bad_input_without_a_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("error: There is no file at")
     assert "Traceback" not in done.stderr
+
+
+def test_quiet_training_prints_only_the_final_result_lines(tmp_path, capsys):
+    out = tmp_path / "iris-model"
+    assert (
+        main(["train", IRIS, "--target", "species", "--epochs", "1", "--out", str(out), "--quiet"])
+        == 0
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("Training ran all 1 epochs.")
+    assert lines[1].startswith("The network's accuracy on the test set is")
+    assert lines[2].startswith(f"Bundle written to {out}/")
+
+
+def test_class_weight_balanced_is_kept_in_the_spec(tmp_path):
+    out = tmp_path / "balanced"
+    argv = ["train", CHURN, "--target", "churned", "--class-weight", "balanced", "--epochs", "1"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "spec.json").read_text())["class_weight"] == "balanced"
+
+
+def test_quiet_predict_prints_nothing_but_the_predictions(trained_bundle, capsys):
+    _, out = trained_bundle
+    capsys.readouterr()
+    assert main(["predict", str(out), CHURN, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert len(pd.read_csv(io.StringIO(captured.out))) == 1500
+
+
+def test_predictions_that_cannot_be_written_say_where_and_why(trained_bundle, tmp_path, capsys):
+    _, out = trained_bundle
+    target = tmp_path / "no-such-folder" / "predictions.csv"
+    assert main(["predict", str(out), CHURN, "--out", str(target), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: Cannot write the predictions to '{target}'")
+    assert "Traceback" not in err
+
+
+def _bundle_with_model(bundle: Path, folder: Path, write_model) -> Path:
+    copy = folder / "bundle"
+    shutil.copytree(bundle, copy)
+    write_model(copy / "model.keras")
+    return copy
+
+
+def _lambda_model(path: Path) -> None:
+    import keras
+
+    inputs = keras.Input((1,))
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(path)
+
+
+def _truncated_model(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+@pytest.mark.parametrize(
+    "write_model", [_lambda_model, _truncated_model], ids=["lambda", "truncated"]
+)
+def test_a_bundle_layerlab_did_not_write_is_refused_without_a_traceback(
+    trained_bundle, tmp_path, capsys, write_model
+):
+    _, out = trained_bundle
+    bundle = _bundle_with_model(out, tmp_path, write_model)
+    capsys.readouterr()
+    assert main(["predict", str(bundle), CHURN]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ")
+    assert "model.keras" in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_a_bug_is_not_dressed_up_as_bad_input(trained_bundle, monkeypatch):
+    # Only LayerlabError is the user's to fix; anything else must surface with its traceback.
+    import layerlab.reading
+
+    def broken_read_csv(*args, **kwargs):
+        raise RuntimeError("a bug in Layerlab")
+
+    monkeypatch.setattr(layerlab.reading, "read_csv", broken_read_csv)
+    _, out = trained_bundle
+    with pytest.raises(RuntimeError, match="a bug in Layerlab"):
+        main(["predict", str(out), CHURN])
+
+
+# ---------------------------------------------------------------- the progress display
+
+
+def _epochs(epochs: int = 3) -> list[EpochEnd | EpochProgress]:
+    events: list[EpochEnd | EpochProgress] = []
+    for epoch in range(1, epochs + 1):
+        metrics = {"loss": 1 / epoch, "accuracy": 0.5, "val_loss": 1.1 / epoch, "val_accuracy": 0.6}
+        events.append(EpochProgress(epoch, epochs, 0.5, epoch - 0.5))
+        events.append(EpochEnd(epoch, epochs, metrics, float(epoch), epoch))
+    return events
+
+
+def _terminal(stream: io.StringIO) -> Console:
+    return Console(file=stream, force_terminal=True, width=100, color_system=None)
+
+
+def test_on_a_terminal_one_bar_is_redrawn_in_place_with_the_time_left():
+    stream = io.StringIO()
+    display = epoch_display(_terminal(stream))
+    assert isinstance(display, EpochBar)
+    with display:
+        for event in _epochs():
+            display(event)
+    text = stream.getvalue()
+    assert "\r" in text and "\x1b[2K" in text  # back to the line's start, clear it, redraw
+    screens = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", part) for part in text.split("\r")]
+    drawn = [screen.strip() for screen in screens if screen.strip()]
+    assert "\n" not in "".join(drawn[:-1])  # one line, drawn over and over
+    assert any(re.search(r"epoch 2/3 .* val_loss 0\.55 .* \d+:\d\d:\d\d$", line) for line in drawn)
+    assert re.search(r"epoch 3/3 .* loss 0\.3333  val_loss 0\.3667  val_accuracy 0\.6 ", drawn[-1])
+
+
+def test_a_bar_stopped_early_stays_at_its_epoch_and_shows_the_time_taken():
+    stream = io.StringIO()
+    with EpochBar(_terminal(stream)) as display:
+        for event in _epochs(10)[:8]:
+            display(event)
+    last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue().split("\r")[-1]).strip()
+    assert last.startswith("epoch 4/10 ")
+    assert last.endswith("0:00:04")
+
+
+def test_off_a_terminal_each_epoch_is_one_plain_line():
+    stream = io.StringIO()
+    display = epoch_display(Console(file=stream))
+    assert isinstance(display, EpochLines)
+    with display:
+        for event in _epochs():
+            display(event)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "epoch 1/3  loss 1  accuracy 0.5  val_loss 1.1  val_accuracy 0.6  (1.0s)",
+        "epoch 2/3  loss 0.5  accuracy 0.5  val_loss 0.55  val_accuracy 0.6  (2.0s)",
+        "epoch 3/3  loss 0.3333  accuracy 0.5  val_loss 0.3667  val_accuracy 0.6  (3.0s)",
+    ]
+
+
+# ------------------------------------------- real processes: quiet stderr, safe predictions
+
+# Class labels a spreadsheet would run as formulas (OWASP CSV injection).
+FORMULA_LABELS = ("=1+1", "@SUM(A1)")
+
+
+def _run(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("TF_CPP_MIN_LOG_LEVEL", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "layerlab", *argv],
+        cwd=cwd,
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Train on a small table whose labels look like formulas, then predict: as a user would."""
+    folder = tmp_path_factory.mktemp("runs")
+    rng = np.random.default_rng(0)
+    x, noise = rng.normal(size=(2, 120)).round(1)
+    label = np.where(x + noise / 2 < 0, *FORMULA_LABELS)  # x tells, but not so well it is a leak
+    table = pd.DataFrame({"x": x, "noise": noise, "label": label})
+    table.to_csv(folder / "formulas.csv", index=False)
+    train = ["train", "formulas.csv", "--target", "label", "--out", "model"]
+    done = {"train": _run([*train, "--epochs", "30", "--learning-rate", "0.01"], folder)}
+    done["predict"] = _run(["predict", "model", "formulas.csv", "--out", "p.csv"], folder)
+    done["verbose"] = _run(["predict", "model", "formulas.csv", "--verbose"], folder)
+    return folder, done
+
+
+def test_a_cli_run_shows_no_tensorflow_log_lines(runs):
+    _, done = runs
+    for name in ("train", "predict"):
+        assert done[name].returncode == 0, done[name].stderr
+        noise = [line for line in done[name].stderr.splitlines() if is_tensorflow_log_line(line)]
+        assert noise == []
+        for words in ("absl", "oneDNN", "Unable to register", "This TensorFlow binary"):
+            assert words not in done[name].stderr
+        assert "Warning" not in done[name].stderr
+    assert done["predict"].stderr == "120 predictions written to p.csv\n"
+
+
+def test_off_a_terminal_training_logs_one_plain_line_per_epoch(runs):
+    _, done = runs
+    stderr = done["train"].stderr
+    assert not CONTROL_CHARACTERS.search(stderr)
+    epochs = [line for line in stderr.splitlines() if line.startswith("epoch ")]
+    assert epochs[0].startswith("epoch 1/30  loss ")
+    assert re.fullmatch(
+        r"epoch \d+/30  loss \S+  accuracy \S+  val_loss \S+  val_accuracy \S+  \(\d+\.\ds\)",
+        epochs[-1],
+    )
+
+
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64"), reason="TensorFlow's CPU notice is for x86"
+)
+def test_verbose_lets_tensorflows_own_lines_through(runs):
+    _, done = runs
+    assert done["verbose"].returncode == 0, done["verbose"].stderr
+    assert any(is_tensorflow_log_line(line) for line in done["verbose"].stderr.splitlines())
+
+
+def _cells(text: str) -> list[str]:
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def test_predicted_labels_that_look_like_formulas_are_written_as_text(runs):
+    folder, done = runs
+    for written in ((folder / "p.csv").read_text(), done["verbose"].stdout):
+        cells = _cells(written)
+        assert "'=1+1" in cells and "'@SUM(A1)" in cells
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+        assert pd.read_csv(io.StringIO(written))["probability_@SUM(A1)"].between(0, 1).all()
