@@ -5,6 +5,7 @@ import re
 import streamlit as st
 
 from layerlab.errors import LayerlabError
+from layerlab.evaluate import readable_number
 from layerlab.predict import check_columns
 from layerlab.reading import MAX_UPLOAD_MB, read_csv
 from layerlab_app import figures, state, ui
@@ -22,12 +23,58 @@ from layerlab_app.text import code_name, md
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
 
 
+THRESHOLD_LABELS = {
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1 score",
+}
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.2g}%"
+
+
 def _scores(evaluation) -> None:
     st.subheader("Test-set scores")
     st.markdown(evaluation.headline())
     better, sentence = verdict(evaluation)
     (st.success if better else st.warning)(sentence)
-    st.dataframe(metrics_table(evaluation).style.format("{:.3g}"))
+    rare = evaluation.rarest_class()
+    if rare is not None:
+        label, share = rare
+        st.info(
+            md(
+                f'The classes are imbalanced: "{label}" is only {_percent(share)} of the rows, '
+                "so accuracy looks good even for a model that never predicts it. Judge the "
+                "model by balanced accuracy and the precision-recall curve instead."
+            )
+        )
+    st.dataframe(metrics_table(evaluation).style.format(readable_number))
+
+
+def _threshold(evaluation):
+    """The decision-threshold slider and the scores at it; returns those scores."""
+    positive = evaluation.classes[1]
+    threshold = st.slider(
+        md(f'Decision threshold: predict "{positive}" when its probability is above'),
+        min_value=0.01,
+        max_value=0.99,
+        value=0.5,
+        step=0.01,
+        key="decision_threshold",
+    )
+    scores = evaluation.at_threshold(threshold)
+    st.caption(
+        "The threshold changes only what this page shows; the downloaded model still "
+        "predicts the likelier class (threshold 0.5)."
+    )
+    columns = st.columns(2)
+    for position, (name, label) in enumerate(THRESHOLD_LABELS.items()):
+        columns[position % 2].metric(label, readable_number(scores.metrics[name]))
+    st.caption(md(f'Precision, recall and F1 are those of "{positive}" on the test rows.'))
+    return scores
 
 
 def _charts(evaluation) -> None:
@@ -36,11 +83,30 @@ def _charts(evaluation) -> None:
         left.plotly_chart(figures.predicted_vs_actual(evaluation.predictions), key="chart_scatter")
         right.plotly_chart(figures.residuals_figure(evaluation.predictions), key="chart_residuals")
         return
-    left.plotly_chart(figures.confusion_heatmap(evaluation.confusion), key="chart_confusion")
-    if evaluation.roc:
-        right.plotly_chart(figures.roc_figure(evaluation.roc), key="chart_roc")
+    scores = roc_point = pr_point = guessing = None
+    if evaluation.task == "binary":
+        with left:
+            scores = _threshold(evaluation)
+        confusion = figures.confusion_heatmap(scores.confusion, scores.threshold)
+        metrics = scores.metrics
+        roc_point = (scores.false_positive_rate, metrics["recall"], scores.threshold)
+        pr_point = (metrics["recall"], metrics["precision"], scores.threshold)
+        guessing = evaluation.baselines["naive"]["average_precision"]
+        right.plotly_chart(confusion, key="chart_confusion")
     else:
-        right.caption("No ROC curve: the test set holds only one class.")
+        left.plotly_chart(figures.confusion_heatmap(evaluation.confusion), key="chart_confusion")
+    left, right = st.columns(2)
+    if evaluation.roc:
+        left.plotly_chart(figures.roc_figure(evaluation.roc, roc_point), key="chart_roc")
+    else:
+        left.caption("No ROC curve: the test set holds only one class.")
+    if evaluation.precision_recall:
+        right.plotly_chart(
+            figures.precision_recall_figure(evaluation.precision_recall, guessing, pr_point),
+            key="chart_precision_recall",
+        )
+    else:
+        right.caption("No precision-recall curve: the test set holds no row of the class.")
 
 
 def _file_stem(target: str) -> str:

@@ -6,6 +6,8 @@ hover, so each one goes through ``plotly_text``.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -104,30 +106,63 @@ def learning_curves(
     return go.Figure(data=data, layout=layout)
 
 
-def confusion_heatmap(confusion: pd.DataFrame) -> go.Figure:
-    """Counts of test rows by actual class (rows) and predicted class (columns)."""
+def confusion_heatmap(confusion: pd.DataFrame, threshold: float | None = None) -> go.Figure:
+    """Counts of test rows by actual class (rows) and predicted class (columns).
+
+    ``threshold``: the decision threshold the predictions were made with, for the title.
+    """
     labels_x = [plotly_text(label) for label in confusion.columns]
     labels_y = [plotly_text(label) for label in confusion.index]
+    counts = confusion.to_numpy()
     figure = go.Figure(
         go.Heatmap(
-            z=confusion.to_numpy(),
+            z=counts,
             x=labels_x,
             y=labels_y,
-            text=confusion.to_numpy(),
+            text=[[f"{count:,}" for count in row] for row in counts],
             texttemplate="%{text}",
             colorscale="Blues",
             showscale=False,
-            hovertemplate="actual %{y}, predicted %{x}: %{z} rows<extra></extra>",
+            hovertemplate="actual %{y}, predicted %{x}: %{text} rows<extra></extra>",
         )
     )
     figure.update_xaxes(title_text="predicted class", type="category")
     figure.update_yaxes(title_text="actual class", type="category", autorange="reversed")
-    figure.update_layout(title="Confusion matrix (test set)", height=380)
+    title = "Confusion matrix (test set)"
+    if threshold is not None:
+        title = f"Confusion matrix (test set, threshold {threshold:.2f})"
+    figure.update_layout(title=title, height=380)
     return figure
 
 
-def roc_figure(curves: dict[str, pd.DataFrame]) -> go.Figure:
-    """One ROC curve per class (or the positive class), with the chance diagonal."""
+def _finish_curve(
+    figure: go.Figure, point: tuple[float, float, float] | None, axes: tuple[str, str], title: str
+) -> go.Figure:
+    """Mark ``point`` (x, y, threshold) when it is defined; name the unit axes and the chart."""
+    if point is not None and all(math.isfinite(value) for value in point):
+        x, y, threshold = point
+        figure.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[y],
+                mode="markers",
+                name=f"threshold {threshold:.2f}",
+                marker={"size": 11, "color": "black", "symbol": "x"},
+            )
+        )
+    figure.update_xaxes(title_text=axes[0], range=[0, 1])
+    figure.update_yaxes(title_text=axes[1], range=[0, 1.02])
+    figure.update_layout(title=title, height=380)
+    return figure
+
+
+def roc_figure(
+    curves: dict[str, pd.DataFrame], point: tuple[float, float, float] | None = None
+) -> go.Figure:
+    """One ROC curve per class (or the positive class), with the chance diagonal.
+
+    ``point``: (false positive rate, true positive rate, threshold) to mark.
+    """
     figure = go.Figure()
     for label, curve in curves.items():
         figure.add_trace(
@@ -138,10 +173,46 @@ def roc_figure(curves: dict[str, pd.DataFrame]) -> go.Figure:
             x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "gray"}
         )
     )
-    figure.update_xaxes(title_text="false positive rate", range=[0, 1])
-    figure.update_yaxes(title_text="true positive rate", range=[0, 1.02])
-    figure.update_layout(title="ROC curve (test set)", height=380)
-    return figure
+    axes = ("false positive rate", "true positive rate")
+    return _finish_curve(figure, point, axes, "ROC curve (test set)")
+
+
+def precision_recall_figure(
+    curves: dict[str, pd.DataFrame],
+    guessing: float | None = None,
+    point: tuple[float, float, float] | None = None,
+) -> go.Figure:
+    """Precision against recall per class (or the positive class).
+
+    ``guessing``: the precision of guessing (the positive class's share of the
+    test rows), drawn as a flat line; ``point``: (recall, precision, threshold)
+    to mark. On a rare class this curve shows what ROC hides: how many of the
+    rows a model flags are really of the class.
+    """
+    figure = go.Figure()
+    for label, curve in curves.items():
+        figure.add_trace(
+            go.Scatter(
+                x=curve["recall"],
+                y=curve["precision"],
+                mode="lines",
+                name=plotly_text(label),
+                line={"shape": "hv"},
+            )
+        )
+    if guessing is not None and math.isfinite(guessing):
+        figure.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[guessing, guessing],
+                mode="lines",
+                name="guessing",
+                line={"dash": "dot", "color": "gray"},
+            )
+        )
+    return _finish_curve(
+        figure, point, ("recall", "precision"), "Precision-recall curve (test set)"
+    )
 
 
 def predicted_vs_actual(predictions: pd.DataFrame) -> go.Figure:

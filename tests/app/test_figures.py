@@ -7,6 +7,7 @@ import pandas as pd
 from layerlab_app.figures import (
     confusion_heatmap,
     learning_curves,
+    precision_recall_figure,
     predicted_vs_actual,
     residuals_figure,
     roc_figure,
@@ -42,6 +43,33 @@ def test_classification_figures():
     assert [trace.name for trace in roc.data] == ["yes", "chance"]
 
 
+def test_counts_in_the_confusion_matrix_are_readable_and_the_threshold_is_named():
+    confusion = pd.DataFrame([[3020, 15], [7, 1]], index=["no", "yes"], columns=["no", "yes"])
+    heatmap = confusion_heatmap(confusion, threshold=0.3)
+    assert [list(row) for row in heatmap.data[0].text] == [["3,020", "15"], ["7", "1"]]
+    assert heatmap.layout.title.text == "Confusion matrix (test set, threshold 0.30)"
+    assert confusion_heatmap(confusion).layout.title.text == "Confusion matrix (test set)"
+
+
+def test_precision_recall_curve_with_the_guessing_line_and_the_threshold_marked():
+    curve = pd.DataFrame({"recall": [1.0, 0.5, 0.0], "precision": [0.2, 0.5, 1.0]})
+    figure = precision_recall_figure({"yes": curve}, guessing=0.2, point=(0.5, 0.5, 0.4))
+    assert [trace.name for trace in figure.data] == ["yes", "guessing", "threshold 0.40"]
+    assert list(figure.data[1].y) == [0.2, 0.2]
+    assert (figure.data[2].x, figure.data[2].y) == ((0.5,), (0.5,))
+    assert figure.layout.xaxis.title.text == "recall"
+    # Without a row predicted positive, precision is undefined: nothing is marked.
+    bare = precision_recall_figure({"yes": curve}, point=(0.0, float("nan"), 0.99))
+    assert [trace.name for trace in bare.data] == ["yes"]
+
+
+def test_roc_curve_marks_the_threshold():
+    roc = roc_figure(
+        {"yes": pd.DataFrame({"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]})}, point=(0.25, 0.6, 0.5)
+    )
+    assert [trace.name for trace in roc.data] == ["yes", "chance", "threshold 0.50"]
+
+
 def test_regression_figures():
     predictions = pd.DataFrame(
         {"actual": [1.0, 2.0, 3.0], "predicted": [1.5, 2.0, 2.0], "residual": [-0.5, 0, 1.0]}
@@ -64,3 +92,5 @@ def test_class_labels_from_the_data_are_plain_text_in_ticks_hovers_and_legends()
     assert list(heatmap.y) == escaped
     roc = roc_figure({label: pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]}) for label in labels})
     assert [trace.name for trace in roc.data] == [*escaped, "chance"]
+    curves = {label: pd.DataFrame({"recall": [1, 0], "precision": [0.3, 1]}) for label in labels}
+    assert [trace.name for trace in precision_recall_figure(curves).data] == escaped

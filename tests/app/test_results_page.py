@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
-from app_support import seed_trained, shown, texts
+import numpy as np
+import pandas as pd
+import pytest
+from app_support import seed_trained, shown, small_network, texts, train
 
+from layerlab.evaluate import readable_number
 from layerlab.train import split_frame
 from layerlab_app import state
+
+IMBALANCED = "The classes are imbalanced"
 
 
 def open_results(at, trained):
     seed_trained(at, trained)
     return at.switch_page("pages/results.py").run()
+
+
+def charts(at) -> dict[str, dict]:
+    """The page's Plotly figures by title."""
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return {figure["layout"]["title"]["text"]: figure for figure in figures}
+
+
+def confusion_counts(at) -> list[list[int]]:
+    """The counts the confusion matrix shows (its cell texts)."""
+    [figure] = [figure for title, figure in charts(at).items() if title.startswith("Confusion")]
+    return [[int(text.replace(",", "")) for text in row] for row in figure["data"][0]["text"]]
+
+
+@pytest.fixture(scope="module")
+def trained_rare():
+    """A binary target with 5% "yes" (20 of 400 rows), trained briefly."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400)
+    label = np.where(np.argsort(np.argsort(-x - rng.normal(size=400))) < 20, "yes", "no")
+    frame = pd.DataFrame({"x": x, "z": rng.normal(size=400), "label": label})
+    return train(frame, "label", layers=small_network(), epochs=5, batch_size=16)
 
 
 def test_results_page_asks_for_a_trained_model_first(app):
@@ -35,7 +64,14 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
         "Logistic regression",
     ]
     assert "Accuracy" in table.index
-    assert len(at.get("plotly_chart")) == 2  # confusion matrix and ROC curves
+    assert list(charts(at)) == [
+        "Confusion matrix (test set)",
+        "ROC curve (test set)",
+        "Precision-recall curve (test set)",
+    ]
+    # Three classes of 50 rows each: nothing to warn about, and no threshold for three classes.
+    assert IMBALANCED not in texts(at.info)
+    assert not at.slider
     summary = at.dataframe[1].value
     assert "output" in set(summary["Layer"])
     downloads = {button.key for button in at.get("download_button")}
@@ -111,3 +147,42 @@ def test_what_if_predicts_one_row_from_the_form(app, trained_iris):
     # The prediction stays on the page until the model changes.
     at.run()
     assert "The model predicts **" in texts(at.markdown)
+
+
+def test_a_rare_class_is_named_with_what_to_look_at_instead_of_accuracy(app, trained_rare):
+    at = open_results(app, trained_rare)
+    assert not at.exception
+    [sentence] = [text for text in texts(at.info).splitlines() if IMBALANCED in text]
+    assert '"yes" is only 5% of the rows' in sentence
+    assert "balanced accuracy and the precision-recall curve" in sentence
+    naive = at.dataframe[0].value["Always guessing the most common class"]
+    assert naive["Accuracy"] == pytest.approx(0.95, abs=0.02)
+    assert "Precision-recall curve (test set)" in charts(at)
+
+
+def test_the_decision_threshold_redraws_the_confusion_matrix_and_the_scores(app, trained_rare):
+    at = open_results(app, trained_rare)
+    evaluation = trained_rare.result.evaluation
+    threshold = at.slider(key="decision_threshold")
+    assert threshold.value == 0.5
+    assert confusion_counts(at) == evaluation.confusion.to_numpy().tolist()
+    assert "the downloaded model still predicts the likelier class" in texts(at.caption)
+    at_half = evaluation.at_threshold(0.5).metrics
+    assert {metric.label: metric.value for metric in at.metric} == {
+        "Accuracy": readable_number(at_half["accuracy"]),
+        "Balanced accuracy": readable_number(at_half["balanced_accuracy"]),
+        "Precision": readable_number(at_half["precision"]),
+        "Recall": readable_number(at_half["recall"]),
+        "F1 score": readable_number(at_half["f1"]),
+    }
+
+    threshold.set_value(0.05).run()
+    assert not at.exception
+    low = evaluation.at_threshold(0.05)
+    assert confusion_counts(at) == low.confusion.to_numpy().tolist()
+    assert confusion_counts(at) != evaluation.confusion.to_numpy().tolist()
+    assert "Confusion matrix (test set, threshold 0.05)" in charts(at)
+    recall = next(metric for metric in at.metric if metric.label == "Recall")
+    assert recall.value == readable_number(low.metrics["recall"])
+    marked = charts(at)["Precision-recall curve (test set)"]["data"][-1]
+    assert marked["name"] == "threshold 0.05"
