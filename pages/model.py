@@ -5,6 +5,7 @@ import streamlit as st
 from layerlab.errors import LayerlabError
 from layerlab.memory import format_bytes
 from layerlab.spec import (
+    CLASS_WEIGHTS,
     DEFAULT_LEARNING_RATES,
     LOSS_NAMES,
     MAX_BATCH_SIZE,
@@ -19,6 +20,14 @@ from layerlab_app.tables import summary_frame
 from layerlab_app.text import md
 
 MAX_SEED = 2**31 - 1
+CLASS_WEIGHT_LABELS = {
+    "none": "None: every row counts the same",
+    "balanced": "Balanced: every class counts the same",
+}
+CLASS_WEIGHT_HELP = (
+    "When classes are imbalanced, balanced weights make each class count the same in the "
+    "loss, so the network cannot do well by ignoring a rare class."
+)
 TRAINING_SETTINGS = (
     "optimizer",
     "learning_rate",
@@ -63,9 +72,24 @@ def _output(spec: ModelSpec, classes: int) -> dict:
         f"**Output layer:** Dense, {units} unit{'s' if units > 1 else ''}, {activation} "
         f"activation · **Loss:** {LOSS_NAMES[loss]}"
     )
+    chosen = {"class_weight": _class_weight(spec)}
     if pair == choices[0]:
-        return {"output_activation": None, "loss": None}
-    return {"output_activation": activation, "loss": loss}
+        return {"output_activation": None, "loss": None, **chosen}
+    return {"output_activation": activation, "loss": loss, **chosen}
+
+
+def _class_weight(spec: ModelSpec) -> str:
+    """The class weights in the loss; numbers have no classes, so regression has none."""
+    if spec.task == "regression":
+        return "none"
+    state.seed("class_weight", spec.class_weight)
+    return st.selectbox(
+        "Class weights in the loss",
+        CLASS_WEIGHTS,
+        format_func=CLASS_WEIGHT_LABELS.__getitem__,
+        key="class_weight",
+        help=CLASS_WEIGHT_HELP,
+    )
 
 
 def _training(spec: ModelSpec) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_support import seed_dataset, texts, tiny_regression_frame
+from app_support import iris, seed_dataset, texts, tiny_regression_frame
 
 from layerlab.spec import LayerSpec
 from layerlab_app import state
@@ -152,3 +152,29 @@ def test_a_network_too_big_for_the_memory_budget_is_refused_with_a_smaller_one(
     assert "more than the 40 MB one run may use here" in refusal
     assert "Try " in refusal
     assert at.button(key="show_summary").disabled
+
+
+def test_balanced_class_weights_are_one_choice_beside_the_loss(app):
+    seed_dataset(app, iris(), "species")
+    at = app.switch_page("pages/model.py").run()
+    choice = at.selectbox(key="class_weight")
+    assert choice.value == "none"
+    assert choice.options == [
+        "None: every row counts the same",
+        "Balanced: every class counts the same",
+    ]
+    assert "balanced weights make each class count the same in the loss" in choice.help
+    choice.set_value("balanced").run()
+    assert not at.exception
+    assert at.session_state[state.SPEC].class_weight == "balanced"
+    assert not at.error
+
+
+def test_regression_has_no_class_weights_even_when_carried_from_a_classifier(app):
+    # Settings carry over when the target changes; numbers have no classes to weigh.
+    seed_dataset(app, tiny_regression_frame(), "y", class_weight="balanced")
+    at = app.switch_page("pages/model.py").run()
+    assert not at.exception
+    assert "class_weight" not in [box.key for box in at.selectbox]
+    assert at.session_state[state.SPEC].class_weight == "none"
+    assert not at.error
