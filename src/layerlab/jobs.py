@@ -22,6 +22,7 @@ from layerlab.spec import ModelSpec
 
 if TYPE_CHECKING:
     from layerlab.evaluate import Evaluation
+    from layerlab.leaks import SingleColumnScore
 
 # How many loaded models a worker keeps for repeated scoring (what-if, new files).
 LOADED_MODELS = 2
@@ -42,7 +43,9 @@ class TrainedModel:
 
     ``model_file`` and ``bundle_file`` are the bytes of ``model.keras`` and of
     the download zip; ``evaluation`` is ``None`` when no epoch finished (then
-    there is no model worth keeping and both files are empty).
+    there is no model worth keeping and both files are empty). ``leak_suspect``
+    is set only when the test score is suspiciously close to perfect: the
+    feature that alone predicts the target best, with its own held-out score.
     """
 
     spec: ModelSpec
@@ -59,6 +62,7 @@ class TrainedModel:
     evaluation: Evaluation | None
     model_file: bytes
     bundle_file: bytes
+    leak_suspect: SingleColumnScore | None = None
 
     @property
     def history_frame(self) -> pd.DataFrame:
@@ -92,12 +96,16 @@ def train_model(context: JobContext, frame: pd.DataFrame, spec: ModelSpec) -> Tr
     """Train, then score the test split and the baselines, and write the bundle's bytes."""
     from layerlab.evaluate import evaluate
     from layerlab.export import bundle_zip, model_bytes
+    from layerlab.leaks import strongest_feature, suspiciously_good
     from layerlab.train import TrainingRun
 
     run = TrainingRun(frame, spec)
     result = run.run(on_event=context.emit, should_stop=context.stop_requested)
     usable = result.kept_epoch is not None
     evaluation = evaluate(result) if usable else None
+    leak_suspect = None
+    if evaluation is not None and suspiciously_good(evaluation):
+        leak_suspect = strongest_feature(result.splits.train, result.spec)
     return TrainedModel(
         spec=result.spec,
         classes=result.classes,
@@ -117,6 +125,7 @@ def train_model(context: JobContext, frame: pd.DataFrame, spec: ModelSpec) -> Tr
         evaluation=evaluation,
         model_file=model_bytes(result) if usable else b"",
         bundle_file=bundle_zip(result, evaluation) if usable else b"",
+        leak_suspect=leak_suspect,
     )
 
 

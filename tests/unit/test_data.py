@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import COLUMN_KINDS, ColumnProfile, profile_columns, profiles_frame
+from layerlab.data import (
+    COLUMN_KINDS,
+    ColumnProfile,
+    class_balance,
+    profile_columns,
+    profiles_frame,
+)
 from layerlab.errors import DataError, LayerlabError
 from layerlab.reading import (
     MAX_UPLOAD_BYTES,
@@ -353,10 +359,131 @@ def test_zero_one_and_true_false_columns_are_boolean():
     assert {profile.kind for profile in profile_columns(df)} == {"boolean"}
 
 
-def test_target_that_maps_one_to_one_to_a_number_is_not_a_leak():
+def test_a_small_table_that_maps_one_to_one_to_a_number_is_not_a_leak():
+    # The celsius sample (40 rows) is exact by design; tests/unit/test_leaks.py has larger ones.
     celsius = np.linspace(-40, 100, 40)
     df = pd.DataFrame({"celsius": celsius, "fahrenheit": celsius * 1.8 + 32})
     assert by_name(profile_columns(df, "fahrenheit"))["celsius"].role == "feature"
+
+
+# --------------------------------------------------------------------------- IDs and row labels
+
+ID_ROWS = 60
+
+
+def with_column(name: str, values) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({name: values, "y": rng.normal(size=len(values))})
+
+
+def reason_for(name: str, values) -> ColumnProfile:
+    return by_name(profile_columns(with_column(name, values), "y"))[name]
+
+
+def test_row_names_in_text_order_are_a_row_label():
+    # R's row names of a table sorted as text: 1, 10, 100, 1000, 1001, ..., 2, 20, ...
+    rownames = sorted(range(1, 3001), key=str)
+    profile = reason_for("rownames", rownames)
+    assert profile.role == "ignore"
+    assert profile.reason == (
+        'Looks like a row label: its name is "rownames" and every value is different.'
+    )
+
+
+@pytest.mark.parametrize("name", ["Unnamed: 0", "unnamed_1", "index", "row", "row.names", "obs"])
+def test_names_tools_write_for_row_numbers_are_row_labels(name):
+    shuffled = np.random.default_rng(1).permutation(np.arange(5, 5 + ID_ROWS * 3, 3))
+    assert reason_for(name, shuffled).reason.startswith("Looks like a row label")
+
+
+@pytest.mark.parametrize("name", ["customer_id", "ID", "id2", "CustomerID", "order key"])
+def test_id_names_are_ids(name):
+    codes = np.random.default_rng(2).choice(90_000, ID_ROWS, replace=False) + 10_000
+    assert reason_for(name, codes).reason == (
+        f'Looks like an ID: its name is "{name}" and every value is different.'
+    )
+
+
+def test_a_nearly_unique_id_with_a_few_repeats_is_still_an_id():
+    ids = [f"C{i:04d}" for i in range(ID_ROWS)]
+    ids[1] = ids[2] = ids[0]
+    profile = reason_for("customer", ids)
+    assert profile.reason == "Looks like an ID: 58 of its 60 values are different."
+
+
+def test_shuffled_whole_numbers_from_one_to_n_are_row_numbers():
+    numbers = np.random.default_rng(3).permutation(np.arange(1, ID_ROWS + 1))
+    assert reason_for("case", numbers).reason == (
+        "Looks like a row number: every value is different and they are nearly all the whole "
+        "numbers from 1 to 60."
+    )
+
+
+def test_counting_up_by_one_is_a_row_number():
+    assert reason_for("seq", range(101, 101 + ID_ROWS)).reason == (
+        "Looks like a row number: every value is different and they count up by one."
+    )
+
+
+def test_all_different_incomes_are_a_measurement_not_an_id():
+    incomes = np.random.default_rng(4).choice(200_000, ID_ROWS, replace=False) + 10_000
+    assert reason_for("income", incomes).role == "feature"
+    # Spread-out whole numbers under a name that says nothing are measurements too.
+    assert reason_for("x7", incomes).role == "feature"
+
+
+def test_quantity_names_keep_counting_numbers_as_features():
+    assert reason_for("year", range(1950, 1950 + ID_ROWS)).role == "feature"
+    assert reason_for("age_years", np.random.default_rng(5).permutation(ID_ROWS) + 20).role == (
+        "feature"
+    )
+
+
+def test_numbers_with_fractions_are_never_ids_whatever_their_name():
+    assert reason_for("id_score", np.random.default_rng(6).normal(size=ID_ROWS)).role == "feature"
+
+
+def test_date_parts_are_never_ids():
+    assert reason_for("signup (days since 1970)", range(18_000, 18_000 + ID_ROWS)).role == (
+        "feature"
+    )
+    assert reason_for("signup (year)", range(1950, 1950 + ID_ROWS)).role == "feature"
+
+
+def test_a_short_column_is_not_judged_an_id():
+    assert reason_for("row", range(10)).role == "feature"
+
+
+def test_a_store_number_that_repeats_is_a_feature():
+    stores = np.random.default_rng(7).integers(1, 30, ID_ROWS)
+    assert reason_for("store_id", stores).role == "feature"
+
+
+# --------------------------------------------------------------------------- class balance
+
+
+def test_a_rare_class_is_imbalanced():
+    balance = class_balance(pd.Series(["no"] * 97 + ["yes"] * 3 + [None] * 5))
+    assert (balance.rarest, balance.commonest) == ("yes", "no")
+    assert balance.rarest_share == pytest.approx(0.03)
+    assert balance.commonest_share == pytest.approx(0.97)
+    assert balance.imbalanced
+
+
+def test_a_fair_split_is_balanced():
+    assert not class_balance(pd.Series(["a"] * 75 + ["b"] * 25)).imbalanced
+    assert class_balance(pd.Series(["a"] * 81 + ["b"] * 19)).imbalanced
+
+
+def test_many_even_classes_are_not_imbalanced_but_a_rare_one_among_them_is():
+    even = pd.Series([f"digit {i % 10}" for i in range(1000)])
+    assert not class_balance(even).imbalanced
+    uneven = pd.Series([f"digit {i % 9}" for i in range(970)] + ["digit 9"] * 30)
+    assert class_balance(uneven).imbalanced
+
+
+def test_one_class_has_no_balance():
+    assert class_balance(pd.Series(["a", "a", None])) is None
 
 
 def test_profiles_frame_has_display_columns(people):

