@@ -8,6 +8,12 @@ import numpy as np
 import pandas as pd
 
 from layerlab.evaluate import BASELINE_NAMES, HEADLINE, Evaluation
+from layerlab.leaks import (
+    SUSPICIOUS_MAE_SHARE,
+    SUSPICIOUS_R2,
+    SingleColumnScore,
+    suspiciously_good,
+)
 from layerlab.reading import as_category_text, as_numeric
 from layerlab.spec import ModelSpec
 from layerlab_app.text import md
@@ -40,8 +46,17 @@ def metrics_table(evaluation: Evaluation) -> pd.DataFrame:
     return table
 
 
-def verdict(evaluation: Evaluation) -> tuple[bool, str]:
-    """Whether the network beats every baseline, and one sentence saying so (or what to try)."""
+def verdict(
+    evaluation: Evaluation, leak_suspect: SingleColumnScore | None = None
+) -> tuple[bool, str]:
+    """Whether to congratulate the network, and one sentence saying why (or what to check or try).
+
+    A test score close to perfect is not congratulated: on real data it more often
+    means a column that gives the answer away. ``leak_suspect`` is the feature that
+    alone predicts the target best (``TrainedModel.leak_suspect``), when known.
+    """
+    if suspiciously_good(evaluation):
+        return False, _too_good(evaluation, leak_suspect)
     beats = evaluation.beats_baselines()
     names = BASELINE_NAMES[evaluation.task]
     losing = [names[key] for key, won in beats.items() if not won]
@@ -52,6 +67,40 @@ def verdict(evaluation: Evaluation) -> tuple[bool, str]:
         f"The network's {label} is not better than {' or '.join(losing)}. Train longer, try "
         "the Wider or Deeper preset if training scores are poor too, or add dropout if training "
         "scores are much better than validation."
+    )
+
+
+def _too_good(evaluation: Evaluation, suspect: SingleColumnScore | None) -> str:
+    text = (
+        f"The network's {_near_perfect_score(evaluation)}: close to perfect, which is rare on "
+        "real data, where it more often means a column gives the answer away."
+    )
+    if suspect is None:
+        return text + " Check that no feature is computed from the target or known only after it."
+    if suspect.near_perfect:
+        return text + (
+            f' The most likely one is "{suspect.column}": on its own it predicts '
+            f'"{suspect.target}" almost exactly ({suspect.words()}). Check that it is not '
+            "computed from the target or known only after it; if the relation is exact by "
+            "nature (a unit conversion, a formula), the score is real."
+        )
+    return text + (
+        f' No single feature explains it (the best on its own, "{suspect.column}", reaches '
+        f"{suspect.words()}), so look for features that give it away together, such as the "
+        "parts of a total."
+    )
+
+
+def _near_perfect_score(evaluation: Evaluation) -> str:
+    metrics = evaluation.metrics
+    if evaluation.task != "regression":
+        return f"test accuracy is {metrics['accuracy']:.1%}"
+    if metrics.get("r2", 0.0) >= SUSPICIOUS_R2:
+        return f"test R² is {metrics['r2']:.3f}"
+    naive = evaluation.baselines["naive"]["mae"]
+    return (
+        f"test mean absolute error ({metrics['mae']:.3g}) is under {SUSPICIOUS_MAE_SHARE:.0%} "
+        f"of that of always predicting the training mean ({naive:.3g})"
     )
 
 
