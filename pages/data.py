@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from layerlab.data import profiles_frame
+from layerlab.data import class_balance, profiles_frame
 from layerlab.errors import LayerlabError
 from layerlab.reading import MAX_UPLOAD_MB, read_csv
 from layerlab.spec import Feature
@@ -120,6 +120,26 @@ def _task(data, target):
     return info
 
 
+def _imbalance(data, info) -> None:
+    """Say when the rarest class is rare enough that accuracy flatters a model."""
+    if info.task == "regression":
+        return
+    balance = class_balance(data[info.column])
+    if balance is None or not balance.imbalanced:
+        return
+    st.warning(
+        f"Only {_share(balance.rarest_share)} of rows are {code_name(balance.rarest)}, so always "
+        f"guessing {code_name(balance.commonest)} is right {_share(balance.commonest_share)} of "
+        "the time: accuracy can look good while the rare class is missed. On the Results page, "
+        "judge the model by balanced accuracy and the precision-recall curve; on the Model "
+        "page, class weights can be set to balanced."
+    )
+
+
+def _share(share: float) -> str:
+    return f"{share:.0%}" if 0.01 <= share <= 0.99 else f"{share:.1%}"
+
+
 def _features(info) -> bool:
     profiles = state.profiles(info.column)
     spec = state.ensure_spec(info.column, info.task, profiles)
@@ -167,6 +187,7 @@ def main() -> bool:
     info = _task(data, target)
     if info is None:
         return False
+    _imbalance(data, info)
     return _features(info)
 
 

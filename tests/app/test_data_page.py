@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from app_support import seed_trained, shown, texts, tiny_csv, tiny_regression_frame
 from markdown_it import MarkdownIt
@@ -150,3 +151,56 @@ def test_names_and_labels_from_the_file_are_shown_as_text_not_markup(app):
         assert literal in texts(at.subheader) + texts(at.markdown) + texts(at.sidebar.markdown)
     assert f"2 classes: {TRACKER}, {HTML_IMAGE}" in texts(at.caption)
     assert "Inferred from the values of ``a`b``." in texts(at.caption)
+
+
+def upload(app, name: str, frame: pd.DataFrame):
+    app.file_uploader(key="upload_csv").set_value(
+        (name, frame.to_csv(index=False).encode(), "text/csv")
+    )
+    return app.run()
+
+
+def test_a_column_derived_from_the_target_is_left_out_and_warned_about_when_included(app):
+    rng = np.random.default_rng(0)
+    rows = 300
+    experience = rng.uniform(0, 40, rows)
+    wage = np.exp(1.5 + 0.03 * experience + rng.normal(0, 0.3, rows))
+    frame = pd.DataFrame({"experience": experience, "logwage": np.log(wage), "wage": wage})
+    at = upload(app, "wages.csv", frame)
+    at.selectbox(key="target_column").set_value("wage").run()
+    assert not at.exception
+    features = at.multiselect(key="feature_columns")
+    assert features.value == ["experience"]
+    assert "logwage (numeric)" in features.options
+    reason = '"logwage" predicts "wage" almost exactly on its own (R² 1.00)'
+    assert f"`logwage`: {reason}" in texts(at.markdown)
+    assert not at.warning
+    features.set_value(["experience", "logwage"]).run()
+    assert f"You included flagged columns. `logwage`: {reason}" in texts(at.warning)
+    assert at.session_state[state.SPEC].feature_names == ["experience", "logwage"]
+
+
+def test_a_rare_class_is_explained_beside_the_target(app):
+    rows = 400
+    frame = pd.DataFrame(
+        {
+            "amount": np.random.default_rng(1).exponential(50, rows),
+            "fraud": ["yes" if i % 25 == 0 else "no" for i in range(rows)],
+        }
+    )
+    at = upload(app, "fraud.csv", frame)
+    at.selectbox(key="target_column").set_value("fraud").run()
+    assert not at.exception
+    assert (
+        "Only 4% of rows are `yes`, so always guessing `no` is right 96% of the time: accuracy "
+        "can look good while the rare class is missed."
+    ) in texts(at.warning)
+    assert "balanced accuracy and the precision-recall curve" in texts(at.warning)
+    assert "class weights can be set to balanced" in texts(at.warning)
+
+
+def test_balanced_classes_and_numbers_get_no_imbalance_warning(app):
+    at = load_sample(app, "iris.csv")
+    assert not at.warning
+    at.selectbox(key="target_column").set_value("sepal_length_cm").run()
+    assert "rare class" not in texts(at.warning)
