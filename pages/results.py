@@ -33,7 +33,8 @@ THRESHOLD_LABELS = {
 
 
 def _percent(share: float) -> str:
-    return f"{100 * share:.2g}%"
+    """As the Data page writes a share (its ``_share``): 5%, 98%, 0.4%."""
+    return f"{share:.0%}" if 0.01 <= share <= 0.99 else f"{share:.1%}"
 
 
 def _scores(evaluation) -> None:
@@ -41,15 +42,13 @@ def _scores(evaluation) -> None:
     st.markdown(evaluation.headline())
     better, sentence = verdict(evaluation)
     (st.success if better else st.warning)(sentence)
-    rare = evaluation.rarest_class()
+    rare = evaluation.imbalance()
     if rare is not None:
-        label, share = rare
         st.info(
-            md(
-                f'The classes are imbalanced: "{label}" is only {_percent(share)} of the rows, '
-                "so accuracy looks good even for a model that never predicts it. Judge the "
-                "model by balanced accuracy and the precision-recall curve instead."
-            )
+            f"The classes are imbalanced: {code_name(rare.rarest)} is only "
+            f"{_percent(rare.rarest_share)} of the rows, so accuracy looks good even for a "
+            "model that never predicts it. Judge the model by balanced accuracy and the "
+            "precision-recall curve instead."
         )
     st.dataframe(metrics_table(evaluation).style.format(readable_number))
 

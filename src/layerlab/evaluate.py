@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.build import predict_frame
+from layerlab.data import ClassBalance, class_balance
 from layerlab.reading import as_category_text, as_numeric
 from layerlab.train import TrainingResult, preprocess
 
@@ -27,8 +28,6 @@ HEADLINE = {
     "binary": ("accuracy", True, "accuracy"),
     "multiclass": ("accuracy", True, "accuracy"),
 }
-# A class under this share of the rows counts as rare: accuracy then flatters a model.
-IMBALANCE_SHARE = 0.2
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
 BASELINE_NAMES = {
     "regression": {"naive": "always predicting the training mean", "linear": "linear regression"},
@@ -88,6 +87,8 @@ class Evaluation:
     precision_recall: dict[str, pd.DataFrame] = field(default_factory=dict)
     # class -> its share of the rows with a target (training, validation and test)
     class_shares: dict[str, float] = field(default_factory=dict)
+    # the rarest and the commonest class among those rows (None for regression)
+    class_balance: ClassBalance | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Plain values for metrics.json."""
@@ -107,13 +108,10 @@ class Evaluation:
         """Class labels in output order (empty for regression)."""
         return () if self.confusion is None else tuple(self.confusion.index)
 
-    def rarest_class(self) -> tuple[str, float] | None:
-        """The rarest class and its share of the rows, when under ``IMBALANCE_SHARE``."""
-        if not self.class_shares:
-            return None
-        label = min(self.class_shares, key=self.class_shares.__getitem__)
-        share = self.class_shares[label]
-        return (label, share) if share < IMBALANCE_SHARE else None
+    def imbalance(self) -> ClassBalance | None:
+        """The class balance when its rarest class is rare enough that accuracy flatters."""
+        balance = self.class_balance
+        return balance if balance is not None and balance.imbalanced else None
 
     def at_threshold(self, threshold: float) -> ThresholdScores:
         """The test-set scores of a binary model at another decision threshold."""
@@ -301,6 +299,9 @@ def evaluate(result: TrainingResult) -> Evaluation:
         )
 
     classes = built.classes
+    splits = (train, result.splits.validation, test)
+    labels = pd.Series(np.concatenate([as_category_text(part[spec.target]) for part in splits]))
+    shares = labels.value_counts(normalize=True)
     index = {label: position for position, label in enumerate(classes)}
     actual = np.array([index[text] for text in as_category_text(test[spec.target])])
     y_train = np.array([index[text] for text in as_category_text(train[spec.target])])
@@ -328,23 +329,9 @@ def evaluate(result: TrainingResult) -> Evaluation:
         confusion=_confusion(actual, outputs.argmax(axis=1), classes),
         roc=_roc_curves(actual, outputs, classes),
         precision_recall=_precision_recall_curves(actual, outputs, classes),
-        class_shares=_class_shares(result, classes),
+        class_shares={label: float(shares.get(label, 0.0)) for label in classes},
+        class_balance=class_balance(labels),
     )
-
-
-def _class_shares(result: TrainingResult, classes: tuple[str, ...]) -> dict[str, float]:
-    """Each class's share of all rows with a target, in class order."""
-    splits = result.splits
-    labels = pd.Series(
-        np.concatenate(
-            [
-                as_category_text(part[result.spec.target])
-                for part in (splits.train, splits.validation, splits.test)
-            ]
-        )
-    )
-    shares = labels.value_counts(normalize=True)
-    return {label: float(shares.get(label, 0.0)) for label in classes}
 
 
 def _logistic_probabilities(

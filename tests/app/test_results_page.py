@@ -153,7 +153,7 @@ def test_a_rare_class_is_named_with_what_to_look_at_instead_of_accuracy(app, tra
     at = open_results(app, trained_rare)
     assert not at.exception
     [sentence] = [text for text in texts(at.info).splitlines() if IMBALANCED in text]
-    assert '"yes" is only 5% of the rows' in sentence
+    assert "`yes` is only 5% of the rows" in sentence
     assert "balanced accuracy and the precision-recall curve" in sentence
     naive = at.dataframe[0].value["Always guessing the most common class"]
     assert naive["Accuracy"] == pytest.approx(0.95, abs=0.02)

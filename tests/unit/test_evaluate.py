@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import profile_columns
+from layerlab.data import class_balance, profile_columns
 from layerlab.evaluate import (
     Evaluation,
     classification_metrics,
@@ -138,23 +138,23 @@ def test_numbers_are_written_without_e_notation():
     assert readable_number(float("nan")) == "n/a"
 
 
-def shares_evaluation(shares: dict[str, float]) -> Evaluation:
-    labels = list(shares)
+def balance_evaluation(yes: int, of: int = 100) -> Evaluation:
+    """An evaluation whose rows with a target are ``yes`` "yes" in ``of``."""
     return Evaluation(
         task="binary",
         metrics={},
         baselines={},
         predictions=pd.DataFrame(),
-        confusion=pd.DataFrame(0, index=labels, columns=labels),
-        class_shares=shares,
+        class_balance=class_balance(pd.Series(["yes"] * yes + ["no"] * (of - yes))),
     )
 
 
 def test_a_class_under_a_fifth_of_the_rows_is_named_as_rare():
-    assert shares_evaluation({"no": 0.95, "yes": 0.05}).rarest_class() == ("yes", 0.05)
-    assert shares_evaluation({"no": 0.81, "yes": 0.19}).rarest_class() == ("yes", 0.19)
-    assert shares_evaluation({"no": 0.5, "yes": 0.5}).rarest_class() is None
-    assert shares_evaluation({"no": 0.8, "yes": 0.2}).rarest_class() is None
+    rare = balance_evaluation(5).imbalance()
+    assert (rare.rarest, rare.rarest_share, rare.commonest) == ("yes", 0.05, "no")
+    assert balance_evaluation(19).imbalance().rarest == "yes"
+    assert balance_evaluation(20).imbalance() is None
+    assert balance_evaluation(50).imbalance() is None
 
 
 def test_roc_auc_is_nan_when_the_test_set_has_one_class():
@@ -189,6 +189,8 @@ def test_baselines_and_network_report_balanced_accuracy_and_average_precision(
     assert saved["test"]["balanced_accuracy"] == churn_evaluation.metrics["balanced_accuracy"]
     assert saved["baselines"]["naive"]["average_precision"] == naive["average_precision"]
     assert sum(saved["class_shares"].values()) == pytest.approx(1.0)
+    balance = churn_evaluation.class_balance
+    assert balance.rarest_share == pytest.approx(min(saved["class_shares"].values()))
 
 
 def test_the_threshold_view_at_one_half_matches_the_evaluation(churn_evaluation):
@@ -266,7 +268,7 @@ def test_default_spec_clearly_beats_guessing_on_iris():
     assert evaluation.confusion.shape == (3, 3)
     assert evaluation.baselines["naive"]["balanced_accuracy"] == pytest.approx(1 / 3)
     assert list(evaluation.precision_recall) == list(evaluation.classes)
-    assert evaluation.rarest_class() is None  # 50 of each
+    assert evaluation.imbalance() is None  # 50 of each
     with pytest.raises(ValueError, match="binary"):
         evaluation.at_threshold(0.5)
 
