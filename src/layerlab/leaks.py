@@ -13,8 +13,9 @@ ms a column on 2 cores, 12 s for 200 columns), so each column is first scored
 by a cheap model with one numpy pass: straight lines between the fitting rows'
 values (a number predicting a number), else the target's mean or commonest class
 per category or value bin (what a one-feature tree can learn at best). Only the
-columns it finds close to perfect are fitted with ``HistGradientBoosting``; the
-better held-out score of the two is the one reported. A number target also gets
+columns it finds nearly but not quite perfect are fitted with
+``HistGradientBoosting``, and the better held-out score of the two is the one
+reported. A number target also gets
 Spearman's rank correlation, which catches monotone transforms (log, units,
 scaling) however skewed the values are. On a 5,000-row, 200-column table the
 whole check costs about 0.4 s of one core.
@@ -430,9 +431,15 @@ class _Sample:
         categorical: bool,
         rank: SingleColumnScore | None,
     ) -> SingleColumnScore:
-        """The best evidence on one column: the better one-feature model, else its ranks."""
-        fitted = self.fit(quick.column, values, categorical)
-        best = max(quick, fitted, key=lambda score: score.score)
+        """The best evidence on one column: the better one-feature model, else its ranks.
+
+        The full model is fitted only when the cheap one falls short: it could only
+        raise a score that already counts as near perfect (and importing
+        scikit-learn costs a cold server seconds).
+        """
+        best = quick
+        if not quick.near_perfect:
+            best = max(quick, self.fit(quick.column, values, categorical), key=_score_value)
         if not best.near_perfect and rank is not None and rank.near_perfect:
             return rank
         return best
@@ -497,6 +504,10 @@ class _Sample:
         # with the server's (or the worker's) for the machine's cores.
         with threadpool_limits(limits=1, user_api="openmp"):
             return self._score(name, self._each_fold(predict))
+
+
+def _score_value(score: SingleColumnScore) -> float:
+    return score.score
 
 
 def _r2(actual: np.ndarray, predicted: np.ndarray) -> float:
