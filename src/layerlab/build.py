@@ -40,7 +40,7 @@ from layerlab.spec import ModelSpec
 # A column with more categories than this keeps the most frequent ones; the rest
 # share the out-of-vocabulary slot, so one ID-like column cannot blow up the model.
 MAX_CATEGORIES = 100
-TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1"})
+TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "on"})
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ file itself is ``layerlab.reading``'s job.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +16,15 @@ import pandas as pd
 
 from layerlab.errors import TargetError
 from layerlab.leaks import DATE_PART_NAME, CopyCheck, find_leaks, leak_reason
-from layerlab.reading import _shorten, as_category_text, as_numeric, category_text
+from layerlab.reading import (
+    _shorten,
+    as_category_text,
+    as_numeric,
+    category_text,
+    date_part_source,
+    parse_dates,
+    parse_numbers,
+)
 from layerlab.task import infer_task
 
 COLUMN_KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "constant")
@@ -32,6 +40,7 @@ _BOOLEAN_PAIRS = (
     frozenset({"y", "n"}),
     frozenset({"t", "f"}),
     frozenset({"0", "1"}),
+    frozenset({"on", "off"}),
 )
 _ID_MIN_ROWS = 20
 _ID_SHARE = 0.95
@@ -94,9 +103,32 @@ def profile_columns(df: pd.DataFrame, target_column: str | None = None) -> list[
     """
     facts = [_Facts.of(df[name], name, len(df)) for name in df.columns]
     leaks = _leak_reasons(df, target_column, facts)
+    notes = _reading_notes(df)
     return [
-        _profile(fact, len(df), fact.key == target_column, leaks.get(fact.name)) for fact in facts
+        _with_note(
+            _profile(fact, len(df), fact.key == target_column, leaks.get(fact.name)),
+            notes.get(fact.name),
+        )
+        for fact in facts
     ]
+
+
+def _reading_notes(df: pd.DataFrame) -> dict[str, str]:
+    """What reading did to each column (``reading._tidy``), and where date parts came from."""
+    notes = {str(name): note for name, note in df.attrs.get("reading_notes", {}).items()}
+    names = {str(name) for name in df.columns}
+    for name in names:
+        source = date_part_source(name)
+        if source in names:
+            notes.setdefault(name, f'A part of the date column "{source}".')
+    return notes
+
+
+def _with_note(profile: ColumnProfile, note: str | None) -> ColumnProfile:
+    """The profile, its reason followed by what reading did to the column."""
+    if not note or note in profile.reason:
+        return profile
+    return dataclasses.replace(profile, reason=f"{profile.reason} {note}")
 
 
 def profiles_frame(profiles: list[ColumnProfile]) -> pd.DataFrame:
@@ -218,7 +250,7 @@ def _profile(fact: _Facts, rows: int, is_target: bool, leak: str | None) -> Colu
     if distinct == 0:
         return profile("ignore", "Every value is missing.")
     if kind == "datetime":
-        return profile("ignore", "Dates or times: the model cannot use them yet.")
+        return profile("ignore", "Dates or times: the model uses their parts, not the text.")
     # A row label that predicts the target means the file was sorted by it: still a label.
     id_reason = _id_reason_by_name(fact.present, fact.name, fact.distinct, fact.kind)
     if id_reason:
@@ -288,38 +320,18 @@ def _sample(present: pd.Series) -> pd.Series:
     return present.iloc[::step]
 
 
-# dateutil reads "mon", "march" or "id12" as dates, so a value must first look like one:
-# 2024-03-01, 1/3/24, 01.03.2024, 12:30, Mar 1 2024, 1 March 2024.
-_DATE_LIKE = re.compile(
-    r"^(\d{1,4}[-/.]\d{1,2}([-/.]\d{1,4})?"
-    r"|\d{1,2}:\d{2}"
-    r"|[A-Za-z]{3,9}\.? \d{1,2}"
-    r"|\d{1,2} [A-Za-z]{3,9})"
-)
-_DATE_SAMPLE = 200
-
-
 def _parses_share(sample: pd.Series, *, numbers_only: bool) -> float:
-    """Share of sampled strings that parse as numbers (or as dates)."""
+    """Share of sampled strings that read as numbers (or as dates), by the reading rules."""
     values = sample.astype(str).str.strip()
     if numbers_only:
-        return float(pd.to_numeric(values, errors="coerce").notna().mean())
-    values = values.iloc[:_DATE_SAMPLE]
-    if values.str.match(_DATE_LIKE).mean() < 0.9:
-        return 0.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            parsed = pd.to_datetime(values, format="mixed", errors="coerce")
-        except (ValueError, TypeError, OverflowError):
-            return 0.0
-    return float(parsed.notna().mean())
+        return float((~np.isnan(parse_numbers(values))).mean())
+    return 1.0 if parse_dates(values) is not None else 0.0
 
 
 def _count_not_numbers(present: pd.Series) -> int:
     if pd.api.types.is_numeric_dtype(present):
         return 0
-    return int(pd.to_numeric(present.astype(str).str.strip(), errors="coerce").isna().sum())
+    return int(np.isnan(parse_numbers(present)).sum())
 
 
 def _id_reason(present: pd.Series, name: str, distinct: int, kind: str) -> str | None:

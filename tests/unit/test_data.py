@@ -320,7 +320,7 @@ def test_profile_suggests_a_role_for_every_column(people):
     assert profiles["country"].reason == "Same value in every row."
     assert profiles["notes"].reason == "67% of values are missing."
     assert profiles["joined"].kind == "datetime"
-    assert "cannot use" in profiles["joined"].reason
+    assert "uses their parts" in profiles["joined"].reason
     assert profiles["species_again"].reason.startswith("Copy of the target column")
     assert "relabelling" in profiles["species_code"].reason
     assert profiles["species_code"].role == "ignore"
@@ -498,3 +498,28 @@ def test_profiles_frame_has_display_columns(people):
         "Reason",
     ]
     assert len(frame) == len(people.columns)
+
+
+def test_the_profile_says_how_a_column_was_read():
+    from layerlab.reading import read_csv
+
+    rows = "".join(
+        f'"${1000 + 37 * i:,}",2024-01-{1 + i % 28:02d},{"Sales" if i % 3 else "sales"},{i % 2}\n'
+        for i in range(30)
+    )
+    frame = read_csv(("price,signup,dept,y\n" + rows).encode())
+    profiles = {profile.name: profile for profile in profile_columns(frame, "y")}
+    assert profiles["price"].role == "feature"
+    assert profiles["price"].reason.startswith("Numeric feature. Read as numbers from spreadsheet")
+    assert profiles["signup"].role == "ignore"
+    assert '"signup (year)"' in profiles["signup"].reason
+    assert profiles["signup (days since 1970)"].role == "feature"
+    assert profiles["signup (days since 1970)"].reason.endswith(
+        'A part of the date column "signup".'
+    )
+    assert "differ only in letter case" in profiles["dept"].reason
+
+
+def test_on_and_off_is_a_yes_no_column():
+    frame = pd.DataFrame({"heating": ["on", "off"] * 15, "y": [1.0, 2.0] * 15})
+    assert profile_columns(frame, "y")[0].kind == "boolean"
