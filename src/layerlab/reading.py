@@ -691,7 +691,9 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
         numbers = _numbers_of(texts.to_numpy(dtype=object), decimal_comma)
         if present.any() and not np.isnan(numbers[present]).any():
             frame[name] = spread(numbers)
-            first = int(np.flatnonzero(present)[0])
+            # The example is a value that needed the spreadsheet rules, not a plain "195".
+            plain = pd.to_numeric(texts, errors="coerce").notna().to_numpy()
+            first = int(np.flatnonzero(present & ~plain)[0])
             notes[name] = (
                 f'Read as numbers from spreadsheet text (e.g. "{_shorten(texts[first], 20)}" '
                 f"is {numbers[first]:,.10g})."

