@@ -7,7 +7,7 @@ import streamlit as st
 from layerlab.errors import LayerlabError
 from layerlab.evaluate import readable_number
 from layerlab.predict import check_columns
-from layerlab.reading import MAX_UPLOAD_MB, read_csv
+from layerlab.reading import MAX_UPLOAD_MB, csv_bytes, read_csv
 from layerlab_app import figures, state, ui
 from layerlab_app.tables import (
     metrics_table,
@@ -37,11 +37,11 @@ def _percent(share: float) -> str:
     return f"{share:.0%}" if 0.01 <= share <= 0.99 else f"{share:.1%}"
 
 
-def _scores(evaluation) -> None:
+def _scores(evaluation, leak_suspect=None) -> None:
     st.subheader("Test-set scores")
     st.markdown(evaluation.headline())
-    better, sentence = verdict(evaluation)
-    (st.success if better else st.warning)(sentence)
+    better, sentence = verdict(evaluation, leak_suspect)
+    (st.success if better else st.warning)(md(sentence))
     rare = evaluation.imbalance()
     if rare is not None:
         st.info(
@@ -119,8 +119,8 @@ def _downloads(result, evaluation) -> None:
         lambda: {
             "bundle": result.bundle_file,
             "model": result.model_file,
-            "history": result.history_frame.to_csv(index=False).encode(),
-            "predictions": evaluation.predictions.to_csv(index=False).encode(),
+            "history": csv_bytes(result.history_frame),
+            "predictions": csv_bytes(evaluation.predictions),
         },
     )
     stem = _file_stem(result.spec.target)
@@ -203,7 +203,7 @@ def _score_new_data(result) -> None:
     st.dataframe(table, hide_index=True)
     st.download_button(
         "Download these predictions (CSV)",
-        table.to_csv(index=False).encode(),
+        csv_bytes(table),
         file_name=f"{_file_stem(result.spec.target)}_predictions.csv",
         mime="text/csv",
         key="download_scores",
@@ -254,7 +254,7 @@ def main() -> bool:
         st.info("Train a model on the Train page first.")
         return False
     evaluation = result.evaluation
-    _scores(evaluation)
+    _scores(evaluation, result.leak_suspect)
     _charts(evaluation)
     st.subheader("The network")
     st.caption(f"{result.spec.describe()} · {result.summary.params:,} parameters")
