@@ -221,6 +221,10 @@ def _train(args) -> int:
     print(result.message, file=sys.stderr)
     evaluation = evaluate(result)
     print(evaluation.headline(), file=sys.stderr)
+    rare = evaluation.imbalance_headline()
+    if rare is not None:
+        weights = "" if spec.class_weight == "balanced" else " Try --class-weight balanced."
+        print(rare + weights, file=sys.stderr)
     with _writing("the bundle", out, "Choose another folder with --out."):
         write_bundle(result, evaluation, out)
     print(f"Bundle written to {out}/ (try: python {out}/predict.py NEW.csv)", file=sys.stderr)

@@ -130,6 +130,8 @@ def _with_note(profile: ColumnProfile, note: str | None) -> ColumnProfile:
     """The profile, its reason followed by what reading did to the column."""
     if not note or note in profile.reason:
         return profile
+    if profile.kind == "datetime" and profile.role == "ignore" and "parts" in note:
+        return dataclasses.replace(profile, reason=note)  # says which parts, by name
     return dataclasses.replace(profile, reason=f"{profile.reason} {note}")
 
 

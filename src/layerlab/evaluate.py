@@ -140,6 +140,23 @@ class Evaluation:
         better = "higher" if HEADLINE[self.task][1] else "lower"
         return text + f" ({better} is better)."
 
+    def imbalance_headline(self) -> str | None:
+        """For a rare class, one sentence with the scores that do not flatter; else None."""
+        rare = self.imbalance()
+        if rare is None:
+            return None
+        names = BASELINE_NAMES[self.task]
+        scores = ", ".join(
+            f"{names[key]} {readable_number(values['balanced_accuracy'])}"
+            for key, values in self.baselines.items()
+            if "balanced_accuracy" in values
+        )
+        return (
+            f'The classes are imbalanced: "{rare.rarest}" is only {rare.rarest_share:.1%} of the '
+            "rows, so accuracy flatters. Balanced accuracy (0.5 is guessing) is "
+            f"{readable_number(self.metrics['balanced_accuracy'])} for the network ({scores})."
+        )
+
     def beats_baselines(self) -> dict[str, bool]:
         name, higher, _ = HEADLINE[self.task]
         mine = self.metrics[name]

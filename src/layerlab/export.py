@@ -104,7 +104,8 @@ def _bundle_readme(result: TrainingResult, evaluation: Evaluation) -> str:
     return (
         f"# Layerlab model: predicting `{spec.target}` ({spec.task})\n\n"
         f"Network: {spec.describe()}\n\n{evaluation.headline()}\n\n"
-        "## Use it\n\n"
+        + (f"{evaluation.imbalance_headline()}\n\n" if evaluation.imbalance() else "")
+        + "## Use it\n\n"
         "    python predict.py new.csv > predictions.csv\n\n"
         "or in Python, with Keras 3 (no Layerlab needed):\n\n"
         "    import json, keras, tensorflow as tf, layerlab_reading as reading\n"

