@@ -8,7 +8,7 @@ from layerlab.reading import MAX_UPLOAD_MB, read_csv
 from layerlab.spec import Feature
 from layerlab.task import TASKS, check_target, describe_task, infer_task
 from layerlab_app import samples, state, teaching, ui
-from layerlab_app.text import code_name, md
+from layerlab_app.text import code_name, md, percent
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
 PREVIEW_ROWS = 10
@@ -128,16 +128,12 @@ def _imbalance(data, info) -> None:
     if balance is None or not balance.imbalanced:
         return
     st.warning(
-        f"Only {_share(balance.rarest_share)} of rows are {code_name(balance.rarest)}, so always "
-        f"guessing {code_name(balance.commonest)} is right {_share(balance.commonest_share)} of "
+        f"Only {percent(balance.rarest_share)} of rows are {code_name(balance.rarest)}, so always "
+        f"guessing {code_name(balance.commonest)} is right {percent(balance.commonest_share)} of "
         "the time: accuracy can look good while the rare class is missed. On the Results page, "
         "judge the model by balanced accuracy and the precision-recall curve; on the Model "
         "page, class weights can be set to balanced."
     )
-
-
-def _share(share: float) -> str:
-    return f"{share:.0%}" if 0.01 <= share <= 0.99 else f"{share:.1%}"
 
 
 def _features(info) -> bool:

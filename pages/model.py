@@ -24,10 +24,6 @@ CLASS_WEIGHT_LABELS = {
     "none": "None: every row counts the same",
     "balanced": "Balanced: every class counts the same",
 }
-CLASS_WEIGHT_HELP = (
-    "When classes are imbalanced, balanced weights make each class count the same in the "
-    "loss, so the network cannot do well by ignoring a rare class."
-)
 TRAINING_SETTINGS = (
     "optimizer",
     "learning_rate",
@@ -88,7 +84,7 @@ def _class_weight(spec: ModelSpec) -> str:
         CLASS_WEIGHTS,
         format_func=CLASS_WEIGHT_LABELS.__getitem__,
         key="class_weight",
-        help=CLASS_WEIGHT_HELP,
+        help=teaching.CLASS_WEIGHT,
     )
 
 

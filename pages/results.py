@@ -18,7 +18,7 @@ from layerlab_app.tables import (
     what_if_row,
     with_predictions,
 )
-from layerlab_app.text import code_name, md
+from layerlab_app.text import code_name, md, percent
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
 
@@ -32,11 +32,6 @@ THRESHOLD_LABELS = {
 }
 
 
-def _percent(share: float) -> str:
-    """As the Data page writes a share (its ``_share``): 5%, 98%, 0.4%."""
-    return f"{share:.0%}" if 0.01 <= share <= 0.99 else f"{share:.1%}"
-
-
 def _scores(evaluation, leak_suspect=None) -> None:
     st.subheader("Test-set scores")
     st.markdown(evaluation.headline())
@@ -46,7 +41,7 @@ def _scores(evaluation, leak_suspect=None) -> None:
     if rare is not None:
         st.info(
             f"The classes are imbalanced: {code_name(rare.rarest)} is only "
-            f"{_percent(rare.rarest_share)} of the rows, so accuracy looks good even for a "
+            f"{percent(rare.rarest_share)} of the rows, so accuracy looks good even for a "
             "model that never predicts it. Judge the model by balanced accuracy and the "
             "precision-recall curve instead."
         )

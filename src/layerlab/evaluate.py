@@ -125,9 +125,19 @@ class Evaluation:
             (negative, positive),
         )
 
+    def headline_metric(self) -> tuple[str, bool, str]:
+        """The metric the network is judged by: its name, whether higher is better, its words.
+
+        Balanced accuracy where a class is rare, since plain accuracy there rewards
+        never predicting it; the baselines are judged by the same metric.
+        """
+        if self.imbalance() is not None and "balanced_accuracy" in self.metrics:
+            return ("balanced_accuracy", True, "balanced accuracy")
+        return HEADLINE[self.task]
+
     def headline(self) -> str:
         """One plain sentence comparing the network with its baselines."""
-        name, _, label = HEADLINE[self.task]
+        name, higher, label = self.headline_metric()
         names = BASELINE_NAMES[self.task]
         text = f"The network's {label} on the test set is {readable_number(self.metrics[name])}"
         parts = [
@@ -137,7 +147,7 @@ class Evaluation:
         ]
         if parts:
             text += "; " + "; ".join(parts)
-        better = "higher" if HEADLINE[self.task][1] else "lower"
+        better = "higher" if higher else "lower"
         return text + f" ({better} is better)."
 
     def imbalance_headline(self) -> str | None:
@@ -158,7 +168,7 @@ class Evaluation:
         )
 
     def beats_baselines(self) -> dict[str, bool]:
-        name, higher, _ = HEADLINE[self.task]
+        name, higher, _ = self.headline_metric()
         mine = self.metrics[name]
         return {
             key: (mine > values[name]) if higher else (mine < values[name])

@@ -82,6 +82,7 @@ def write_bundle(result: TrainingResult, evaluation: Evaluation, directory: str 
             "kept_epoch": result.kept_epoch,
             "epochs_run": len(result.history),
             "seconds": round(result.seconds, 3),
+            "class_weights": result.class_weights,
             "rows": {
                 "train": len(result.splits.train),
                 "validation": len(result.splits.validation),

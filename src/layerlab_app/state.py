@@ -210,8 +210,14 @@ def ensure_spec(target_column: str, task_name: str, column_profiles: list) -> Mo
 
 
 def carry_settings(template: ModelSpec, fresh: ModelSpec) -> ModelSpec:
-    """``fresh`` with the network and training settings of ``template``."""
-    return fresh.replace(**{name: getattr(template, name) for name in CARRIED_SETTINGS})
+    """``fresh`` with the network and training settings of ``template``.
+
+    Class weights mean nothing for a number, so a regression target starts unweighted.
+    """
+    carried = {name: getattr(template, name) for name in CARRIED_SETTINGS}
+    if fresh.task == "regression" and "class_weight" in carried:
+        carried["class_weight"] = "none"
+    return fresh.replace(**carried)
 
 
 def spec_problems(candidate: ModelSpec | None) -> list[str]:

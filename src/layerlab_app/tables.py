@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.evaluate import BASELINE_NAMES, HEADLINE, Evaluation
+from layerlab.evaluate import BASELINE_NAMES, Evaluation
 from layerlab.leaks import (
     SUSPICIOUS_MAE_SHARE,
     SUSPICIOUS_R2,
@@ -20,6 +20,8 @@ from layerlab_app.text import md
 
 METRIC_NAMES = {
     "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy (mean recall over classes)",
+    "average_precision": "Average precision (area under the precision-recall curve)",
     "precision_macro": "Precision (average over classes)",
     "recall_macro": "Recall (average over classes)",
     "f1_macro": "F1 score (average over classes)",
@@ -62,7 +64,7 @@ def verdict(
     losing = [names[key] for key, won in beats.items() if not won]
     if not losing:
         return True, "The network beats both baselines on rows it never saw."
-    _, _, label = HEADLINE[evaluation.task]
+    _, _, label = evaluation.headline_metric()
     return False, (
         f"The network's {label} is not better than {' or '.join(losing)}. Train longer, try "
         "the Wider or Deeper preset if training scores are poor too, or add dropout if training "

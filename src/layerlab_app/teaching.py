@@ -75,3 +75,8 @@ MEMORY = (
     "What training this network on these rows holds in memory at its peak: weights, optimizer "
     "state, the batch's activations and the data. Wider layers and bigger batches need more."
 )
+
+CLASS_WEIGHT = (
+    "When classes are imbalanced, balanced weights make each class count the same in the "
+    "loss, so the network cannot do well by ignoring a rare class."
+)

@@ -79,3 +79,8 @@ def plotly_text(text: object) -> str:
     as entities, it shows the characters themselves.
     """
     return html.escape(str(text), quote=False)
+
+
+def percent(share: float) -> str:
+    """A share as a person reads it: 5%, 98%, and 0.4% or 99.6% near the ends."""
+    return f"{share:.0%}" if 0.01 <= share <= 0.99 else f"{share:.1%}"

