@@ -221,6 +221,9 @@ def _train(args) -> int:
     print(result.message, file=sys.stderr)
     evaluation = evaluate(result)
     print(evaluation.headline(), file=sys.stderr)
+    doubt = _doubt(result, evaluation)
+    if doubt is not None:
+        print(doubt, file=sys.stderr)
     rare = evaluation.imbalance_headline()
     if rare is not None:
         weights = "" if spec.class_weight == "balanced" else " Try --class-weight balanced."
@@ -229,6 +232,21 @@ def _train(args) -> int:
         write_bundle(result, evaluation, out)
     print(f"Bundle written to {out}/ (try: python {out}/predict.py NEW.csv)", file=sys.stderr)
     return 0
+
+
+def _doubt(result, evaluation) -> str | None:
+    """The Results page's question about a score close to perfect, or None."""
+    from layerlab.leaks import (
+        baseline_too_good_sentence,
+        strongest_feature,
+        suspiciously_good,
+        too_good_sentence,
+    )
+
+    if suspiciously_good(evaluation):
+        suspect = strongest_feature(result.splits.train, result.spec)
+        return too_good_sentence(evaluation, suspect)
+    return baseline_too_good_sentence(evaluation)
 
 
 def _epoch_display() -> EpochBar | EpochLines:

@@ -29,6 +29,7 @@ the Results page asks about those when the network's score is close to perfect.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -200,6 +201,63 @@ def suspiciously_good(evaluation: Evaluation) -> bool:
         accuracy >= SUSPICIOUS_ACCURACY
         and balanced >= NEAR_PERFECT_BALANCED_ACCURACY
         and 1.0 - accuracy <= _BASELINE_ERROR_SHARE * (1.0 - naive)
+    )
+
+
+def too_good_sentence(evaluation: Evaluation, suspect: SingleColumnScore | None) -> str:
+    """Why a near-perfect test score is questioned, naming the likeliest leaking column.
+
+    ``suspect`` is ``strongest_feature`` of the training rows, when known.
+    """
+    text = (
+        f"The network's {_near_perfect_score(evaluation)}: close to perfect, which is rare on "
+        "real data, where it more often means a column gives the answer away."
+    )
+    if suspect is None:
+        return text + " Check that no feature is computed from the target or known only after it."
+    if suspect.near_perfect:
+        return text + (
+            f' The most likely one is "{suspect.column}": on its own it predicts '
+            f'"{suspect.target}" almost exactly ({suspect.words()}). Check that it is not '
+            "computed from the target or known only after it; if the relation is exact by "
+            "nature (a unit conversion, a formula), the score is real."
+        )
+    return text + (
+        f' No single feature explains it (the best on its own, "{suspect.column}", reaches '
+        f"{suspect.words()}), so look for features that give it away together, such as the "
+        "parts of a total."
+    )
+
+
+def _near_perfect_score(evaluation: Evaluation) -> str:
+    metrics = evaluation.metrics
+    if evaluation.task != "regression":
+        return f"test accuracy is {metrics['accuracy']:.1%}"
+    if metrics.get("r2", 0.0) >= SUSPICIOUS_R2:
+        return f"test R² is {metrics['r2']:.3f}"
+    naive = evaluation.baselines["naive"]["mae"]
+    return (
+        f"test mean absolute error ({metrics['mae']:.3g}) is under {SUSPICIOUS_MAE_SHARE:.0%} "
+        f"of that of always predicting the training mean ({naive:.3g})"
+    )
+
+
+def baseline_too_good_sentence(evaluation: Evaluation) -> str | None:
+    """When the linear baseline (not the network) is near perfect, one sentence saying so; else None.
+
+    Several columns that add up to the target (the parts of a total) are no single
+    column's leak, but a linear model finds them at once.
+    """
+    if suspiciously_good(evaluation):
+        return None
+    linear = evaluation.baselines.get("linear")
+    if not linear or not suspiciously_good(dataclasses.replace(evaluation, metrics=linear)):
+        return None
+    name = "Linear regression" if evaluation.task == "regression" else "Logistic regression"
+    return (
+        f"{name} predicts the test rows almost exactly: rare on real data, where it usually "
+        "means some features together give the answer away, such as the parts of a total or "
+        "a score computed from others. Check the features before trusting either model."
     )
 
 

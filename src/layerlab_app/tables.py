@@ -9,10 +9,10 @@ import pandas as pd
 
 from layerlab.evaluate import BASELINE_NAMES, Evaluation
 from layerlab.leaks import (
-    SUSPICIOUS_MAE_SHARE,
-    SUSPICIOUS_R2,
     SingleColumnScore,
+    baseline_too_good_sentence,
     suspiciously_good,
+    too_good_sentence,
 )
 from layerlab.reading import as_category_text, as_numeric
 from layerlab.spec import ModelSpec
@@ -58,7 +58,10 @@ def verdict(
     alone predicts the target best (``TrainedModel.leak_suspect``), when known.
     """
     if suspiciously_good(evaluation):
-        return False, _too_good(evaluation, leak_suspect)
+        return False, too_good_sentence(evaluation, leak_suspect)
+    baseline_too_good = baseline_too_good_sentence(evaluation)
+    if baseline_too_good is not None:
+        return False, baseline_too_good
     beats = evaluation.beats_baselines()
     names = BASELINE_NAMES[evaluation.task]
     losing = [names[key] for key, won in beats.items() if not won]
@@ -69,40 +72,6 @@ def verdict(
         f"The network's {label} is not better than {' or '.join(losing)}. Train longer, try "
         "the Wider or Deeper preset if training scores are poor too, or add dropout if training "
         "scores are much better than validation."
-    )
-
-
-def _too_good(evaluation: Evaluation, suspect: SingleColumnScore | None) -> str:
-    text = (
-        f"The network's {_near_perfect_score(evaluation)}: close to perfect, which is rare on "
-        "real data, where it more often means a column gives the answer away."
-    )
-    if suspect is None:
-        return text + " Check that no feature is computed from the target or known only after it."
-    if suspect.near_perfect:
-        return text + (
-            f' The most likely one is "{suspect.column}": on its own it predicts '
-            f'"{suspect.target}" almost exactly ({suspect.words()}). Check that it is not '
-            "computed from the target or known only after it; if the relation is exact by "
-            "nature (a unit conversion, a formula), the score is real."
-        )
-    return text + (
-        f' No single feature explains it (the best on its own, "{suspect.column}", reaches '
-        f"{suspect.words()}), so look for features that give it away together, such as the "
-        "parts of a total."
-    )
-
-
-def _near_perfect_score(evaluation: Evaluation) -> str:
-    metrics = evaluation.metrics
-    if evaluation.task != "regression":
-        return f"test accuracy is {metrics['accuracy']:.1%}"
-    if metrics.get("r2", 0.0) >= SUSPICIOUS_R2:
-        return f"test R² is {metrics['r2']:.3f}"
-    naive = evaluation.baselines["naive"]["mae"]
-    return (
-        f"test mean absolute error ({metrics['mae']:.3g}) is under {SUSPICIOUS_MAE_SHARE:.0%} "
-        f"of that of always predicting the training mean ({naive:.3g})"
     )
 
 

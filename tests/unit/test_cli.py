@@ -416,3 +416,15 @@ def test_predicted_labels_that_look_like_formulas_are_written_as_text(runs):
         assert "'=1+1" in cells and "'@SUM(A1)" in cells
         assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
         assert pd.read_csv(io.StringIO(written))["probability_@SUM(A1)"].between(0, 1).all()
+
+
+def test_a_score_too_good_to_be_true_is_questioned_in_the_summary(tmp_path, capsys):
+    """The total is the sum of its parts: no single column leaks, but a linear model finds it."""
+    rng = np.random.default_rng(0)
+    parts = pd.DataFrame({"reading": rng.normal(650, 20, 300), "maths": rng.normal(650, 20, 300)})
+    parts["total"] = (parts["reading"] + parts["maths"]) / 2
+    parts.to_csv(tmp_path / "scores.csv", index=False)
+    argv = ["train", str(tmp_path / "scores.csv"), "--target", "total", "--epochs", "2"]
+    assert main([*argv, "--out", str(tmp_path / "bundle"), "--quiet"]) == 0
+    summary = capsys.readouterr().err
+    assert "Linear regression predicts the test rows almost exactly" in summary

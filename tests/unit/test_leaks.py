@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -313,3 +315,21 @@ def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatc
     monkeypatch.setattr(leaks, "suspiciously_good", lambda evaluation: True)
     suspect = train_model(JobContext(), exact_table(), spec).leak_suspect
     assert (suspect.column, suspect.target, suspect.near_perfect) == ("inches", "cm", True)
+
+
+def test_a_near_perfect_linear_baseline_is_questioned_when_the_network_is_not():
+    """California schools: the test score is the mean of the reading and maths scores."""
+    from layerlab.leaks import baseline_too_good_sentence
+
+    naive = {"mae": 18.4, "r2": 0.0}
+    linear = {"mae": 0.000016, "r2": 1.0}
+    caught = Evaluation(
+        "regression", {"mae": 4.21, "r2": 0.9}, {"naive": naive, "linear": linear}, pd.DataFrame()
+    )
+    sentence = baseline_too_good_sentence(caught)
+    assert sentence.startswith("Linear regression predicts the test rows almost exactly")
+    assert "parts of a total" in sentence
+    honest = dataclasses.replace(caught, baselines={"naive": naive, "linear": {"mae": 5.0}})
+    assert baseline_too_good_sentence(honest) is None
+    network_too = dataclasses.replace(caught, metrics={"mae": 0.01, "r2": 1.0})
+    assert baseline_too_good_sentence(network_too) is None  # the network's own doubt says it
