@@ -102,7 +102,7 @@ def read_csv(
             "was saved completely."
         )
     _refuse_known_binary(raw)
-    text = _decode(raw)
+    text = _decode(raw).lstrip("\r\n")  # blank lines before the header are nothing
     _refuse_other_formats(text)
 
     sample = _sample_lines(text)
@@ -124,7 +124,9 @@ def read_csv(
             "Expected at least one row of values under the header. Add data rows, or check "
             "that the export did not stop after the header."
         )
-    return _tidy(frame, decimal_comma=delimiter != ",")
+    # Only a ;-delimited file says the decimal mark is a comma (Excel in e.g. German or
+    # French); tab and | files come from every locale, so their values decide alone.
+    return _tidy(frame, decimal_comma=delimiter == ";")
 
 
 def _read_bytes(source: bytes | str | os.PathLike, max_bytes: int | None) -> bytes:
@@ -386,6 +388,12 @@ def _parse(text: str, delimiter: str, header: list[str]) -> pd.DataFrame:
                 skipinitialspace=True,
                 low_memory=False,
             )
+        except pd.errors.EmptyDataError:
+            raise DataError(
+                "The file has no column names and no values, only empty lines or delimiters. "
+                "Expected a header row with column names, then one row per example. Check "
+                "that you picked the right file and that it was saved completely."
+            ) from None
         except pd.errors.ParserError as error:
             raise _ragged_error(text, delimiter, header, str(error)) from None
     if any("does not match length of data" in str(warning.message) for warning in caught):
@@ -673,7 +681,11 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
         column = frame[name]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
-        if not all(isinstance(value, str) for value in column.dropna().head(1000)):
+        present = column.dropna()
+        if len(present) and all(_is_big_whole_number(value) for value in present):
+            frame[name] = column.astype("float64")  # beyond 64 bits, pandas keeps Python ints
+            continue
+        if not all(isinstance(value, str) for value in present.head(1000)):
             continue  # e.g. True/False/NaN, which pandas already read as booleans.
         codes, distinct = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
         texts = pd.Series(distinct, dtype=object).str.strip()
@@ -729,15 +741,23 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
     return frame
 
 
+def _is_big_whole_number(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
 def _plain_numbers(texts: pd.Series, decimal_comma: bool) -> np.ndarray | None:
     """The distinct values as numbers when every one is a plain number (or missing), else None."""
     # Spreadsheets set to e.g. German or French write "1,5" and separate fields with ";".
     if decimal_comma and texts.dropna().str.match(_DECIMAL_COMMA).all():
         texts = texts.str.replace(",", ".", regex=False)
     try:
-        return pd.to_numeric(texts).to_numpy()
+        numbers = pd.to_numeric(texts).to_numpy()
     except (ValueError, TypeError):
-        return None
+        # Whole numbers beyond 64 bits ("100000000000000000000") are numbers too.
+        if not texts.dropna().str.fullmatch(r"[+-]?\d+").all():
+            return None
+        return texts.astype("float64").to_numpy()
+    return numbers if numbers.dtype.kind in "biuf" else numbers.astype("float64")
 
 
 def _merge_spellings(texts: pd.Series, counts: np.ndarray) -> tuple[pd.Series, list[str]]:
