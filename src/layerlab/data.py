@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.errors import TargetError
-from layerlab.leaks import DATE_PART_NAME, CopyCheck, find_leaks, leak_reason
+from layerlab.leaks import CopyCheck, find_leaks, leak_reason
 from layerlab.reading import (
     _shorten,
     as_category_text,
@@ -225,7 +225,11 @@ def _leak_reasons(
     reasons: dict[str, str] = {}
     candidates: dict[object, str] = {}
     for fact in facts:
-        if fact.key == target_column or not fact.distinct or DATE_PART_NAME.match(fact.name):
+        if (
+            fact.key == target_column
+            or not fact.distinct
+            or date_part_source(fact.name) is not None
+        ):
             continue
         copy = copies.reason(fact.column, fact.distinct)
         if copy:
@@ -403,7 +407,7 @@ def _can_be_id(present: pd.Series, name: str, distinct: int, kind: str) -> bool:
     """At least 20 values, nearly all different, whole numbers or text, not a date part."""
     if len(present) < _ID_MIN_ROWS or distinct < _ID_SHARE * len(present):
         return False
-    if kind == "boolean" or DATE_PART_NAME.match(name):
+    if kind == "boolean" or date_part_source(name) is not None:
         return False
     return kind != "numeric" or _whole_numbers(present, kind) is not None
 

@@ -30,7 +30,6 @@ the Results page asks about those when the network's score is close to perfect.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from layerlab.reading import as_category_text, as_numeric
+from layerlab.reading import as_category_text, as_numeric, date_part_source
 
 if TYPE_CHECKING:
     from layerlab.evaluate import Evaluation
@@ -73,7 +72,6 @@ _SEED = 0
 _COPY_MAX_CLASSES = 50
 
 # Date parts derived by ``layerlab.reading`` ("signup (year)") are the date, not a leak.
-DATE_PART_NAME = re.compile(r"^.+ \((year|month|day of week|day of year|hour|days since 1970)\)$")
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,7 @@ def find_leaks(
     encoded = {
         name: sample.encode(frame[name], kind)
         for name, kind in kinds.items()
-        if not DATE_PART_NAME.match(str(name))
+        if date_part_source(name) is None
     }
     ranks = sample.rank_correlations(encoded)
     found = {}
