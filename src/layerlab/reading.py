@@ -711,8 +711,7 @@ def _tidy(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
                 f"is {numbers[first]:,.10g})."
             )
             continue
-        frame[name] = spread(texts.to_numpy(dtype=object), missing=None)
-        frame[name] = frame[name].where(frame[name].notna(), np.nan)
+        frame[name] = spread(texts.to_numpy(dtype=object))
         moments = parse_dates(texts)
         if moments is not None:
             parts = {
