@@ -48,3 +48,11 @@ class SchemaError(DataError):
 
 class BundleError(LayerlabError):
     """A model bundle (folder or zip) that is not what Layerlab wrote, or is damaged."""
+
+
+class WorkspaceError(LayerlabError):
+    """A workspace that cannot be opened, read or changed as asked (an upload that is not one)."""
+
+
+class WorkspaceFull(WorkspaceError):
+    """Storing more would take a workspace past its disk quota."""
