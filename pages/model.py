@@ -2,15 +2,13 @@
 
 import streamlit as st
 
+from layerlab import limits
 from layerlab.errors import LayerlabError
 from layerlab.memory import format_bytes
 from layerlab.spec import (
     CLASS_WEIGHTS,
     DEFAULT_LEARNING_RATES,
     LOSS_NAMES,
-    MAX_BATCH_SIZE,
-    MAX_EPOCHS,
-    OPTIMIZERS,
     ModelSpec,
 )
 from layerlab_app import layer_editor, state, teaching, ui
@@ -19,7 +17,6 @@ from layerlab_app.layers import output_choices, output_units
 from layerlab_app.tables import summary_frame
 from layerlab_app.text import md
 
-MAX_SEED = 2**31 - 1
 CLASS_WEIGHT_LABELS = {
     "none": "None: every row counts the same",
     "balanced": "Balanced: every class counts the same",
@@ -98,16 +95,16 @@ def _training(spec: ModelSpec) -> dict:
     with left:
         settings["optimizer"] = st.selectbox(
             "Optimizer",
-            OPTIMIZERS,
+            limits.OPTIMIZERS,
             key="optimizer",
             on_change=_optimizer_changed,
             help=teaching.OPTIMIZER,
         )
         settings["learning_rate"] = st.number_input(
             "Learning rate",
-            min_value=0.0,
-            max_value=10.0,
-            step=0.0001,
+            min_value=limits.LEARNING_RATE.low,
+            max_value=limits.LEARNING_RATE.high,
+            step=limits.LEARNING_RATE.step,
             format="%g",
             key="learning_rate",
             help=teaching.LEARNING_RATE,
@@ -115,34 +112,34 @@ def _training(spec: ModelSpec) -> dict:
         if settings["optimizer"] == "sgd":
             settings["momentum"] = st.number_input(
                 "Momentum",
-                min_value=0.0,
-                max_value=0.999,
-                step=0.05,
+                min_value=limits.MOMENTUM.low,
+                max_value=limits.MOMENTUM.high,
+                step=limits.MOMENTUM.step,
                 key="momentum",
                 help=teaching.MOMENTUM,
             )
         settings["batch_size"] = st.number_input(
             "Batch size",
-            min_value=1,
-            max_value=MAX_BATCH_SIZE,
-            step=1,
+            min_value=limits.BATCH_SIZE.low,
+            max_value=limits.BATCH_SIZE.high,
+            step=limits.BATCH_SIZE.step,
             key="batch_size",
             help=teaching.BATCH_SIZE,
         )
         settings["epochs"] = st.number_input(
             "Epochs",
-            min_value=1,
-            max_value=MAX_EPOCHS,
-            step=10,
+            min_value=limits.EPOCHS.low,
+            max_value=limits.EPOCHS.high,
+            step=limits.EPOCHS.step,
             key="epochs",
             help=teaching.EPOCHS,
         )
     with right:
         split = st.slider(
             "Validation split",
-            min_value=0.05,
-            max_value=0.5,
-            step=0.05,
+            min_value=limits.VALIDATION_SPLIT.low,
+            max_value=limits.VALIDATION_SPLIT.high,
+            step=limits.VALIDATION_SPLIT.step,
             key="validation_split",
             help=teaching.VALIDATION_SPLIT,
         )
@@ -150,9 +147,9 @@ def _training(spec: ModelSpec) -> dict:
         st.caption(teaching.TEST_SPLIT.format(share=f"{spec.test_split:.0%}"))
         settings["patience"] = st.number_input(
             "Early-stopping patience (epochs)",
-            min_value=0,
-            max_value=MAX_EPOCHS,
-            step=1,
+            min_value=limits.PATIENCE.low,
+            max_value=limits.PATIENCE.high,
+            step=limits.PATIENCE.step,
             key="patience",
             help=teaching.PATIENCE,
         )
@@ -162,7 +159,12 @@ def _training(spec: ModelSpec) -> dict:
             help=teaching.RESTORE_BEST_WEIGHTS,
         )
         settings["seed"] = st.number_input(
-            "Seed", min_value=0, max_value=MAX_SEED, step=1, key="seed", help=teaching.SEED
+            "Seed",
+            min_value=limits.SEED.low,
+            max_value=limits.SEED.high,
+            step=limits.SEED.step,
+            key="seed",
+            help=teaching.SEED,
         )
     return settings
 

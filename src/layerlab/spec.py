@@ -17,7 +17,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerlab import limits
 from layerlab.errors import SpecError
+from layerlab.limits import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, Limit
 
 # 2 added ``class_weight``. Files of version 1 load unchanged (the field takes its default); the
 # version tells an older Layerlab to update rather than call the field unknown.
@@ -26,22 +28,6 @@ SPEC_VERSION = 2
 TASKS = ("regression", "binary", "multiclass")
 FEATURE_KINDS = ("numeric", "categorical", "boolean")
 LAYER_KINDS = ("dense", "dropout", "batch_norm")
-ACTIVATIONS = (
-    "relu",
-    "leaky_relu",
-    "elu",
-    "selu",
-    "gelu",
-    "swish",
-    "tanh",
-    "sigmoid",
-    "linear",
-    "softmax",
-)
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adamw", "nadam")
-# "balanced" weighs each training row by n_rows / (n_classes * rows of its class), scikit-learn's
-# formula, so every class counts the same in the loss.
-CLASS_WEIGHTS = ("none", "balanced")
 
 # Where each optimizer usually works well; the UI warns outside these ranges.
 DEFAULT_LEARNING_RATES = {
@@ -80,10 +66,11 @@ LOSS_NAMES = {
     "categorical_crossentropy": "categorical cross-entropy",
 }
 
-MAX_UNITS = 4096
-MAX_LAYERS = 32
-MAX_EPOCHS = 10_000
-MAX_BATCH_SIZE = 65_536
+# Older names for four limits, still imported by tests.
+MAX_UNITS = limits.UNITS.high
+MAX_LAYERS = limits.LAYERS.high
+MAX_EPOCHS = limits.EPOCHS.high
+MAX_BATCH_SIZE = limits.BATCH_SIZE.high
 
 
 @dataclass
@@ -350,16 +337,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int) or math.isfinite(value)
 
 
-def _check_int(name: str, value: Any, low: int, high: int) -> list[str]:
-    if not _is_int(value) or not low <= value <= high:
-        return [f"The '{name}' must be a whole number from {low} to {high}; got {value!r}."]
-    return []
-
-
-def _check_fraction(name: str, value: Any, low: float, high: float) -> list[str]:
-    if not _is_number(value) or not low <= value <= high:
-        return [f"The '{name}' must be a number from {low:g} to {high:g}; got {value!r}."]
-    return []
+def _check_limit(
+    field: str, value: Any, limit: Limit, *, meaning: str = "", hint: str = ""
+) -> list[str]:
+    """One message template for every numeric setting: the field, what is allowed, what it got."""
+    if limit.allows(value):
+        return []
+    return [f"The {field} must be {limit.describe()}{meaning}; got {value!r}.{hint}"]
 
 
 def _check_data_roles(spec: ModelSpec) -> list[str]:
@@ -391,27 +375,21 @@ def _check_data_roles(spec: ModelSpec) -> list[str]:
 def _check_layer(position: int, layer: LayerSpec) -> list[str]:
     where = f"layer {position}"
     if layer.kind == "dense":
-        problems = [
-            p.replace("The 'units'", f"The 'units' of {where} (Dense)")
-            for p in _check_int("units", layer.units, 1, MAX_UNITS)
-        ]
+        problems = _check_limit(f"'units' of {where} (Dense)", layer.units, limits.UNITS)
         if layer.activation not in ACTIVATIONS:
             problems.append(
                 f"The 'activation' of {where} (Dense) must be one of {', '.join(ACTIVATIONS)}; "
                 f"got {layer.activation!r}."
             )
-        problems += [
-            p.replace("The 'l2'", f"The 'l2' of {where} (Dense)")
-            for p in _check_fraction("l2", layer.l2, 0.0, 1.0)
-        ]
+        problems += _check_limit(f"'l2' of {where} (Dense)", layer.l2, limits.L2)
         return problems
     if layer.kind == "dropout":
-        if not _is_number(layer.rate) or not 0.0 <= layer.rate < 1.0:
-            return [
-                f"The 'rate' of {where} (Dropout) must be at least 0 and below 1 (the fraction "
-                f"of units dropped); got {layer.rate!r}."
-            ]
-        return []
+        return _check_limit(
+            f"'rate' of {where} (Dropout)",
+            layer.rate,
+            limits.DROPOUT_RATE,
+            meaning=" (the fraction of units dropped)",
+        )
     if layer.kind == "batch_norm":
         return []
     return [f"The 'kind' of {where} must be one of {', '.join(LAYER_KINDS)}; got {layer.kind!r}."]
@@ -451,32 +429,34 @@ def _check_training(spec: ModelSpec) -> list[str]:
         problems.append(
             f"The 'optimizer' must be one of {', '.join(OPTIMIZERS)}; got {spec.optimizer!r}."
         )
-    if not _is_number(spec.learning_rate) or not 0 < spec.learning_rate <= 10:
-        problems.append(
-            f"The 'learning_rate' must be > 0 and at most 10; got {spec.learning_rate!r}. "
-            f"Try {DEFAULT_LEARNING_RATES.get(spec.optimizer, 1e-3):g}."
-        )
-    problems += _check_fraction("momentum", spec.momentum, 0.0, 0.999)
-    problems += _check_int("batch_size", spec.batch_size, 1, MAX_BATCH_SIZE)
-    problems += _check_int("epochs", spec.epochs, 1, MAX_EPOCHS)
-    problems += _check_fraction("validation_split", spec.validation_split, 0.05, 0.5)
-    problems += _check_fraction("test_split", spec.test_split, 0.05, 0.5)
+    problems += _check_limit(
+        "'learning_rate'",
+        spec.learning_rate,
+        limits.LEARNING_RATE,
+        hint=f" Try {DEFAULT_LEARNING_RATES.get(spec.optimizer, 1e-3):g}.",
+    )
+    problems += _check_limit("'momentum'", spec.momentum, limits.MOMENTUM)
+    problems += _check_limit("'batch_size'", spec.batch_size, limits.BATCH_SIZE)
+    problems += _check_limit("'epochs'", spec.epochs, limits.EPOCHS)
+    problems += _check_limit("'validation_split'", spec.validation_split, limits.VALIDATION_SPLIT)
+    problems += _check_limit("'test_split'", spec.test_split, limits.TEST_SPLIT)
     if (
         _is_number(spec.validation_split)
         and _is_number(spec.test_split)
-        and spec.validation_split + spec.test_split > 0.8
+        and spec.validation_split + spec.test_split > 1 - limits.MIN_TRAINING_SHARE
     ):
         problems.append(
-            "The 'validation_split' and 'test_split' together must leave at least 20% of the "
-            f"rows for training; got {spec.validation_split:g} + {spec.test_split:g}."
+            "The 'validation_split' and 'test_split' together must leave at least "
+            f"{limits.MIN_TRAINING_SHARE:.0%} of the rows for training; got "
+            f"{spec.validation_split:g} + {spec.test_split:g}."
         )
-    problems += _check_int("patience", spec.patience, 0, MAX_EPOCHS)
+    problems += _check_limit("'patience'", spec.patience, limits.PATIENCE)
     if not isinstance(spec.restore_best_weights, bool):
         problems.append(
             f"The 'restore_best_weights' must be true or false; got {spec.restore_best_weights!r}."
         )
     problems += _check_class_weight(spec)
-    problems += _check_int("seed", spec.seed, 0, 2**31 - 1)
+    problems += _check_limit("'seed'", spec.seed, limits.SEED)
     return problems
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from layerlab.spec import ACTIVATIONS, MAX_UNITS, LayerSpec
+from layerlab import limits
+from layerlab.spec import LayerSpec
 from layerlab_app import state, teaching
 from layerlab_app.layers import (
     LAYER_NAMES,
@@ -20,8 +21,6 @@ from layerlab_app.layers import (
     move_layer,
     remove_layer,
 )
-
-MAX_DROPOUT_RATE = 0.95
 
 
 def render(layers: list[LayerSpec]) -> list[LayerSpec]:
@@ -84,17 +83,21 @@ def _row(position: int, layer: LayerSpec, count: int) -> LayerSpec:
     if layer.kind == "dense":
         state.seed(f"{prefix}_units", layer.units)
         units = first.number_input(
-            "Units", min_value=1, max_value=MAX_UNITS, step=1, key=f"{prefix}_units"
+            "Units",
+            min_value=limits.UNITS.low,
+            max_value=limits.UNITS.high,
+            step=limits.UNITS.step,
+            key=f"{prefix}_units",
         )
         state.seed(f"{prefix}_activation", layer.activation)
-        activation = second.selectbox("Activation", ACTIVATIONS, key=f"{prefix}_activation")
+        activation = second.selectbox("Activation", limits.ACTIVATIONS, key=f"{prefix}_activation")
     elif layer.kind == "dropout":
         state.seed(f"{prefix}_rate", layer.rate)
         rate = first.number_input(
             "Dropout rate",
-            min_value=0.0,
-            max_value=MAX_DROPOUT_RATE,
-            step=0.05,
+            min_value=limits.DROPOUT_RATE.low,
+            max_value=limits.DROPOUT_RATE.high,
+            step=limits.DROPOUT_RATE.step,
             key=f"{prefix}_rate",
             help=teaching.DROPOUT,
         )

@@ -44,3 +44,9 @@ def test_data_page_does_not_import_tensorflow():
 def test_upload_limit_in_config_matches_the_core():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+
+
+def test_users_see_no_developer_toolbar():
+    # "viewer" hides Deploy, Rerun and Clear cache even when the app is opened on localhost.
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["toolbarMode"] == "viewer"
