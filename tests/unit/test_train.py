@@ -333,11 +333,11 @@ def test_when_xla_cannot_compile_the_same_loop_runs_as_a_plain_graph(
 ):
     import tensorflow as tf
 
-    from layerlab import train as training
+    from layerlab import engine
 
     frame, spec = make_table(150), table_spec(epochs=3)
     graph = TrainingRun(frame, spec, jit=False).run()
-    real_init = training._CompiledLoop.__init__
+    real_init = engine._CompiledLoop.__init__
 
     def xla_refuses(self, built, n_rows, batch_size, jit):
         real_init(self, built, n_rows, batch_size, jit)
@@ -350,7 +350,7 @@ def test_when_xla_cannot_compile_the_same_loop_runs_as_a_plain_graph(
 
             self.run_slice = refuse
 
-    monkeypatch.setattr(training._CompiledLoop, "__init__", xla_refuses)
+    monkeypatch.setattr(engine._CompiledLoop, "__init__", xla_refuses)
     result = train(frame, spec)
     assert result.engine == graph.engine == "compiled loop (graph, no XLA)"
     assert "XLA could not compile this network" in result.message
