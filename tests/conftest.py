@@ -24,6 +24,21 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 _NO_LAYERLAB = "import sys\nsys.modules['layerlab'] = None\n"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _workspaces_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory):
+    """Every workspace a test makes (the app's, the CLI's) lives in a temporary folder, never
+    beside the app; worker processes inherit the setting."""
+    from layerlab.workspaces import ROOT_ENV
+
+    previous = os.environ.get(ROOT_ENV)
+    os.environ[ROOT_ENV] = str(tmp_path_factory.mktemp("workspaces"))
+    yield
+    if previous is None:
+        os.environ.pop(ROOT_ENV, None)
+    else:
+        os.environ[ROOT_ENV] = previous
+
+
 def _make_table(n: int = 200, task: str = "binary", seed: int = 0) -> pd.DataFrame:
     """Two numbers (age has gaps), a category (with gaps) and a yes/no flag, with a clear signal."""
     rng = np.random.default_rng(seed)

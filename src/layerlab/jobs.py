@@ -1,15 +1,16 @@
 """The TensorFlow work the app hands to a worker process, and what comes back as plain values.
 
-A worker (``workers.py``) runs one of ``JOBS`` at a time. What it returns holds
-no Keras object: the trained model travels as the bytes of its ``.keras`` file,
-next to its evaluation and its bundle, so the Streamlit server can show and
-serve a run without ever importing TensorFlow (see ``workers.py`` for why).
+A worker (``workers.py``) runs one of ``JOBS`` at a time. A training job writes
+its files (``model.keras``, the bundle zip, the evaluation as JSON) straight
+into the run's folder in the workspace and sends back only plain values, so the
+Streamlit server can show and serve a run without ever importing TensorFlow
+(see ``workers.py`` for why) and without holding a model in its memory.
 """
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
+import json
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +24,20 @@ from layerlab.spec import ModelSpec
 if TYPE_CHECKING:
     from layerlab.evaluate import Evaluation
     from layerlab.leaks import SingleColumnScore
+    from layerlab.records import RunRecord
+    from layerlab.train import TrainingResult
 
 # How many loaded models a worker keeps for repeated scoring (what-if, new files).
 LOADED_MODELS = 2
+
+# The files a training job writes into its run's folder, by role.
+RUN_FILES = {
+    "model": "model.keras",
+    "bundle": "bundle.zip",
+    "evaluation": "evaluation.json",
+    "summary": "summary.json",
+    "checkpoint": "checkpoint.keras",
+}
 
 
 @dataclass(frozen=True)
@@ -36,16 +48,23 @@ class ModelSummary:
     rows: list[dict[str, object]]
     text: str
 
+    def to_dict(self) -> dict[str, object]:
+        return {"params": self.params, "rows": self.rows, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelSummary:
+        return cls(int(values["params"]), list(values["rows"]), str(values["text"]))
+
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A finished training run, as plain values.
+    """A finished training run, as plain values, with its files in ``folder``.
 
-    ``model_file`` and ``bundle_file`` are the bytes of ``model.keras`` and of
-    the download zip; ``evaluation`` is ``None`` when no epoch finished (then
-    there is no model worth keeping and both files are empty). ``leak_suspect``
-    is set only when the test score is suspiciously close to perfect: the
-    feature that alone predicts the target best, with its own held-out score.
+    ``evaluation`` is ``None`` when no epoch finished (then there is no model
+    worth keeping and the model and bundle files are not written).
+    ``leak_suspect`` is set only when the test score is suspiciously close to
+    perfect: the feature that alone predicts the target best, with its own
+    held-out score.
     """
 
     spec: ModelSpec
@@ -60,9 +79,46 @@ class TrainedModel:
     rows: dict[str, int]  # train / validation / test
     summary: ModelSummary
     evaluation: Evaluation | None
-    model_file: bytes
-    bundle_file: bytes
+    folder: str
     leak_suspect: SingleColumnScore | None = None
+
+    @classmethod
+    def from_record(cls, record: RunRecord, workspace_folder: str | Path) -> TrainedModel | None:
+        """A kept run read back from its workspace, or None when it has no model to open."""
+        from layerlab.records import evaluation_from_json, leak_suspect_from_dict
+
+        folder = Path(workspace_folder)
+        files = {role: folder / path for role, path in record.files.items()}
+        needed = ("model", "evaluation", "summary")
+        if record.kept_epoch is None or not all(
+            role in files and files[role].is_file() for role in needed
+        ):
+            return None
+        suspect = record.metrics.get("leak_suspect")
+        return cls(
+            spec=record.spec,
+            classes=tuple(record.classes),
+            history=list(record.history),
+            best_epoch=record.best_epoch,
+            kept_epoch=record.kept_epoch,
+            stop_reason=record.stop_reason or "stopped",
+            message=record.message or "",
+            seconds=record.seconds or 0.0,
+            engine=record.engine or "",
+            rows=dict(record.rows),
+            summary=ModelSummary.from_dict(json.loads(files["summary"].read_text())),
+            evaluation=evaluation_from_json(files["evaluation"].read_text()),
+            folder=str(files["model"].parent),
+            leak_suspect=None if suspect is None else leak_suspect_from_dict(suspect),
+        )
+
+    @property
+    def model_file(self) -> Path:
+        return Path(self.folder) / RUN_FILES["model"]
+
+    @property
+    def bundle_file(self) -> Path:
+        return Path(self.folder) / RUN_FILES["bundle"]
 
     @property
     def history_frame(self) -> pd.DataFrame:
@@ -92,20 +148,96 @@ def summarize_network(context: JobContext, frame: pd.DataFrame, spec: ModelSpec)
     return _summary(TrainingRun(frame, spec).built)
 
 
-def train_model(context: JobContext, frame: pd.DataFrame, spec: ModelSpec) -> TrainedModel:
-    """Train, then score the test split and the baselines, and write the bundle's bytes."""
-    from layerlab.evaluate import evaluate
-    from layerlab.export import bundle_zip, model_bytes
-    from layerlab.leaks import strongest_feature, suspiciously_good
+def train_model(
+    context: JobContext, frame: pd.DataFrame, spec: ModelSpec, folder: str | Path
+) -> TrainedModel:
+    """Train, saving the best weights to ``folder`` as they improve; then score the test split
+    and the baselines and write the model, the bundle and the evaluation into ``folder``."""
     from layerlab.train import TrainingRun
 
-    run = TrainingRun(frame, spec)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(frame, spec, checkpoint_path=folder / RUN_FILES["checkpoint"])
     result = run.run(on_event=context.emit, should_stop=context.stop_requested)
+    return keep_files(result, folder)
+
+
+def finish_interrupted(
+    context: JobContext,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    history: list[dict[str, float]],
+    checkpoint_epoch: int,
+    folder: str | Path,
+) -> TrainedModel:
+    """Make a run that the server lost mid-training whole again, from its checkpoint.
+
+    The split is seeded and the model is rebuilt from the same training rows, so the
+    checkpoint's weights fit it exactly; the run is then scored and bundled as if it
+    had been stopped at the checkpoint's epoch.
+    """
+    from layerlab.errors import TrainingError
+    from layerlab.train import TrainingResult, TrainingRun
+
+    folder = Path(folder)
+    checkpoint = folder / RUN_FILES["checkpoint"]
+    if not checkpoint.is_file():
+        raise TrainingError(
+            "This run was interrupted before its first checkpoint was saved, so there are no "
+            "weights to keep. Train it again."
+        )
+    run = TrainingRun(frame, spec)
+    saved = _load(checkpoint)
+    run.built.model.set_weights(saved.get_weights())
+    kept = [row for row in history if row["epoch"] <= checkpoint_epoch]
+    result = TrainingResult(
+        built=run.built,
+        splits=run.splits,
+        history=kept,
+        best_epoch=min(kept, key=lambda row: row["val_loss"])["epoch"] if kept else None,
+        stop_reason="stopped",
+        message=(
+            f"The server stopped while this run trained; the weights of epoch "
+            f"{checkpoint_epoch}, saved as it trained, are kept."
+        ),
+        seconds=0.0,
+        engine="compiled loop (restored from its checkpoint)",
+        kept_epoch=checkpoint_epoch,
+        class_weights=None
+        if run.class_weights is None
+        else dict(zip(run.built.classes, map(float, run.class_weights), strict=True)),
+    )
+    return keep_files(result, folder)
+
+
+def keep_files(
+    result: TrainingResult, folder: str | Path, evaluation: Evaluation | None = None
+) -> TrainedModel:
+    """Score a trained run (unless ``evaluation`` is given) and write its files into
+    ``folder``; what goes back to the server is plain values."""
+    from layerlab.evaluate import evaluate
+    from layerlab.export import bundle_zip
+    from layerlab.leaks import strongest_feature, suspiciously_good
+    from layerlab.records import evaluation_to_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     usable = result.kept_epoch is not None
-    evaluation = evaluate(result) if usable else None
+    if evaluation is None and usable:
+        evaluation = evaluate(result)
     leak_suspect = None
     if evaluation is not None and suspiciously_good(evaluation):
         leak_suspect = strongest_feature(result.splits.train, result.spec)
+    summary = _summary(result.built)
+    write = _atomic_writer(folder)
+    write("summary", json.dumps(summary.to_dict()).encode())
+    if evaluation is not None:
+        model_path = folder / RUN_FILES["model"]
+        partial = model_path.with_name(model_path.name + ".tmp.keras")
+        result.built.model.save(partial)
+        os.replace(partial, model_path)
+        write("bundle", bundle_zip(result, evaluation))
+        write("evaluation", evaluation_to_json(evaluation).encode())
     return TrainedModel(
         spec=result.spec,
         classes=result.classes,
@@ -121,20 +253,31 @@ def train_model(context: JobContext, frame: pd.DataFrame, spec: ModelSpec) -> Tr
             "validation": len(result.splits.validation),
             "test": len(result.splits.test),
         },
-        summary=_summary(result.built),
+        summary=summary,
         evaluation=evaluation,
-        model_file=model_bytes(result) if usable else b"",
-        bundle_file=bundle_zip(result, evaluation) if usable else b"",
+        folder=str(folder),
         leak_suspect=leak_suspect,
     )
 
 
-_loaded: OrderedDict[str, object] = OrderedDict()
+def _atomic_writer(folder: Path) -> Callable[[str, bytes], None]:
+    """Write a run file whole or not at all: a crash mid-write leaves the old file or none."""
+
+    def write(role: str, data: bytes) -> None:
+        path = folder / RUN_FILES[role]
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+
+    return write
+
+
+_loaded: OrderedDict[tuple, object] = OrderedDict()
 
 
 def predict_rows(
     context: JobContext,
-    model_file: bytes,
+    model_file: str | Path,
     spec: ModelSpec,
     classes: tuple[str, ...],
     frame: pd.DataFrame,
@@ -142,12 +285,13 @@ def predict_rows(
     """Score ``frame`` with the model in ``model_file``; the loaded model is kept for next time."""
     from layerlab.predict import score
 
-    return score(_load(model_file), spec, classes, frame)
+    return score(_load(Path(model_file)), spec, classes, frame)
 
 
-def _load(model_file: bytes):
-    """The Keras model in ``model_file``, loaded in safe mode, from a small cache by content."""
-    key = hashlib.sha256(model_file).hexdigest()
+def _load(path: Path):
+    """The Keras model in ``path``, loaded in safe mode, from a small cache by file and version."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key in _loaded:
         _loaded.move_to_end(key)
         return _loaded[key]
@@ -156,10 +300,7 @@ def _load(model_file: bytes):
     configure_tensorflow()
     import keras
 
-    with tempfile.TemporaryDirectory(prefix="layerlab-") as folder:
-        path = Path(folder) / "model.keras"
-        path.write_bytes(model_file)
-        model = keras.saving.load_model(path)
+    model = keras.saving.load_model(path)
     _loaded[key] = model
     while len(_loaded) > LOADED_MODELS:
         _loaded.popitem(last=False)
@@ -179,5 +320,6 @@ def _summary(built) -> ModelSummary:
 JOBS: dict[str, Callable[..., Any]] = {
     "summary": summarize_network,
     "train": train_model,
+    "finish": finish_interrupted,
     "predict": predict_rows,
 }

@@ -50,8 +50,13 @@ IDLE_SECONDS = 600.0
 START_TIMEOUT = 180.0
 
 # Jobs that build a new network start from a clean Keras session (see ``_serve_forever``).
-FRESH_KERAS_JOBS = frozenset({"train", "summary"})
-JOB_LABELS = {"train": "training run", "summary": "network summary", "predict": "scoring"}
+FRESH_KERAS_JOBS = frozenset({"train", "summary", "finish"})
+JOB_LABELS = {
+    "train": "training run",
+    "summary": "network summary",
+    "finish": "recovery of an interrupted run",
+    "predict": "scoring",
+}
 
 
 class WorkerBug(RuntimeError):

@@ -10,7 +10,7 @@ from layerlab.jobs import JobContext, predict_rows, train_model
 from layerlab.spec import LayerSpec, default_spec
 
 
-def test_names_with_slashes_and_markup_are_columns_like_any_other():
+def test_names_with_slashes_and_markup_are_columns_like_any_other(tmp_path):
     rows = 48
     x = np.linspace(0.0, 1.0, rows)
     frame = pd.DataFrame(
@@ -24,13 +24,13 @@ def test_names_with_slashes_and_markup_are_columns_like_any_other():
     spec = default_spec("y", "regression", profile_columns(frame, "y")).replace(
         layers=[LayerSpec.dense(4, "relu")], epochs=2, batch_size=8
     )
-    trained = train_model(JobContext(), frame, spec)
+    trained = train_model(JobContext(), frame, spec, tmp_path)
     assert trained.usable
     scored = predict_rows(JobContext(), trained.model_file, spec, trained.classes, frame.head(3))
     assert len(scored) == 3 and np.isfinite(scored["prediction"]).all()
 
 
-def test_names_that_clean_to_the_same_stem_numbers_and_unicode_all_train_and_come_back():
+def test_names_that_clean_to_the_same_stem_numbers_and_unicode_all_train_and_come_back(tmp_path):
     """Größe and Gräße both clean to "Gr_e"; "2024", "a.b", " spaced name " and 名前 are names too."""
     from layerlab.reading import read_csv
 
@@ -50,7 +50,7 @@ def test_names_that_clean_to_the_same_stem_numbers_and_unicode_all_train_and_com
         layers=[LayerSpec.dense(4, "relu")], epochs=2, batch_size=8
     )
     assert sorted(spec.feature_names) == sorted(names)
-    trained = train_model(JobContext(), frame, spec)
+    trained = train_model(JobContext(), frame, spec, tmp_path)
     assert trained.usable, trained.message
     new = frame.drop(columns=["target"]).head(5)
     scored = predict_rows(JobContext(), trained.model_file, spec, trained.classes, new)

@@ -298,7 +298,7 @@ def exact_table(rows: int = 120) -> pd.DataFrame:
     )
 
 
-def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatch):
+def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatch, tmp_path):
     from layerlab import leaks
     from layerlab.jobs import JobContext, train_model
     from layerlab.spec import LayerSpec
@@ -311,9 +311,9 @@ def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatc
         epochs=1,
     )
     monkeypatch.setattr(leaks, "suspiciously_good", lambda evaluation: False)
-    assert train_model(JobContext(), exact_table(), spec).leak_suspect is None
+    assert train_model(JobContext(), exact_table(), spec, tmp_path).leak_suspect is None
     monkeypatch.setattr(leaks, "suspiciously_good", lambda evaluation: True)
-    suspect = train_model(JobContext(), exact_table(), spec).leak_suspect
+    suspect = train_model(JobContext(), exact_table(), spec, tmp_path).leak_suspect
     assert (suspect.column, suspect.target, suspect.near_perfect) == ("inches", "cm", True)
 
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -43,6 +44,20 @@ def pool():
     shared.close()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _run_folders(tmp_path_factory):
+    global _FOLDERS
+    _FOLDERS = tmp_path_factory.mktemp("runs")
+
+
+_FOLDERS = None
+
+
+def new_folder() -> str:
+    """A fresh folder for one training job's files (each run writes into its own)."""
+    return tempfile.mkdtemp(dir=_FOLDERS)
+
+
 def wait_for_epoch(job, epoch: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not any(isinstance(e, EpochEnd) and e.epoch >= epoch for e in list(job.events)):
@@ -59,7 +74,9 @@ def test_ten_runs_started_together_on_a_cold_pool_all_train():
 
         def press_train(position: int) -> None:
             barrier.wait()
-            jobs[position] = cold.submit("train", tiny_frame(), tiny_spec(seed=position))
+            jobs[position] = cold.submit(
+                "train", tiny_frame(), tiny_spec(seed=position), new_folder()
+            )
 
         threads = [threading.Thread(target=press_train, args=(n,)) for n in range(10)]
         for thread in threads:
@@ -68,7 +85,7 @@ def test_ten_runs_started_together_on_a_cold_pool_all_train():
             thread.join()
         outcomes = [job.outcome(timeout=300) for job in jobs]
         assert [trained.stop_reason for trained in outcomes] == ["completed"] * 10
-        assert all(trained.usable and trained.model_file for trained in outcomes)
+        assert all(trained.usable and trained.model_file.is_file() for trained in outcomes)
         assert all(len(trained.history) == 3 for trained in outcomes)
     finally:
         cold.close()
@@ -85,8 +102,9 @@ spec = ModelSpec(target="y", task="regression", features=[Feature("x", "numeric"
                  layers=[LayerSpec.dense(4, "relu")], epochs=2, batch_size=8)
 pool = WorkerPool(1)
 summary = pool.run("summary", frame, spec, timeout=300)
-trained = pool.run("train", frame, spec, timeout=300)
-rows = pool.run("predict", trained.model_file, spec, trained.classes, frame.head(2), timeout=60)
+import tempfile
+trained = pool.run("train", frame, spec, tempfile.mkdtemp(), timeout=300)
+rows = pool.run("predict", str(trained.model_file), spec, trained.classes, frame.head(2), timeout=60)
 assert summary.params > 0 and trained.usable and len(rows) == 2
 pool.close()
 print("LOADED=" + ",".join(name for name in ("tensorflow", "keras") if name in sys.modules))
@@ -118,7 +136,7 @@ def test_builds_are_not_disturbed_by_streamlit_resetting_keras_after_other_scrip
     try:
         wide = tiny_spec(layers=[LayerSpec.dense(256, "relu")] * 6)
         jobs = [pool.submit("summary", tiny_frame(), wide) for _ in range(4)]
-        jobs += [pool.submit("train", tiny_frame(), wide) for _ in range(2)]
+        jobs += [pool.submit("train", tiny_frame(), wide, new_folder()) for _ in range(2)]
         for job in jobs:
             job.outcome(timeout=300)
     finally:
@@ -131,8 +149,8 @@ def test_a_worker_killed_mid_run_fails_only_that_run():
     crashy = WorkerPool(2)
     try:
         long_spec = tiny_spec(epochs=MAX_EPOCHS)
-        doomed = crashy.submit("train", tiny_frame(), long_spec)
-        other = crashy.submit("train", tiny_frame(), long_spec)
+        doomed = crashy.submit("train", tiny_frame(), long_spec, new_folder())
+        other = crashy.submit("train", tiny_frame(), long_spec, new_folder())
         wait_for_epoch(doomed, 2)
         wait_for_epoch(other, 2)
         [doomed_slot] = [slot for slot in crashy._slots if slot.job is doomed]
@@ -146,7 +164,7 @@ def test_a_worker_killed_mid_run_fails_only_that_run():
         wait_for_epoch(other, seen + 2)
         other.stop()
         assert other.outcome(timeout=60).stop_reason == "stopped"
-        assert crashy.run("train", tiny_frame(), tiny_spec(), timeout=300).usable
+        assert crashy.run("train", tiny_frame(), tiny_spec(), new_folder(), timeout=300).usable
     finally:
         crashy.close()
 
@@ -154,7 +172,7 @@ def test_a_worker_killed_mid_run_fails_only_that_run():
 def test_a_users_error_comes_back_as_the_same_error_with_its_message(pool):
     constant = tiny_frame().assign(y=1.0)
     with pytest.raises(TargetError) as caught:
-        pool.run("train", constant, tiny_spec(), timeout=120)
+        pool.run("train", constant, tiny_spec(), new_folder(), timeout=120)
     with pytest.raises(TargetError) as here:
         check_target(constant, "y", "regression")
     assert str(caught.value) == str(here.value)
@@ -170,9 +188,9 @@ def test_a_users_error_comes_back_as_the_same_error_with_its_message(pool):
 def test_stop_drops_a_queued_job_and_the_queue_says_who_is_ahead():
     single = WorkerPool(1)
     try:
-        running = single.submit("train", tiny_frame(), tiny_spec(epochs=MAX_EPOCHS))
-        first = single.submit("train", tiny_frame(), tiny_spec())
-        second = single.submit("train", tiny_frame(), tiny_spec())
+        running = single.submit("train", tiny_frame(), tiny_spec(epochs=MAX_EPOCHS), new_folder())
+        first = single.submit("train", tiny_frame(), tiny_spec(), new_folder())
+        second = single.submit("train", tiny_frame(), tiny_spec(), new_folder())
         wait_for_epoch(running, 1)
         assert (first.ahead(), second.ahead()) == (1, 2)
         first.stop()
@@ -187,31 +205,27 @@ def test_stop_drops_a_queued_job_and_the_queue_says_who_is_ahead():
 def test_a_worker_that_grew_large_is_replaced_after_its_job():
     small = WorkerPool(1, recycle_bytes=1)
     try:
-        small.run("train", tiny_frame(), tiny_spec(), timeout=300)
+        small.run("train", tiny_frame(), tiny_spec(), new_folder(), timeout=300)
         deadline = time.monotonic() + 30
         while small.worker_pids() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert small.worker_pids() == []  # gone, memory and all; the next job starts a new one
-        assert small.run("train", tiny_frame(), tiny_spec(), timeout=300).usable
+        assert small.run("train", tiny_frame(), tiny_spec(), new_folder(), timeout=300).usable
     finally:
         small.close()
 
 
 def test_same_spec_and_seed_give_the_same_model_in_any_worker(pool):
-    first, second = (pool.submit("train", tiny_frame(), tiny_spec(epochs=5)) for _ in range(2))
+    first, second = (
+        pool.submit("train", tiny_frame(), tiny_spec(epochs=5), new_folder()) for _ in range(2)
+    )
     one, two = first.outcome(timeout=300), second.outcome(timeout=300)
     assert one.history == two.history
     weights = [load_model_file(trained.model_file).get_weights() for trained in (one, two)]
     assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
 
 
-def load_model_file(model_file: bytes):
-    import tempfile
-    from pathlib import Path
-
+def load_model_file(path):
     import keras
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.keras"
-        path.write_bytes(model_file)
-        return keras.saving.load_model(path)
+    return keras.saving.load_model(path)

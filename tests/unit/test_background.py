@@ -1,0 +1,168 @@
+"""Runs that train in the background: their records follow them into the workspace, they end
+as finished, stopped, failed or interrupted, and an interrupted run is rebuilt from its checkpoint."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerlab.background import RunManager, owner_alive, this_process
+from layerlab.data import profile_columns
+from layerlab.jobs import TrainedModel
+from layerlab.records import RunRecord
+from layerlab.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.store import WorkspaceStore
+from layerlab.workers import WorkerPool
+
+ROWS = 60
+
+
+def tiny_frame(rows: int = ROWS) -> pd.DataFrame:
+    x = np.linspace(0.0, 3.0, rows)
+    return pd.DataFrame({"x": x, "colour": ["red", "green", "blue"] * (rows // 3), "y": 2 * x + 1})
+
+
+def tiny_spec(**changes) -> ModelSpec:
+    spec = default_spec("y", "regression", profile_columns(tiny_frame(), "y"))
+    return spec.replace(layers=[LayerSpec.dense(8, "relu")], batch_size=8, epochs=3).replace(
+        **changes
+    )
+
+
+@pytest.fixture(scope="module")
+def manager():
+    pool = WorkerPool(1)
+    yield RunManager(pool)
+    pool.close()
+
+
+@pytest.fixture
+def store(tmp_path) -> WorkspaceStore:
+    return WorkspaceStore(tmp_path / "workspace")
+
+
+def new_record(store: WorkspaceStore, spec: ModelSpec, frame: pd.DataFrame) -> RunRecord:
+    data = frame.to_csv(index=False).encode()
+    table = store.add_table("tiny.csv", data, rows=len(frame), columns=frame.shape[1])
+    return RunRecord(
+        id=store.new_run_id(),
+        name="a run",
+        created=time.time(),
+        spec=spec,
+        table_id=table.id,
+        data_fingerprint=table.fingerprint,
+    )
+
+
+def wait_until(condition, timeout: float = 120, what: str = "the run") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not get there within {timeout} s"
+        time.sleep(0.05)
+
+
+def ended(store: WorkspaceStore, run_id: str) -> RunRecord:
+    wait_until(lambda: not store.run(run_id).active)
+    return store.run(run_id)
+
+
+def test_a_finished_run_is_in_the_workspace_with_its_history_scores_and_files(manager, store):
+    record = new_record(store, tiny_spec(), tiny_frame())
+    manager.start(store, record, tiny_frame())
+    assert store.run(record.id).status in ("queued", "training")  # written at once
+
+    kept = ended(store, record.id)
+    assert kept.status == "finished"
+    assert [row["epoch"] for row in kept.history] == [1, 2, 3]
+    assert kept.kept_epoch is not None and kept.params > 0
+    assert "mae" in kept.metrics["test"]
+    assert set(kept.files) >= {"model", "bundle", "evaluation", "summary", "checkpoint"}
+    assert all((store.folder / path).is_file() for path in kept.files.values())
+    opened = TrainedModel.from_record(kept, store.folder)
+    assert opened.evaluation.metrics["mae"] == pytest.approx(kept.metrics["test"]["mae"])
+    assert manager.live(store, record.id) is None  # nothing of it is held in memory any more
+
+
+def test_stop_ends_a_long_run_as_stopped_with_its_best_weights_saved(manager, store):
+    record = new_record(store, tiny_spec(epochs=10_000, patience=0), tiny_frame())
+    job = manager.start(store, record, tiny_frame())
+    wait_until(lambda: len(store.run(record.id).history) >= 2, what="the second epoch")
+    assert store.run(record.id).status == "training"
+    job.stop()
+    kept = ended(store, record.id)
+    assert kept.status == "stopped"
+    assert 2 <= len(kept.history) < 10_000
+    assert kept.checkpoint_epoch is not None
+    assert TrainedModel.from_record(kept, store.folder) is not None
+
+
+def test_a_run_that_cannot_train_is_failed_with_the_reason(manager, store):
+    record = new_record(store, tiny_spec(), tiny_frame(3))
+    manager.start(store, record, tiny_frame(3))
+    kept = ended(store, record.id)
+    assert kept.status == "failed"
+    assert "rows" in kept.error  # the trainer's own plain message
+
+
+def test_a_run_whose_server_went_away_is_interrupted_and_rebuilt_from_its_checkpoint(
+    manager, store
+):
+    # A finished run's checkpoint stands in for the one a dead server left behind.
+    donor = new_record(store, tiny_spec(epochs=4), tiny_frame())
+    manager.start(store, donor, tiny_frame())
+    finished = ended(store, donor.id)
+    lost = RunRecord(
+        id=store.new_run_id(),
+        name="lost",
+        created=time.time(),
+        spec=donor.spec,
+        table_id=donor.table_id,
+        data_fingerprint=donor.data_fingerprint,
+        status="training",
+        owner=f"{this_process().rpartition(':')[0]}:{_dead_pid()}",
+        checkpoint_epoch=finished.checkpoint_epoch,
+    )
+    store.add_run(lost)
+    store.append_epochs(lost.id, finished.history)
+    shutil.copy(
+        store.folder / finished.files["checkpoint"], store.run_folder(lost.id) / "checkpoint.keras"
+    )
+
+    frame = tiny_frame()
+    assert manager.recover(store, lambda table_id: frame) == 1
+    assert store.run(lost.id).status == "interrupted"
+    wait_until(lambda: "model" in store.run(lost.id).files, what="the rebuilt model")
+    rebuilt = TrainedModel.from_record(store.run(lost.id), store.folder)
+    assert rebuilt is not None and rebuilt.kept_epoch == finished.checkpoint_epoch
+    assert "server stopped" in store.run(lost.id).message
+    assert manager.recover(store, lambda table_id: frame) == 0  # once is enough
+
+
+def test_a_run_deleted_while_it_trains_leaves_no_files(manager, store):
+    record = new_record(store, tiny_spec(epochs=10_000, patience=0), tiny_frame())
+    job = manager.start(store, record, tiny_frame())
+    wait_until(lambda: len(store.run(record.id).history) >= 1, what="the first epoch")
+    store.delete_run(record.id)
+    job.stop()
+    wait_until(lambda: manager.live(store, record.id) is None, what="the watcher")
+    assert not (store.folder / "runs" / record.id).exists()
+
+
+def test_owner_alive_knows_this_process_and_a_dead_one():
+    assert owner_alive(this_process())
+    assert not owner_alive(f"{this_process().rpartition(':')[0]}:{_dead_pid()}")
+    assert not owner_alive(None)
+    assert owner_alive("another-machine:12")  # cannot be checked from here: assumed alive
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
