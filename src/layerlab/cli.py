@@ -2,6 +2,10 @@
 
     python -m layerlab train DATA.csv --target COLUMN [--spec spec.json] [--out DIR]
     python -m layerlab predict BUNDLE new.csv [--out predictions.csv]
+    python -m layerlab runs WORKSPACE
+
+``train --workspace DIR`` also keeps the run in a workspace folder, as the app
+keeps its runs; ``runs DIR`` lists a workspace's runs.
 
 Exit status: 0 when done; 2 when the input cannot be used (``error: ...`` says
 why, the same plain message as the app, no traceback); 130 when interrupted.
@@ -105,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         help="balanced: every class counts the same in the loss, however rare (classification)",
     )
     train.add_argument("--seed", type=int, help="seed for the split, initial weights and shuffling")
+    train.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="also keep this run (table, settings, curves, scores, model) in the workspace "
+        "folder DIR, created if needed; list its runs with `runs DIR`",
+    )
     _add_output_flags(train)
 
     predict = commands.add_parser(
@@ -117,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="a CSV with the columns the model was trained on")
     predict.add_argument("--out", help="write predictions here instead of standard output")
     _add_output_flags(predict)
+
+    runs = commands.add_parser(
+        "runs",
+        help="list the runs kept in a workspace folder",
+        description="List the runs kept in a workspace folder (written by `train --workspace`).",
+    )
+    runs.add_argument("workspace", help="the workspace folder")
     return parser
 
 
@@ -126,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.nullcontext() if args.verbose else _libraries_quiet():
             if args.command == "train":
                 return _train(args)
+            if args.command == "runs":
+                return _runs(args)
             return _predict(args)
     except LayerlabError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -216,8 +235,14 @@ def _train(args) -> int:
         print(
             f"Network: {spec.describe()}  [--layers {format_layers(spec.layers)}]", file=sys.stderr
         )
+    kept = _WorkspaceRun.begin(args.workspace, args.data, frame, spec) if args.workspace else None
     with contextlib.nullcontext() if args.quiet else _epoch_display() as display:
-        result = train(frame, spec, on_event=display)
+        try:
+            result = train(frame, spec, on_event=_both(display, kept))
+        except BaseException as error:
+            if kept is not None:
+                kept.failed(error)
+            raise
     print(result.message, file=sys.stderr)
     evaluation = evaluate(result)
     print(evaluation.headline(), file=sys.stderr)
@@ -231,6 +256,95 @@ def _train(args) -> int:
     with _writing("the bundle", out, "Choose another folder with --out."):
         write_bundle(result, evaluation, out)
     print(f"Bundle written to {out}/ (try: python {out}/predict.py NEW.csv)", file=sys.stderr)
+    if kept is not None:
+        kept.finish(result, evaluation)
+        print(f"Run kept in the workspace {args.workspace}/ as {kept.run_id}.", file=sys.stderr)
+    return 0
+
+
+def _both(display, kept):
+    """One event handler that feeds the progress display and the workspace's record."""
+    handlers = [handler for handler in (display, kept) if handler is not None]
+    if not handlers:
+        return None
+
+    def handle(event) -> None:
+        for handler in handlers:
+            handler(event)
+
+    return handle
+
+
+class _WorkspaceRun:
+    """A CLI run kept in a workspace folder as the app keeps its runs: record, epochs, files."""
+
+    def __init__(self, store, run_id: str) -> None:
+        self.store, self.run_id = store, run_id
+
+    @classmethod
+    def begin(cls, folder: str, data_path: str, frame, spec: ModelSpec) -> _WorkspaceRun:
+        import time
+
+        from layerlab.background import this_process
+        from layerlab.records import RunRecord
+        from layerlab.run_table import network_line
+        from layerlab.store import WorkspaceStore
+
+        store = WorkspaceStore(folder)
+        table = store.add_table(
+            Path(data_path).name,
+            Path(data_path).read_bytes(),
+            rows=len(frame),
+            columns=frame.shape[1],
+        )
+        now = time.time()
+        record = RunRecord(
+            id=store.new_run_id(),
+            name=f"{Path(data_path).name}: {network_line(spec)}",
+            created=now,
+            spec=spec,
+            table_id=table.id,
+            data_fingerprint=table.fingerprint,
+            status="training",
+            started=now,
+            owner=this_process(),
+        )
+        store.add_run(record)
+        return cls(store, record.id)
+
+    def __call__(self, event) -> None:
+        from layerlab.train import EpochEnd
+
+        if isinstance(event, EpochEnd):
+            self.store.append_epochs(self.run_id, [{"epoch": event.epoch, **event.metrics}])
+
+    def finish(self, result, evaluation) -> None:
+        from layerlab.background import keep_run, outcome_status
+        from layerlab.jobs import keep_files
+
+        trained = keep_files(result, self.store.run_folder(self.run_id), evaluation)
+        keep_run(self.store, self.run_id, trained, outcome_status(result.stop_reason))
+
+    def failed(self, error: BaseException) -> None:
+        import time
+
+        reason = (
+            "Interrupted from the keyboard." if isinstance(error, KeyboardInterrupt) else str(error)
+        )
+        self.store.update_run(self.run_id, status="failed", finished=time.time(), error=reason)
+
+
+def _runs(args) -> int:
+    from layerlab.run_table import runs_frame
+    from layerlab.store import WorkspaceStore
+
+    store = WorkspaceStore(args.workspace, create=False)
+    records = store.runs()
+    if not records:
+        print(f"No runs in the workspace {args.workspace}/ yet.", file=sys.stderr)
+        return 0
+    table = runs_frame(records).drop(columns=["Chosen"])
+    print(table.to_string(index=False))
     return 0
 
 
