@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from layerlab.errors import LayerlabError
-from layerlab_app import routing, sidebar, state
+from layerlab_app import routing, sidebar, state, workspace_panel
 from layerlab_app.text import md
 
 # The icon is a file the server serves itself: a :material/...: icon makes every browser
@@ -17,7 +17,9 @@ from layerlab_app.text import md
 ICON = Path(__file__).parent / "src" / "layerlab_app" / "icon.png"
 st.set_page_config(page_title="Layerlab", page_icon=str(ICON), layout="wide")
 
-# A run that finished in its worker since the last script run: take in its model and message.
+# This tab's workspace (from the ?ws= token in the URL), then any run it followed that has
+# finished since the last script run.
+state.session()
 state.adopt_finished_run()
 
 page = st.navigation(
@@ -26,6 +28,7 @@ page = st.navigation(
         st.Page("pages/model.py", title="Model", icon=":material/hub:"),
         st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
         st.Page("pages/results.py", title="Results", icon=":material/task_alt:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:"),
     ]
 )
 routing.resume_requested_page()
@@ -39,3 +42,5 @@ except LayerlabError as error:
     st.error(md(error))
 # Again, so the sidebar shows what the page just changed.
 sidebar.render(status)
+workspace_panel.render()
+state.save()

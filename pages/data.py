@@ -18,10 +18,9 @@ def read_upload(name: str, content: bytes) -> None:
     """Make an uploaded file the dataset, or keep the error to show beside the uploader."""
     try:
         data = read_csv(content)
+        state.load_dataset(data, name, raw=content)
     except LayerlabError as error:
         state.set_upload_error(f"Could not use {name}: {error}")
-        return
-    state.load_dataset(data, name)
 
 
 def _upload_changed() -> None:
@@ -32,7 +31,15 @@ def _upload_changed() -> None:
 
 def _load_sample() -> None:
     name = st.session_state["sample_dataset"]
-    state.load_dataset(samples.read_sample(name), name, target=samples.default_target(name))
+    try:
+        state.load_dataset(
+            samples.read_sample(name),
+            name,
+            target=samples.default_target(name),
+            raw=samples.sample_bytes(name),
+        )
+    except LayerlabError as error:
+        state.set_upload_error(f"Could not load the sample {name}: {error}")
 
 
 def _source() -> None:
@@ -58,10 +65,10 @@ def _source() -> None:
     sample.button("Load sample", key="load_sample", on_click=_load_sample)
     if state.upload_error():
         st.error(md(state.upload_error()))
-    if state.result() is not None:
+    if state.runs():
         st.caption(
-            "You have a trained model. Loading other data or changing the target clears it: "
-            "download it on the Results page first to keep it."
+            "Your runs stay in this workspace when you load other data or change the target: "
+            "find them on the Runs page."
         )
 
 

@@ -21,17 +21,7 @@ CLASS_WEIGHT_LABELS = {
     "none": "None: every row counts the same",
     "balanced": "Balanced: every class counts the same",
 }
-TRAINING_SETTINGS = (
-    "optimizer",
-    "learning_rate",
-    "momentum",
-    "batch_size",
-    "epochs",
-    "validation_split",
-    "patience",
-    "restore_best_weights",
-    "seed",
-)
+TRAINING_SETTINGS = state.TRAINING_WIDGETS
 
 
 def _optimizer_changed() -> None:

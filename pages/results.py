@@ -8,6 +8,7 @@ from layerlab.errors import LayerlabError
 from layerlab.evaluate import readable_number
 from layerlab.predict import check_columns
 from layerlab.reading import MAX_UPLOAD_MB, csv_bytes, read_csv
+from layerlab.run_table import run_line
 from layerlab_app import figures, state, ui
 from layerlab_app.tables import (
     metrics_table,
@@ -112,8 +113,9 @@ def _downloads(result, evaluation) -> None:
     files = state.for_result(
         "downloads",
         lambda: {
-            "bundle": result.bundle_file,
-            "model": result.model_file,
+            # Read from the run's folder when clicked: a model is not held in the server's memory.
+            "bundle": result.bundle_file.read_bytes,
+            "model": result.model_file.read_bytes,
             "history": csv_bytes(result.history_frame),
             "predictions": csv_bytes(evaluation.predictions),
         },
@@ -246,8 +248,12 @@ def main() -> bool:
     ui.page_header("Results", "How the model does on test rows it never saw, and how to use it.")
     result = state.result()
     if result is None:
-        st.info("Train a model on the Train page first.")
+        st.info("Train a model on the Train page first, or open a finished run on the Runs page.")
         return False
+    record = state.open_record()
+    if record is not None:
+        st.markdown(f"**{md(record.name)}** · {run_line(record)}")
+        st.caption("Open another run, or compare runs, on the Runs page.")
     evaluation = result.evaluation
     _scores(evaluation, result.leak_suspect)
     _charts(evaluation)

@@ -11,11 +11,15 @@ from layerlab_app.text import code_name, md
 
 @st.fragment(run_every=live.FOLLOW_SECONDS)
 def _follow(metric: str, early_stopping: bool) -> None:
-    """Redraw the live view from the worker's events; rerun the whole app when the run ends."""
+    """Redraw the live view from the worker's events; rerun the whole app once the run is kept."""
     job = state.training_job()
-    if job is None or job.finished:
+    record = state.following()
+    if record is None or not record.active:
         st.rerun()  # app.py adopts the finished run, and the page is drawn from it
-    live.render(job, metric, early_stopping)
+    if job is not None:
+        live.render(job, metric, early_stopping)  # events in memory: no wait for the database
+    else:
+        live.render_record(record, metric)  # trained by another process (the CLI)
 
 
 def _last_run() -> None:
@@ -70,6 +74,11 @@ def main() -> bool:
         )
     )
     training = state.is_training()
+    if not training:
+        st.caption(
+            "Every run is kept in this workspace, with its curves, scores and model: compare "
+            "them on the Runs page."
+        )
     train, stop, _ = st.columns([1, 1, 4])
     train.button(
         "Train",

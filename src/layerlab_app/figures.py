@@ -254,3 +254,45 @@ def residuals_figure(predictions: pd.DataFrame) -> go.Figure:
     figure.update_yaxes(title_text="residual (actual - predicted)")
     figure.update_layout(title="Residuals (test set)", height=380, showlegend=False)
     return figure
+
+
+# One colour per run when runs are overlaid (Plotly's default sequence).
+RUN_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+def compared_curves(runs: list[tuple[str, list[dict[str, float]]]], name: str) -> go.Figure:
+    """``name`` (``loss`` or a metric) per epoch for several runs: validation solid, training
+    dotted, one colour per run, so "did Wider beat Small?" is one look."""
+    figure = go.Figure()
+    for position, (label, history) in enumerate(runs):
+        color = RUN_COLORS[position % len(RUN_COLORS)]
+        epochs = [row["epoch"] for row in history]
+        for prefix, part, dash in (("val_", "validation", "solid"), ("", "training", "dot")):
+            figure.add_scatter(
+                x=epochs,
+                y=[row.get(prefix + name) for row in history],
+                mode="lines",
+                name=plotly_text(f"{label} ({part})"),
+                legendgroup=plotly_text(label),
+                line={"color": color, "dash": dash},
+            )
+    title = "Loss" if name == "loss" else METRIC_TITLES.get(name, name)
+    figure.update_layout(
+        title=title,
+        xaxis_title="Epoch",
+        yaxis_title=title,
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 40},
+    )
+    return figure

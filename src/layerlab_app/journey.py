@@ -9,6 +9,7 @@ PAGES = {
     "model": "pages/model.py",
     "train": "pages/train.py",
     "results": "pages/results.py",
+    "runs": "pages/runs.py",
 }
 
 _STOPS = {

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from layerlab.records import RunRecord
 from layerlab.train import EpochEnd, EpochProgress
 from layerlab.workers import Job
 from layerlab_app.figures import learning_curves
@@ -62,6 +63,19 @@ def _waiting_text(job: Job) -> str:
             return f"Waiting for a free training slot: {ahead:,} {runs} ahead of yours."
         return "Waiting for a free training slot…"
     return "Preparing the data and building the network…"
+
+
+def render_record(record: RunRecord, metric: str) -> None:
+    """Draw a run another process trains from its record: the epochs written so far."""
+    done = len(record.history)
+    st.progress(
+        min(done / record.spec.epochs, 1.0),
+        text=f"Training in another process: epoch {done:,} of {record.spec.epochs:,}.",
+    )
+    if record.history:
+        st.plotly_chart(
+            learning_curves(record.history, metric, record.best_epoch), key="live_curves"
+        )
 
 
 def render(job: Job, metric: str, early_stopping: bool) -> None:

@@ -33,11 +33,11 @@ def require_router(page: str) -> None:
     """Called by every page first: outside the router, go through ``app.py`` to ``page``."""
     if not _inside_router.get():
         st.session_state[REQUESTED_PAGE] = page
-        st.switch_page("app.py")
+        st.switch_page("app.py", query_params=st.query_params.to_dict())
 
 
 def resume_requested_page() -> None:
     """Called by ``app.py`` after ``st.navigation``: finish a hop begun by ``require_router``."""
     page = st.session_state.pop(REQUESTED_PAGE, None)
     if page:
-        st.switch_page(page)
+        st.switch_page(page, query_params=st.query_params.to_dict())

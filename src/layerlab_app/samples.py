@@ -56,6 +56,11 @@ def default_target(name: str) -> str | None:
     return sample.target if sample else None
 
 
+def sample_bytes(name: str) -> bytes:
+    """The sample's file as it is on disk (kept in the workspace like an upload)."""
+    return (samples_dir() / name).read_bytes()
+
+
 def read_sample(name: str) -> pd.DataFrame:
     path = samples_dir() / name
     return _read(str(path), path.stat().st_mtime)

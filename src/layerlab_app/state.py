@@ -1,23 +1,33 @@
-"""Per-user state: the canonical values every page reads and writes, in ``st.session_state``.
+"""Per-user state: one ``Session`` object under one ``st.session_state`` key, backed by a workspace.
 
-Streamlit drops a widget's value when its page is not shown, so the values that
-must survive a page switch live under the plain keys below, and widgets are
-seeded from them (``seed``). Nothing per-user is cached anywhere else.
+Everything a person makes lives in their workspace on the server's disk
+(``layerlab.store``), addressed by the unguessable token in the URL (``?ws=``):
+the tables they loaded, the settings they chose, every run. The ``Session`` holds
+what this browser tab works on now (the table, target, spec, the run it follows
+and the run it has open) plus caches; ``save()`` writes the choices back to the
+workspace after every script run, and ``session()`` reads them back in a new tab,
+after a reload, or after a server restart.
 
-Changing the dataset, the target or the task clears what depends on it. A
-trained model is never cleared silently: a notice says so (``pop_notices``).
+Training belongs to the server, not to the session (``layerlab.background``):
+closing the tab, reloading or clicking never stops a run; only Stop does.
+
+Widgets keep their own values in ``st.session_state`` under their keys, as
+Streamlit requires; they are seeded from the session's values (``seed``) and
+forgotten (``forget``) when those change underneath them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import weakref
+import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from layerlab.errors import LayerlabError
+from layerlab.background import shared_manager
+from layerlab.errors import LayerlabError, WorkspaceError
 from layerlab.jobs import ModelSummary, TrainedModel
 from layerlab.spec import ModelSpec, default_spec
 from layerlab.workers import Job, shared_pool
@@ -27,28 +37,31 @@ if TYPE_CHECKING:
 
     from layerlab.data import ColumnProfile
     from layerlab.memory import MemoryEstimate
+    from layerlab.records import RunRecord
+    from layerlab.store import WorkspaceStore
     from layerlab.task import TargetInfo
 
-DATASET = "dataset"
-DATASET_NAME = "dataset_name"
-DATASET_TOKEN = "dataset_token"
-UPLOAD_ERROR = "upload_error"
-TARGET = "target"
-TASK = "task"
-TARGET_INFO = "target_info"
-PROFILES = "profiles"
-SPEC = "spec"
-SETTINGS_TEMPLATE = "settings_template"
-MODEL_SUMMARY = "model_summary"
-MEMORY = "memory"
-TRAINING_JOB = "training_job"
-TRAIN_MESSAGE = "train_message"
-RESULT = "result"
-RESULT_CACHE = "result_cache"
-NOTICES = "notices"
+SESSION_KEY = "layerlab"
+TOKEN_PARAM = "ws"
+# Opened runs kept in memory per session (their evaluation holds the test predictions).
+OPENED_RUNS = 2
 
 # Widgets whose options depend on the dataset or the target: forgotten when those change.
 DATA_WIDGETS = ("target_column", "task_override", "feature_columns")
+# The Model page's training widgets, named as the spec's fields they set.
+TRAINING_WIDGETS = (
+    "optimizer",
+    "learning_rate",
+    "momentum",
+    "batch_size",
+    "epochs",
+    "validation_split",
+    "patience",
+    "restore_best_weights",
+    "seed",
+)
+# Widgets seeded from the spec: forgotten when another spec is loaded ("Edit a copy").
+SPEC_WIDGETS = (*TRAINING_WIDGETS, "output_loss", "class_weight", "feature_columns")
 
 # Network and training settings carried over when only the target or task changes.
 CARRIED_SETTINGS = tuple(
@@ -58,11 +71,167 @@ CARRIED_SETTINGS = tuple(
 )
 
 _MESSAGE_LEVELS = {
-    "completed": "success",
-    "early_stopping": "info",
+    "finished": "success",
     "stopped": "info",
+    "interrupted": "warning",
     "diverged": "error",
+    "failed": "error",
 }
+
+
+@dataclass
+class Session:
+    """What one browser tab works on, and the workspace it keeps it in."""
+
+    token: str
+    store: WorkspaceStore
+    table_id: str | None = None
+    frame: pd.DataFrame | None = None
+    dataset_name: str | None = None
+    data_version: int = 0  # changes with the table: keys the caches below
+    upload_error: str | None = None
+    target: str | None = None
+    task: str | None = None  # the task the user chose, or None for the inferred one
+    target_info: TargetInfo | None = None
+    spec: ModelSpec | None = None
+    settings_template: ModelSpec | None = None
+    following: str | None = None  # the run the Train page follows
+    open_run: str | None = None  # the run the Results page shows
+    train_message: tuple[str, str] | None = None
+    notices: list[str] = field(default_factory=list)
+    profiles: tuple | None = None
+    summary: tuple | None = None
+    memory: tuple | None = None
+    opened: dict[str, TrainedModel] = field(default_factory=dict)
+    caches: dict[str, dict] = field(default_factory=dict)
+    saved: str | None = None  # the settings last written, to write only changes
+
+    def settings(self) -> dict[str, Any]:
+        """The choices that are kept in the workspace, as plain values."""
+        return {
+            "table_id": self.table_id,
+            "target": self.target,
+            "task": self.task,
+            "spec": None if self.spec is None else self.spec.to_dict(),
+            "template": None
+            if self.settings_template is None
+            else self.settings_template.to_dict(),
+            "following": self.following,
+            "open_run": self.open_run,
+        }
+
+
+# --------------------------------------------------------------------------- the session
+
+
+def session() -> Session:
+    """This tab's session: the one already made, or the workspace named in the URL, or a new one.
+
+    An unknown or malformed token gets a fresh workspace and a notice that says so;
+    nobody can reach a workspace without its token.
+    """
+    from layerlab import workspaces
+
+    current = st.session_state.get(SESSION_KEY)
+    asked = st.query_params.get(TOKEN_PARAM)
+    if current is not None and asked in (None, current.token):
+        _keep_token_in_url(current.token)
+        return current
+    store = workspaces.open_workspace(asked) if asked else None
+    if store is not None:
+        current = _restore(asked, store)
+    else:
+        token, store = workspaces.create_workspace()
+        current = Session(token, store)
+        if asked:
+            current.notices.append(
+                "No workspace has the address you opened: the link is incomplete, or the "
+                "workspace was deleted. This is a new, empty workspace; its address is now in "
+                "the address bar."
+            )
+    st.session_state[SESSION_KEY] = current
+    _keep_token_in_url(current.token)
+    return current
+
+
+def _keep_token_in_url(token: str) -> None:
+    """Streamlit clears the query string on a page switch; put the workspace's token back."""
+    if st.query_params.get(TOKEN_PARAM) != token:
+        st.query_params[TOKEN_PARAM] = token
+
+
+def _restore(token: str, store: WorkspaceStore) -> Session:
+    """A session that continues where the workspace was left, also after a server restart."""
+    restored = Session(token, store)
+    settings = store.get_setting("session", {}) or {}
+    table_id = settings.get("table_id")
+    table = store.table(table_id) if table_id else None
+    if table is not None:
+        try:
+            restored.frame = _read_table(store, table_id)
+        except LayerlabError:
+            restored.frame = None
+        if restored.frame is not None:
+            restored.table_id, restored.dataset_name = table_id, table.name
+            restored.data_version = 1
+            restored.target = settings.get("target")
+            restored.task = settings.get("task")
+            restored.spec = _spec_or_none(settings.get("spec"))
+            restored.settings_template = _spec_or_none(settings.get("template"))
+            restored.target_info = _checked_target(restored)
+    restored.following = settings.get("following")
+    restored.open_run = settings.get("open_run")
+    shared_manager().recover(store, lambda table: _read_table(store, table))
+    restored.saved = _settings_json(restored)
+    return restored
+
+
+def _read_table(store: WorkspaceStore, table_id: str) -> pd.DataFrame:
+    from layerlab.reading import read_csv
+
+    return read_csv(store.table_bytes(table_id), max_bytes=None)
+
+
+def _spec_or_none(values: dict | None) -> ModelSpec | None:
+    if not values:
+        return None
+    try:
+        return ModelSpec.from_dict(values)
+    except LayerlabError:
+        return None
+
+
+def _checked_target(restored: Session) -> TargetInfo | None:
+    from layerlab.task import check_target
+
+    if restored.target is None or restored.frame is None:
+        return None
+    if restored.target not in restored.frame.columns:
+        return None
+    try:
+        return check_target(restored.frame, restored.target, restored.task)
+    except LayerlabError:
+        return None
+
+
+def _settings_json(current: Session) -> str:
+    import json
+
+    return json.dumps(current.settings(), sort_keys=True, default=str)
+
+
+def save() -> None:
+    """Write this tab's choices to its workspace, when they changed (called after every run)."""
+    current = st.session_state.get(SESSION_KEY)
+    if current is None:
+        return
+    now = _settings_json(current)
+    if now != current.saved:
+        try:
+            current.store.set_setting("session", current.settings())
+        except WorkspaceError:
+            return  # the workspace was deleted from another tab; the next run says so
+        current.saved = now
 
 
 # --------------------------------------------------------------------------- widgets
@@ -85,114 +254,180 @@ def forget(*keys: str, prefix: str | None = None) -> None:
 
 
 def notify(text: str) -> None:
-    st.session_state.setdefault(NOTICES, []).append(text)
+    session().notices.append(text)
 
 
 def pop_notices() -> list[str]:
-    return st.session_state.pop(NOTICES, None) or []
+    current = session()
+    notices, current.notices = current.notices, []
+    return notices
+
+
+# --------------------------------------------------------------------------- the workspace
+
+
+def store() -> WorkspaceStore:
+    return session().store
+
+
+def token() -> str:
+    return session().token
+
+
+def workspace_name() -> str:
+    return store().name
+
+
+def rename_workspace(name: str) -> None:
+    store().rename(name)
+
+
+def new_workspace() -> None:
+    """Start an empty workspace in this tab; the old one stays at its own address."""
+    from layerlab import workspaces
+
+    new_token, new_store = workspaces.create_workspace()
+    _switch_to(Session(new_token, new_store))
+
+
+def delete_workspace() -> None:
+    """Delete this workspace and all its files (runs are stopped first); start a fresh one."""
+    current = session()
+    manager = shared_manager()
+    for run_id in manager.active_ids(current.store):
+        manager.stop(current.store, run_id)
+    current.store.delete()
+    new_workspace()
+    notify("The workspace was deleted, with its tables, runs and files. This one is new.")
+
+
+def workspace_archive() -> bytes:
+    """The whole workspace as one file, to keep or to upload again later."""
+    return store().export_archive()
+
+
+def import_workspace(data: bytes) -> None:
+    """Open an uploaded workspace file as a new workspace (a new address) in this tab."""
+    from layerlab import workspaces
+
+    new_token, new_store = workspaces.import_workspace(data)
+    _switch_to(_restore(new_token, new_store))
+
+
+def _switch_to(replacement: Session) -> None:
+    forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
+    st.session_state[SESSION_KEY] = replacement
+    st.query_params[TOKEN_PARAM] = replacement.token
 
 
 # --------------------------------------------------------------------------- dataset
 
 
 def frame() -> pd.DataFrame | None:
-    return st.session_state.get(DATASET)
+    return session().frame
 
 
 def dataset_name() -> str | None:
-    return st.session_state.get(DATASET_NAME)
+    return session().dataset_name
 
 
-def load_dataset(data: pd.DataFrame, name: str, target: str | None = None) -> None:
-    """Make ``data`` the dataset; everything that depended on the previous one starts over."""
-    _clear_model(f"a new dataset ({name}) was loaded")
-    session = st.session_state
-    session[DATASET] = data
-    session[DATASET_NAME] = name
-    session[DATASET_TOKEN] = session.get(DATASET_TOKEN, 0) + 1
-    session[UPLOAD_ERROR] = None
-    session[TARGET] = target if target in data.columns else None
-    for key in (TASK, TARGET_INFO, PROFILES, SPEC, SETTINGS_TEMPLATE, MODEL_SUMMARY, MEMORY):
-        session[key] = None
+def table_id() -> str | None:
+    return session().table_id
+
+
+def load_dataset(
+    data: pd.DataFrame, name: str, target: str | None = None, *, raw: bytes | None = None
+) -> None:
+    """Make ``data`` the dataset and keep its file (``raw``) in the workspace.
+
+    Runs of earlier tables stay in the workspace; what depended on the previous
+    table in this tab (target, spec, summaries) starts over.
+    """
+    current = session()
+    if raw is None:
+        raw = data.to_csv(index=False).encode()
+    table = current.store.add_table(name, raw, rows=len(data), columns=data.shape[1])
+    if current.spec is not None:
+        current.settings_template = current.spec
+    current.table_id, current.frame, current.dataset_name = table.id, data, name
+    current.data_version += 1
+    current.upload_error = None
+    current.target = target if target in data.columns else None
+    current.task = current.target_info = current.spec = None
+    current.profiles = current.summary = current.memory = None
     forget(*DATA_WIDGETS)
 
 
 def set_upload_error(message: str | None) -> None:
-    st.session_state[UPLOAD_ERROR] = message
+    session().upload_error = message
 
 
 def upload_error() -> str | None:
-    return st.session_state.get(UPLOAD_ERROR)
+    return session().upload_error
 
 
 # --------------------------------------------------------------------------- target and task
 
 
 def target() -> str | None:
-    return st.session_state.get(TARGET)
+    return session().target
 
 
 def task() -> str | None:
     """The task the user chose, or None to use the inferred one."""
-    return st.session_state.get(TASK)
+    return session().task
 
 
 def choose_target(column: str | None) -> None:
-    if column == target():
+    current = session()
+    if column == current.target:
         return
-    _clear_model(f'the target changed to "{column}"' if column else "the target was cleared")
-    _start_over_roles()
-    st.session_state[TARGET] = column
-    st.session_state[TASK] = None
+    _start_over_roles(current)
+    current.target, current.task = column, None
     forget("task_override", "feature_columns")
 
 
 def choose_task(new_task: str) -> None:
-    _clear_model(f"the task changed to {new_task}")
-    _start_over_roles()
-    st.session_state[TASK] = new_task
+    current = session()
+    _start_over_roles(current)
+    current.task = new_task
     forget("feature_columns")
 
 
-def _start_over_roles() -> None:
-    session = st.session_state
-    if session.get(SPEC) is not None:
-        session[SETTINGS_TEMPLATE] = session[SPEC]
-    session[SPEC] = None
-    session[TARGET_INFO] = None
-    session[MODEL_SUMMARY] = None
-    session[MEMORY] = None
+def _start_over_roles(current: Session) -> None:
+    if current.spec is not None:
+        current.settings_template = current.spec
+    current.spec = current.target_info = current.summary = current.memory = None
 
 
 def set_target_info(info: TargetInfo | None) -> None:
-    st.session_state[TARGET_INFO] = info
+    session().target_info = info
 
 
 def target_info() -> TargetInfo | None:
-    return st.session_state.get(TARGET_INFO)
+    return session().target_info
 
 
 def profiles(target_column: str) -> list[ColumnProfile]:
     """Column profiles for the current dataset and target, computed once per pair."""
     from layerlab.data import profile_columns
 
-    key = (st.session_state.get(DATASET_TOKEN), target_column)
-    cached = st.session_state.get(PROFILES)
-    if cached is None or cached[0] != key:
-        cached = (key, profile_columns(frame(), target_column))
-        st.session_state[PROFILES] = cached
-    return cached[1]
+    current = session()
+    key = (current.data_version, target_column)
+    if current.profiles is None or current.profiles[0] != key:
+        current.profiles = (key, profile_columns(current.frame, target_column))
+    return current.profiles[1]
 
 
 # --------------------------------------------------------------------------- spec
 
 
 def spec() -> ModelSpec | None:
-    return st.session_state.get(SPEC)
+    return session().spec
 
 
 def set_spec(new_spec: ModelSpec) -> None:
-    st.session_state[SPEC] = new_spec
+    session().spec = new_spec
 
 
 def ensure_spec(target_column: str, task_name: str, column_profiles: list) -> ModelSpec:
@@ -202,7 +437,7 @@ def ensure_spec(target_column: str, task_name: str, column_profiles: list) -> Mo
     if current is not None and (current.target, current.task) == (target_column, task_name):
         return current
     fresh = default_spec(target_column, task_name, column_profiles)
-    template = st.session_state.get(SETTINGS_TEMPLATE)
+    template = session().settings_template
     if template is not None:
         fresh = carry_settings(template, fresh)
     set_spec(fresh)
@@ -233,12 +468,12 @@ def spec_problems(candidate: ModelSpec | None) -> list[str]:
 
 
 def _summary_key(candidate: ModelSpec) -> tuple:
-    return (st.session_state.get(DATASET_TOKEN), candidate.to_json())
+    return (session().data_version, candidate.to_json())
 
 
 def model_summary(candidate: ModelSpec) -> ModelSummary | None:
     """The summary built earlier for exactly this data and spec, if any."""
-    cached = st.session_state.get(MODEL_SUMMARY)
+    cached = session().summary
     if cached is not None and cached[0] == _summary_key(candidate):
         return cached[1]
     return None
@@ -254,21 +489,21 @@ def memory_verdict(candidate: ModelSpec) -> tuple[MemoryEstimate, str | None]:
     from layerlab.errors import TrainingError
     from layerlab.memory import check_memory, estimate_training_memory
 
-    cached = st.session_state.get(MEMORY)
-    if cached is not None and cached[0] == _summary_key(candidate):
-        return cached[1]
+    current = session()
+    if current.memory is not None and current.memory[0] == _summary_key(candidate):
+        return current.memory[1]
     try:
         verdict = (check_memory(candidate, frame()), None)
     except TrainingError as refusal:
         verdict = (estimate_training_memory(candidate, frame()), str(refusal))
-    st.session_state[MEMORY] = (_summary_key(candidate), verdict)
+    current.memory = (_summary_key(candidate), verdict)
     return verdict
 
 
 def build_model_summary(candidate: ModelSpec) -> ModelSummary:
     """Build the network as training would, in a worker process, and keep its summary."""
     summary = shared_pool().run("summary", frame(), candidate)
-    st.session_state[MODEL_SUMMARY] = (_summary_key(candidate), summary)
+    session().summary = (_summary_key(candidate), summary)
     return summary
 
 
@@ -276,35 +511,68 @@ def build_model_summary(candidate: ModelSpec) -> ModelSummary:
 
 
 def start_training() -> None:
-    """Queue a training run of the current spec on the current data in the worker pool.
+    """Start a run of the current spec on the current table, in the background.
 
-    The run trains in a worker process, not in this script run: page switches,
-    clicks and reloads of the script do not stop it; only ``request_stop`` does.
+    The run is the server's: page switches, clicks, reloads and closing the tab
+    do not stop it; only ``request_stop`` does. Its record is in the workspace
+    from this moment on, as queued.
     """
+    from layerlab.records import RunRecord
+
     if is_training():
         return
-    st.session_state[TRAIN_MESSAGE] = None
-    st.session_state[TRAINING_JOB] = RunHandle(shared_pool().submit("train", frame(), spec()))
+    current = session()
+    table = current.store.table(current.table_id)
+    record = RunRecord(
+        id=current.store.new_run_id(),
+        name=_run_name(current.store, current.spec),
+        created=time.time(),
+        spec=current.spec,
+        table_id=current.table_id,
+        data_fingerprint=table.fingerprint if table is not None else "",
+    )
+    current.train_message = None
+    try:
+        shared_manager().start(current.store, record, current.frame)
+    except WorkspaceError as error:
+        current.train_message = ("error", str(error))
+        return
+    current.following = record.id
+    save()
 
 
-class RunHandle:
-    """The session's hold on its training job: when the session's state goes (the person
-    closed the tab and Streamlit let the session go), the run is stopped, so nobody's
-    abandoned run keeps a worker busy for hours."""
+def _run_name(workspace: WorkspaceStore, candidate: ModelSpec) -> str:
+    """``Run 7: 64 relu → 32 relu``, numbered on from the workspace's last run (never reused)."""
+    from layerlab.run_table import network_line
 
-    def __init__(self, job: Job) -> None:
-        self.job = job
-        weakref.finalize(self, job.stop)
+    number = int(workspace.get_setting("runs_started", 0) or 0) + 1
+    workspace.set_setting("runs_started", number)
+    return f"Run {number}: {network_line(candidate)}"
+
+
+def following() -> RunRecord | None:
+    """The record of the run this tab follows (started here, or before a reload)."""
+    current = session()
+    return current.store.run(current.following) if current.following else None
 
 
 def training_job() -> Job | None:
-    handle = st.session_state.get(TRAINING_JOB)
-    return handle.job if handle is not None else None
+    """The live job of the followed run, while this server trains it."""
+    current = session()
+    if current.following is None:
+        return None
+    return shared_manager().live(current.store, current.following)
+
+
+def live_job(run_id: str) -> Job | None:
+    """The live job of any run of this workspace that this server trains now."""
+    return shared_manager().live(store(), run_id)
 
 
 def is_training() -> bool:
-    job = training_job()
-    return job is not None and not job.finished
+    """Whether this tab follows a run that has not been kept yet (queued, training, or just
+    ending)."""
+    return session().following is not None
 
 
 def request_stop() -> None:
@@ -313,80 +581,177 @@ def request_stop() -> None:
         job.stop()
 
 
+def stop_run(run_id: str) -> None:
+    shared_manager().stop(store(), run_id)
+
+
 def adopt_finished_run() -> None:
-    """Take a finished run's model and message into the state (called on every script run)."""
-    job = training_job()
-    if job is None or not job.finished:
+    """Once the followed run has ended and been kept, open it and say how it ended
+    (called on every script run)."""
+    current = session()
+    if current.following is None:
         return
-    st.session_state[TRAINING_JOB] = None
-    if job.status == "cancelled":
-        set_train_message("info", "Training was stopped before it started.")
+    record = current.store.run(current.following)
+    if record is None:
+        current.following = None
         return
-    try:
-        trained = job.outcome()
-    except LayerlabError as error:
-        set_train_message("error", str(error))
-        return
-    set_train_message(_MESSAGE_LEVELS.get(trained.stop_reason, "info"), trained.message)
-    if not trained.usable:
-        return  # no epoch finished: there is no model worth keeping
-    st.session_state[RESULT] = trained
-    st.session_state[RESULT_CACHE] = {}
+    if record.active:
+        return  # its record is still being written, or another process trains it
+    current.following = None
+    level = _MESSAGE_LEVELS.get(record.status, "info")
+    current.train_message = (level, record.error or record.message or "Training ended.")
+    if record.files.get("model"):
+        open_run(record.id)
 
 
 def set_train_message(level: str, text: str) -> None:
-    st.session_state[TRAIN_MESSAGE] = (level, text)
+    session().train_message = (level, text)
 
 
 def train_message() -> tuple[str, str] | None:
-    return st.session_state.get(TRAIN_MESSAGE)
+    return session().train_message
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def runs() -> list[RunRecord]:
+    return store().runs()
+
+
+def open_run(run_id: str | None) -> None:
+    """Show ``run_id`` on the Results page (and as the last run on the Train page)."""
+    session().open_run = run_id
+
+
+def open_run_id() -> str | None:
+    return session().open_run
+
+
+def open_record() -> RunRecord | None:
+    current = session()
+    return current.store.run(current.open_run) if current.open_run else None
 
 
 def result() -> TrainedModel | None:
-    return st.session_state.get(RESULT)
+    """The open run, loaded from its files once per session, or None if it has no model."""
+    current = session()
+    run_id = current.open_run
+    if run_id is None:
+        return None
+    if run_id not in current.opened:
+        record = current.store.run(run_id)
+        trained = (
+            TrainedModel.from_record(record, current.store.folder) if record is not None else None
+        )
+        if trained is None:
+            return None
+        current.opened[run_id] = trained
+        while len(current.opened) > OPENED_RUNS:
+            forgotten = next(iter(current.opened))
+            current.opened.pop(forgotten)
+            current.caches.pop(forgotten, None)
+    return current.opened[run_id]
 
 
 def result_is_current() -> bool:
-    """Whether the trained model used exactly the settings now chosen."""
+    """Whether the open run used exactly the settings now chosen."""
     trained = result()
     return trained is not None and trained.spec == spec()
 
 
 def result_cache() -> dict:
-    """A dict that lives exactly as long as the current trained model (evaluation, downloads)."""
-    return st.session_state.setdefault(RESULT_CACHE, {})
+    """A dict that lives exactly as long as the open run stays loaded (evaluation, downloads)."""
+    current = session()
+    return current.caches.setdefault(current.open_run or "", {})
 
 
 def for_result(key: Hashable, compute: Callable[[], Any]) -> Any:
-    """``compute()`` once per trained model and ``key``; errors are not kept."""
+    """``compute()`` once per open run and ``key``; errors are not kept."""
     cache = result_cache()
     if key not in cache:
         cache[key] = compute()
     return cache[key]
 
 
+def run_frame(run_id: str) -> pd.DataFrame | None:
+    """The table a run trained on: this tab's table if it is that one, else read again."""
+    current = session()
+    record = current.store.run(run_id)
+    if record is None or record.table_id is None:
+        return None
+    if record.table_id == current.table_id:
+        return current.frame
+    if current.store.table(record.table_id) is None:
+        return None
+    return for_result(
+        ("table", record.table_id), lambda: _read_table(current.store, record.table_id)
+    )
+
+
 def training_rows() -> pd.DataFrame:
-    """The training split of the current model, recomputed from the data (it is seeded)."""
+    """The training split of the open run, recomputed from its table (the split is seeded)."""
     from layerlab.task import drop_missing_target
     from layerlab.train import split_frame
 
     trained = result()
-    return split_frame(drop_missing_target(frame(), trained.spec.target), trained.spec).train
+    data = run_frame(session().open_run)
+    if data is None:
+        raise LayerlabError(
+            "The table this run trained on is no longer in the workspace, so its training "
+            "rows cannot be shown."
+        )
+    return split_frame(drop_missing_target(data, trained.spec.target), trained.spec).train
 
 
 def predict(rows: pd.DataFrame) -> pd.DataFrame:
-    """The current model's predictions for ``rows``, computed in a worker process."""
+    """The open run's predictions for ``rows``, computed in a worker process."""
     trained = result()
-    return shared_pool().run("predict", trained.model_file, trained.spec, trained.classes, rows)
+    return shared_pool().run(
+        "predict", str(trained.model_file), trained.spec, trained.classes, rows
+    )
 
 
-def _clear_model(reason: str) -> None:
-    session = st.session_state
-    if session.get(RESULT) is not None:
-        notify(
-            f"The trained model was cleared because {reason}. Train again on the Train page "
-            "to get a model for the new settings."
-        )
-    session[RESULT] = None
-    session[RESULT_CACHE] = {}
-    session[TRAIN_MESSAGE] = None
+def edit_copy(run_id: str) -> None:
+    """Load a run's settings (and its table, if another one is loaded) for a new run."""
+    current = session()
+    record = current.store.run(run_id)
+    if record is None:
+        return
+    if record.table_id and record.table_id != current.table_id:
+        table = current.store.table(record.table_id)
+        if table is None:
+            raise LayerlabError(
+                "The table this run trained on is no longer in the workspace; load it again on "
+                "the Data page, then edit a copy."
+            )
+        data = _read_table(current.store, record.table_id)
+        load_dataset(data, table.name, record.spec.target, raw=current.store.table_bytes(table.id))
+    current.target, current.task = record.spec.target, record.spec.task
+    current.spec = record.spec
+    current.target_info = _checked_target(current)
+    current.summary = current.memory = None
+    forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
+
+
+def choose_run(run_id: str) -> None:
+    """Mark one run as the chosen model (and no other)."""
+    workspace = store()
+    for record in workspace.runs():
+        if record.chosen != (record.id == run_id):
+            workspace.update_run(record.id, chosen=record.id == run_id)
+
+
+def delete_runs(run_ids: list[str]) -> None:
+    """Delete runs with their files; a run that still trains is stopped first."""
+    current = session()
+    manager = shared_manager()
+    for run_id in run_ids:
+        manager.stop(current.store, run_id)
+        current.store.delete_run(run_id)
+        current.opened.pop(run_id, None)
+        current.caches.pop(run_id, None)
+        if current.open_run == run_id:
+            current.open_run = None
+        if current.following == run_id:
+            current.following = None

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from app_support import seed_trained, shown, texts, tiny_csv, tiny_regression_frame
+from app_support import (
+    opened_result,
+    seed_trained,
+    session_of,
+    shown,
+    texts,
+    tiny_csv,
+    tiny_regression_frame,
+)
 from markdown_it import MarkdownIt
 
 from layerlab.reading import MAX_UPLOAD_MB
-from layerlab_app import state
 
 
 def load_sample(at, name: str):
@@ -38,7 +45,7 @@ def test_a_sample_comes_with_its_target_task_and_suggested_features(app):
     assert {"age", "contract", "paperless_billing"} <= set(features)
     assert "`customer_id`: Looks like an ID" in texts(at.markdown)
     assert "customer_churn.csv · 1,500 rows × 10 columns" in texts(at.sidebar.markdown)
-    assert at.session_state[state.SPEC].feature_names == features
+    assert session_of(at).spec.feature_names == features
 
 
 def test_uploaded_csv_becomes_the_dataset_and_the_task_is_inferred(app):
@@ -51,7 +58,7 @@ def test_uploaded_csv_becomes_the_dataset_and_the_task_is_inferred(app):
     assert at.selectbox(key="task_override").value == "regression"
     assert at.multiselect(key="feature_columns").value == ["x", "colour"]
     assert "Standardized" in texts(at.caption) or "standardized" in texts(at.caption)
-    assert at.session_state[state.SPEC].task == "regression"
+    assert session_of(at).spec.task == "regression"
 
 
 def test_a_broken_file_is_explained_and_the_app_stays_usable(app):
@@ -70,7 +77,7 @@ def test_an_impossible_task_override_says_why(app):
     at.selectbox(key="task_override").set_value("regression").run()
     assert not at.exception
     assert "cannot be predicted as a number" in texts(at.error)
-    assert at.session_state[state.SPEC] is None
+    assert session_of(at).spec is None
     assert "Fix the target" in texts(at.sidebar.markdown)
 
 
@@ -96,27 +103,31 @@ def test_a_flagged_column_is_left_out_but_can_be_included_with_its_reason(app):
     features.set_value([*features.value, "row_id"]).run()
     assert not at.exception
     assert "You included flagged columns. `row_id`: Looks like an ID" in texts(at.warning)
-    assert "row_id" in at.session_state[state.SPEC].feature_names
+    assert "row_id" in session_of(at).spec.feature_names
 
 
-def test_changing_the_target_clears_the_trained_model_and_says_so(app, trained_iris):
+def test_changing_the_target_keeps_the_run_in_the_workspace(app, trained_iris):
     seed_trained(app, trained_iris)
     at = app.run()
-    assert "You have a trained model" in texts(at.caption)
+    assert "Your runs stay in this workspace" in texts(at.caption)
     at.selectbox(key="target_column").set_value("sepal_length_cm").run()
     assert not at.exception
-    assert "The trained model was cleared because the target changed" in texts(at.warning)
-    assert at.session_state[state.RESULT] is None
+    assert opened_result(at) is not None  # the run is still there, and still open
+    assert len(session_of(at).store.runs()) == 1
     assert at.selectbox(key="task_override").value == "regression"
     # The network chosen for the old target is kept for the new one.
-    assert at.session_state[state.SPEC].layers == trained_iris.result.spec.layers
+    assert session_of(at).spec.layers == trained_iris.result.spec.layers
+    assert "The settings changed since the last run" in texts(at.sidebar.markdown)
 
 
-def test_loading_other_data_clears_the_trained_model_and_says_so(app, trained_iris):
+def test_loading_other_data_keeps_the_runs_of_the_first_table(app, trained_iris):
     seed_trained(app, trained_iris)
     at = load_sample(app.run(), "wine.csv")
-    assert "a new dataset (wine.csv) was loaded" in texts(at.warning)
-    assert at.session_state[state.RESULT] is None
+    assert not at.exception
+    assert len(session_of(at).store.tables()) == 2
+    assert [run.table_id for run in session_of(at).store.runs()] == [
+        session_of(at).store.tables()[0].id
+    ]
     assert at.selectbox(key="target_column").value == "cultivar"
 
 
@@ -177,7 +188,7 @@ def test_a_column_derived_from_the_target_is_left_out_and_warned_about_when_incl
     assert not at.warning
     features.set_value(["experience", "logwage"]).run()
     assert f"You included flagged columns. `logwage`: {reason}" in texts(at.warning)
-    assert at.session_state[state.SPEC].feature_names == ["experience", "logwage"]
+    assert session_of(at).spec.feature_names == ["experience", "logwage"]
 
 
 def test_a_rare_class_is_explained_beside_the_target(app):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from app_support import seed_trained, small_network, train
+from app_support import seed_trained, session_of, small_network, train
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 
 from layerlab.reading import csv_bytes
-from layerlab_app import state
 
 FORMULAS = ["=1+1", "@SUM(A1)"]
 
@@ -37,7 +36,7 @@ def starts_a_formula(csv_text: str) -> list[str]:
 def test_test_predictions_and_history_downloads_quote_formula_labels(app, trained_formulas):
     at = open_results(app, trained_formulas)
     assert not at.exception
-    files = at.session_state[state.RESULT_CACHE]["downloads"]
+    files = session_of(at).caches[session_of(at).open_run]["downloads"]
     predictions = files["predictions"].decode()
     assert "'=1+1" in predictions and "'@SUM(A1)" in predictions
     assert starts_a_formula(predictions) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_support import iris, seed_dataset, texts, tiny_regression_frame
+from app_support import iris, seed_dataset, session_of, texts, tiny_regression_frame
 
 from layerlab.spec import LayerSpec
 from layerlab_app import state
@@ -16,7 +16,7 @@ def model_page(app):
 
 
 def layers(at) -> list[LayerSpec]:
-    return at.session_state[state.SPEC].layers
+    return session_of(at).spec.layers
 
 
 def test_model_page_asks_for_data_first(app):
@@ -101,7 +101,7 @@ def test_choosing_sgd_moves_the_learning_rate_to_its_default_and_shows_momentum(
     at.selectbox(key="optimizer").set_value("sgd").run()
     assert at.number_input(key="learning_rate").value == 0.01
     assert at.number_input(key="momentum").value == 0.9
-    spec = at.session_state[state.SPEC]
+    spec = session_of(at).spec
     assert (spec.optimizer, spec.learning_rate) == ("sgd", 0.01)
 
 
@@ -112,7 +112,7 @@ def test_training_settings_reach_the_spec(model_page):
     at.slider(key="validation_split").set_value(0.3).run()
     at.checkbox(key="restore_best_weights").uncheck().run()
     at.number_input(key="seed").set_value(7).run()
-    spec = at.session_state[state.SPEC]
+    spec = session_of(at).spec
     assert (spec.epochs, spec.patience, spec.validation_split, spec.seed) == (7, 0, 0.3, 7)
     assert spec.restore_best_weights is False
     assert not spec.early_stopping
@@ -121,7 +121,7 @@ def test_training_settings_reach_the_spec(model_page):
 def test_advanced_override_of_the_loss(model_page):
     at = model_page
     at.selectbox(key="output_loss").set_value("linear output with mean absolute error loss").run()
-    spec = at.session_state[state.SPEC]
+    spec = session_of(at).spec
     assert (spec.output_activation, spec.loss) == ("linear", "mae")
     assert "**Loss:** mean absolute error" in texts(at.markdown)
 
@@ -166,7 +166,7 @@ def test_balanced_class_weights_are_one_choice_beside_the_loss(app):
     assert "balanced weights make each class count the same in the loss" in choice.help
     choice.set_value("balanced").run()
     assert not at.exception
-    assert at.session_state[state.SPEC].class_weight == "balanced"
+    assert session_of(at).spec.class_weight == "balanced"
     assert not at.error
 
 
@@ -176,7 +176,7 @@ def test_regression_has_no_class_weights_even_when_carried_from_a_classifier(app
     at = app.switch_page("pages/model.py").run()
     assert not at.exception
     assert "class_weight" not in [box.key for box in at.selectbox]
-    assert at.session_state[state.SPEC].class_weight == "none"
+    assert session_of(at).spec.class_weight == "none"
     assert not at.error
 
 

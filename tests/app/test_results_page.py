@@ -9,11 +9,10 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from app_support import seed_trained, shown, small_network, texts, train
+from app_support import seed_trained, session_of, shown, small_network, texts, train
 
 from layerlab.evaluate import readable_number
 from layerlab.train import split_frame
-from layerlab_app import state
 
 IMBALANCED = "The classes are imbalanced"
 
@@ -48,7 +47,7 @@ def trained_rare():
 def test_results_page_asks_for_a_trained_model_first(app):
     at = app.switch_page("pages/results.py").run()
     assert not at.exception
-    assert "Train a model on the Train page first." in texts(at.info)
+    assert "Train a model on the Train page first" in texts(at.info)
 
 
 def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
@@ -81,8 +80,10 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
         "download_history",
         "download_predictions",
     } <= downloads
-    files = at.session_state[state.RESULT_CACHE]["downloads"]
-    assert "predict.py" in zipfile.ZipFile(io.BytesIO(files["bundle"])).namelist()
+    files = session_of(at).caches[session_of(at).open_run]["downloads"]
+    # The model files are read from the run's folder when clicked, not held in memory.
+    assert "predict.py" in zipfile.ZipFile(io.BytesIO(files["bundle"]())).namelist()
+    assert files["model"]().startswith(b"PK")
     assert files["history"].decode().startswith("epoch,loss,accuracy,val_loss,val_accuracy")
     assert "Test accuracy" in texts(at.sidebar.markdown)
 

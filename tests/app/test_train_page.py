@@ -5,13 +5,20 @@ from __future__ import annotations
 import time
 
 from app_support import (
+    APP,
+    TIMEOUT,
+    followed_job,
+    opened_result,
     seed_dataset,
+    seed_trained,
+    session_of,
     shown,
     small_network,
     texts,
     tiny_regression_frame,
     wait_for_training,
 )
+from streamlit.testing.v1 import AppTest
 
 from layerlab.spec import MAX_EPOCHS, LayerSpec
 from layerlab.train import EpochEnd
@@ -49,7 +56,7 @@ def test_training_draws_curves_and_keeps_the_model(app):
     at = wait_for_training(at)
     assert not at.exception
     assert texts(at.success).startswith("Training ran all 3 epochs.")
-    result = at.session_state[state.RESULT]
+    result = opened_result(at)
     assert len(result.history) == 3
     assert len(at.get("plotly_chart")) == 1
     assert "Ran all 3 epochs; epoch" in texts(at.caption)
@@ -79,7 +86,7 @@ def test_a_diverging_run_is_a_plain_error_with_the_fix(app):
     [error] = at.error
     assert "the loss became NaN or infinite" in shown(error.value)
     assert "try 0.01" in shown(error.value)
-    assert at.session_state.get(state.RESULT) is None
+    assert opened_result(at) is None
 
 
 def _wait_for_epoch(job, epoch: int, timeout: float = 120) -> None:
@@ -97,7 +104,7 @@ def _start_a_long_run(app):
     )
     at = open_train_page(app)
     at.button(key="train_button").click().run()
-    return at, at.session_state[state.TRAINING_JOB].job
+    return at, followed_job(at)
 
 
 def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weights(app):
@@ -112,11 +119,11 @@ def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weight
     at = wait_for_training(at)
     assert not at.exception
     assert "Training was stopped on request." in texts(at.info)
-    result = at.session_state[state.RESULT]
+    result = opened_result(at)
     assert result.stop_reason == "stopped"
     assert result.kept_epoch == result.best_epoch
     assert "Stopped by you after" in texts(at.caption)
-    assert at.session_state[state.TRAINING_JOB] is None
+    assert session_of(at).following is None
 
 
 def test_other_pages_and_clicks_do_not_stop_the_run(app):
@@ -131,19 +138,20 @@ def test_other_pages_and_clicks_do_not_stop_the_run(app):
     at = at.switch_page("pages/train.py").run()
     at.button(key="stop_button").click().run()
     at = wait_for_training(at)
-    assert at.session_state[state.RESULT].stop_reason == "stopped"
+    assert opened_result(at).stop_reason == "stopped"
 
 
-def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch):
+def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch, tmp_path):
+    from layerlab import background
     from layerlab.workers import WorkerPool
 
     busy = WorkerPool(1)
-    monkeypatch.setattr(state, "shared_pool", lambda: busy)
+    monkeypatch.setattr(background, "shared_pool", lambda: busy)
     try:
         spec = seed_dataset(
             app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS
         )
-        blocker = busy.submit("train", tiny_regression_frame(), spec)
+        blocker = busy.submit("train", tiny_regression_frame(), spec, str(tmp_path))
         at = open_train_page(app)
         at.button(key="train_button").click().run()
         [bar] = at.get("progress")
@@ -158,24 +166,26 @@ def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch):
 
 
 def test_changed_settings_after_a_run_ask_to_train_again(app, trained_regression):
-    seed_dataset(app, trained_regression.frame, "y", spec=trained_regression.result.spec)
-    app.session_state[state.RESULT] = trained_regression.result
+    seed_trained(app, trained_regression)
     at = open_train_page(app)
     assert not texts(at.info)
-    at.session_state[state.SPEC] = trained_regression.result.spec.replace(epochs=99)
-    at.run()
+    at = at.switch_page("pages/model.py").run()
+    at.number_input(key="epochs").set_value(99).run()
+    at = open_train_page(at)
     assert "The settings changed since: train again" in texts(at.info)
     assert "The settings changed since the last run" in texts(at.sidebar.markdown)
 
 
-def test_a_run_whose_session_is_gone_is_stopped():
-    import gc
-
-    from layerlab.workers import Job
-
-    job = Job("train", ())
-    handle = state.RunHandle(job)
-    assert not job.stop_requested
-    del handle  # Streamlit let the session and its state go
-    gc.collect()
-    assert job.stop_requested
+def test_a_new_tab_at_the_same_address_finds_the_run_still_training_and_can_stop_it(app):
+    at, job = _start_a_long_run(app)
+    _wait_for_epoch(job, 2)
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params[state.TOKEN_PARAM] = at.query_params[state.TOKEN_PARAM]
+    reloaded = open_train_page(reloaded.run())
+    assert not reloaded.exception
+    assert not job.finished
+    [bar] = reloaded.get("progress")
+    assert "epoch" in bar.proto.text.lower()
+    reloaded.button(key="stop_button").click().run()
+    reloaded = wait_for_training(reloaded)
+    assert opened_result(reloaded).stop_reason == "stopped"
