@@ -134,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         description="List the runs kept in a workspace folder (written by `train --workspace`).",
     )
     runs.add_argument("workspace", help="the workspace folder")
+    runs.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -336,8 +337,13 @@ class _WorkspaceRun:
 
 def _runs(args) -> int:
     from layerlab.run_table import runs_frame
-    from layerlab.store import WorkspaceStore
+    from layerlab.store import DATABASE_FILE, WorkspaceStore, is_workspace
 
+    if not is_workspace(args.workspace):
+        raise LayerlabError(
+            f"'{args.workspace}' is not a Layerlab workspace folder (it has no {DATABASE_FILE}). "
+            "Give the folder you passed to `train --workspace`."
+        )
     store = WorkspaceStore(args.workspace, create=False)
     records = store.runs()
     if not records:

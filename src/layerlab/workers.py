@@ -15,8 +15,9 @@ Why processes, not threads in the Streamlit server:
   and one left idle for a while exits, so memory goes back to the machine.
 
 Each worker runs one job at a time (``jobs.JOBS``), streams the trainer's
-events back while it runs, and hears Stop. Jobs wait in one queue, first come,
-first served; ``Job.ahead()`` says how many are in line before one.
+events back while it runs, and hears Stop. Jobs wait in their pool's queue, first
+come, first served; ``Job.ahead()`` says how many are in line before one. Training
+has its own pool (``shared_pool``), short jobs another (``quick_pool``).
 """
 
 from __future__ import annotations
@@ -424,18 +425,38 @@ def _rebuild_error(described: dict[str, Any]) -> LayerlabError:
     return kind(described["message"])
 
 
-_shared: WorkerPool | None = None
-_shared_lock = threading.Lock()
+QUICK_WORKERS_ENV = "LAYERLAB_QUICK_WORKERS"
+
+_pools: dict[str, WorkerPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(name: str, size: int | None) -> WorkerPool:
+    with _pools_lock:
+        pool = _pools.get(name)
+        if pool is None or pool.closed:
+            pool = _pools[name] = WorkerPool(size)
+            atexit.register(pool.close)
+        return pool
 
 
 def shared_pool() -> WorkerPool:
-    """The process-wide pool the app uses (server-wide, like a database connection pool)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or _shared.closed:
-            _shared = WorkerPool()
-            atexit.register(_shared.close)
-        return _shared
+    """The server-wide pool that trains runs: at most ``worker_count()`` at once (one per core
+    unless ``LAYERLAB_WORKERS`` says otherwise); the rest wait in its queue."""
+    return _pool("training", None)
+
+
+def quick_pool() -> WorkerPool:
+    """The server-wide pool for short jobs (a network's summary, scoring rows), so a person on
+    the Results page never waits behind other people's training runs. One worker unless
+    ``LAYERLAB_QUICK_WORKERS`` says otherwise; like every worker, it exits when idle."""
+    raw = os.environ.get(QUICK_WORKERS_ENV, "").strip()
+    if raw and not (raw.isdigit() and int(raw) >= 1):
+        raise LayerlabError(
+            f"{QUICK_WORKERS_ENV} must be a whole number of worker processes, 1 or more; got "
+            f"{raw!r}. Set it to, for example, 1, or unset it."
+        )
+    return _pool("quick", int(raw) if raw else 1)
 
 
 # --------------------------------------------------------------------------- the worker's side

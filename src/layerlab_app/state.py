@@ -30,7 +30,7 @@ from layerlab.background import shared_manager
 from layerlab.errors import LayerlabError, WorkspaceError
 from layerlab.jobs import ModelSummary, TrainedModel
 from layerlab.spec import ModelSpec, default_spec
-from layerlab.workers import Job, shared_pool
+from layerlab.workers import Job, quick_pool
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -502,7 +502,7 @@ def memory_verdict(candidate: ModelSpec) -> tuple[MemoryEstimate, str | None]:
 
 def build_model_summary(candidate: ModelSpec) -> ModelSummary:
     """Build the network as training would, in a worker process, and keep its summary."""
-    summary = shared_pool().run("summary", frame(), candidate)
+    summary = quick_pool().run("summary", frame(), candidate)
     session().summary = (_summary_key(candidate), summary)
     return summary
 
@@ -707,9 +707,7 @@ def training_rows() -> pd.DataFrame:
 def predict(rows: pd.DataFrame) -> pd.DataFrame:
     """The open run's predictions for ``rows``, computed in a worker process."""
     trained = result()
-    return shared_pool().run(
-        "predict", str(trained.model_file), trained.spec, trained.classes, rows
-    )
+    return quick_pool().run("predict", str(trained.model_file), trained.spec, trained.classes, rows)
 
 
 def edit_copy(run_id: str) -> None:

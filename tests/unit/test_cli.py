@@ -428,3 +428,31 @@ def test_a_score_too_good_to_be_true_is_questioned_in_the_summary(tmp_path, caps
     assert main([*argv, "--out", str(tmp_path / "bundle"), "--quiet"]) == 0
     summary = capsys.readouterr().err
     assert "Linear regression predicts the test rows almost exactly" in summary
+
+
+def test_train_keeps_its_run_in_a_workspace_folder_and_runs_lists_it(tmp_path, capsys):
+    from layerlab.jobs import TrainedModel
+    from layerlab.store import WorkspaceStore
+
+    workspace = tmp_path / "study"
+    argv = ["train", IRIS, "--target", "species", "--epochs", "2", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "b1"), "--workspace", str(workspace)]) == 0
+    assert main([*argv, "--out", str(tmp_path / "b2"), "--workspace", str(workspace)]) == 0
+    store = WorkspaceStore(workspace, create=False)
+    runs = store.runs()
+    assert [run.status for run in runs] == ["finished", "finished"]
+    assert [len(run.history) for run in runs] == [2, 2]
+    assert len(store.tables()) == 1  # the same file twice is one table
+    opened = TrainedModel.from_record(runs[0], store.folder)
+    assert opened is not None and opened.evaluation.metrics["accuracy"] >= 0
+    capsys.readouterr()
+
+    assert main(["runs", str(workspace)]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("iris.csv:") == 2
+    assert "finished" in listing and "2 of 2" in listing
+
+
+def test_runs_of_a_folder_that_is_no_workspace_is_a_plain_error(tmp_path, capsys):
+    assert main(["runs", str(tmp_path / "nothing here")]) == 2
+    assert "error:" in capsys.readouterr().err
