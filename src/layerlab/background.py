@@ -147,15 +147,7 @@ class RunManager:
             )
             frame = frame_of(record.table_id) if record.table_id else None
             if record.checkpoint_epoch and frame is not None:
-                job = self.pool.submit(
-                    "finish",
-                    frame,
-                    record.spec,
-                    record.history,
-                    record.checkpoint_epoch,
-                    str(store.run_folder(record.id)),
-                )
-                self._watch(store, record.id, job, self._finish_recovery)
+                self._rebuild(store, store.run(record.id), frame)
         return found
 
     # ------------------------------------------------------------------ watching
@@ -193,8 +185,10 @@ class RunManager:
             self._fail_quietly(store, run_id, f"Keeping this run failed: {error}")
         finally:
             _discard_if_gone(store, run_id)
+            key = (str(store.folder), run_id)
             with self._lock:
-                self._live.pop((str(store.folder), run_id), None)
+                if key in self._live and self._live[key].job is job:  # not its rebuild's
+                    del self._live[key]
 
     @staticmethod
     def _record_events(store: WorkspaceStore, run_id: str, events: list) -> None:
@@ -233,8 +227,23 @@ class RunManager:
             trained = job.outcome()
         except (LayerlabError, WorkerBug) as error:
             self._fail_quietly(store, run_id, _failure_text(error))
+            record = store.run(run_id)
+            if record is not None and record.checkpoint_epoch:
+                self._rebuild(store, record, job.args[0])  # keep what it had
             return
         keep_run(store, run_id, trained, outcome_status(trained.stop_reason))
+
+    def _rebuild(self, store: WorkspaceStore, record: RunRecord, frame: pd.DataFrame) -> None:
+        """Make a model, scores and a bundle from the best weights a lost run saved."""
+        job = self.pool.submit(
+            "finish",
+            frame,
+            record.spec,
+            record.history,
+            record.checkpoint_epoch,
+            str(store.run_folder(record.id)),
+        )
+        self._watch(store, record.id, job, self._finish_recovery)
 
     def _finish_recovery(self, store: WorkspaceStore, run_id: str, job: Job) -> None:
         try:
@@ -244,7 +253,7 @@ class RunManager:
                 run_id, error=f"Its saved weights could not be restored: {_failure_text(error)}"
             )
             return
-        keep_run(store, run_id, trained, "interrupted")
+        keep_run(store, run_id, trained, store.run(run_id).status)
 
     @staticmethod
     def _fail_quietly(store: WorkspaceStore, run_id: str, reason: str) -> None:
@@ -256,8 +265,8 @@ class RunManager:
 def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
     """Write a trained run's outcome into its record (its files are already in its folder).
 
-    ``status`` is how it ended: finished, stopped, diverged, or interrupted (then the
-    record keeps its own time and words).
+    ``status`` is how it ended: finished, stopped or diverged; or interrupted or failed, for
+    a run rebuilt from its checkpoint (then the record keeps its own time and words).
     """
     from layerlab.records import leak_suspect_to_dict
 
@@ -275,7 +284,7 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
         "metrics": metrics,
         "params": trained.summary.params,
     }
-    if status != "interrupted":  # an interrupted run keeps its own time and words
+    if status not in ("interrupted", "failed"):  # a rebuilt run keeps its own time and words
         fields |= {"seconds": trained.seconds, "finished": time.time()}
         fields["message"] = trained.message
         # The epochs came as events already; this makes sure none was missed.

@@ -142,6 +142,25 @@ def test_a_run_whose_server_went_away_is_interrupted_and_rebuilt_from_its_checkp
     assert manager.recover(store, lambda table_id: frame) == 0  # once is enough
 
 
+def test_a_worker_that_dies_fails_its_run_with_the_reason_and_keeps_its_best_weights(
+    manager, store
+):
+    import os
+    import signal
+
+    record = new_record(store, tiny_spec(epochs=10_000, patience=0), tiny_frame())
+    manager.start(store, record, tiny_frame())
+    wait_until(lambda: store.run(record.id).checkpoint_epoch, what="the first checkpoint")
+    for pid in manager.pool.worker_pids():
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: store.run(record.id).status == "failed", what="the failure")
+    assert "was killed (signal 9)" in store.run(record.id).error
+    wait_until(lambda: "model" in store.run(record.id).files, what="the rebuilt model")
+    kept = store.run(record.id)
+    assert kept.status == "failed" and kept.kept_epoch == kept.checkpoint_epoch
+    assert TrainedModel.from_record(kept, store.folder) is not None
+
+
 def test_a_run_deleted_while_it_trains_leaves_no_files(manager, store):
     record = new_record(store, tiny_spec(epochs=10_000, patience=0), tiny_frame())
     job = manager.start(store, record, tiny_frame())
