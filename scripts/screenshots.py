@@ -1,10 +1,11 @@
-"""Regenerate docs/screenshots/{data,model,train,results}.png from the first browser journey.
+"""Regenerate docs/screenshots/{data,model,train,results,runs}.png from the first browser journey.
 
     python scripts/screenshots.py
 
 Starts the app on a free port, takes journey 1's steps in Debian's Chromium
-(upload a table, design a network, train it, open the results) with the same
-helpers the e2e tests use, and saves a full-page screenshot of every page.
+(upload a table, design a network, train it, open the results, train it again with
+another learning rate and compare both runs) with the same helpers the e2e tests
+use, and saves a full-page screenshot of every page.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from e2e_support import (  # noqa: E402
     load_table,
     new_page,
     open_app,
+    select,
     set_training,
     shoot,
     start_training,
@@ -71,8 +73,18 @@ def main() -> None:
 
             go_to(page, "Results")
             shoot(page, OUT / "results.png")
+
+            go_to(page, "Model")
+            set_training(page, learning_rate=JOURNEY_SETTINGS["learning_rate"] * 3)
+            go_to(page, "Train")
+            start_training(page)
+            wait_for_training(page)
+            go_to(page, "Runs")
+            select(page, "runs_selected", "Run 1", exact=False)
+            select(page, "runs_selected", "Run 2", exact=False)
+            shoot(page, OUT / "runs.png")
             browser.close()
-    for name in ("data", "model", "train", "results"):
+    for name in ("data", "model", "train", "results", "runs"):
         path = OUT / f"{name}.png"
         _shrink(path)
         print(f"{path.relative_to(REPO)}  {path.stat().st_size // 1024} KB")
