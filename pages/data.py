@@ -65,7 +65,7 @@ def _source() -> None:
     sample.button("Load sample", key="load_sample", on_click=_load_sample)
     if state.upload_error():
         st.error(md(state.upload_error()))
-    if state.runs():
+    if state.store().run_count():
         st.caption(
             "Your runs stay in this workspace when you load other data or change the target: "
             "find them on the Runs page."

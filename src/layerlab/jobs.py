@@ -187,7 +187,7 @@ def finish_interrupted(
             "weights to keep. Train it again."
         )
     run = TrainingRun(frame, spec)
-    saved = _load(checkpoint)
+    saved = _load(checkpoint, spec, run.built.classes)
     run.built.model.set_weights(saved.get_weights())
     kept = [row for row in history if row["epoch"] <= checkpoint_epoch]
     result = TrainingResult(
@@ -285,22 +285,27 @@ def predict_rows(
     """Score ``frame`` with the model in ``model_file``; the loaded model is kept for next time."""
     from layerlab.predict import score
 
-    return score(_load(Path(model_file)), spec, classes, frame)
+    return score(_load(Path(model_file), spec, classes), spec, classes, frame)
 
 
-def _load(path: Path):
-    """The Keras model in ``path``, loaded in safe mode, from a small cache by file and version."""
+def _load(path: Path, spec: ModelSpec, classes: tuple[str, ...]):
+    """The Keras model in ``path``, loaded in safe mode and checked against its spec (a
+    workspace can be uploaded, so its files are not trusted), from a small cache by file
+    and version."""
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key in _loaded:
         _loaded.move_to_end(key)
         return _loaded[key]
+    from layerlab.reading import load_model_file, model_outputs
     from layerlab.runtime import configure_tensorflow
 
     configure_tensorflow()
-    import keras
-
-    model = keras.saving.load_model(path)
+    model = load_model_file(
+        path,
+        [(feature.name, feature.kind) for feature in spec.features],
+        model_outputs(spec.task, classes),
+    )
     _loaded[key] = model
     while len(_loaded) > LOADED_MODELS:
         _loaded.popitem(last=False)

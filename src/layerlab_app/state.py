@@ -131,12 +131,16 @@ def session() -> Session:
     nobody can reach a workspace without its token.
     """
     from layerlab import workspaces
+    from layerlab.store import is_workspace
 
     current = st.session_state.get(SESSION_KEY)
     asked = st.query_params.get(TOKEN_PARAM)
     if current is not None and asked in (None, current.token):
-        _keep_token_in_url(current.token)
-        return current
+        if is_workspace(current.store.folder):
+            _keep_token_in_url(current.token)
+            return current
+        asked = current.token  # deleted meanwhile, in another tab: say so below
+        forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
     store = workspaces.open_workspace(asked) if asked else None
     if store is not None:
         current = _restore(asked, store)
@@ -299,11 +303,6 @@ def delete_workspace() -> None:
     current.store.delete()
     new_workspace()
     notify("The workspace was deleted, with its tables, runs and files. This one is new.")
-
-
-def workspace_archive() -> bytes:
-    """The whole workspace as one file, to keep or to upload again later."""
-    return store().export_archive()
 
 
 def import_workspace(data: bytes) -> None:
@@ -641,9 +640,19 @@ def result() -> TrainedModel | None:
         return None
     if run_id not in current.opened:
         record = current.store.run(run_id)
-        trained = (
-            TrainedModel.from_record(record, current.store.folder) if record is not None else None
-        )
+        try:
+            trained = (
+                TrainedModel.from_record(record, current.store.folder)
+                if record is not None
+                else None
+            )
+        except (ValueError, OSError, LayerlabError):
+            current.open_run = None
+            current.notices.append(
+                f"The files of {record.name} are damaged, so it cannot be opened. Its record "
+                "stays on the Runs page; train it again to get a model."
+            )
+            return None
         if trained is None:
             return None
         current.opened[run_id] = trained

@@ -58,7 +58,8 @@ def render() -> None:
             )
         st.download_button(
             "Download the workspace",
-            data=state.workspace_archive,
+            # Built when clicked, in another thread: bound to this workspace's store now.
+            data=state.store().export_archive,
             file_name=_file_name(),
             mime="application/zip",
             key="workspace_download",

@@ -100,3 +100,15 @@ def test_the_app_says_when_the_disk_does_not_last(monkeypatch):
     monkeypatch.setenv(workspaces.EPHEMERAL_ENV, "1")
     at = fresh_tab()
     assert "wiped when the app restarts" in texts(at.sidebar.warning)
+
+
+def test_a_workspace_deleted_in_another_tab_starts_this_tab_afresh(app, trained_iris):
+    seed_trained(app, trained_iris)
+    at = app.run()
+    token = at.query_params["ws"]
+    workspaces.open_workspace(token).delete()  # as the other tab's Delete does
+    at.run()
+    assert not at.exception
+    assert "No workspace has the address you opened" in texts(at.warning)
+    assert at.query_params["ws"] != token
+    assert session_of(at).store.runs() == []
