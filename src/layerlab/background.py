@@ -52,16 +52,34 @@ def outcome_status(stop_reason: str) -> str:
 
 
 def this_process() -> str:
-    """Who owns a run while it trains: ``host:pid`` of the server that started it."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who owns a run while it trains: ``host:pid:start`` of the process that started it.
+
+    The start time (where the system tells it) tells this process from a later one that
+    was given the same pid, as happens after a restart in a container.
+    """
+    return _owner(os.getpid())
+
+
+def _owner(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
+
+
+def _started(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or "" where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return ""
 
 
 def owner_alive(owner: str | None) -> bool:
     """Whether the process named by ``owner`` still runs (on this host; another host's is
     taken to be alive, since it cannot be checked from here)."""
-    if not owner or ":" not in owner:
+    parts = (owner or "").rsplit(":", 2)
+    if len(parts) != 3:
         return False
-    host, _, pid = owner.rpartition(":")
+    host, pid, _ = parts
     if host != socket.gethostname():
         return True
     if not pid.isdigit():
@@ -71,8 +89,8 @@ def owner_alive(owner: str | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return _owner(int(pid)) == owner
 
 
 @dataclass

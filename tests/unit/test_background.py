@@ -123,7 +123,7 @@ def test_a_run_whose_server_went_away_is_interrupted_and_rebuilt_from_its_checkp
         table_id=donor.table_id,
         data_fingerprint=donor.data_fingerprint,
         status="training",
-        owner=f"{this_process().rpartition(':')[0]}:{_dead_pid()}",
+        owner=_dead_owner(),
         checkpoint_epoch=finished.checkpoint_epoch,
     )
     store.add_run(lost)
@@ -171,11 +171,18 @@ def test_a_run_deleted_while_it_trains_leaves_no_files(manager, store):
     assert not (store.folder / "runs" / record.id).exists()
 
 
-def test_owner_alive_knows_this_process_and_a_dead_one():
+def test_owner_alive_knows_this_process_a_dead_one_and_a_reused_pid():
     assert owner_alive(this_process())
-    assert not owner_alive(f"{this_process().rpartition(':')[0]}:{_dead_pid()}")
+    assert not owner_alive(_dead_owner())
+    host, pid, _ = this_process().rsplit(":", 2)
+    assert not owner_alive(f"{host}:{pid}:1")  # this pid, but a process started earlier
     assert not owner_alive(None)
-    assert owner_alive("another-machine:12")  # cannot be checked from here: assumed alive
+    assert owner_alive("another-machine:12:345")  # cannot be checked from here: assumed alive
+
+
+def _dead_owner() -> str:
+    host, _, start = this_process().rsplit(":", 2)
+    return f"{host}:{_dead_pid()}:{start}"
 
 
 def _dead_pid() -> int:
