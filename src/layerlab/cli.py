@@ -3,6 +3,7 @@
     python -m layerlab train DATA.csv --target COLUMN [--spec spec.json] [--out DIR]
     python -m layerlab predict BUNDLE new.csv [--out predictions.csv]
     python -m layerlab runs WORKSPACE
+    python -m layerlab search DATA.csv --target COLUMN --trials N --out DIR  (cli_search.py)
 
 ``train --workspace DIR`` also keeps the run in a workspace folder, as the app
 keeps its runs; ``runs DIR`` lists a workspace's runs.
@@ -135,6 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     runs.add_argument("workspace", help="the workspace folder")
     runs.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+
+    from layerlab.cli_search import add_search_command
+
+    add_search_command(commands, _add_output_flags)
     return parser
 
 
@@ -146,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                 return _train(args)
             if args.command == "runs":
                 return _runs(args)
+            if args.command == "search":
+                from layerlab.cli_search import search_command
+
+                return search_command(args)
             return _predict(args)
     except LayerlabError as error:
         print(f"error: {error}", file=sys.stderr)
