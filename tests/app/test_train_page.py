@@ -158,6 +158,7 @@ def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch, t
         assert "1 run ahead of yours" in bar.proto.text
         at.button(key="stop_button").click().run()
         assert not at.exception
+        at = wait_for_training(at)  # the run's record says so within a moment
         assert "Training was stopped before it started." in texts(at.info)
         blocker.stop()
         assert blocker.wait(120)
