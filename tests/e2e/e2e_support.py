@@ -437,3 +437,68 @@ def wait_for_epochs(page: Page, epochs: int, timeout: float = TRAINING_SECONDS) 
 
 def input_value(page: Page, key: str) -> str:
     return widget(page, key).locator("input").first.input_value()
+
+
+# --- the workspace ------------------------------------------------------------------
+
+
+def workspace_token(page: Page) -> str | None:
+    """The workspace token in the page's address (``?ws=``), or None."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(page.url).query).get("ws", [None])[0]
+
+
+def reload_app(page: Page) -> None:
+    """Reload the tab, as a person pressing F5: a new Streamlit session on the same address."""
+    page.reload()
+    page.wait_for_selector(_CONNECTED, timeout=RUN_SECONDS * 1000)
+    wait_idle(page)
+
+
+def pick(page: Page, key: str, options: list[str]) -> None:
+    """Choose ``options`` in a multiselect, one after another, as a person does."""
+    box = widget(page, key).get_by_role("combobox")
+    for option in options:
+        box.click()
+        box.fill(option)
+        act(page, page.get_by_role("option", name=option, exact=True).first.click)
+    box.press("Escape")
+
+
+# The grid behind st.dataframe draws on a canvas; once focused, it keeps an accessible
+# copy of the cells in view as a <table> inside the canvas. The window is made wide
+# for the moment of the read, so every column is in view.
+_TABLE_ROWS = """(index) => {
+    const frames = document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]');
+    const canvas = frames[index] && frames[index].querySelector('canvas[data-testid="data-grid-canvas"]');
+    if (!canvas) return false;
+    if (document.activeElement !== canvas) canvas.focus();
+    const table = canvas.querySelector('table');
+    if (!table) return false;
+    const heads = {};
+    table.querySelectorAll('thead th').forEach((th) => { heads[th.getAttribute('aria-colindex')] = th.innerText; });
+    const rows = [...table.querySelectorAll('tbody tr')].map((tr) => Object.fromEntries(
+        [...tr.querySelectorAll('td')].map((td) => [heads[td.getAttribute('aria-colindex')], td.innerText])));
+    // Until the grid has re-laid out to the wide window, some columns are out of view.
+    return Object.keys(heads).length === Number(table.getAttribute('aria-colcount')) && rows;
+}"""
+
+
+def dataframe_rows(page: Page, index: int = 0) -> list[dict[str, str]]:
+    """The rows of the main area's ``index``-th st.dataframe, as text by column name."""
+    page.set_viewport_size({"width": 2200, "height": VIEWPORT["height"]})
+    try:
+        return page.wait_for_function(_TABLE_ROWS, arg=index, polling=100).json_value()
+    except PlaywrightTimeout:
+        raise AssertionError(f"table {index} of the page never showed all its columns") from None
+    finally:
+        page.set_viewport_size(VIEWPORT)
+
+
+def legend_texts(page: Page) -> list[list[str]]:
+    """Each Plotly chart's legend entries in the main area, chart by chart."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')].map(
+            (plot) => [...plot.querySelectorAll('.legendtext')].map((text) => text.textContent))"""
+    )
