@@ -162,7 +162,11 @@ def main() -> None:
         "Start small, then add units or layers while the best validation loss keeps falling; "
         "keep the seed fixed when you compare two settings, so only the setting differs."
     )
-    any_active = any(record.active for record in state.runs())
+    # A run being rebuilt from its checkpoint after an interruption is no longer "active",
+    # but its files still arrive, so the table keeps refreshing until its job ends.
+    any_active = any(
+        record.active or state.live_job(record.id) is not None for record in state.runs()
+    )
     st.fragment(_table, run_every=REFRESH_SECONDS if any_active else None)()
 
 
