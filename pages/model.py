@@ -11,7 +11,7 @@ from layerlab.spec import (
     LOSS_NAMES,
     ModelSpec,
 )
-from layerlab_app import layer_editor, state, teaching, ui
+from layerlab_app import layer_editor, search_panel, state, teaching, ui
 from layerlab_app.advice import advise, estimated_training_rows
 from layerlab_app.layers import output_choices, output_units
 from layerlab_app.tables import summary_frame
@@ -231,7 +231,9 @@ def main() -> bool:
     spec = spec.replace(layers=layers, **output, **training)
     state.set_spec(spec)
     valid = _check(spec, info.rows)
-    return _summary(spec, valid)
+    ready = _summary(spec, valid)
+    search_panel.render(spec, valid)
+    return ready
 
 
 ready = main()

@@ -63,6 +63,24 @@ class LadderStep:
     def validation_loss(self) -> float | None:
         return self.outcome.validation_loss
 
+    def row(self) -> dict:
+        """The step as plain values: a row of ladder.csv, an entry of the app's ladder."""
+        return {
+            "step": self.step,
+            "phase": self.phase,
+            "hidden_layers": self.hidden_layers,
+            "units": self.units,
+            "parameters": self.outcome.parameters,
+            "validation_loss": self.validation_loss,
+            "improved": self.improved,
+            "chosen": self.chosen,
+            "status": self.outcome.status,
+            "epochs": self.outcome.epochs,
+            "seconds": round(self.outcome.seconds, 3),
+            "layers": format_layers(self.spec.layers),
+            "run_id": self.outcome.run_id or "",
+        }
+
 
 @dataclass(frozen=True)
 class Ladder:
@@ -74,26 +92,7 @@ class Ladder:
 
     def frame(self) -> pd.DataFrame:
         """One row per step (the CLI's ladder.csv; the app's chart of loss by parameters)."""
-        return pd.DataFrame(
-            [
-                {
-                    "step": step.step,
-                    "phase": step.phase,
-                    "hidden_layers": step.hidden_layers,
-                    "units": step.units,
-                    "parameters": step.outcome.parameters,
-                    "validation_loss": step.validation_loss,
-                    "improved": step.improved,
-                    "chosen": step.chosen,
-                    "status": step.outcome.status,
-                    "epochs": step.outcome.epochs,
-                    "seconds": round(step.outcome.seconds, 3),
-                    "layers": format_layers(step.spec.layers),
-                    "run_id": step.outcome.run_id or "",
-                }
-                for step in self.steps
-            ]
-        )
+        return pd.DataFrame([step.row() for step in self.steps])
 
     def noise_sentence(self) -> str:
         if self.noise is None:

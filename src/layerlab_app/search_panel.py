@@ -1,0 +1,369 @@
+"""The Model page's Search panel: a random search or the capacity ladder, every trial a run.
+
+The search belongs to the server (``layerlab.search_board``), as runs do: it goes on
+through page switches and reloads, and only Stop ends it. This panel sets it up,
+follows it (the best score so far, Optuna's own figures, the ladder), and retrains
+the winner on all the rows in one click.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from layerlab import limits
+from layerlab.errors import LayerlabError, SpecError
+from layerlab.search import SAMPLERS, SearchSettings, full_training_spec
+from layerlab.search_board import SearchEntry, shared_board
+from layerlab.search_space import Range, SearchSpace, default_space
+from layerlab.spec import ModelSpec
+from layerlab_app import state
+from layerlab_app.text import md
+
+REFRESH_SECONDS = 1.5
+UNIT_CHOICES = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+BATCH_CHOICES = (8, 16, 32, 64, 128, 256, 512)
+RATE_STEPS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+MAX_TRIALS = 500
+MAX_MINUTES = 24 * 60
+KIND_LABELS = {
+    "search": "Random search over the settings ticked below",
+    "capacity": "Capacity ladder: start small, widen, then deepen while it helps",
+}
+SAMPLER_LABELS = {
+    "random": "Random (recommended: it beats a grid for the same number of trials)",
+    "tpe": "TPE (Optuna learns from the trials so far which settings look good)",
+}
+STATUS_WORDS = {
+    "running": "running",
+    "finished": "finished",
+    "stopped": "stopped",
+    "failed": "failed",
+    "interrupted": "interrupted",
+}
+
+
+def loss_text(value: float | None) -> str:
+    """A validation loss as a person reads it: four significant digits, never 3.02e+03."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    digits = max(0, 3 - math.floor(math.log10(abs(value)))) if value else 1
+    return f"{value:,.{min(digits, 8)}f}"
+
+
+# --------------------------------------------------------------------------- setting up
+def _choices(label: str, options: tuple, default: tuple, key: str) -> tuple:
+    return tuple(st.multiselect(label, options, default=list(default), key=key))
+
+
+def _space_from_widgets() -> SearchSpace:
+    """The space the ticked settings describe; unticked settings keep the spec's value."""
+    values = {}
+    default = default_space()
+    if st.checkbox("Number of hidden layers", value=True, key="search_vary_layers"):
+        low, high = st.slider(
+            "Hidden layers, from and to", 1, 8, (default.hidden_layers.low, 3), key="search_layers"
+        )
+        values["hidden_layers"] = Range(low, high)
+    if st.checkbox("Units per layer", value=True, key="search_vary_units"):
+        values["units"] = _choices("Units to try", UNIT_CHOICES, default.units, "search_units")
+    if st.checkbox("Activation", value=True, key="search_vary_activations"):
+        values["activations"] = _choices(
+            "Activations to try", limits.ACTIVATIONS, default.activations, "search_activations"
+        )
+    if st.checkbox("Dropout rate", value=False, key="search_vary_dropout"):
+        low, high = st.slider(
+            "Dropout rate, from and to (0 means no dropout layer)",
+            0.0,
+            0.5,
+            (0.0, 0.3),
+            step=0.1,
+            key="search_dropout",
+        )
+        values["dropout_rate"] = Range(low, high, 0.1)
+    if st.checkbox("Optimizer", value=False, key="search_vary_optimizers"):
+        values["optimizers"] = _choices(
+            "Optimizers to try", limits.OPTIMIZERS, default.optimizers, "search_optimizers"
+        )
+    if st.checkbox("Learning rate", value=True, key="search_vary_rate"):
+        low, high = st.select_slider(
+            "Learning rate, from and to (searched on a log scale)",
+            options=RATE_STEPS,
+            value=(1e-4, 3e-2),
+            format_func=lambda rate: f"{rate:g}",
+            key="search_rate",
+        )
+        values["learning_rate"] = Range(low, high)
+    if st.checkbox("Batch size", value=False, key="search_vary_batch"):
+        values["batch_sizes"] = _choices(
+            "Batch sizes to try", BATCH_CHOICES, default.batch_sizes, "search_batch"
+        )
+    return SearchSpace(**values)
+
+
+def _settings_from_widgets(spec: ModelSpec) -> SearchSettings:
+    left, middle, right = st.columns(3)
+    trials = left.number_input(
+        "Trials", 1, MAX_TRIALS, 12, step=1, key="search_trials", help="How many networks to try."
+    )
+    minutes = middle.number_input(
+        "Minutes at most (0: no limit)",
+        0,
+        MAX_MINUTES,
+        0,
+        step=5,
+        key="search_minutes",
+        help="No trial starts after this; those still training then are stopped and kept.",
+    )
+    epochs = right.number_input(
+        "Epochs per trial",
+        1,
+        limits.EPOCHS.high,
+        min(30, spec.epochs),
+        step=5,
+        key="search_epochs",
+    )
+    sample = st.slider(
+        "Share of the rows each trial trains on",
+        0.05,
+        1.0,
+        0.3,
+        step=0.05,
+        key="search_sample",
+        format="%.2f",
+    )
+    st.caption(
+        "While searching, few epochs on a sample of the rows tell good settings from bad ones "
+        "in a fraction of the time; the winner then trains on all the rows."
+    )
+    sampler = st.radio(
+        "How trials are drawn",
+        SAMPLERS,
+        format_func=SAMPLER_LABELS.get,
+        key="search_sampler",
+    )
+    return SearchSettings(
+        trials=int(trials),
+        minutes=float(minutes) if minutes else None,
+        sample=float(sample),
+        epochs=int(epochs),
+        seed=spec.seed,
+        sampler=sampler,
+    )
+
+
+def _start(kind: str, spec: ModelSpec, space: SearchSpace, settings: SearchSettings) -> None:
+    store, table_id = state.store(), state.table_id()
+    table = store.table(table_id) if table_id else None
+    try:
+        shared_board().start(
+            store,
+            state.frame(),
+            table_id=table_id or "",
+            fingerprint=table.fingerprint if table is not None else "",
+            base_spec=spec,
+            settings=settings,
+            space=space if kind == "search" else None,
+            kind=kind,
+        )
+    except SpecError as error:
+        st.session_state["search_problems"] = list(error.problems)
+    except LayerlabError as error:
+        st.session_state["search_problems"] = [str(error)]
+    else:
+        st.session_state["search_problems"] = []
+
+
+def _setup(spec: ModelSpec, valid: bool) -> None:
+    kind = st.radio(
+        "What to search", tuple(KIND_LABELS), format_func=KIND_LABELS.get, key="search_kind"
+    )
+    if kind == "search":
+        st.caption(
+            "Settings such as layers, units and the learning rate are not learned, so they are "
+            "searched; tick the ones to vary. The others keep this page's values."
+        )
+        space = _space_from_widgets()
+    else:
+        st.caption(
+            "Start with one layer of 8 units, double its width while the validation loss improves "
+            "by more than chance, then add layers, and step back to the last one that helped."
+        )
+        space = None
+    settings = _settings_from_widgets(spec)
+    problems = []
+    try:
+        if space is not None:
+            space.validate()
+        settings.validate()
+    except SpecError as error:
+        problems = list(error.problems)
+    for problem in problems:
+        st.error(md(problem))
+    if not valid:
+        st.info("Fix the network above first: a search starts from it.")
+    st.button(
+        "Start the search" if kind == "search" else "Start the capacity ladder",
+        type="primary",
+        key="search_start",
+        disabled=bool(problems) or not valid,
+        on_click=_start,
+        args=(kind, spec, space, settings),
+    )
+    for problem in st.session_state.get("search_problems", []):
+        st.error(md(problem))
+
+
+# --------------------------------------------------------------------------- following
+def _progress(entry: SearchEntry) -> None:
+    board, store = shared_board(), state.store()
+    if entry.kind == "search":
+        rows = board.rows(store, entry.id)
+        done = [row for row in rows if row.status != "running"]
+        training = len(rows) - len(done)
+        budget = entry.settings.get("trials")
+        best = board.best_spec(store, entry.id)
+        scored = [row.validation_loss for row in done if row.validation_loss is not None]
+        line = f"**{entry.label}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
+        line += f"{len(done):,} of {budget:,} trials done" if budget else f"{len(done):,} done"
+        if training:
+            line += f", {training:,} training"
+        if scored:
+            line += f"; best validation loss so far {loss_text(min(scored))}"
+        st.markdown(line + ".")
+        _figures(entry)
+    else:
+        steps = entry.ladder
+        line = f"**{entry.label}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
+        line += f"{len(steps):,} step{'s' if len(steps) != 1 else ''} so far."
+        st.markdown(line)
+        if entry.noise is not None:
+            st.caption(
+                f"Noise: two seeds of the starting network differ by {loss_text(entry.noise)} in "
+                "validation loss; a bigger network counts as better only when it beats the best "
+                "by more than that."
+            )
+        if steps:
+            st.plotly_chart(ladder_figure(steps), key=f"ladder_{entry.id}")
+        best = board.best_spec(store, entry.id)
+    if entry.message:
+        (st.error if entry.status == "failed" else st.info)(md(entry.message))
+    st.caption("Every trial is a run: the Runs page lists them, with their curves and results.")
+    if entry.running:
+        st.button(
+            "Stop the search",
+            key="search_stop",
+            on_click=shared_board().stop,
+            args=(store, entry.id),
+            help="No new trial starts; those training now stop and are kept.",
+        )
+    elif best is not None and st.button(
+        "Train the best one on all the data",
+        type="primary",
+        key="search_train_best",
+        help="The best network, with this page's epochs and patience, on every row.",
+    ):
+        _train_best(entry, best)
+
+
+def _figures(entry: SearchEntry) -> None:
+    from layerlab.search import figures
+
+    study = shared_board().study(state.store(), entry.id)
+    if study is None:
+        return
+    drawn = figures(study)
+    if not drawn:
+        return
+    names = {
+        "history": "Best score so far",
+        "parallel_coordinate": "Settings of every trial",
+        "importance": "Which settings mattered",
+    }
+    shown = [name for name in names if name in drawn]
+    for tab, name in zip(st.tabs([names[name] for name in shown]), shown, strict=True):
+        with tab:
+            st.plotly_chart(drawn[name], key=f"search_{name}_{entry.id}")
+
+
+def ladder_figure(steps: list[dict]) -> go.Figure:
+    """Validation loss by parameter count, one point per step, the chosen one marked."""
+    scored = [step for step in steps if step.get("validation_loss") is not None]
+    figure = go.Figure()
+    figure.add_scatter(
+        x=[step["parameters"] for step in scored],
+        y=[step["validation_loss"] for step in scored],
+        mode="lines+markers+text",
+        text=[f"{step['hidden_layers']} × {step['units']:,}" for step in scored],
+        textposition="top center",
+        name="steps",
+        hovertemplate="%{text}<br>%{x:,} parameters<br>validation loss %{y:,.4f}<extra></extra>",
+    )
+    chosen = [step for step in scored if step.get("chosen")]
+    if chosen:
+        figure.add_scatter(
+            x=[chosen[0]["parameters"]],
+            y=[chosen[0]["validation_loss"]],
+            mode="markers",
+            marker={"size": 16, "symbol": "star"},
+            name="chosen",
+            hoverinfo="skip",
+        )
+    figure.update_layout(
+        xaxis_title="Parameters (log scale)",
+        yaxis_title="Best validation loss",
+        xaxis_type="log",
+        xaxis_tickformat=",",
+        height=360,
+        margin={"t": 30},
+    )
+    return figure
+
+
+def _train_best(entry: SearchEntry, best: ModelSpec) -> None:
+    base = ModelSpec.from_dict(entry.base_spec)
+    if best.target != state.target():
+        st.error(
+            f"The search predicted '{best.target}', but the Data page now predicts "
+            f"'{state.target()}'. Choose '{best.target}' again to train its best network."
+        )
+        return
+    if state.is_training():
+        st.error("A run of this tab is still training; stop it or wait for it on the Train page.")
+        return
+    state.set_spec(full_training_spec(best, base))
+    state.forget(*state.SPEC_WIDGETS, prefix="layer_")
+    state.start_training()
+    message = state.train_message()
+    if message is not None and message[0] == "error":
+        st.error(md(message[1]))
+        return
+    st.switch_page("pages/train.py")
+
+
+def _follow() -> None:
+    entry = shared_board().latest(state.store())
+    if entry is None:
+        return
+    was_running = st.session_state.get("search_was_running")
+    st.session_state["search_was_running"] = entry.running
+    if was_running and not entry.running:
+        st.rerun()  # the whole page: the set-up form comes back
+    _progress(entry)
+
+
+def render(spec: ModelSpec, valid: bool) -> None:
+    """The Search panel, below the network: set up a search, or follow the one running."""
+    st.subheader("Search")
+    entry = shared_board().latest(state.store())
+    running = entry is not None and entry.running
+    st.session_state["search_was_running"] = running
+    if entry is not None:
+        st.fragment(_follow, run_every=REFRESH_SECONDS if running else None)()
+    if not running:
+        with st.expander("Search for a better network", expanded=entry is None):
+            _setup(spec, valid)
