@@ -278,7 +278,7 @@ class _CompiledLoop:
     def __init__(self, built: BuiltModel, n_rows: int, batch_size: int, jit: bool) -> None:
         import tensorflow as tf
 
-        self.network = network = _training_network(built)
+        self.network = network = _training_network(built, jit)
         trainable_variables = network.trainable_variables
         self.optimizer = make_optimizer(built.spec)
         self.optimizer.build(trainable_variables)
@@ -358,13 +358,17 @@ class _CompiledLoop:
         self.read_state = tf.function(read_state)
 
 
-def _training_network(built: BuiltModel):
-    """``built.network`` with every Dropout swapped for one that draws its mask with Threefry.
+def _training_network(built: BuiltModel, jit: bool = True):
+    """``built.network`` with every Dropout swapped for one that draws its mask with Threefry
+    (under XLA) or Philox (the plain graph loop).
 
     Keras's TensorFlow dropout uses the ``auto_select`` random algorithm, which
     XLA on CPU runs about 17x slower than Threefry; with it, one Dropout layer
-    made an epoch 15x slower. Dropout has no weights, so the swap changes only
-    how the mask is drawn, and the saved model keeps the plain Keras layer.
+    made an epoch 15x slower. TensorFlow's own CPU kernel has no Threefry (it
+    refuses the seed: "counter must be a vector with length at least 2"), so
+    without XLA the mask is drawn with Philox. Dropout has no weights, so the
+    swap changes only how the mask is drawn, and the saved model keeps the plain
+    Keras layer.
     """
     import keras
 
@@ -372,6 +376,7 @@ def _training_network(built: BuiltModel):
     for layer in built.stack:
         if isinstance(layer, keras.layers.Dropout):
             layer = _threefry_dropout_class()(layer.rate, seed=layer.seed)
+            layer.algorithm = "threefry" if jit else "philox"
         x = layer(x)
     return keras.Model(inputs, x)
 
@@ -387,11 +392,13 @@ def _threefry_dropout_class():
         import tensorflow as tf
 
         class ThreefryDropout(keras.layers.Dropout):
+            algorithm = "threefry"
+
             def call(self, inputs, training=False):
                 if not training or self.rate == 0:
                     return inputs
                 seed = tf.cast(tf.math.floormod(self.seed_generator.next(), 2**31 - 1), "int32")
-                noise = tf.random.stateless_uniform(tf.shape(inputs), seed=seed, alg="threefry")
+                noise = tf.random.stateless_uniform(tf.shape(inputs), seed=seed, alg=self.algorithm)
                 return tf.where(noise >= self.rate, inputs / (1 - self.rate), tf.zeros_like(inputs))
 
         _THREEFRY_DROPOUT = ThreefryDropout

@@ -358,6 +358,16 @@ def test_when_xla_cannot_compile_the_same_loop_runs_as_a_plain_graph(
     np.testing.assert_allclose(pd.DataFrame(result.history), pd.DataFrame(graph.history), rtol=1e-5)
 
 
+def test_the_plain_graph_loop_trains_a_network_with_dropout(make_table, table_spec):
+    # TensorFlow's CPU kernel has no Threefry; without XLA the mask is drawn with Philox.
+    frame = make_table(150)
+    layers = [LayerSpec.dense(8, "relu"), LayerSpec.dropout(0.3), LayerSpec.dense(4, "relu")]
+    result = TrainingRun(frame, table_spec(epochs=3, layers=layers), jit=False).run()
+    assert result.engine == "compiled loop (graph, no XLA)"
+    assert len(result.history) == 3
+    assert all(np.isfinite(row["loss"]) for row in result.history)
+
+
 # --------------------------------------------------------------------------- batches
 
 
