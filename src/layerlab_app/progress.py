@@ -26,7 +26,7 @@ def progress_text(
     epoch: int, epochs: int, elapsed_seconds: float, fraction: float, early_stopping: bool
 ) -> str:
     """E.g. ``Epoch 3 of 200 · about 2 min left`` (``at most`` when early stopping may end it sooner)."""
-    text = f"Epoch {epoch} of {epochs}"
+    text = f"Epoch {epoch:,} of {epochs:,}"
     if fraction <= 0 or fraction >= 1:
         return text
     left = elapsed_seconds * (1 - fraction) / fraction

@@ -26,3 +26,4 @@ def test_progress_text_estimates_time_left():
     )
     assert "at most about 30 s left" in progress_text(1, 4, 10.0, 0.25, early_stopping=True)
     assert progress_text(10, 10, 10.0, 1.0, early_stopping=False) == "Epoch 10 of 10"
+    assert progress_text(1_500, 10_000, 1.0, 1.0, early_stopping=False) == "Epoch 1,500 of 10,000"

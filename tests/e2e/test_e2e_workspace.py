@@ -161,8 +161,8 @@ def test_clicking_around_for_ten_seconds_never_stops_a_run(
 
     expect(button(page, "stop_button")).to_be_enabled()
     progress = page.locator('[data-testid="stMain"] [data-testid="stProgress"]')
-    expect(progress).to_contain_text(re.compile(rf"Epoch \d+ of {LONG}\b"))
-    shown = int(re.search(r"Epoch (\d+) of", progress.inner_text()).group(1))
+    expect(progress).to_contain_text(re.compile(rf"Epoch [\d,]+ of {LONG:,}\b"))
+    shown = int(re.search(r"Epoch ([\d,]+) of", progress.inner_text()).group(1).replace(",", ""))
     assert shown > before + 10, f"epoch {shown} after ten seconds of clicks, {before} before"
     assert wait_for_points(page, before + 10, timeout=10) > before + 10
     stop_training(page)
