@@ -79,8 +79,22 @@ def render_record(record: RunRecord, metric: str) -> None:
 
 
 def render(job: Job, metric: str, early_stopping: bool) -> None:
-    """Draw the bar and, once an epoch has ended, the learning curves."""
+    """Draw the bar and the learning curves, empty until the first epoch ends.
+
+    The empty chart is there from the Train click on: the browser loads and sets up
+    Plotly (a 4.7 MB script, seconds on a small machine) while the worker starts
+    and builds the network, so the first epoch is drawn as soon as it arrives.
+    """
     now = live_state(job, early_stopping)
     st.progress(now.fraction, text=now.text)
-    if now.history:
-        st.plotly_chart(learning_curves(now.history, metric, now.best_epoch), key="live_curves")
+    figure = learning_curves(now.history, metric, now.best_epoch)
+    if not now.history:
+        figure.add_annotation(
+            text="The first epoch appears here.",
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+        )
+    st.plotly_chart(figure, key="live_curves")

@@ -109,6 +109,8 @@ def _start_a_long_run(app):
 
 def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weights(app):
     at, job = _start_a_long_run(app)
+    # The chart is there from the click on, so the browser has Plotly ready for epoch 1.
+    assert len(at.get("plotly_chart")) == 1
     _wait_for_epoch(job, 3)
     at.run()
     assert not at.exception
