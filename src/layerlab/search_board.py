@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from layerlab.background import RunManager
     from layerlab.capacity import LadderStep
-    from layerlab.search import BackgroundTask, SearchSettings, TrialRow
+    from layerlab.search import BackgroundTask, SearchSettings
     from layerlab.search_space import SearchSpace
     from layerlab.spec import ModelSpec
     from layerlab.store import WorkspaceStore
@@ -132,12 +132,6 @@ class SearchBoard:
         if not names:
             return None
         return optuna.load_study(study_name=names[0], storage=study_url(store, search_id))
-
-    def rows(self, store: WorkspaceStore, search_id: str) -> list[TrialRow]:
-        from layerlab.search import trial_rows
-
-        study = self.study(store, search_id)
-        return trial_rows(study) if study is not None else []
 
     def best_spec(self, store: WorkspaceStore, search_id: str) -> ModelSpec | None:
         """The best trial's spec (a search), or the ladder's chosen step's (a capacity ladder)."""

@@ -9,6 +9,7 @@ the winner on all the rows in one click.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -21,6 +22,9 @@ from layerlab.search_space import Range, SearchSpace, default_space
 from layerlab.spec import ModelSpec
 from layerlab_app import state
 from layerlab_app.text import md
+
+if TYPE_CHECKING:
+    import optuna
 
 REFRESH_SECONDS = 1.5
 UNIT_CHOICES = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -222,11 +226,15 @@ def _setup(spec: ModelSpec, valid: bool) -> None:
 def _progress(entry: SearchEntry) -> None:
     board, store = shared_board(), state.store()
     if entry.kind == "search":
-        rows = board.rows(store, entry.id)
+        from layerlab.search import best_row, trial_rows
+
+        study = board.study(store, entry.id)  # read once for the line, the best and the figures
+        rows = trial_rows(study) if study is not None else []
         done = [row for row in rows if row.status != "running"]
         training = len(rows) - len(done)
         budget = entry.settings.get("trials")
-        best = board.best_spec(store, entry.id)
+        best_trial = best_row(study) if study is not None else None
+        best = best_trial.spec if best_trial is not None else None
         scored = [row.validation_loss for row in done if row.validation_loss is not None]
         line = f"**{entry.label}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
         line += f"{len(done):,} of {budget:,} trials done" if budget else f"{len(done):,} done"
@@ -235,7 +243,8 @@ def _progress(entry: SearchEntry) -> None:
         if scored:
             line += f"; best validation loss so far {loss_text(min(scored))}"
         st.markdown(line + ".")
-        _figures(entry)
+        if study is not None:
+            _figures(entry, study)
     else:
         steps = entry.ladder
         line = f"**{entry.label}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
@@ -270,12 +279,9 @@ def _progress(entry: SearchEntry) -> None:
         _train_best(entry, best)
 
 
-def _figures(entry: SearchEntry) -> None:
+def _figures(entry: SearchEntry, study: optuna.Study) -> None:
     from layerlab.search import figures
 
-    study = shared_board().study(state.store(), entry.id)
-    if study is None:
-        return
     drawn = figures(study)
     if not drawn:
         return
