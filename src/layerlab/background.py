@@ -114,14 +114,19 @@ class RunManager:
     def pool(self) -> WorkerPool:
         return self._pool if self._pool is not None else shared_pool()
 
-    def start(self, store: WorkspaceStore, record: RunRecord, frame: pd.DataFrame) -> Job:
-        """Queue ``record``'s run on ``frame``; its record is written at once as queued."""
+    def start(
+        self, store: WorkspaceStore, record: RunRecord, frame: pd.DataFrame, *, jit: bool = True
+    ) -> Job:
+        """Queue ``record``'s run on ``frame``; its record is written at once as queued.
+
+        ``jit``: compile its training loop with XLA (search trials do not: see
+        ``search.TRIAL_JIT``)."""
         store.check_room()
         record.status = "queued"
         record.owner = this_process()
         store.add_run(record)
         folder = store.run_folder(record.id)
-        job = self.pool.submit("train", frame, record.spec, str(folder))
+        job = self.pool.submit("train", frame, record.spec, str(folder), jit)
         self._watch(store, record.id, job, self._finish_training)
         return job
 

@@ -149,15 +149,21 @@ def summarize_network(context: JobContext, frame: pd.DataFrame, spec: ModelSpec)
 
 
 def train_model(
-    context: JobContext, frame: pd.DataFrame, spec: ModelSpec, folder: str | Path
+    context: JobContext,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    folder: str | Path,
+    jit: bool = True,
 ) -> TrainedModel:
     """Train, saving the best weights to ``folder`` as they improve; then score the test split
-    and the baselines and write the model, the bundle and the evaluation into ``folder``."""
+    and the baselines and write the model, the bundle and the evaluation into ``folder``.
+
+    ``jit``: compile the training loop with XLA (see ``train.TrainingRun``)."""
     from layerlab.train import TrainingRun
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    run = TrainingRun(frame, spec, checkpoint_path=folder / RUN_FILES["checkpoint"])
+    run = TrainingRun(frame, spec, jit=jit, checkpoint_path=folder / RUN_FILES["checkpoint"])
     result = run.run(on_event=context.emit, should_stop=context.stop_requested)
     return keep_files(result, folder)
 

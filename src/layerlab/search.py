@@ -64,6 +64,11 @@ READY_KEY = "layerlab_ready"
 JOIN_SECONDS = 60.0
 POLL_SECONDS = 0.1
 TRIAL_STATUSES = ("running", "finished", "stopped", "diverged", "failed")
+# Trials train with the plain graph loop, not XLA: XLA keeps every network it has
+# compiled for the life of the process (about 18 MB each; 50 trials grew a worker by
+# 900 MB, see bench/SEARCH.md), and on a search's sample of rows and few epochs its
+# compile time outweighs the faster epochs. The winner retrained on all the data uses XLA.
+TRIAL_JIT = False
 
 
 # --------------------------------------------------------------------------- settings
@@ -275,7 +280,7 @@ class PoolTrials:
 
     def start_trial(self, spec: ModelSpec, name: str, rows: pd.DataFrame) -> JobTrial:
         folder = self.folder / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "trial")
-        return JobTrial(self.pool.submit("train", rows, spec, str(folder)))
+        return JobTrial(self.pool.submit("train", rows, spec, str(folder), TRIAL_JIT))
 
 
 class WorkspaceTrials:
@@ -314,7 +319,7 @@ class WorkspaceTrials:
             table_id=self.table_id,
             data_fingerprint=self.fingerprint,
         )
-        job = self.manager.start(self.store, record, rows)
+        job = self.manager.start(self.store, record, rows, jit=TRIAL_JIT)
         return JobTrial(job, record.id)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import gc
 import os
 import queue
@@ -518,6 +519,17 @@ def _serve_forever(connection: Connection) -> None:
             stopped.discard(job_id)
             del context
             gc.collect()
+            _return_free_heap()
+
+
+def _return_free_heap() -> None:
+    """Hand the heap's free pages back to the system (glibc keeps them by default), so a
+    worker's resident size after a job is what it holds, not what its largest job used."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
 
 
 if __name__ == "__main__":

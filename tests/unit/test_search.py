@@ -369,6 +369,8 @@ def test_each_trial_of_a_search_in_a_workspace_is_a_run_there(pool, tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert {record.status for record in store.runs()} == {"finished"}
+    # Trials skip XLA, which would keep each compiled network for the life of the worker.
+    assert {record.engine for record in store.runs()} == {"compiled loop (graph, no XLA)"}
 
 
 # --------------------------------------------------------------------------- the command line

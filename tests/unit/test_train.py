@@ -368,6 +368,26 @@ def test_the_plain_graph_loop_trains_a_network_with_dropout(make_table, table_sp
     assert all(np.isfinite(row["loss"]) for row in result.history)
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_finished_run_leaves_no_traced_loop_alive(make_table, table_spec, jit):
+    # Keras's optimizer used to register a custom gradient in TensorFlow's global registry
+    # at every trace, keeping each run's whole traced loop (and its memory) for good.
+    import gc
+
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    def live_graphs() -> int:
+        gc.collect()
+        return sum(isinstance(thing, FuncGraph) for thing in gc.get_objects())
+
+    frame, spec = make_table(120), table_spec(epochs=2)
+    TrainingRun(frame, spec, jit=jit).run()
+    before = live_graphs()
+    for units in (3, 5, 7):
+        TrainingRun(frame, spec.replace(layers=[LayerSpec.dense(units, "relu")]), jit=jit).run()
+    assert live_graphs() <= before
+
+
 # --------------------------------------------------------------------------- batches
 
 

@@ -148,7 +148,7 @@ def test_builds_are_not_disturbed_by_streamlit_resetting_keras_after_other_scrip
 def test_a_worker_killed_mid_run_fails_only_that_run():
     crashy = WorkerPool(2)
     try:
-        long_spec = tiny_spec(epochs=MAX_EPOCHS)
+        long_spec = tiny_spec(epochs=MAX_EPOCHS, patience=0)  # trains until stopped
         doomed = crashy.submit("train", tiny_frame(), long_spec, new_folder())
         other = crashy.submit("train", tiny_frame(), long_spec, new_folder())
         wait_for_epoch(doomed, 2)
@@ -188,7 +188,9 @@ def test_a_users_error_comes_back_as_the_same_error_with_its_message(pool):
 def test_stop_drops_a_queued_job_and_the_queue_says_who_is_ahead():
     single = WorkerPool(1)
     try:
-        running = single.submit("train", tiny_frame(), tiny_spec(epochs=MAX_EPOCHS), new_folder())
+        running = single.submit(
+            "train", tiny_frame(), tiny_spec(epochs=MAX_EPOCHS, patience=0), new_folder()
+        )
         first = single.submit("train", tiny_frame(), tiny_spec(), new_folder())
         second = single.submit("train", tiny_frame(), tiny_spec(), new_folder())
         wait_for_epoch(running, 1)
