@@ -8,16 +8,18 @@ two. Each pool's workers are started and have imported TensorFlow before the clo
 starts (a server's pool is warm too), so the time is the search's own. The two searches
 must draw the same trials and reach the same validation losses, bit for bit.
 
-**Memory.** One worker process trains 50 trials of the default space in a row (the pool's
-recycling of large workers is turned off for this, so the same process is measured
-throughout); its resident memory (VmRSS) is read after each trial. KerasTuner's users
-report memory that grows with every trial until the process dies; the target is that
-after the first few trials the worker stays within 10% of where it was.
+**Memory.** One worker process trains 50 trials of the default space in a row, as a
+search's trials train (the graph loop, ``search.TRIAL_JIT``; the pool's recycling of large
+workers is turned off for this, so the same process is measured throughout); its resident
+memory (VmRSS) is read after each trial. KerasTuner's users report memory that grows with
+every trial until the process dies; the target is that after the first few trials the
+worker stays within 10% of where it was.
 
-**Cause.** The same kind of trials (without dropout, see below) train in a fresh process
-of their own, once with the engine's XLA-compiled loop and once with its plain graph loop
-(``TrainingRun(jit=False)``), the allocator's free memory given back after each
-(``malloc_trim``): what is left is memory something still holds.
+**Cause.** The worker's training job (train, score, save, bundle) runs the same kind of
+trials in a fresh process of its own, three ways: the XLA-compiled loop, the graph loop,
+and the graph loop with Keras's cross-replica gradient sum left in (as it was before
+``engine._sum_gradients_locally``); the allocator's free memory is given back after each
+(``malloc_trim``), so what is left is memory something still holds.
 """
 
 from __future__ import annotations
@@ -164,9 +166,9 @@ def memory(frame, spec) -> dict:
 
 
 def cause() -> dict:
-    """Per mode (xla, graph): each trial's resident MB and seconds, in a fresh process."""
+    """Per loop (``LOOPS``): each trial's resident MB and seconds, in a fresh process."""
     results = {}
-    for mode in ("xla", "graph"):
+    for mode in LOOPS:
         printed = subprocess.run(
             [sys.executable, "-m", "bench.search", "--in-process", mode],
             capture_output=True,
@@ -179,38 +181,41 @@ def cause() -> dict:
 
 
 def trials_in_this_process(mode: str) -> None:
-    """Train ``CAUSE_TRIALS`` trials here, printing one JSON line per trial."""
+    """Run ``CAUSE_TRIALS`` trials' training jobs here, printing one JSON line per trial."""
     import ctypes
     import gc
 
     import keras
     import optuna
 
+    from layerlab import engine
+    from layerlab.jobs import JobContext, train_model
     from layerlab.runtime import configure_tensorflow
     from layerlab.search import SearchSettings, make_sampler, search_rows, trial_spec
-    from layerlab.search_space import Range, default_space
-    from layerlab.train import TrainingRun
+    from layerlab.search_space import default_space
 
     configure_tensorflow()
+    if mode == "graph-all-reduce":
+        engine._sum_gradients_locally = lambda optimizer: None  # Keras's optimizer as it is
     libc = ctypes.CDLL("libc.so.6")
     frame, spec = churn()
     settings = SearchSettings(epochs=10, seed=1)
     rows = search_rows(frame, spec, settings.sample, settings.seed)
-    # The engine's graph loop cannot run Threefry dropout (a counter of the wrong shape), so
-    # the comparison leaves dropout out of both.
-    space = default_space().replace(dropout_rate=Range(0.0, 0.0))
     study = optuna.create_study(sampler=make_sampler("random", settings.seed))
-    for _ in range(CAUSE_TRIALS):
-        trial = study.ask()
-        trial_spec_ = space.sample(trial, trial_spec(spec, settings))
-        study.tell(trial, 0.0)
-        keras.backend.clear_session()  # as a worker does before each training job
-        started = time.perf_counter()
-        TrainingRun(rows, trial_spec_, jit=mode == "xla").run()
-        seconds = time.perf_counter() - started
-        gc.collect()
-        libc.malloc_trim(0)
-        print(json.dumps({"mb": round(_own_rss_mb()), "seconds": round(seconds, 2)}), flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-search-cause-") as folder:
+        for number in range(CAUSE_TRIALS):
+            trial = study.ask()
+            trial_spec_ = default_space().sample(trial, trial_spec(spec, settings))
+            study.tell(trial, 0.0)
+            keras.backend.clear_session()  # as a worker does before each training job
+            started = time.perf_counter()
+            train_model(JobContext(), rows, trial_spec_, Path(folder, str(number)), mode == "xla")
+            seconds = time.perf_counter() - started
+            gc.collect()
+            libc.malloc_trim(0)
+            print(
+                json.dumps({"mb": round(_own_rss_mb()), "seconds": round(seconds, 2)}), flush=True
+            )
 
 
 def _seconds(values: list[float]) -> str:
@@ -279,8 +284,9 @@ def report(
             f"| 1 | {s['one']:.1f} | {_seconds(s['times']['1'])} | 1.00x |",
             f"| 2 | {s['two']:.1f} | {_seconds(s['times']['2'])} | {s['speedup']:.2f}x |",
             "",
-            f"Median trial: {s['trial_seconds']:.1f} s of training (most of it compiling the "
-            "network's XLA loop: a small table's epochs take milliseconds). Same trials drawn in "
+            f"Median trial: {s['trial_seconds']:.1f} s of training (graph loop; a small "
+            "table's epochs take milliseconds, so most of it is tracing the loop and saving the "
+            "model). Same trials drawn in "
             f"the same order with 1 and 2 workers: {'yes' if s['same_settings'] else 'NO'}; "
             f"same validation losses, bit for bit: {'yes' if s['same_losses'] else 'NO'}. "
             f"Best validation loss: {s['best']:.4f}; the default network (64, 32 ReLU, Adam "
@@ -312,74 +318,64 @@ def report(
         lines += [f"| {n} | {p or 0:,} | {mb:.0f} |" for n, mb, p in m["readings"]]
         lines.append("")
     if cause_result is not None:
-        xla, graph = cause_result["xla"], cause_result["graph"]
         lines += [
-            "## What grows",
+            "## What grew, and what was fixed",
             "",
-            f"{CAUSE_TRIALS} trials (no dropout) in a fresh process each way, free memory given "
-            "back to the system after each (`malloc_trim`); resident MB after each trial:",
+            f"{CAUSE_TRIALS} trials' training jobs (train, score the test split, save, bundle) "
+            "in a fresh process each way, free memory given back to the system after each "
+            "(`malloc_trim`); resident MB after each trial:",
             "",
             "| loop | MB after trials 1, 2, 3, ... | growth per trial | median seconds |",
             "| --- | --- | ---: | ---: |",
         ]
         slopes = {}
-        for name, rows in (("xla", xla), ("graph", graph)):
+        for name, rows in cause_result.items():
             values = [row["mb"] for row in rows]
             slopes[name] = _slope(values[SETTLED_AFTER - 1 :])
             lines.append(
                 f"| {LOOPS[name]} | {', '.join(map(str, values))} | {slopes[name]:+.1f} MB | "
                 f"{statistics.median(row['seconds'] for row in rows):.1f} |"
             )
-        lines += ["", *_findings(memory_result, slopes, graph), ""]
+        lines += ["", *_findings(slopes), ""]
     return "\n".join(lines)
 
 
-LOOPS = {"xla": "XLA-compiled (the engine's)", "graph": "graph, no XLA"}
+LOOPS = {
+    "xla": "XLA-compiled (runs trained by hand)",
+    "graph": "graph, no XLA (search trials)",
+    "graph-all-reduce": "graph, with Keras's all-reduce (before the fix)",
+}
 
 
-def _findings(memory_result: dict | None, slopes: dict[str, float], graph: list[dict]) -> list[str]:
-    """What the numbers say, and what bounds a worker today."""
-    later = MEMORY_TRIALS - SETTLED_AFTER
-    graph_share = slopes["graph"] * later / graph[SETTLED_AFTER - 1]["mb"]
-    lines = [
-        "Most of what grows is TensorFlow's own: it keeps every executable XLA compiles for "
-        "the life of the process (its compilation cache has no eviction; "
-        "tensorflow/tensorflow#64170 reports the same on TF 2.21), and every trial is a new "
-        f"network, so a new compilation: {slopes['xla']:+.1f} MB a trial with XLA against "
-        f"{slopes['graph']:+.1f} MB without, after the allocator has given its free memory "
-        "back. Keras's session is cleared before each job and the worker caches no model, so "
-        "it is neither of those. These runs are training alone; a worker's jobs also score "
-        "the test split, save the model and write the bundle, and grow about twice as fast, "
-        "a part not broken down here.",
+def _findings(slopes: dict[str, float]) -> list[str]:
+    """What the numbers say."""
+    return [
+        "Two things grew. Keras's TensorFlow optimizer sums gradients over replicas with "
+        "`tf.distribute`'s all-reduce, which inside a `tf.function` registers a custom "
+        "gradient in TensorFlow's process-wide registry at every trace and never removes it; "
+        "that function holds the whole traced loop, so every network a worker trained stayed "
+        f"in memory ({slopes['graph-all-reduce']:+.1f} MB a trial above). The loop runs on "
+        "one device, where that sum is the gradients as they are, so the engine now skips it "
+        f"(`engine._sum_gradients_locally`): {slopes['graph']:+.1f} MB a trial. A test "
+        "(`test_a_finished_run_leaves_no_traced_loop_alive`) checks that no traced loop "
+        "outlives its run.",
         "",
-        "What would help is outside the search, and left to the engine's owners: training "
-        "search trials with the graph loop (a small table's trial is mostly compile time, so "
-        "it is also faster) would cut most of the growth, though not all: at the rate above, "
-        f"{later} trials after the first {SETTLED_AFTER} would still add about "
-        f"{graph_share:.0%}. It first needs the graph loop to run Dropout: its Threefry "
-        "mask fails there (`counter must be a vector with length at least 2`), so today "
-        "`TrainingRun(jit=False)`, also the engine's fallback when XLA cannot compile, fails "
-        "on any network with a Dropout layer; and a training job needs a way to ask for it.",
+        "The rest is XLA's: TensorFlow keeps every executable XLA compiles for the life of "
+        "the process (its compilation cache has no eviction) and every trial is a new network "
+        f"({slopes['xla']:+.1f} MB a trial). So search trials train with the graph loop "
+        "(`search.TRIAL_JIT`): on a search's sample of rows and few epochs XLA's compile time "
+        "is most of a trial, so the graph loop is also faster (median seconds above). Runs "
+        "trained by hand, and the winner retrained on all the data, keep XLA; the pool "
+        "replaces a worker that has grown past `LAYERLAB_WORKER_RECYCLE_MB` (1,200 MB by "
+        "default) after its job, and one left idle exits.",
     ]
-    if memory_result is not None and slopes["xla"] > 0:
-        recycle = 1200
-        trials = (recycle - memory_result["settled"]) / max(memory_result["slope"], 1e-9)
-        lines += [
-            "",
-            f"Until then, the pool's recycling bounds a worker: one larger than "
-            f"`LAYERLAB_WORKER_RECYCLE_MB` ({recycle} MB by default) after a job is replaced by "
-            f"a fresh one, here after about {trials:.0f} trials, at the cost of one start "
-            "(importing TensorFlow, a few seconds). The CLI and the app run trials in such "
-            "pools; only this benchmark turns the recycling off, to measure one process.",
-        ]
-    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", help="write the report (Markdown) to this file")
     parser.add_argument("--only", choices=("speed", "memory", "cause"))
-    parser.add_argument("--in-process", choices=("xla", "graph"), help=argparse.SUPPRESS)
+    parser.add_argument("--in-process", choices=tuple(LOOPS), help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also keep the raw results in this file")
     parser.add_argument("--from-json", help="write the report again from results kept by --json")
     args = parser.parse_args()
