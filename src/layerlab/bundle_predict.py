@@ -43,6 +43,7 @@ def predict(frame):
         )
     if problem is not None:
         raise reading.SchemaError(problem)
+    _import_keras_quietly()
     model = reading.load_model_file(
         HERE / "model.keras", features, reading.model_outputs(spec["task"], classes)
     )
@@ -55,6 +56,33 @@ def predict(frame):
     if spec["task"] != "regression" and outputs.shape[-1] == 1:
         outputs = np.concatenate([1.0 - outputs, outputs], axis=1)
     return reading.prediction_table(spec["task"], classes, outputs)
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras and TensorFlow with the process's stderr held back.
+
+    On some CPUs TensorFlow's C++ start-up writes notices to stderr (oneDNN, and
+    absl's "All log messages before absl::InitializeLog()") whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says; they would bury this script's own message.
+    They are shown after all if the import fails.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.buffer.write(held.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def main(argv: list[str]) -> int:

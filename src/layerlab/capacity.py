@@ -30,6 +30,7 @@ import pandas as pd
 
 from layerlab import limits
 from layerlab.errors import LayerlabError
+from layerlab.numbers import readable_number
 from layerlab.search import (
     POLL_SECONDS,
     BackgroundTask,
@@ -99,7 +100,7 @@ class Ladder:
             return "The noise could not be measured: the starting network did not train twice."
         return (
             f"Noise: two seeds of the starting network (other initial weights, another split "
-            f"of the rows) differ by {self.noise:.4g} in validation loss; a bigger network "
+            f"of the rows) differ by {readable_number(self.noise)} in validation loss; a bigger network "
             "counts as better only when it improves on the best by more than that."
         )
 

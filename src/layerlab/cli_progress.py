@@ -16,13 +16,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from layerlab.numbers import readable_number
 from layerlab.train import EpochEnd, EpochProgress
 
 
 def metrics_text(metrics: dict[str, float], names: list[str] | None = None) -> str:
     """``loss 0.5021  val_loss 0.5176``: the metrics named (all by default), four figures each."""
     shown = names if names is not None else list(metrics)
-    return "  ".join(f"{name} {metrics[name]:.4g}" for name in shown if name in metrics)
+    return "  ".join(
+        f"{name} {readable_number(metrics[name], digits=4)}" for name in shown if name in metrics
+    )
 
 
 class EpochLines:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from layerlab.errors import LayerlabError
+from layerlab.numbers import readable_number
 from layerlab.search import SAMPLERS, SearchSettings
 
 if TYPE_CHECKING:
@@ -299,7 +300,7 @@ def _search(args, runner: TrialRunner, frame, base_spec, settings, space, out: P
     print(
         f"Best: trial {best.number}, validation loss {best.validation_loss:.4g}: "
         f"{best.spec.describe()}; {best.spec.optimizer}, learning rate "
-        f"{best.spec.learning_rate:.3g}, batch {best.spec.batch_size}.",
+        f"{readable_number(best.spec.learning_rate)}, batch {best.spec.batch_size}.",
         file=sys.stderr,
     )
     print(f"{len(rows)} trials written to {out / 'trials.csv'}", file=sys.stderr)
@@ -310,7 +311,7 @@ def _trial_line(row: TrialRow, best: float | None) -> str:
     loss = "no score" if row.validation_loss is None else f"val_loss {row.validation_loss:.4g}"
     spec = row.spec
     settings = (
-        f"{spec.describe()}; {spec.optimizer} lr {spec.learning_rate:.3g} batch {spec.batch_size}"
+        f"{spec.describe()}; {spec.optimizer} lr {readable_number(spec.learning_rate)} batch {spec.batch_size}"
         if spec
         else ""
     )

@@ -10,7 +10,6 @@ average precision, which, unlike accuracy, do not reward ignoring a rare class.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ import pandas as pd
 
 from layerlab.build import predict_frame
 from layerlab.data import ClassBalance, class_balance
+from layerlab.numbers import readable_number
 from layerlab.reading import as_category_text, as_numeric
 from layerlab.train import TrainingResult, preprocess
 
@@ -40,18 +40,6 @@ BASELINE_NAMES = {
         "linear": "logistic regression",
     },
 }
-
-
-def readable_number(value: float) -> str:
-    """Three significant digits, never in e-notation: 0.972, 12.3, 3,020, 0.000123; n/a for NaN."""
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "infinite" if value > 0 else "minus infinite"
-    rounded = float(f"{value:.3g}")
-    if abs(rounded) >= 1000:
-        return f"{value:,.0f}"
-    return np.format_float_positional(rounded, precision=3, fractional=False, trim="-")
 
 
 @dataclass(frozen=True)

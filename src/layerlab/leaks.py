@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from layerlab.numbers import readable_number
 from layerlab.reading import as_category_text, as_numeric, date_part_source
 
 if TYPE_CHECKING:
@@ -235,8 +236,8 @@ def _near_perfect_score(evaluation: Evaluation) -> str:
         return f"test R² is {metrics['r2']:.3f}"
     naive = evaluation.baselines["naive"]["mae"]
     return (
-        f"test mean absolute error ({metrics['mae']:.3g}) is under {SUSPICIOUS_MAE_SHARE:.0%} "
-        f"of that of always predicting the training mean ({naive:.3g})"
+        f"test mean absolute error ({readable_number(metrics['mae'])}) is under {SUSPICIOUS_MAE_SHARE:.0%} "
+        f"of that of always predicting the training mean ({readable_number(naive)})"
     )
 
 

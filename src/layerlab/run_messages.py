@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from layerlab.numbers import readable_number
 from layerlab.spec import DEFAULT_LEARNING_RATES
 from layerlab.training_guards import Divergence
 
@@ -58,6 +59,6 @@ def _explosion_sentence(divergence: Divergence) -> str:
     naive = divergence.naive
     return (
         f"Training stopped because the loss exploded: the validation loss reached "
-        f"{divergence.exploded_to:.3g}, over {divergence.factor:,} times the "
-        f"{naive.validation:.3g} of always predicting {NAIVE_ANSWERS[naive.predicts]}."
+        f"{readable_number(divergence.exploded_to)}, over {divergence.factor:,} times the "
+        f"{readable_number(naive.validation)} of always predicting {NAIVE_ANSWERS[naive.predicts]}."
     )

@@ -12,7 +12,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from layerlab.evaluate import HEADLINE, readable_number
+from layerlab.evaluate import HEADLINE
+from layerlab.numbers import readable_number
 from layerlab.records import RunRecord
 from layerlab.spec import ModelSpec
 

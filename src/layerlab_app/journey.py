@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from layerlab.numbers import readable_number
+
 PAGES = {
     "data": "pages/data.py",
     "model": "pages/model.py",
@@ -13,10 +15,10 @@ PAGES = {
 }
 
 _STOPS = {
-    "completed": "Ran all {epochs} epochs",
-    "early_stopping": "Stopped early after {done} of {epochs} epochs",
-    "stopped": "Stopped by you after {done} of {epochs} epochs",
-    "diverged": "Diverged after {done} of {epochs} epochs",
+    "completed": "Ran all {epochs}",
+    "early_stopping": "Stopped early after {done} of {epochs}",
+    "stopped": "Stopped by you after {done} of {epochs}",
+    "diverged": "Diverged after {done} of {epochs}",
 }
 _METRIC_LABELS = {"accuracy": "validation accuracy", "mae": "validation MAE"}
 
@@ -70,13 +72,16 @@ def describe_run(
 ) -> str:
     """One line about a finished run, e.g. "Stopped early after 23 of 200 epochs; epoch 13 kept
     (validation accuracy 0.84)"."""
-    text = _STOPS.get(stop_reason, "Ran {done} of {epochs} epochs").format(
-        done=len(history), epochs=epochs
-    )
+    if stop_reason == "completed" and epochs == 1:
+        text = "Ran its one epoch"
+    else:
+        text = _STOPS.get(stop_reason, "Ran {done} of {epochs}").format(
+            done=f"{len(history):,}", epochs=f"{epochs:,} epoch{'' if epochs == 1 else 's'}"
+        )
     if kept_epoch is None or not 1 <= kept_epoch <= len(history):
         return text + "; no epoch finished."
     row = history[kept_epoch - 1]
     value = row.get(f"val_{metric}")
     label = _METRIC_LABELS.get(metric, f"validation {metric}")
-    score = f" ({label} {value:.3g})" if value is not None else ""
+    score = f" ({label} {readable_number(value)})" if value is not None else ""
     return f"{text}; epoch {kept_epoch} kept{score}."

@@ -23,12 +23,25 @@ def done_fraction(epoch: int, epochs: int, within_epoch: float = 1.0) -> float:
 
 
 def progress_text(
-    epoch: int, epochs: int, elapsed_seconds: float, fraction: float, early_stopping: bool
+    epoch: int,
+    epochs: int,
+    elapsed_seconds: float,
+    fraction: float,
+    early_stopping: bool,
+    since: tuple[float, float] = (0.0, 0.0),
 ) -> str:
-    """E.g. ``Epoch 3 of 200 · about 2 min left`` (``at most`` when early stopping may end it sooner)."""
+    """E.g. ``Epoch 3 of 200 · about 2 min left`` (``at most`` when early stopping may end it sooner).
+
+    ``since`` is the (fraction, elapsed seconds) of the run's first progress report:
+    the time left is estimated from the pace after it, so the seconds spent before
+    it (preparing the data, compiling the loop) do not make the first estimates
+    hours too long. Until the run has moved past it, no estimate is given.
+    """
     text = f"Epoch {epoch:,} of {epochs:,}"
-    if fraction <= 0 or fraction >= 1:
+    start_fraction, start_seconds = since
+    done, taken = fraction - start_fraction, elapsed_seconds - start_seconds
+    if fraction >= 1 or done <= 0 or taken <= 0:
         return text
-    left = elapsed_seconds * (1 - fraction) / fraction
+    left = taken * (1 - fraction) / done
     bound = "at most about" if early_stopping else "about"
     return f"{text} · {bound} {format_duration(left)} left"

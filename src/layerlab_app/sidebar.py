@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from layerlab.numbers import readable_number
 from layerlab.task import describe_task
 from layerlab.train import main_metric
 from layerlab_app import state
@@ -41,7 +42,7 @@ def render(slot) -> None:
             )
             evaluation = trained.evaluation
             if evaluation is not None:
-                line += f" Test {metric}: {evaluation.metrics[metric]:.3g}."
+                line += f" Test {metric}: {readable_number(evaluation.metrics[metric])}."
             st.markdown(f"**Last run:** {line}")
         step = next_step(
             has_data=data is not None,

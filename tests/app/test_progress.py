@@ -27,3 +27,12 @@ def test_progress_text_estimates_time_left():
     assert "at most about 30 s left" in progress_text(1, 4, 10.0, 0.25, early_stopping=True)
     assert progress_text(10, 10, 10.0, 1.0, early_stopping=False) == "Epoch 10 of 10"
     assert progress_text(1_500, 10_000, 1.0, 1.0, early_stopping=False) == "Epoch 1,500 of 10,000"
+
+
+def test_the_time_left_is_paced_from_the_first_report_not_from_the_start():
+    # 30 s went on preparing and compiling before epoch 1 of 1,000 ended; then 1 s an epoch.
+    first = (0.001, 30.0)
+    assert progress_text(1, 1_000, 30.0, 0.001, False, since=first) == "Epoch 1 of 1,000"
+    assert progress_text(3, 1_000, 32.0, 0.003, False, since=first) == (
+        "Epoch 3 of 1,000 · about 17 min left"
+    )

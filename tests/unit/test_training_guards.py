@@ -142,7 +142,7 @@ def test_an_exploded_loss_is_told_against_the_naive_answer():
     naive = NaiveLosses(train=1.0, validation=1.04, predicts="mean")
     text = message("diverged", divergence=Divergence(9.75e14, naive, DIVERGENCE_FACTOR))
     assert text.startswith(
-        "Training stopped because the loss exploded: the validation loss reached 9.75e+14, "
+        "Training stopped because the loss exploded: the validation loss reached 975 trillion, "
         "over 1,000 times the 1.04 of always predicting the training mean."
     )
     assert "became NaN" in message("diverged", divergence=Divergence())
