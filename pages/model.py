@@ -14,6 +14,7 @@ from layerlab.spec import (
 from layerlab_app import layer_editor, search_panel, state, teaching, ui
 from layerlab_app.advice import advise, estimated_training_rows
 from layerlab_app.layers import output_choices, output_units
+from layerlab_app.network_figure import input_groups_from_spec, network_figure
 from layerlab_app.tables import summary_frame
 from layerlab_app.text import md
 
@@ -218,6 +219,19 @@ def _summary(spec: ModelSpec, valid: bool) -> bool:
     return valid
 
 
+def _picture(spec: ModelSpec, classes: tuple[str, ...]) -> None:
+    with st.expander("The network, drawn", expanded=True):
+        st.caption(
+            "Each column feeds the network one input (categories one per value, one-hot), "
+            "every unit of a layer takes all the units before it, and the output gives the "
+            "prediction. After training, the Results page draws the same picture with the "
+            "strength of each connection."
+        )
+        groups = input_groups_from_spec(spec, state.profiles(spec.target))
+        figure = network_figure(spec, input_groups=groups, classes=classes)
+        st.plotly_chart(figure, width="content", key="network_picture")
+
+
 def main() -> bool:
     ui.page_header("Model", "Design the network and choose how it trains.")
     spec, info = state.spec(), state.target_info()
@@ -231,6 +245,8 @@ def main() -> bool:
     spec = spec.replace(layers=layers, **output, **training)
     state.set_spec(spec)
     valid = _check(spec, info.rows)
+    if valid:
+        _picture(spec, info.classes)
     ready = _summary(spec, valid)
     search_panel.render(spec, valid)
     return ready

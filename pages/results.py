@@ -5,11 +5,13 @@ import re
 import streamlit as st
 
 from layerlab.errors import LayerlabError
-from layerlab.evaluate import readable_number
+from layerlab.importance import importance_sentence
+from layerlab.numbers import readable_number
 from layerlab.predict import check_columns
 from layerlab.reading import MAX_UPLOAD_MB, csv_bytes, read_csv
 from layerlab.run_table import run_line
-from layerlab_app import figures, state, ui
+from layerlab_app import diagnosis_panel, effects_panel, figures, state, ui
+from layerlab_app.network_figure import network_figure
 from layerlab_app.tables import (
     metrics_table,
     prediction_sentence,
@@ -244,6 +246,30 @@ def _what_if(result) -> None:
             st.dataframe(probabilities.style.format("{:.1%}"), hide_index=True)
 
 
+def _importance(result) -> None:
+    table = result.importance()
+    if table is None or table.empty:
+        return
+    st.subheader("Which columns matter")
+    st.caption(
+        "Each column's values are shuffled among the test rows, breaking its link to the "
+        "target; the more the test score suffers, the more the network relies on it. The bars "
+        "show the spread over 5 shuffles."
+    )
+    st.plotly_chart(figures.importance_bars(table), key="importance_chart")
+    st.markdown(md(importance_sentence(table)))
+
+
+def _model_card(result) -> None:
+    card = result.model_card()
+    if card is None:
+        return
+    with st.expander("Model card: data, scores with confidence intervals, warnings"):
+        # Shown as its Markdown source: it quotes column names and labels from the data,
+        # which Streamlit's Markdown would read as markup; the bundle carries it as a file.
+        st.code(card, language="markdown", wrap_lines=True)
+
+
 def main() -> bool:
     ui.page_header("Results", "How the model does on test rows it never saw, and how to use it.")
     result = state.result()
@@ -256,10 +282,35 @@ def main() -> bool:
         st.caption("Open another run, or compare runs, on the Runs page.")
     evaluation = result.evaluation
     _scores(evaluation, result.leak_suspect)
+    st.subheader("What the learning curves say")
+    diagnosis_panel.render(
+        result.history,
+        spec=result.spec,
+        naive_val_loss=result.naive_val_loss,
+        stop_reason=result.stop_reason,
+        key="results",
+    )
     _charts(evaluation)
+    _importance(result)
+    effects_panel.render(result)
     st.subheader("The network")
     st.caption(f"{result.spec.describe()} · {result.summary.params:,} parameters")
     st.dataframe(summary_frame(result.summary.rows), hide_index=True)
+    kept = result.network()
+    if kept is not None:
+        groups, kernels = kept
+        st.caption(
+            "The trained network: red connections push the next unit up, blue ones down; "
+            "the stronger the colour, the larger the weight."
+        )
+        st.plotly_chart(
+            network_figure(
+                result.spec, input_groups=groups, weights=kernels, classes=result.classes
+            ),
+            width="content",
+            key="trained_network_picture",
+        )
+    _model_card(result)
     _downloads(result, evaluation)
     _score_new_data(result)
     _what_if(result)

@@ -5,7 +5,7 @@ import streamlit as st
 from layerlab.errors import LayerlabError
 from layerlab.run_table import runs_frame, spec_differences
 from layerlab.train import main_metric
-from layerlab_app import state, ui
+from layerlab_app import effects_panel, state, ui
 from layerlab_app.figures import compared_curves
 from layerlab_app.text import md
 
@@ -124,6 +124,7 @@ def _compare(chosen: list) -> None:
         "Solid lines are validation, dotted lines training. The run whose validation curve "
         "ends lowest generalises best; a wide gap under its training curve means it memorises."
     )
+    effects_panel.render_pair(chosen)
     differences = spec_differences(chosen)
     if differences.empty:
         st.caption("These runs have exactly the same settings.")

@@ -3,21 +3,21 @@
 import streamlit as st
 
 from layerlab.train import main_metric
-from layerlab_app import live, state, ui
+from layerlab_app import diagnosis_panel, live, state, ui
 from layerlab_app.figures import learning_curves
 from layerlab_app.journey import describe_run
 from layerlab_app.text import code_name, md
 
 
 @st.fragment(run_every=live.FOLLOW_SECONDS)
-def _follow(metric: str, early_stopping: bool) -> None:
+def _follow(metric: str) -> None:
     """Redraw the live view from the worker's events; rerun the whole app once the run is kept."""
     job = state.training_job()
     record = state.following()
     if record is None or not record.active:
         st.rerun()  # app.py adopts the finished run, and the page is drawn from it
     if job is not None:
-        live.render(job, metric, early_stopping)  # events in memory: no wait for the database
+        live.render(job, metric, record.spec)  # events in memory: no wait for the database
     else:
         live.render_record(record, metric)  # trained by another process (the CLI)
 
@@ -33,6 +33,13 @@ def _last_run() -> None:
     metric = main_metric(trained.spec.task)
     st.plotly_chart(
         learning_curves(trained.history, metric, trained.best_epoch), key="final_curves"
+    )
+    diagnosis_panel.render(
+        trained.history,
+        spec=trained.spec,
+        naive_val_loss=trained.naive_val_loss,
+        stop_reason=trained.stop_reason,
+        key="final",
     )
     rows = trained.rows
     st.caption(
@@ -102,7 +109,7 @@ def main() -> bool:
             "Training runs on the server: switch pages or look around meanwhile; only Stop "
             "ends it early."
         )
-        _follow(main_metric(spec.task), spec.early_stopping)
+        _follow(main_metric(spec.task))
     else:
         _last_run()
     return state.result() is not None

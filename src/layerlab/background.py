@@ -296,6 +296,8 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
     metrics = trained.evaluation.to_dict() if trained.evaluation is not None else {}
     if trained.leak_suspect is not None:
         metrics["leak_suspect"] = leak_suspect_to_dict(trained.leak_suspect)
+    if trained.naive_val_loss is not None:
+        metrics["naive_val_loss"] = trained.naive_val_loss
     fields = {
         "status": status,
         "best_epoch": trained.best_epoch,

@@ -6,7 +6,9 @@ with plain Keras in safe mode), ``spec.json``, ``metrics.json``, ``history.csv``
 needs only pandas and Keras/TensorFlow: ``python predict.py new.csv > predictions.csv``.
 ``predict.py`` is ``layerlab/bundle_predict.py`` and reads files with
 ``layerlab_reading.py``, which is ``layerlab/reading.py``: both are copied as they
-are, so a bundle reads a file exactly as training did.
+are, so a bundle reads a file exactly as training did. With them: ``importance.csv``
+and ``MODEL_CARD.md`` (``insights.py``), and ``train.py``, the same preprocessing and
+network in plain pandas and Keras (``code_export.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from layerlab.build import summary_text
 from layerlab.errors import BundleError, SpecError
 from layerlab.evaluate import Evaluation
+from layerlab.insights import Insights
 from layerlab.reading import load_model_file, model_outputs, read_bundle_json, write_csv
 from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
@@ -38,6 +41,9 @@ BUNDLE_FILES = (
     "predict.py",
     READING_MODULE_NAME,
     "README.md",
+    "importance.csv",
+    "MODEL_CARD.md",
+    "train.py",
 )
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -67,8 +73,21 @@ def _json_safe(value):
     return value
 
 
-def write_bundle(result: TrainingResult, evaluation: Evaluation, directory: str | Path) -> Path:
-    """Write the bundle folder and return its path."""
+def write_bundle(
+    result: TrainingResult,
+    evaluation: Evaluation,
+    directory: str | Path,
+    insights: Insights | None = None,
+) -> Path:
+    """Write the bundle folder and return its path.
+
+    ``insights``: the run's importance and model card, if already worked out
+    (``insights.run_insights``); otherwise they are worked out here.
+    """
+    from layerlab.insights import run_insights
+
+    if insights is None:
+        insights = run_insights(result, evaluation)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     result.built.model.save(directory / "model.keras")
@@ -97,6 +116,8 @@ def write_bundle(result: TrainingResult, evaluation: Evaluation, directory: str 
     (directory / "predict.py").write_text(predict_script(), encoding="utf-8")
     (directory / READING_MODULE_NAME).write_text(reading_module(), encoding="utf-8")
     (directory / "README.md").write_text(_bundle_readme(result, evaluation))
+    for name, data in insights.files().items():
+        (directory / name).write_bytes(data)
     return directory
 
 
@@ -123,7 +144,10 @@ def _bundle_readme(result: TrainingResult, evaluation: Evaluation) -> str:
         "Files: model.keras, spec.json (every setting; reload it with "
         "`python -m layerlab train DATA.csv --spec spec.json`), metrics.json, history.csv, "
         "classes.json (class labels in output order), summary.txt, predict.py, "
-        "layerlab_reading.py.\n"
+        "layerlab_reading.py, importance.csv (which columns matter: how much worse the test "
+        "score gets when each is shuffled), MODEL_CARD.md (data, scores with confidence "
+        "intervals, warnings, intended use), train.py (the same preprocessing and network in "
+        "plain pandas and Keras, trained with model.fit: `python train.py DATA.csv`).\n"
     )
 
 
@@ -136,10 +160,12 @@ def zip_directory(directory: str | Path) -> bytes:
     return buffer.getvalue()
 
 
-def bundle_zip(result: TrainingResult, evaluation: Evaluation) -> bytes:
+def bundle_zip(
+    result: TrainingResult, evaluation: Evaluation, insights: Insights | None = None
+) -> bytes:
     """The whole bundle as zip bytes, written in a private temporary folder."""
     with tempfile.TemporaryDirectory(prefix="layerlab-") as folder:
-        return zip_directory(write_bundle(result, evaluation, folder))
+        return zip_directory(write_bundle(result, evaluation, folder, insights))
 
 
 def model_bytes(result: TrainingResult) -> bytes:

@@ -37,6 +37,10 @@ RUN_FILES = {
     "evaluation": "evaluation.json",
     "summary": "summary.json",
     "checkpoint": "checkpoint.keras",
+    "importance": "importance.json",  # as importance.csv in the bundle, exact for the page
+    "card": "MODEL_CARD.md",
+    "network": "network.npz",
+    "train_script": "train.py",  # kernels and input groups, for the picture of the network
 }
 
 
@@ -81,6 +85,7 @@ class TrainedModel:
     evaluation: Evaluation | None
     folder: str
     leak_suspect: SingleColumnScore | None = None
+    naive_val_loss: float | None = None  # see ``train.EpochEnd``
 
     @classmethod
     def from_record(cls, record: RunRecord, workspace_folder: str | Path) -> TrainedModel | None:
@@ -110,6 +115,7 @@ class TrainedModel:
             evaluation=evaluation_from_json(files["evaluation"].read_text()),
             folder=str(files["model"].parent),
             leak_suspect=None if suspect is None else leak_suspect_from_dict(suspect),
+            naive_val_loss=record.metrics.get("naive_val_loss"),
         )
 
     @property
@@ -119,6 +125,27 @@ class TrainedModel:
     @property
     def bundle_file(self) -> Path:
         return Path(self.folder) / RUN_FILES["bundle"]
+
+    def importance(self) -> pd.DataFrame | None:
+        """Permutation importance per column (``importance.csv``), or None for an older run."""
+        from layerlab.importance import COLUMNS
+
+        path = Path(self.folder) / RUN_FILES["importance"]
+        if not path.is_file():
+            return None
+        return pd.DataFrame(json.loads(path.read_text()), columns=COLUMNS)
+
+    def network(self):
+        """The trained network's input groups and kernels (``network_weights.read_network``),
+        or None where they were not kept (an older run, or a very large network)."""
+        from layerlab.network_weights import read_network
+
+        return read_network(Path(self.folder) / RUN_FILES["network"])
+
+    def model_card(self) -> str | None:
+        """The model card's Markdown (``MODEL_CARD.md``), or None for an older run."""
+        path = Path(self.folder) / RUN_FILES["card"]
+        return path.read_text(encoding="utf-8") if path.is_file() else None
 
     @property
     def history_frame(self) -> pd.DataFrame:
@@ -223,7 +250,9 @@ def keep_files(
     ``folder``; what goes back to the server is plain values."""
     from layerlab.evaluate import evaluate
     from layerlab.export import bundle_zip
+    from layerlab.insights import run_insights
     from layerlab.leaks import strongest_feature, suspiciously_good
+    from layerlab.network_weights import network_bytes
     from layerlab.records import evaluation_to_json
 
     folder = Path(folder)
@@ -242,7 +271,15 @@ def keep_files(
         partial = model_path.with_name(model_path.name + ".tmp.keras")
         result.built.model.save(partial)
         os.replace(partial, model_path)
-        write("bundle", bundle_zip(result, evaluation))
+        insights = run_insights(result, evaluation, leak_suspect)
+        files = insights.files()
+        write("importance", insights.importance.to_json(orient="records").encode())
+        write("card", files[RUN_FILES["card"]])
+        write("train_script", files[RUN_FILES["train_script"]])
+        write("bundle", bundle_zip(result, evaluation, insights))
+        network = network_bytes(result.built)
+        if network is not None:
+            write("network", network)
         write("evaluation", evaluation_to_json(evaluation).encode())
     return TrainedModel(
         spec=result.spec,
@@ -263,6 +300,7 @@ def keep_files(
         evaluation=evaluation,
         folder=str(folder),
         leak_suspect=leak_suspect,
+        naive_val_loss=result.naive_val_loss,
     )
 
 

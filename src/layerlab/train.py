@@ -99,6 +99,9 @@ class EpochEnd:
     metrics: dict[str, float]
     elapsed_seconds: float
     best_epoch: int
+    # The validation loss of the answer that ignores every column, the yardstick for
+    # "learns nothing" (``diagnosis.diagnose``).
+    naive_val_loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ class TrainingResult:
     engine: str
     kept_epoch: int | None = None
     class_weights: dict[str, float] | None = None  # learned from the training rows
+    naive_val_loss: float | None = None  # as in ``EpochEnd``
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -428,7 +432,16 @@ class TrainingRun:
         epoch = pending.epoch
         self.history.append({"epoch": epoch, **metrics})
         self._weights.update(epoch, metrics["val_loss"], pending.snapshot)
-        self._send(EpochEnd(epoch, self.spec.epochs, metrics, self._elapsed(), self.best_epoch))
+        self._send(
+            EpochEnd(
+                epoch,
+                self.spec.epochs,
+                metrics,
+                self._elapsed(),
+                self.best_epoch,
+                self._guard.naive.validation,
+            )
+        )
         self._checkpoint_if_due()
         if self._stop_requested():
             return "stopped"
@@ -496,6 +509,7 @@ class TrainingRun:
             class_weights=None
             if self.class_weights is None
             else dict(zip(self.built.classes, map(float, self.class_weights), strict=True)),
+            naive_val_loss=float(self._guard.naive.validation),
         )
         return self.result
 

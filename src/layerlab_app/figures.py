@@ -13,7 +13,12 @@ import plotly.graph_objects as go
 
 from layerlab_app.text import plotly_text
 
-METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error"}
+METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error, in the target's units"}
+# A regression network trains on the standardized target (mean 0, spread 1), so its loss
+# is in those units, not the target's: 0.02 there can be an error of thousands of dollars.
+STANDARDIZED_LOSS_TITLE = "Loss, on the standardized target"
+# Plain decimals on the axes, never 3e+3 or 7e-5.
+READABLE_TICKS = ",.3~r"
 TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#ff7f0e"
 
@@ -48,7 +53,8 @@ def learning_curves(
                     "yaxis": f"y{axis}",
                 }
             )
-    titles = ("Loss", METRIC_TITLES.get(metric, metric))
+    loss_title = STANDARDIZED_LOSS_TITLE if metric == "mae" else "Loss"
+    titles = (loss_title, METRIC_TITLES.get(metric, metric))
     annotations = [
         {
             "text": title,
@@ -94,9 +100,9 @@ def learning_curves(
         )
     layout = {
         "xaxis": {"domain": [0, 0.45], "anchor": "y", "title": {"text": "epoch"}},
-        "yaxis": {"domain": [0, 1], "anchor": "x"},
+        "yaxis": {"domain": [0, 1], "anchor": "x", "tickformat": READABLE_TICKS},
         "xaxis2": {"domain": [0.55, 1], "anchor": "y2", "title": {"text": "epoch"}},
-        "yaxis2": {"domain": [0, 1], "anchor": "x2"},
+        "yaxis2": {"domain": [0, 1], "anchor": "x2", "tickformat": READABLE_TICKS},
         "annotations": annotations,
         "shapes": shapes,
         "height": 360,
@@ -294,5 +300,31 @@ def compared_curves(runs: list[tuple[str, list[dict[str, float]]]], name: str) -
         yaxis_title=title,
         legend={"orientation": "h", "y": -0.25},
         margin={"t": 40},
+    )
+    return figure
+
+
+def importance_bars(table: pd.DataFrame) -> go.Figure:
+    """Permutation importance per column (``importance.permutation_importances``), most
+    important on top, with its spread over repeats as error bars."""
+    shown = table.iloc[::-1]  # Plotly draws the first bar at the bottom
+    score = str(table["score"].iloc[0]) if len(table) else "score"
+    figure = go.Figure(
+        go.Bar(
+            x=shown["importance"],
+            y=[plotly_text(name) for name in shown["column"]],
+            orientation="h",
+            error_x={"type": "data", "array": shown["spread"], "visible": True},
+            marker={"color": TRAIN_COLOR},
+            hovertemplate="%{y}: %{x:,.3~r}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={
+            "title": {"text": f"how much worse the test {score} gets when shuffled"},
+            "tickformat": READABLE_TICKS,
+        },
+        height=max(220, 28 * len(table) + 100),
+        margin={"t": 20, "b": 40},
     )
     return figure

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import streamlit as st
 
 from layerlab.records import RunRecord
+from layerlab.spec import ModelSpec
 from layerlab.train import EpochEnd, EpochProgress
 from layerlab.workers import Job
+from layerlab_app import diagnosis_panel
 from layerlab_app.figures import learning_curves
 from layerlab_app.progress import done_fraction, progress_text
 
@@ -29,17 +31,19 @@ class LiveState:
     best_epoch: int | None
     fraction: float
     text: str
+    naive_val_loss: float | None = None
 
 
 def live_state(job: Job, early_stopping: bool) -> LiveState:
     """Fold the job's events into the history and the progress bar's position and words."""
     history: list[dict[str, float]] = []
-    best_epoch = None
+    best_epoch = naive_val_loss = None
     fraction, text = 0.0, _waiting_text(job)
+    since: tuple[float, float] | None = None  # the first report: the pace is measured from it
     for event in list(job.events):
         if isinstance(event, EpochEnd):
             history.append({"epoch": event.epoch, **event.metrics})
-            best_epoch = event.best_epoch
+            best_epoch, naive_val_loss = event.best_epoch, event.naive_val_loss
             at = done_fraction(event.epoch, event.epochs)
         elif isinstance(event, EpochProgress):
             at = done_fraction(event.epoch, event.epochs, event.fraction)
@@ -47,12 +51,14 @@ def live_state(job: Job, early_stopping: bool) -> LiveState:
             continue
         # An epoch's end can come just after the next epoch's first progress (its
         # validation runs alongside); the bar never moves backwards.
+        if since is None:
+            since = (at, event.elapsed_seconds)
         if at >= fraction:
             fraction = at
             text = progress_text(
-                event.epoch, event.epochs, event.elapsed_seconds, fraction, early_stopping
+                event.epoch, event.epochs, event.elapsed_seconds, fraction, early_stopping, since
             )
-    return LiveState(history, best_epoch, fraction, text)
+    return LiveState(history, best_epoch, fraction, text, naive_val_loss)
 
 
 def _waiting_text(job: Job) -> str:
@@ -78,14 +84,14 @@ def render_record(record: RunRecord, metric: str) -> None:
         )
 
 
-def render(job: Job, metric: str, early_stopping: bool) -> None:
+def render(job: Job, metric: str, spec: ModelSpec) -> None:
     """Draw the bar and the learning curves, empty until the first epoch ends.
 
     The empty chart is there from the Train click on: the browser loads and sets up
     Plotly (a 4.7 MB script, seconds on a small machine) while the worker starts
     and builds the network, so the first epoch is drawn as soon as it arrives.
     """
-    now = live_state(job, early_stopping)
+    now = live_state(job, spec.early_stopping)
     st.progress(now.fraction, text=now.text)
     figure = learning_curves(now.history, metric, now.best_epoch)
     if not now.history:
@@ -98,3 +104,6 @@ def render(job: Job, metric: str, early_stopping: bool) -> None:
             showarrow=False,
         )
     st.plotly_chart(figure, key="live_curves")
+    diagnosis_panel.render(
+        now.history, spec=spec, naive_val_loss=now.naive_val_loss, stop_reason=None, key="live"
+    )

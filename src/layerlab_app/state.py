@@ -61,6 +61,7 @@ TRAINING_WIDGETS = (
     "seed",
 )
 # Widgets seeded from the spec: forgotten when another spec is loaded ("Edit a copy").
+FIX_DONE_KEY = "diagnosis_fix_done"
 SPEC_WIDGETS = (*TRAINING_WIDGETS, "output_loss", "class_weight", "feature_columns")
 
 # Network and training settings carried over when only the target or task changes.
@@ -531,6 +532,7 @@ def start_training() -> None:
         data_fingerprint=table.fingerprint if table is not None else "",
     )
     current.train_message = None
+    st.session_state.pop(FIX_DONE_KEY, None)
     try:
         shared_manager().start(current.store, record, current.frame)
     except WorkspaceError as error:
@@ -698,19 +700,45 @@ def run_frame(run_id: str) -> pd.DataFrame | None:
     )
 
 
-def training_rows() -> pd.DataFrame:
-    """The training split of the open run, recomputed from its table (the split is seeded)."""
+def run_splits(run_id: str, spec: ModelSpec):
+    """The train / validation / test splits of a run of this workspace, recomputed from its
+    table (the split is seeded); a ``LayerlabError`` when that table is gone."""
     from layerlab.task import drop_missing_target
     from layerlab.train import split_frame
 
-    trained = result()
-    data = run_frame(session().open_run)
+    data = run_frame(run_id)
     if data is None:
         raise LayerlabError(
-            "The table this run trained on is no longer in the workspace, so its training "
-            "rows cannot be shown."
+            "The table this run trained on is no longer in the workspace, so its rows cannot "
+            "be shown. Load it again on the Data page."
         )
-    return split_frame(drop_missing_target(data, trained.spec.target), trained.spec).train
+    return for_result(
+        ("splits", run_id), lambda: split_frame(drop_missing_target(data, spec.target), spec)
+    )
+
+
+def training_rows() -> pd.DataFrame:
+    """The training split of the open run."""
+    return run_splits(session().open_run, result().spec).train
+
+
+def test_rows() -> pd.DataFrame:
+    """The test split of the open run."""
+    return run_splits(session().open_run, result().spec).test
+
+
+def kept_model(run_id: str) -> TrainedModel | None:
+    """A finished run of this workspace with its model, or None (still training, no model)."""
+    current = session()
+    record = current.store.run(run_id)
+    if record is None or record.active:
+        return None
+    return TrainedModel.from_record(record, current.store.folder)
+
+
+def predict_with(trained: TrainedModel, rows: pd.DataFrame) -> pd.DataFrame:
+    """``trained``'s predictions for ``rows``, computed in a worker process."""
+    return quick_pool().run("predict", str(trained.model_file), trained.spec, trained.classes, rows)
 
 
 def predict(rows: pd.DataFrame) -> pd.DataFrame:
@@ -739,6 +767,30 @@ def edit_copy(run_id: str) -> None:
     current.target_info = _checked_target(current)
     current.summary = current.memory = None
     forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
+
+
+def apply_fix(base: ModelSpec, finding) -> None:
+    """Make the change a diagnosis suggests (``finding``, a ``diagnosis.Diagnosis``) on a copy
+    of ``base``, the diagnosed run's settings, and make it the spec to train next."""
+    from layerlab.diagnosis import apply_action
+    from layerlab.numbers import readable_number
+
+    current = session()
+    changed = apply_action(base, finding)
+    current.spec = changed
+    current.summary = current.memory = None
+    forget(*SPEC_WIDGETS, prefix="layer_")
+    st.session_state[FIX_DONE_KEY] = (
+        f"{finding.action_label}: done on a copy of this run's settings, now "
+        f"{changed.describe()} with learning rate {readable_number(changed.learning_rate)}. "
+        "Press Train to try it; this run is kept as it is."
+    )
+    save()
+
+
+def fix_done() -> str | None:
+    """What the last diagnosis button changed, to confirm it next to the diagnosis."""
+    return st.session_state.get(FIX_DONE_KEY)
 
 
 def choose_run(run_id: str) -> None:

@@ -14,6 +14,7 @@ from layerlab.leaks import (
     suspiciously_good,
     too_good_sentence,
 )
+from layerlab.numbers import readable_number
 from layerlab.reading import as_category_text, as_numeric
 from layerlab.spec import ModelSpec
 from layerlab_app.text import md
@@ -69,9 +70,8 @@ def verdict(
         return True, "The network beats both baselines on rows it never saw."
     _, _, label = evaluation.headline_metric()
     return False, (
-        f"The network's {label} is not better than {' or '.join(losing)}. Train longer, try "
-        "the Wider or Deeper preset if training scores are poor too, or add dropout if training "
-        "scores are much better than validation."
+        f"The network's {label} is not better than {' or '.join(losing)}. What its learning "
+        "curves say, and a change to try, is below."
     )
 
 
@@ -139,7 +139,7 @@ def prediction_sentence(task: str, prediction: pd.DataFrame) -> str:
     """The first row of a predictions table in words (Markdown)."""
     row = prediction.iloc[0]
     if task == "regression":
-        return f"The model predicts {row['prediction']:.4g}."
+        return f"The model predicts {readable_number(row['prediction'], digits=4)}."
     probability = row.get(f"probability_{row['prediction']}")
     share = f" (probability {probability:.0%})" if probability is not None else ""
     return f"The model predicts **{md(row['prediction'])}**{share}."

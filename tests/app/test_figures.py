@@ -25,8 +25,13 @@ def test_learning_curves_show_training_and_validation_loss_and_metric():
     assert list(figure.data[1].y) == [1.2, 0.7]
     assert list(figure.data[3].y) == [3.5, 2.4]
     titles = [annotation.text for annotation in figure.layout.annotations]
-    assert "Mean absolute error" in titles
+    # A regression network's loss is on the standardized target, its MAE in the target's units.
+    assert "Loss, on the standardized target" in titles
+    assert "Mean absolute error, in the target's units" in titles
     assert "best epoch 2" in titles
+    assert figure.layout.yaxis.tickformat == figure.layout.yaxis2.tickformat == ",.3~r"
+    classifier = learning_curves(HISTORY, "accuracy")
+    assert "Loss" in [annotation.text for annotation in classifier.layout.annotations]
 
 
 def test_learning_curves_without_history_or_best_epoch():

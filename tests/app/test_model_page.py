@@ -187,3 +187,20 @@ def test_a_new_number_target_starts_unweighted_when_settings_are_carried():
     fresh = ModelSpec("y", "regression", [Feature("x", "numeric")])
     assert state.carry_settings(classifier, fresh).class_weight == "none"
     assert state.carry_settings(classifier, fresh).learning_rate == classifier.learning_rate
+
+
+def _network_picture(at) -> str:
+    [picture] = [
+        chart.proto.spec for chart in at.get("plotly_chart") if "units" in chart.proto.spec
+    ]
+    return picture
+
+
+def test_the_picture_of_the_network_follows_the_layers(model_page):
+    at = model_page
+    before = _network_picture(at)
+    assert "64 units" in before and "dropout" not in before
+    at.button(key="add_dropout").click().run()
+    after = _network_picture(at)
+    assert "dropout 0.2" in after
+    assert not at.exception

@@ -59,7 +59,12 @@ def test_two_runs_are_overlaid_and_only_their_differences_listed(two_runs):
     at, first, second = two_runs
     at.multiselect(key="runs_selected").set_value([second, first]).run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 2  # loss and accuracy, both runs on each
+    keys = [chart.key for chart in at.get("plotly_chart")]
+    assert keys[:2] == ["compare_loss", "compare_metric"]  # both runs on each
+    # The same rows through both networks, side by side.
+    assert "pair_ice_chart" in keys
+    [pair] = [chart.proto.spec for chart in at.get("plotly_chart") if chart.key == "pair_ice_chart"]
+    assert "Run 2: faster" in pair and "Run 1: seeded" in pair
     differences = at.dataframe[1].value
     assert list(differences["Setting"]) == ["Learning rate"]
     assert list(differences.columns) == ["Setting", "Run 2: faster", "Run 1: seeded"]

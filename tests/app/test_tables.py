@@ -55,7 +55,8 @@ def test_verdict_names_the_baseline_that_wins_and_what_to_try():
     better, sentence = verdict(regression_evaluation(5.0))
     assert not better
     assert "not better than linear regression" in sentence
-    assert "Wider or Deeper" in sentence
+    # What to try comes from the diagnosis of its curves; never a blind "train longer".
+    assert "learning curves say" in sentence and "longer" not in sentence
 
 
 def test_predictions_are_appended_and_clashing_names_renamed():

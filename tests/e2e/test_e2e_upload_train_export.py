@@ -49,6 +49,7 @@ def test_upload_design_train_and_use_the_exported_model(page: Page, tmp_path: Pa
     go_to(page, "Model")
     network = design_network(page)
     set_training(page, **JOURNEY_SETTINGS)
+    expect(page.get_by_text("The network, drawn")).to_be_visible()
     click(page, "show_summary", timeout=60)
     expect(page.get_by_text("Parameters").first).to_be_visible()
     shoot(page, ARTIFACTS / "journey-model.png")
@@ -63,21 +64,47 @@ def test_upload_design_train_and_use_the_exported_model(page: Page, tmp_path: Pa
     wait_for_training(page)
     expect(page.get_by_text(f"Training ran all {EPOCHS} epochs")).to_be_visible()
     assert chart_points(page) == EPOCHS
+    # What the curves say: a finding with its button, or that nothing stands out.
+    text = main_text(page)
+    assert "Nothing stands out in the learning curves" in text or any(
+        title in text
+        for title in (
+            "Overfitting:",
+            "Underfitting:",
+            "Plateau:",
+            "Learning rate",
+            "Early stopping:",
+        )
+    )
     shoot(page, ARTIFACTS / "journey-train.png")
 
     go_to(page, "Results")
     text = main_text(page)
-    for expected in ("Test-set scores", "accuracy", "Dense", "Downloads"):
+    for expected in (
+        "Test-set scores",
+        "accuracy",
+        "What the learning curves say",
+        "Which columns matter",
+        "How the prediction moves",
+        "Dense",
+        "Downloads",
+    ):
         assert expected in text
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
-    assert page.locator(".js-plotly-plot").count() >= 2  # confusion matrix and ROC curve
+    # Confusion matrix, ROC and precision-recall curves, importance, ICE lines, decision
+    # surface and the trained network's picture: each drawn once.
+    expect(page.locator(".js-plotly-plot")).to_have_count(7, timeout=60_000)
+    page.get_by_text("Model card: data, scores with confidence intervals").click()
+    expect(page.get_by_text("# Model card: predicting").first).to_be_visible()
     tables = page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]')
     assert tables.count() >= 2  # the metrics beside the baselines, and the layer summary
     expect(tracebacks(page)).to_have_count(0)
     shoot(page, ARTIFACTS / "journey-results.png")
 
     bundle = _download(page, "download_bundle", tmp_path / "bundle")
-    assert {"model.keras", "spec.json", "predict.py"} <= {p.name for p in bundle.iterdir()}
+    assert {"model.keras", "spec.json", "predict.py", "train.py", "MODEL_CARD.md"} <= {
+        p.name for p in bundle.iterdir()
+    }
     predictions = _predict_outside_layerlab(bundle, table)
     assert len(predictions) == 300
     assert {row["prediction"] for row in predictions} <= {"yes", "no"}

@@ -1,0 +1,49 @@
+"""What the learning curves say, next to them: one sentence per finding, and a button that
+makes the suggested change on a copy of the run's settings (the run itself is kept)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from layerlab.diagnosis import diagnose
+from layerlab.spec import ModelSpec
+from layerlab_app import state
+from layerlab_app.text import md
+
+# A finding that says something went wrong is a warning; the rest are for information.
+_INFO_KINDS = frozenset({"early_stopping", "learning_rate_too_low"})
+
+
+def render(
+    history: list[dict[str, float]],
+    *,
+    spec: ModelSpec,
+    naive_val_loss: float | None,
+    stop_reason: str | None,
+    key: str,
+) -> None:
+    """Draw the diagnosis of ``history`` (a run still training has ``stop_reason`` None).
+
+    ``key`` keeps the buttons of the live view and of the finished run apart.
+    """
+    done = state.fix_done()
+    if done is not None:
+        st.success(md(done))
+    findings = diagnose(history, naive_val_loss=naive_val_loss, stop_reason=stop_reason, spec=spec)
+    if not findings and stop_reason is not None:
+        st.caption(
+            "Nothing stands out in the learning curves: no sign of overfitting, of a learning "
+            "rate that is too high or too low, or of a plateau."
+        )
+    for finding in findings:
+        box = st.container(border=True)
+        show = box.info if finding.kind in _INFO_KINDS else box.warning
+        show(md(finding.sentence), icon=":material/troubleshoot:")
+        if finding.action_label is not None:
+            box.button(
+                finding.action_label,
+                key=f"{key}_fix_{finding.kind}",
+                on_click=state.apply_fix,
+                args=(spec, finding),
+                help="Changes a copy of this run's settings; press Train to try it.",
+            )

@@ -1,0 +1,78 @@
+"""The diagnosis of the learning curves on the Train and Results pages, and its buttons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_support import seed_trained, session_of, texts, train
+
+from layerlab.reading import read_csv
+from layerlab.spec import LayerSpec
+
+CHURN = Path(__file__).resolve().parents[2] / "data" / "customer_churn.csv"
+
+
+@pytest.fixture(scope="module")
+def overfitted():
+    """A wide network on 300 rows for 120 epochs without early stopping: it overfits."""
+    few = read_csv(CHURN).sample(300, random_state=0)
+    return train(
+        few,
+        "churned",
+        layers=[LayerSpec.dense(256, "relu"), LayerSpec.dense(256, "relu")],
+        learning_rate=0.003,
+        epochs=120,
+        patience=0,
+    )
+
+
+def test_the_train_page_says_it_overfits_and_the_button_adds_dropout_to_a_copy(app, overfitted):
+    seed_trained(app, overfitted)
+    at = app.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert "overfit" in texts(at.warning).lower()
+    [fix] = [button for button in at.button if button.key == "final_fix_overfitting"]
+    assert fix.label == "Add dropout 0.2"
+    at = fix.click().run()
+    assert not at.exception
+    spec = session_of(at).spec
+    assert [layer.kind for layer in spec.layers] == ["dense", "dropout", "dense", "dropout"]
+    assert "Press Train to try it" in texts(at.success)
+    # The run itself is kept as it trained.
+    assert [layer.kind for layer in overfitted.result.spec.layers] == ["dense", "dense"]
+    at = at.switch_page("pages/model.py").run()
+    assert not at.exception
+
+
+def test_the_results_page_reads_the_curves_too(app, overfitted):
+    seed_trained(app, overfitted)
+    at = app.switch_page("pages/results.py").run()
+    assert not at.exception
+    assert "What the learning curves say" in texts(at.subheader)
+    assert "overfit" in texts(at.warning).lower()
+    assert any(button.key == "results_fix_overfitting" for button in at.button)
+
+
+def test_the_results_page_shows_which_columns_matter_and_the_model_card(app, overfitted):
+    seed_trained(app, overfitted)
+    at = app.switch_page("pages/results.py").run()
+    assert not at.exception
+    assert "Which columns matter" in texts(at.subheader)
+    charts = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert any("how much worse the test log loss gets when shuffled" in spec for spec in charts)
+    assert "Shuffling" in texts(at.markdown)
+    [card] = [block for block in at.code if block.value.startswith("# Model card")]
+    assert "## Test scores" in card.value
+
+
+def test_the_results_page_draws_the_trained_network_with_its_weights(app, overfitted):
+    seed_trained(app, overfitted)
+    at = app.switch_page("pages/results.py").run()
+    assert not at.exception
+    pictures = [
+        chart.proto.spec for chart in at.get("plotly_chart") if "256 units" in chart.proto.spec
+    ]
+    assert len(pictures) == 1
+    # With the weights, the connections are coloured by sign instead of grey.
+    assert '"name":"negative' in pictures[0] and '"name":"positive' in pictures[0]

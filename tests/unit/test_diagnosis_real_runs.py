@@ -1,0 +1,66 @@
+"""The diagnosis on real runs of the churn table, not only on constructed curves."""
+
+from __future__ import annotations
+
+import pytest
+
+from layerlab.data import profile_columns
+from layerlab.diagnosis import apply_action, diagnose
+from layerlab.spec import LayerSpec, default_spec
+from layerlab.train import TrainingRun
+
+ADVICE_TO_TRAIN_LONGER = ("train longer", "more epochs")
+
+
+@pytest.fixture(scope="module")
+def churn_spec(churn_frame):
+    return default_spec("churned", "binary", profile_columns(churn_frame, "churned"))
+
+
+def findings_of(result):
+    return diagnose(
+        result.history,
+        naive_val_loss=result.naive_val_loss,
+        stop_reason=result.stop_reason,
+        spec=result.spec,
+    )
+
+
+def test_sgd_at_learning_rate_10_is_told_to_lower_it_and_never_to_train_longer(
+    churn_frame, churn_spec
+):
+    spec = churn_spec.replace(optimizer="sgd", learning_rate=10.0, epochs=20, patience=0)
+    result = TrainingRun(churn_frame, spec).run()
+    findings = findings_of(result)
+    assert findings, result.history
+    assert findings[0].kind == "learning_rate_too_high"
+    assert all(
+        phrase not in finding.sentence.lower()
+        for finding in findings
+        for phrase in ADVICE_TO_TRAIN_LONGER
+    )
+    lowered = apply_action(spec, findings[0])
+    assert lowered.learning_rate < spec.learning_rate
+
+
+def test_a_wide_network_on_few_rows_for_many_epochs_is_called_overfitting(churn_frame, churn_spec):
+    few = churn_frame.sample(300, random_state=0)
+    spec = churn_spec.replace(
+        layers=[LayerSpec.dense(256, "relu"), LayerSpec.dense(256, "relu")],
+        learning_rate=0.003,
+        epochs=120,
+        patience=0,
+        restore_best_weights=True,
+    )
+    result = TrainingRun(few, spec).run()
+    kinds = [finding.kind for finding in findings_of(result)]
+    assert "overfitting" in kinds, result.history[-5:]
+    overfitting = next(f for f in findings_of(result) if f.kind == "overfitting")
+    assert overfitting.began_epoch is not None and overfitting.began_epoch < 120
+    assert "dropout" in overfitting.action_label.lower()
+
+
+def test_the_default_network_on_churn_gets_no_warning(churn_frame, churn_spec):
+    result = TrainingRun(churn_frame, churn_spec.replace(epochs=60)).run()
+    problems = [f.kind for f in findings_of(result) if f.kind != "early_stopping"]
+    assert problems == [], [f.sentence for f in findings_of(result)]

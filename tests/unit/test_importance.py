@@ -1,0 +1,156 @@
+"""Permutation importance: which raw columns a trained network leans on, and by how much."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerlab import importance
+from layerlab.importance import importance_csv, importance_sentence, permutation_importances
+from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.train import train
+
+COLOUR_EFFECT = {"red": -2.0, "green": 0.0, "blue": 2.0}
+
+
+def _signal_table(task: str, n: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The target follows ``size`` and ``colour`` strongly and ``noise`` not at all."""
+    rng = np.random.default_rng(seed)
+    size = rng.uniform(-2, 2, n)
+    colour = rng.choice(list(COLOUR_EFFECT), n)
+    noise = rng.normal(0, 1, n)
+    signal = size + pd.Series(colour).map(COLOUR_EFFECT).to_numpy()
+    frame = pd.DataFrame({"size": size, "colour": colour, "noise": noise})
+    if task == "regression":
+        frame["price"] = 100 + 25 * signal + rng.normal(0, 2, n)
+    else:
+        frame["bought"] = np.where(signal + rng.normal(0, 0.3, n) > 0, "yes", "no")
+    return frame
+
+
+def _signal_spec(task: str) -> ModelSpec:
+    return ModelSpec(
+        target="price" if task == "regression" else "bought",
+        task=task,
+        features=[
+            Feature("size", "numeric"),
+            Feature("colour", "categorical"),
+            Feature("noise", "numeric"),
+        ],
+        layers=[LayerSpec.dense(16, "relu")],
+        learning_rate=0.02,
+        epochs=15,
+        patience=0,
+    )
+
+
+@pytest.fixture(scope="module", params=["regression", "binary"])
+def trained(request):
+    task = request.param
+    return train(_signal_table(task), _signal_spec(task))
+
+
+@pytest.fixture(scope="module")
+def table(trained) -> pd.DataFrame:
+    return permutation_importances(trained)
+
+
+def test_informative_columns_rank_above_the_noise_column(table):
+    assert set(table["column"].iloc[:2]) == {"size", "colour"}
+    assert table["column"].iloc[-1] == "noise"
+    assert (table["importance"].iloc[:2] > 10 * table["spread"].iloc[:2]).all()
+
+
+def test_the_noise_column_barely_matters(table):
+    noise = table.set_index("column").loc["noise"]
+    top = table["importance"].max()
+    assert abs(noise["importance"]) <= 2 * noise["spread"] + 0.02 * top
+
+
+def test_a_categorical_column_is_judged_once_not_per_category(trained, table):
+    assert sorted(table["column"]) == sorted(trained.spec.feature_names)
+    assert (table["column"] == "colour").sum() == 1
+
+
+def test_the_table_is_sorted_most_important_first(table):
+    assert list(table.columns) == ["column", "importance", "spread", "score"]
+    assert table["importance"].is_monotonic_decreasing
+    assert (table["spread"] >= 0).all()
+
+
+def test_the_score_is_the_loss_in_the_users_terms(trained, table):
+    expected = "MAE" if trained.spec.task == "regression" else "log loss"
+    assert set(table["score"]) == {expected}
+
+
+def test_the_same_seed_gives_the_same_table(trained, table):
+    pd.testing.assert_frame_equal(permutation_importances(trained, seed=trained.spec.seed), table)
+    again = permutation_importances(trained, seed=7, repeats=2)
+    pd.testing.assert_frame_equal(permutation_importances(trained, seed=7, repeats=2), again)
+
+
+def test_a_large_test_split_is_judged_on_a_seeded_sample(trained, monkeypatch):
+    sizes: list[int] = []
+    predict = importance.predict_frame
+
+    def counting(built, frame):
+        sizes.append(len(frame))
+        return predict(built, frame)
+
+    monkeypatch.setattr(importance, "predict_frame", counting)
+    sampled = permutation_importances(trained, max_rows=50, repeats=2)
+    assert len(trained.splits.test) > 50
+    assert sizes and all(size % 50 == 0 for size in sizes)
+    assert sum(sizes) == 50 * (1 + 2 * len(trained.spec.features))
+    pd.testing.assert_frame_equal(permutation_importances(trained, max_rows=50, repeats=2), sampled)
+
+
+def test_the_csv_round_trips_with_pandas(table):
+    read = pd.read_csv(io.BytesIO(importance_csv(table)), encoding="utf-8")
+    pd.testing.assert_frame_equal(read, table)
+
+
+def test_the_sentence_names_the_top_column_in_readable_numbers(table):
+    sentence = importance_sentence(table)
+    score = table["score"].iloc[0]
+    assert sentence.startswith(
+        f"Shuffling {table['column'].iloc[0]} makes the test {score} worse by "
+    )
+    assert "±" in sentence and "\n" not in sentence
+    assert not re.search(r"\d[eE][+-]?\d", sentence)
+
+
+def _hand_table(importances: list[float], spreads: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "column": [f"c{i}" for i in range(len(importances))],
+            "importance": importances,
+            "spread": spreads,
+            "score": "MAE",
+        }
+    )
+
+
+def test_the_sentence_counts_the_columns_it_leaves_out():
+    sentence = importance_sentence(
+        _hand_table([1234.5, 0.5, 0.000012, -0.001, -0.002], [56.0, 0.1, 0.00001, 0.01, 0.01])
+    )
+    assert sentence == (
+        "Shuffling c0 makes the test MAE worse by 1,234 (± 56), c1 by 0.5 (± 0.1), "
+        "c2 by 0.000012 (± 0.00001); the other 2 columns matter less."
+    )
+
+
+def test_the_sentence_says_when_no_column_matters():
+    sentence = importance_sentence(_hand_table([-0.001, -0.002], [0.01, 0.01]))
+    assert sentence.startswith("Shuffling no single column makes the test MAE worse")
+    assert importance_sentence(_hand_table([], [])) == "There is no feature column to judge."
+
+
+def test_a_repeat_count_below_one_is_refused(trained):
+    with pytest.raises(ValueError, match="'repeats' must be >= 1; got 0"):
+        permutation_importances(trained, repeats=0)
