@@ -115,18 +115,24 @@ class RunManager:
         return self._pool if self._pool is not None else shared_pool()
 
     def start(
-        self, store: WorkspaceStore, record: RunRecord, frame: pd.DataFrame, *, jit: bool = True
+        self,
+        store: WorkspaceStore,
+        record: RunRecord,
+        frame: pd.DataFrame,
+        *,
+        jit: bool = True,
+        insights: bool = True,
     ) -> Job:
         """Queue ``record``'s run on ``frame``; its record is written at once as queued.
 
-        ``jit``: compile its training loop with XLA (search trials do not: see
-        ``search.TRIAL_JIT``)."""
+        ``jit`` and ``insights`` as in ``jobs.train_model`` (a search trial has neither:
+        see ``search.TRIAL_JIT``)."""
         store.check_room()
         record.status = "queued"
         record.owner = this_process()
         store.add_run(record)
         folder = store.run_folder(record.id)
-        job = self.pool.submit("train", frame, record.spec, str(folder), jit)
+        job = self.pool.submit("train", frame, record.spec, str(folder), jit, insights)
         self._watch(store, record.id, job, self._finish_training)
         return job
 

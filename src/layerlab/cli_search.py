@@ -380,7 +380,7 @@ def _train_best(args, pool, frame, spec: ModelSpec, base_spec: ModelSpec, out: P
         f"Training the best network on all {len(frame)} rows, up to {final.epochs} epochs ...",
     )
     with tempfile.TemporaryDirectory(prefix="layerlab-best-", dir=out) as folder:
-        handle = retrain_best(PoolTrials(pool, folder), frame, spec, base_spec)
+        handle = retrain_best(PoolTrials(pool, folder, final=True), frame, spec, base_spec)
         try:
             handle.wait()
         except KeyboardInterrupt:

@@ -78,15 +78,18 @@ def write_bundle(
     evaluation: Evaluation,
     directory: str | Path,
     insights: Insights | None = None,
+    *,
+    explain: bool = True,
 ) -> Path:
     """Write the bundle folder and return its path.
 
-    ``insights``: the run's importance and model card, if already worked out
-    (``insights.run_insights``); otherwise they are worked out here.
+    ``insights``: the run's importance, model card and train.py, if already worked out
+    (``insights.run_insights``); otherwise they are worked out here, unless ``explain``
+    is False (a search trial's bundle goes without them).
     """
     from layerlab.insights import run_insights
 
-    if insights is None:
+    if insights is None and explain:
         insights = run_insights(result, evaluation)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -116,7 +119,7 @@ def write_bundle(
     (directory / "predict.py").write_text(predict_script(), encoding="utf-8")
     (directory / READING_MODULE_NAME).write_text(reading_module(), encoding="utf-8")
     (directory / "README.md").write_text(_bundle_readme(result, evaluation))
-    for name, data in insights.files().items():
+    for name, data in (insights.files() if insights is not None else {}).items():
         (directory / name).write_bytes(data)
     return directory
 
@@ -161,11 +164,15 @@ def zip_directory(directory: str | Path) -> bytes:
 
 
 def bundle_zip(
-    result: TrainingResult, evaluation: Evaluation, insights: Insights | None = None
+    result: TrainingResult,
+    evaluation: Evaluation,
+    insights: Insights | None = None,
+    *,
+    explain: bool = True,
 ) -> bytes:
     """The whole bundle as zip bytes, written in a private temporary folder."""
     with tempfile.TemporaryDirectory(prefix="layerlab-") as folder:
-        return zip_directory(write_bundle(result, evaluation, folder, insights))
+        return zip_directory(write_bundle(result, evaluation, folder, insights, explain=explain))
 
 
 def model_bytes(result: TrainingResult) -> bytes:

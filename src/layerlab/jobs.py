@@ -181,18 +181,20 @@ def train_model(
     spec: ModelSpec,
     folder: str | Path,
     jit: bool = True,
+    insights: bool = True,
 ) -> TrainedModel:
     """Train, saving the best weights to ``folder`` as they improve; then score the test split
     and the baselines and write the model, the bundle and the evaluation into ``folder``.
 
-    ``jit``: compile the training loop with XLA (see ``train.TrainingRun``)."""
+    ``jit``: compile the training loop with XLA (see ``train.TrainingRun``). ``insights``:
+    also work out its importance, model card and train.py (``keep_files``)."""
     from layerlab.train import TrainingRun
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     run = TrainingRun(frame, spec, jit=jit, checkpoint_path=folder / RUN_FILES["checkpoint"])
     result = run.run(on_event=context.emit, should_stop=context.stop_requested)
-    return keep_files(result, folder)
+    return keep_files(result, folder, insights=insights)
 
 
 def finish_interrupted(
@@ -244,10 +246,18 @@ def finish_interrupted(
 
 
 def keep_files(
-    result: TrainingResult, folder: str | Path, evaluation: Evaluation | None = None
+    result: TrainingResult,
+    folder: str | Path,
+    evaluation: Evaluation | None = None,
+    *,
+    insights: bool = True,
 ) -> TrainedModel:
     """Score a trained run (unless ``evaluation`` is given) and write its files into
-    ``folder``; what goes back to the server is plain values."""
+    ``folder``; what goes back to the server is plain values.
+
+    ``insights``: also write its importance, model card, train.py and the weights for its
+    picture (seconds on a large table; a search trial, which is compared only by its
+    validation loss, goes without them)."""
     from layerlab.evaluate import evaluate
     from layerlab.export import bundle_zip
     from layerlab.insights import run_insights
@@ -271,15 +281,18 @@ def keep_files(
         partial = model_path.with_name(model_path.name + ".tmp.keras")
         result.built.model.save(partial)
         os.replace(partial, model_path)
-        insights = run_insights(result, evaluation, leak_suspect)
-        files = insights.files()
-        write("importance", insights.importance.to_json(orient="records").encode())
-        write("card", files[RUN_FILES["card"]])
-        write("train_script", files[RUN_FILES["train_script"]])
-        write("bundle", bundle_zip(result, evaluation, insights))
-        network = network_bytes(result.built)
-        if network is not None:
-            write("network", network)
+        if insights:
+            explained = run_insights(result, evaluation, leak_suspect)
+            files = explained.files()
+            write("importance", explained.importance.to_json(orient="records").encode())
+            write("card", files[RUN_FILES["card"]])
+            write("train_script", files[RUN_FILES["train_script"]])
+            write("bundle", bundle_zip(result, evaluation, explained))
+            network = network_bytes(result.built)
+            if network is not None:
+                write("network", network)
+        else:
+            write("bundle", bundle_zip(result, evaluation, explain=False))
         write("evaluation", evaluation_to_json(evaluation).encode())
     return TrainedModel(
         spec=result.spec,

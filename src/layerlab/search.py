@@ -67,8 +67,12 @@ TRIAL_STATUSES = ("running", "finished", "stopped", "diverged", "failed")
 # Trials train with the plain graph loop, not XLA: XLA keeps every network it has
 # compiled for the life of the process (about 18 MB each; 50 trials grew a worker by
 # 900 MB, see bench/SEARCH.md), and on a search's sample of rows and few epochs its
-# compile time outweighs the faster epochs. The winner retrained on all the data uses XLA.
+# compile time outweighs the faster epochs. The winner trained on all the data uses XLA
+# (``PoolTrials(final=True)``, or a run started by hand in the app).
 TRIAL_JIT = False
+# Trials are compared by their validation loss alone: their importance, model card and
+# train.py (seconds on a large table) are worked out for the winner retrained on all the data.
+TRIAL_INSIGHTS = False
 
 
 # --------------------------------------------------------------------------- settings
@@ -271,16 +275,22 @@ def job_outcome(job: Job, run_id: str | None = None) -> TrialOutcome:
 
 class PoolTrials:
     """Trials as jobs of a ``WorkerPool``, each writing its files (model, bundle, evaluation)
-    into a folder of its own under ``folder``; as many at once as the pool has workers."""
+    into a folder of its own under ``folder``; as many at once as the pool has workers.
 
-    def __init__(self, pool: WorkerPool, folder: str | Path) -> None:
+    ``final``: these are not search trials but the winner trained on all the rows, with
+    XLA and its insights, as a run trained by hand (``TRIAL_JIT``, ``TRIAL_INSIGHTS``).
+    """
+
+    def __init__(self, pool: WorkerPool, folder: str | Path, *, final: bool = False) -> None:
         self.pool = pool
         self.folder = Path(folder)
         self.slots = pool.size
+        self.final = final
 
     def start_trial(self, spec: ModelSpec, name: str, rows: pd.DataFrame) -> JobTrial:
         folder = self.folder / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "trial")
-        return JobTrial(self.pool.submit("train", rows, spec, str(folder), TRIAL_JIT))
+        jit, insights = (True, True) if self.final else (TRIAL_JIT, TRIAL_INSIGHTS)
+        return JobTrial(self.pool.submit("train", rows, spec, str(folder), jit, insights))
 
 
 class WorkspaceTrials:
@@ -319,7 +329,7 @@ class WorkspaceTrials:
             table_id=self.table_id,
             data_fingerprint=self.fingerprint,
         )
-        job = self.manager.start(self.store, record, rows, jit=TRIAL_JIT)
+        job = self.manager.start(self.store, record, rows, jit=TRIAL_JIT, insights=TRIAL_INSIGHTS)
         return JobTrial(job, record.id)
 
 

@@ -371,6 +371,10 @@ def test_each_trial_of_a_search_in_a_workspace_is_a_run_there(pool, tmp_path):
     assert {record.status for record in store.runs()} == {"finished"}
     # Trials skip XLA, which would keep each compiled network for the life of the worker.
     assert {record.engine for record in store.runs()} == {"compiled loop (graph, no XLA)"}
+    # ... and are compared by their validation loss alone: no importance or card is worked out.
+    assert all("card" not in record.files and "model" in record.files for record in store.runs()), [
+        r.files for r in store.runs()
+    ]
 
 
 # --------------------------------------------------------------------------- the command line
