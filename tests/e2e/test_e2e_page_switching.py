@@ -48,7 +48,7 @@ def test_switching_pages_during_and_after_training_loses_nothing(
     expect(button(page, "stop_button")).to_be_enabled()
     wait_for_epochs(page, before + 5)
     stop_training(page)
-    stopped = re.compile(rf"Stopped by you after \d+ of {LONG} epochs; epoch \d+ kept")
+    stopped = re.compile(rf"Stopped by you after \d+ of {LONG:,} epochs; epoch \d+ kept")
     _everything_is_kept(page, LONG, stopped, ("Data", "Results", "Model", "Train"))
     expect(page.get_by_text("Training was stopped on request.")).to_be_visible()
     expect(button(page, "stop_button")).to_be_disabled()

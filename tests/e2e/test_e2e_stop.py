@@ -37,7 +37,7 @@ def test_stop_keeps_the_best_model_so_far_and_it_downloads(page: Page) -> None:
     message = page.get_by_text("Training was stopped on request.")
     expect(message).to_be_visible()
     kept = int(re.search(r"The weights of epoch (\d+) are kept", message.inner_text()).group(1))
-    run_line = page.get_by_text(re.compile(rf"Stopped by you after \d+ of {EPOCHS} epochs")).first
+    run_line = page.get_by_text(re.compile(rf"Stopped by you after \d+ of {EPOCHS:,} epochs")).first
     expect(run_line).to_be_visible()
     ran = int(re.search(r"after (\d+) of", run_line.inner_text()).group(1))
     assert 5 <= ran < EPOCHS

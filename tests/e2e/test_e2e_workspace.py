@@ -195,8 +195,11 @@ def test_two_runs_overlaid_show_their_curves_and_the_setting_that_differs(
     pick(page, "runs_selected", [first.name, second.name])
 
     expect(page.get_by_text("Settings that differ")).to_be_visible()
-    charts = legend_texts(page)
-    assert len(charts) == 2, charts
+    legends = legend_texts(page)
+    # The loss and metric curves of both runs; then the same ICE picture for each.
+    charts = [legend for legend in legends if any("(validation)" in text for text in legend)]
+    assert len(charts) == 2, legends
+    assert any("average (partial dependence)" in legend for legend in legends), legends
     for legend in charts:
         for run in (first, second):
             assert f"{run.name} (validation)" in legend, legend
