@@ -98,9 +98,17 @@ def _wait_for_epoch(job, epoch: int, timeout: float = 120) -> None:
 
 
 def _start_a_long_run(app):
-    """Press Train on a run that only ends when it is stopped; return the page and its job."""
+    """Press Train on a run that only ends when it is stopped (early stopping off: on a fast
+    machine it could end the run before the test has seen its epochs); return the page and its
+    job."""
     seed_dataset(
-        app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS, batch_size=8
+        app,
+        tiny_regression_frame(),
+        "y",
+        layers=small_network(),
+        epochs=MAX_EPOCHS,
+        batch_size=8,
+        patience=0,
     )
     at = open_train_page(app)
     at.button(key="train_button").click().run()
@@ -151,7 +159,12 @@ def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch, t
     monkeypatch.setattr(background, "shared_pool", lambda: busy)
     try:
         spec = seed_dataset(
-            app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS
+            app,
+            tiny_regression_frame(),
+            "y",
+            layers=small_network(),
+            epochs=MAX_EPOCHS,
+            patience=0,
         )
         blocker = busy.submit("train", tiny_regression_frame(), spec, str(tmp_path))
         at = open_train_page(app)
