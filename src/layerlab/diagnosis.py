@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerlab import limits
+from layerlab.numbers import readable_number
 from layerlab.spec import USUAL_LEARNING_RATE_RANGES, LayerSpec, ModelSpec
 
 __all__ = [
@@ -65,10 +66,11 @@ SPIKE_RISE = 0.5
 OSCILLATION_WINDOW = 12
 OSCILLATION_TURNS = 0.5
 OSCILLATION_STEP = 0.05
-# Learning rate too low: falling on 80% of the epochs, still 0.5% an epoch at the end, and
-# the second half fell at least half as much as the first (a line, not a decay curve).
+# Learning rate too low: falling on 80% of the epochs, still 0.1% an epoch at the end, and
+# the second half fell at least half as much as the first (a line, not a decay curve). SGD
+# at a learning rate of 0.0001 on the churn table falls 0.2% an epoch, in a line.
 STEADY_SHARE = 0.8
-STILL_FALLING = 0.005
+STILL_FALLING = 0.001
 LINEAR_RATIO = 0.5
 
 SUGGESTED_DROPOUT = 0.2
@@ -83,6 +85,13 @@ DEEPER = "Make it deeper"
 HALVE_LEARNING_RATE = "Halve the learning rate"
 DIVIDE_LEARNING_RATE = "Divide the learning rate by 10"
 DOUBLE_LEARNING_RATE = "Double the learning rate"
+MULTIPLY_LEARNING_RATE = "Multiply the learning rate by 10"
+EASE_REGULARISATION = "Ease the regularisation"
+
+# Regularisation this strong can hold a network back by itself: an L2 factor of 0.01 or more
+# on a Dense layer's weights, or a Dropout rate of one half or more.
+STRONG_L2 = 0.01
+STRONG_DROPOUT = 0.5
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,7 @@ def diagnose(
                 plateau,
                 None if plateau else _underfitting(train, val, naive, spec),
                 _overfitting(epochs, train, val, spec),
-                _too_slow(train, val, naive, stop_reason, planned_epochs),
+                _too_slow(train, val, naive, stop_reason, planned_epochs, spec),
             ]
         found.append(_early_stop(epochs, val, stop_reason, patience, spec))
     return [_titled(item) for item in found if item is not None]
@@ -251,7 +260,7 @@ def _plateau(
         return None
     if not (_within_band(train) and _within_band(val)):
         return None
-    label = DOUBLE_LEARNING_RATE
+    label = _raising_label(spec)
     if spec is not None and spec.learning_rate >= _usual_high(spec):
         label = HALVE_LEARNING_RATE
     return Diagnosis(
@@ -269,26 +278,48 @@ def _underfitting(
 ) -> Diagnosis | None:
     """Both losses settled at a level the naive guess nearly reaches: too little capacity.
 
-    A curve still falling fast is still learning, so it waits."""
+    A curve still falling fast is still learning, so it waits; so does one falling slowly
+    in a straight line, whose trouble is a learning rate too low, not the network's size."""
     if naive is None:
         return None
     best_val, best_train = float(np.min(val)), float(np.min(train))
     if best_val < POOR_VALIDATION_RATIO * naive or best_train < POOR_TRAINING_RATIO * naive:
         return None
-    if _recent_fall(train) >= STILL_LEARNING_FALL:
+    if _recent_fall(train) >= STILL_LEARNING_FALL or _steady_decline(train):
         return None
     if best_val >= naive:
         comparison = "no better than"
+    elif best_val > 0.99 * naive:
+        comparison = "hardly better than"
     else:
         comparison = f"only {_percent(1 - best_val / naive)} better than"
+    held_back = _strong_regularisation(spec)
+    if held_back:
+        reason, label = f"its regularisation ({held_back}) holds it back", EASE_REGULARISATION
+    else:
+        reason, label = "the network is probably too small to learn the pattern", None
     return Diagnosis(
         "underfitting",
         f"Both losses stayed poor: the best validation loss, {_number(best_val)}, is "
-        f"{comparison} the {_number(naive)} of a guess that ignores every column, so the "
-        "network is probably too small to learn the pattern.",
-        _capacity_label(spec),
+        f"{comparison} the {_number(naive)} of a guess that ignores every column, so "
+        f"{reason}.",
+        label or _capacity_label(spec),
         None,
     )
+
+
+def _strong_regularisation(spec: ModelSpec | None) -> str:
+    """The heavy regularisation in ``spec`` in words ("L2 1 and dropout 0.95"), or ""."""
+    if spec is None:
+        return ""
+    l2 = max((layer.l2 or 0.0 for layer in spec.layers if layer.kind == "dense"), default=0.0)
+    rate = max((layer.rate for layer in spec.layers if layer.kind == "dropout"), default=0.0)
+    parts = []
+    if l2 >= STRONG_L2:
+        parts.append(f"L2 {readable_number(l2)}")
+    if rate >= STRONG_DROPOUT:
+        parts.append(f"dropout {readable_number(rate)}")
+    return " and ".join(parts)
 
 
 def _overfitting(
@@ -329,6 +360,7 @@ def _too_slow(
     naive: float | None,
     stop_reason: str | None,
     planned_epochs: int | None,
+    spec: ModelSpec | None,
 ) -> Diagnosis | None:
     """Still falling, slowly and in a straight line, when the planned epochs ran out.
 
@@ -339,14 +371,9 @@ def _too_slow(
     ran_out = stop_reason == "completed" or (
         stop_reason is None and planned_epochs is not None and len(train) >= planned_epochs
     )
-    if not ran_out:
-        return None
-    if np.mean(np.diff(train) < 0) < STEADY_SHARE or _recent_fall(train) < STILL_FALLING:
+    if not ran_out or not _steady_decline(train):
         return None
     if _recent_fall(val) <= 0 or int(np.argmin(val)) < len(val) - 3:
-        return None
-    middle = len(train) // 2
-    if train[middle] - train[-1] < LINEAR_RATIO * (train[0] - train[middle]):
         return None
     sentence = (
         f"Both losses were still falling slowly and steadily when the {len(train)} epochs "
@@ -356,7 +383,7 @@ def _too_slow(
         sentence += "; a higher one (or more epochs) should reach a better model."
     else:
         sentence += "; a higher one should help."
-    return Diagnosis("learning_rate_too_low", sentence, DOUBLE_LEARNING_RATE, None)
+    return Diagnosis("learning_rate_too_low", sentence, _raising_label(spec), None)
 
 
 def _early_stop(
@@ -439,6 +466,19 @@ def _raise_dropout(spec: ModelSpec) -> ModelSpec:
     return spec.replace(layers=[stronger(layer) for layer in spec.layers])
 
 
+def _ease_regularisation(spec: ModelSpec) -> ModelSpec:
+    """A tenth of each strong L2 factor and half of each strong Dropout rate; the rest stays."""
+
+    def eased(layer: LayerSpec) -> LayerSpec:
+        if layer.kind == "dense" and (layer.l2 or 0.0) >= STRONG_L2:
+            return LayerSpec.dense(layer.units, layer.activation, layer.l2 / 10)
+        if layer.kind == "dropout" and layer.rate >= STRONG_DROPOUT:
+            return LayerSpec.dropout(round(layer.rate / 2, 2))
+        return layer
+
+    return spec.replace(layers=[eased(layer) for layer in spec.layers])
+
+
 def _scale_units(factor: float) -> Callable[[ModelSpec], ModelSpec]:
     def scale(spec: ModelSpec) -> ModelSpec:
         def scaled(layer: LayerSpec) -> LayerSpec:
@@ -478,7 +518,17 @@ ACTIONS: dict[str, Callable[[ModelSpec], ModelSpec]] = {
     HALVE_LEARNING_RATE: _scale_learning_rate(0.5),
     DIVIDE_LEARNING_RATE: _scale_learning_rate(0.1),
     DOUBLE_LEARNING_RATE: _scale_learning_rate(2),
+    MULTIPLY_LEARNING_RATE: _scale_learning_rate(10),
+    EASE_REGULARISATION: _ease_regularisation,
 }
+
+
+def _raising_label(spec: ModelSpec | None) -> str:
+    """Ten times for a rate near the bottom of its optimizer's usual range (doubling 0.00001
+    would take many runs to matter); double otherwise."""
+    if spec is not None and spec.learning_rate <= 10 * _usual_low(spec):
+        return MULTIPLY_LEARNING_RATE
+    return DOUBLE_LEARNING_RATE
 
 
 def _regularising_label(spec: ModelSpec | None) -> str | None:
@@ -520,6 +570,15 @@ def _within_band(series: np.ndarray) -> bool:
     return scale > 0 and float(np.max(np.abs(series - series[0]))) <= PLATEAU_BAND * scale
 
 
+def _steady_decline(train: np.ndarray) -> bool:
+    """Falling on most epochs, still falling at the end, and about as fast in the second
+    half as in the first: a line, where a good learning rate draws a curve that levels off."""
+    if np.mean(np.diff(train) < 0) < STEADY_SHARE or _recent_fall(train) < STILL_FALLING:
+        return False
+    middle = len(train) // 2
+    return bool(train[middle] - train[-1] >= LINEAR_RATIO * (train[0] - train[middle]))
+
+
 def _recent_fall(series: np.ndarray) -> float:
     """How fast the curve falls now: the share of its level lost per epoch, over the last
     few epochs (negative when it rises)."""
@@ -527,6 +586,10 @@ def _recent_fall(series: np.ndarray) -> float:
     before, now = float(np.mean(series[-2 * span : -span])), float(np.mean(series[-span:]))
     level = max(abs(now), 1e-300)
     return (before - now) / (span * level)
+
+
+def _usual_low(spec: ModelSpec) -> float:
+    return USUAL_LEARNING_RATE_RANGES.get(spec.optimizer, (1e-5, 1e-2))[0]
 
 
 def _usual_high(spec: ModelSpec) -> float:
