@@ -6,6 +6,7 @@ from layerlab import limits
 from layerlab.errors import LayerlabError
 from layerlab.memory import format_bytes
 from layerlab.spec import (
+    BETA_2_OPTIMIZERS,
     CLASS_WEIGHTS,
     DEFAULT_LEARNING_RATES,
     LOSS_NAMES,
@@ -160,6 +161,73 @@ def _training(spec: ModelSpec) -> dict:
     return settings
 
 
+SCHEDULE_LABELS = {
+    "constant": "Constant",
+    "cosine": "Warm-up, then cosine decay to zero",
+}
+SCALING_LABELS = {
+    "standard": "Standard (mean and standard deviation)",
+    "robust": "Robust, with smooth clipping",
+}
+EMBEDDING_LABELS = {"none": "None: the scaled value only", "piecewise": "Piecewise-linear bins"}
+
+
+def _limited_number(label: str, limit: limits.Limit, key: str) -> float:
+    """A number input bounded by ``limit``, its help the teaching sentence named as ``key``."""
+    return st.number_input(
+        label,
+        min_value=limit.low,
+        max_value=limit.high,
+        step=limit.step,
+        format="%g",
+        key=key,
+        help=getattr(teaching, key.upper()),
+    )
+
+
+def _recipe(spec: ModelSpec) -> dict:
+    """The training recipe: schedule, scaling, numeric bins, Adam's beta_2, weight decay and
+    label smoothing, folded away (the defaults are chosen by bench/QUALITY.md)."""
+    settings = {}
+    with st.expander("Training recipe: schedule, scaling, regularisation"):
+        st.caption(teaching.RECIPE)
+        left, right = st.columns(2)
+        with left:
+            for key, label, choices, words in (
+                (
+                    "lr_schedule",
+                    "Learning-rate schedule",
+                    limits.LEARNING_RATE_SCHEDULES,
+                    SCHEDULE_LABELS,
+                ),
+                ("scaling", "Scaling of numeric columns", limits.SCALINGS, SCALING_LABELS),
+                (
+                    "numeric_embedding",
+                    "Extra encoding of numeric columns",
+                    limits.NUMERIC_EMBEDDINGS,
+                    EMBEDDING_LABELS,
+                ),
+            ):
+                settings[key] = st.selectbox(
+                    label,
+                    choices,
+                    format_func=words.__getitem__,
+                    key=key,
+                    help=getattr(teaching, key.upper()),
+                )
+        with right:
+            if spec.optimizer in BETA_2_OPTIMIZERS:
+                settings["beta_2"] = _limited_number("Adam's beta 2", limits.BETA_2, "beta_2")
+            settings["weight_decay"] = _limited_number(
+                "Weight decay", limits.WEIGHT_DECAY, "weight_decay"
+            )
+            if spec.task != "regression":
+                settings["label_smoothing"] = _limited_number(
+                    "Label smoothing", limits.LABEL_SMOOTHING, "label_smoothing"
+                )
+    return settings
+
+
 def _check(spec: ModelSpec, rows: int) -> bool:
     """Show every invalid setting, then one sentence per choice that usually hurts."""
     problems = state.spec_problems(spec)
@@ -242,6 +310,7 @@ def main() -> bool:
     layers = layer_editor.render(spec.layers)
     output = _output(spec, len(info.classes))
     training = _training(spec)
+    training.update(_recipe(spec.replace(**training)))
     spec = spec.replace(layers=layers, **output, **training)
     state.set_spec(spec)
     valid = _check(spec, info.rows)

@@ -2,7 +2,12 @@
 
 Preprocessing lives inside the model, so the saved ``.keras`` file predicts from
 raw CSV values on its own: numeric columns are imputed with the training mean
-and standardized (plus a missing-value indicator where training had gaps);
+and standardized (plus a missing-value indicator where training had gaps), or,
+with ``spec.scaling == "robust"``, imputed with the median, scaled by the
+interquartile range and smoothly clipped to about ±3 (RealMLP's recipe: one
+extreme value no longer squeezes the rest), and with ``spec.numeric_embedding ==
+"piecewise"`` also encoded piecewise-linearly over quantile bins (Gorishniy et
+al. 2022), so the first layer can bend where the data bends;
 categorical columns are one-hot encoded with an out-of-vocabulary slot that
 also catches categories never seen in training; booleans become 0/1. Every
 statistic comes from the training split only, like scikit-learn's fitted
@@ -41,6 +46,11 @@ from layerlab.spec import ModelSpec
 # share the out-of-vocabulary slot, so one ID-like column cannot blow up the model.
 MAX_CATEGORIES = 100
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "on"})
+# Robust scaling clips smoothly towards ±SMOOTH_CLIP: x / sqrt(1 + (x / 3)²).
+SMOOTH_CLIP = 3.0
+# Piecewise-linear encoding: this many quantile bins of the training values (fewer for
+# a column with fewer distinct values; none for one with fewer than 3).
+PIECEWISE_BINS = 16
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,8 @@ class BuiltModel:
     stack: list[object]  # the hidden layers and the output layer, shared by model and network
     classes: tuple[str, ...]
     target_scaling: TargetScaling | None
+    # How many columns of the feature vector each of the spec's features gives, in order.
+    input_widths: tuple[int, ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -126,22 +138,17 @@ def build_model(
 
     raw_inputs: dict[str, object] = {}
     encoded: list[object] = []
+    widths: list[int] = []
     layer_stems = _layer_stems([feature.name for feature in spec.features])
     for feature in spec.features:
         stem = layer_stems[feature.name]
         values = train_frame[feature.name]
+        parts_before = len(encoded)
         if feature.kind == "numeric":
             numbers = as_numeric(values)
             finite = numbers[np.isfinite(numbers)]
-            mean = float(finite.mean()) if finite.size else 0.0
-            variance = float(finite.var()) if finite.size > 1 else 1.0
-            variance = variance if variance > 1e-12 else 1.0
             raw = keras.Input(shape=(1,), name=input_name(feature.name), dtype="float32")
-            imputed = ops.nan_to_num(raw, nan=mean, posinf=mean, neginf=mean)
-            scaled = layers.Normalization(
-                mean=mean, variance=variance, name=f"{stem}_standardized"
-            )(imputed)
-            encoded.append(scaled)
+            encoded += _numeric_encoding(spec, raw, finite, stem)
             if not np.isfinite(numbers).all():
                 encoded.append(ops.cast(ops.logical_not(ops.isfinite(raw)), "float32"))
         elif feature.kind == "categorical":
@@ -167,6 +174,7 @@ def build_model(
             )(raw)
             encoded.append(ops.max(flags[:, 1:], axis=-1, keepdims=True))
         raw_inputs[feature.name] = raw
+        widths.append(sum(int(part.shape[-1]) for part in encoded[parts_before:]))
 
     features = layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
     n_features = int(features.shape[-1])
@@ -210,7 +218,66 @@ def build_model(
         stack=[*hidden, output_layer],
         classes=tuple(classes),
         target_scaling=target_scaling,
+        input_widths=tuple(widths),
     )
+
+
+def _numeric_encoding(spec: ModelSpec, raw, finite: np.ndarray, stem: str) -> list[object]:
+    """The scaled value of one numeric input, then its piecewise-linear bins if asked for.
+
+    Missing and infinite values are imputed with the centre the scaling uses (mean or
+    median), so they land on 0; the missing-value flag, added by the caller, tells them apart.
+    """
+    from keras import layers, ops
+
+    if spec.scaling == "robust":
+        centre, spread = _robust_centre_and_spread(finite)
+        imputed = ops.nan_to_num(raw, nan=centre, posinf=centre, neginf=centre)
+        scaled = layers.Normalization(mean=centre, variance=spread**2, name=f"{stem}_scaled")(
+            imputed
+        )
+        scaled = scaled / ops.sqrt(1.0 + ops.square(scaled / SMOOTH_CLIP))
+    else:
+        mean = float(finite.mean()) if finite.size else 0.0
+        variance = float(finite.var()) if finite.size > 1 else 1.0
+        variance = variance if variance > 1e-12 else 1.0
+        imputed = ops.nan_to_num(raw, nan=mean, posinf=mean, neginf=mean)
+        scaled = layers.Normalization(mean=mean, variance=variance, name=f"{stem}_standardized")(
+            imputed
+        )
+    parts = [scaled]
+    edges = piecewise_edges(finite) if spec.numeric_embedding == "piecewise" else np.array([])
+    if len(edges) >= 3:
+        # Bin t reads (x - lower_t) / width_t, clipped to [0, 1]: 1 for bins below x, 0 above.
+        lower, width = edges[:-1], np.diff(edges)
+        tiled = ops.tile(imputed, (1, len(lower)))
+        position = layers.Normalization(mean=lower, variance=width**2, name=f"{stem}_bins")(tiled)
+        parts.append(ops.clip(position, 0.0, 1.0))
+    return parts
+
+
+def _robust_centre_and_spread(finite: np.ndarray) -> tuple[float, float]:
+    """The median, and the interquartile range (half the full range if that is 0; else 1)."""
+    if finite.size == 0:
+        return 0.0, 1.0
+    low, centre, high = np.quantile(finite, [0.25, 0.5, 0.75])
+    spread = float(high - low)
+    if spread <= 1e-12:
+        spread = float(finite.max() - finite.min()) / 2
+    return float(centre), spread if spread > 1e-12 else 1.0
+
+
+def piecewise_bins(distinct: int, bins: int = PIECEWISE_BINS) -> int:
+    """How many bins ``piecewise_edges`` gives a column of ``distinct`` values, at most (0 for
+    fewer than 3 values, where bins add nothing to the scaled value itself)."""
+    return min(distinct - 1, bins) if distinct >= 3 else 0
+
+
+def piecewise_edges(finite: np.ndarray, bins: int = PIECEWISE_BINS) -> np.ndarray:
+    """Distinct quantile edges of the training values (at most ``bins + 1``)."""
+    if finite.size == 0:
+        return np.array([])
+    return np.unique(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)))
 
 
 def _hidden_layers(spec: ModelSpec) -> list[object]:

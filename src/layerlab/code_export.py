@@ -17,7 +17,8 @@ import ast
 import json
 from pathlib import Path
 
-from layerlab.build import MAX_CATEGORIES, TRUE_WORDS
+from layerlab.build import MAX_CATEGORIES, PIECEWISE_BINS, SMOOTH_CLIP, TRUE_WORDS
+from layerlab.engine import WARMUP_SHARE
 from layerlab.spec import ModelSpec
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "train_script.py"
@@ -59,6 +60,21 @@ def config_lines(spec: ModelSpec) -> list[str]:
         f"OPTIMIZER = {_literal(spec.optimizer)}",
         f"LEARNING_RATE = {_literal(spec.learning_rate)}",
         f'MOMENTUM = {_literal(spec.momentum)}  # used by "sgd" only',
+        f"BETA_2 = {_literal(spec.beta_2)}"
+        '  # Adam\'s decay of its squared gradients (used by "adam", "adamw", "nadam")',
+        f"WEIGHT_DECAY = {_literal(spec.weight_decay)}"
+        "  # each step shrinks every weight by learning rate x this",
+        f"LR_SCHEDULE = {_literal(spec.lr_schedule)}"
+        '  # "cosine": warm up, then decay to 0 at the last epoch',
+        f"WARMUP_SHARE = {_literal(WARMUP_SHARE)}  # of all planned steps, for the cosine schedule",
+        f"LABEL_SMOOTHING = {_literal(spec.label_smoothing)}"
+        "  # share of each class label spread over all classes in training",
+        f"SCALING = {_literal(spec.scaling)}"
+        '  # numbers: "standard" (mean, std) or "robust" (median, IQR, smooth clip)',
+        f"SMOOTH_CLIP = {_literal(SMOOTH_CLIP)}  # robust scaling squashes values towards +-this",
+        f"NUMERIC_EMBEDDING = {_literal(spec.numeric_embedding)}"
+        '  # "piecewise": also encode each number over quantile bins',
+        f"PIECEWISE_BINS = {PIECEWISE_BINS}",
         f"BATCH_SIZE = {_literal(spec.batch_size)}",
         f"EPOCHS = {_literal(spec.epochs)}",
         f"PATIENCE = {_literal(spec.patience)}"

@@ -31,7 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from layerlab.build import BuiltModel
-from layerlab.spec import ModelSpec
+from layerlab.spec import BETA_2_OPTIMIZERS, ModelSpec
 
 # Rows per evaluation call: bounds the memory of the validation pass (see memory.py).
 EVAL_BATCH = 32_768
@@ -86,23 +86,69 @@ class Engine(Protocol):
         them); then they are put back."""
 
 
-def make_optimizer(spec: ModelSpec):
-    """The Keras optimizer the spec asks for."""
+# The cosine schedule warms up over this share of the planned steps (at least one step).
+WARMUP_SHARE = 0.05
+
+
+def make_optimizer(spec: ModelSpec, steps_per_epoch: int = 1):
+    """The Keras optimizer the spec asks for, with its learning-rate schedule.
+
+    ``steps_per_epoch`` sizes the cosine schedule: it warms up linearly from 0 over the
+    first ``WARMUP_SHARE`` of ``spec.epochs`` epochs' steps, then decays to 0 at the last.
+    """
     import keras
 
-    kwargs = {"learning_rate": spec.learning_rate}
+    kwargs = {"learning_rate": learning_rate_schedule(spec, steps_per_epoch)}
     if spec.optimizer == "sgd":
         kwargs["momentum"] = spec.momentum
+    if spec.optimizer in BETA_2_OPTIMIZERS:
+        kwargs["beta_2"] = spec.beta_2
+    if spec.weight_decay or spec.optimizer == "adamw":  # AdamW's own default is 0.004
+        kwargs["weight_decay"] = spec.weight_decay
     return keras.optimizers.get({"class_name": spec.optimizer, "config": kwargs})
 
 
-def per_sample_loss(spec: ModelSpec):
-    """The loss per row, as ``model.fit`` would compute it for this spec."""
+def learning_rate_schedule(spec: ModelSpec, steps_per_epoch: int = 1):
+    """The spec's learning rate: a float, or a Keras ``CosineDecay`` with warm-up."""
+    if spec.lr_schedule == "constant":
+        return spec.learning_rate
     import keras
 
+    total = max(int(spec.epochs * steps_per_epoch), 2)
+    warmup = max(round(WARMUP_SHARE * total), 1)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=total - warmup,
+        warmup_target=spec.learning_rate,
+        warmup_steps=warmup,
+    )
+
+
+def per_sample_loss(spec: ModelSpec, training: bool = False):
+    """The loss per row, as ``model.fit`` would compute it for this spec.
+
+    With ``training`` the labels are smoothed by ``spec.label_smoothing``, as Keras's
+    ``label_smoothing`` argument does; what is reported and early-stopped on is the plain loss.
+    """
+    import keras
+    from keras import ops
+
     _, loss = spec.resolved_output()
+    smoothing = spec.label_smoothing if training else 0.0
     if loss == "categorical_crossentropy":
-        return keras.losses.sparse_categorical_crossentropy
+        if not smoothing:
+            return keras.losses.sparse_categorical_crossentropy
+
+        def smoothed(y, p):
+            # Cross-entropy with the label (1 - s) one-hot + s / K: its share on the true class
+            # plus s times the mean of -log p over all K classes.
+            plain = keras.losses.sparse_categorical_crossentropy(y, p)
+            spread = -ops.mean(ops.log(ops.clip(p, 1e-7, 1.0)), axis=-1)
+            return (1.0 - smoothing) * plain + smoothing * spread
+
+        return smoothed
+    if loss == "binary_crossentropy" and smoothing:
+        return lambda y, p: keras.losses.binary_crossentropy(y, p, label_smoothing=smoothing)
     return {
         "mse": keras.losses.mean_squared_error,
         "mae": keras.losses.mean_absolute_error,
@@ -280,10 +326,11 @@ class _CompiledLoop:
 
         self.network = network = _training_network(built, jit)
         trainable_variables = network.trainable_variables
-        self.optimizer = make_optimizer(built.spec)
+        self.optimizer = make_optimizer(built.spec, steps_per_epoch=-(-n_rows // batch_size))
         _sum_gradients_locally(self.optimizer)
         self.optimizer.build(trainable_variables)
         loss_fn = per_sample_loss(built.spec)
+        training_loss_fn = per_sample_loss(built.spec, training=True)
         metric_fn = per_sample_metric(built)
 
         def forward(trainable, non_trainable, xb, yb, real, row_weights, training):
@@ -296,11 +343,16 @@ class _CompiledLoop:
             predictions, non_trainable, extra_losses = network.stateless_call(
                 trainable, non_trainable, xb, training=training, return_losses=True
             )
+            weights = real * row_weights
             per_row = tf.reshape(loss_fn(yb, predictions), (-1,))
-            data_loss = tf.reduce_sum(per_row * (real * row_weights)) / tf.reduce_sum(real)
+            data_loss = tf.reduce_sum(per_row * weights) / tf.reduce_sum(real)
+            objective = data_loss
+            if training and training_loss_fn is not loss_fn:  # smoothed labels
+                smoothed = tf.reshape(training_loss_fn(yb, predictions), (-1,))
+                objective = tf.reduce_sum(smoothed * weights) / tf.reduce_sum(real)
             penalty = tf.add_n(extra_losses) if extra_losses else tf.constant(0.0)
             metric_sum = tf.reduce_sum(metric_fn(yb, predictions) * real)
-            return data_loss, penalty, metric_sum, non_trainable
+            return data_loss, objective, penalty, metric_sum, non_trainable
 
         def run_slice(non_trainable, x, y, row_weights, order, first_step, n_steps, sums):
             """Train steps ``first_step`` .. ``first_step + n_steps - 1`` of the epoch.
@@ -322,11 +374,12 @@ class _CompiledLoop:
                 trainable = [variable.value for variable in trainable_variables]
                 with tf.GradientTape() as tape:
                     tape.watch(trainable)
-                    data_loss, penalty, batch_metric, new_non_trainable = forward(
+                    data_loss, objective, penalty, batch_metric, new_non_trainable = forward(
                         trainable, non_trainable, xb, yb, real, tf.gather(row_weights, rows), True
                     )
-                    total = data_loss + penalty
-                grads = tape.gradient(total, trainable)
+                    total = data_loss + penalty  # what the history reports
+                    minimised = objective + penalty
+                grads = tape.gradient(minimised, trainable)
                 self.optimizer.apply(grads, trainable_variables)
                 n_real = tf.reduce_sum(real)
                 step_sums = tf.stack([total * n_real, data_loss * n_real, batch_metric, n_real])
@@ -344,7 +397,7 @@ class _CompiledLoop:
 
         def evaluate(trainable, non_trainable, x, y, row_weights):
             real = tf.ones((tf.shape(x)[0],), "float32")
-            data_loss, penalty, metric_sum, _ = forward(
+            data_loss, _, penalty, metric_sum, _ = forward(
                 trainable, non_trainable, x, y, real, row_weights, False
             )
             return data_loss, penalty, metric_sum

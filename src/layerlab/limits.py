@@ -56,6 +56,12 @@ L2 = Limit(0.0, 1.0, 0.0001)
 # Training. A learning rate of 0 learns nothing; the cap of 10 catches a slipped decimal point.
 LEARNING_RATE = Limit(0.0, 10.0, 0.0001, low_inclusive=False)
 MOMENTUM = Limit(0.0, 0.999, 0.05)
+# Adam's (and AdamW's, Nadam's) decay of its running mean of squared gradients.
+BETA_2 = Limit(0.5, 0.9999, 0.001)
+# Decoupled weight decay, as Keras applies it: each step shrinks weights by rate x decay.
+WEIGHT_DECAY = Limit(0.0, 1.0, 0.001)
+# A share of each class label spread over all classes; past one half it drowns the label.
+LABEL_SMOOTHING = Limit(0.0, 0.5, 0.01)
 BATCH_SIZE = Limit(1, 65_536, 1, whole=True)
 EPOCHS = Limit(1, 10_000, 10, whole=True)
 PATIENCE = Limit(0, EPOCHS.high, 1, whole=True)
@@ -83,3 +89,9 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adamw", "nadam")
 # "balanced" weighs each training row by n_rows / (n_classes * rows of its class), scikit-learn's
 # formula, so every class counts the same in the loss.
 CLASS_WEIGHTS = ("none", "balanced")
+# How numeric columns are put on a common scale inside the model.
+SCALINGS = ("standard", "robust")
+# An extra encoding of each numeric column: piecewise-linear over quantile bins.
+NUMERIC_EMBEDDINGS = ("none", "piecewise")
+# How the learning rate moves over the planned epochs.
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")

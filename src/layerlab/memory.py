@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.build import MAX_CATEGORIES
+from layerlab.build import MAX_CATEGORIES, piecewise_bins
 from layerlab.errors import LayerlabError, TrainingError
 from layerlab.reading import as_numeric
 from layerlab.spec import LayerSpec, ModelSpec
@@ -163,11 +163,15 @@ class _Table:
         return _Table(rows, self.n_features, self.n_outputs, int(self.frame_bytes * share))
 
 
-def _feature_width(values: pd.Series, kind: str) -> int:
+def _feature_width(values: pd.Series, kind: str, spec: ModelSpec) -> int:
     """Columns that build.py encodes this feature into."""
     if kind == "numeric":
-        has_gaps = not np.isfinite(as_numeric(values)).all()
-        return 2 if has_gaps else 1  # the standardized value, and a missing-value flag
+        numbers = as_numeric(values)
+        finite = np.isfinite(numbers)
+        width = 1 if finite.all() else 2  # the scaled value, and a missing-value flag
+        if spec.numeric_embedding == "piecewise":
+            width += piecewise_bins(len(np.unique(numbers[finite])))
+        return width
     if kind == "categorical":
         # The kept categories (missing, "", among them) and the out-of-vocabulary slot.
         return min(int(values.nunique(dropna=False)), MAX_CATEGORIES) + 1
@@ -178,7 +182,7 @@ def _describe_table(spec: ModelSpec, frame: pd.DataFrame) -> _Table:
     target = frame[spec.target] if spec.target in frame else pd.Series(dtype=float)
     has_target = target.notna()
     n_features = sum(
-        _feature_width(frame[feature.name], feature.kind)
+        _feature_width(frame[feature.name], feature.kind, spec)
         for feature in spec.features
         if feature.name in frame
     )

@@ -31,39 +31,19 @@ class InputGroup(NamedTuple):
 
 
 def input_groups_from_built(built: Any) -> list[InputGroup]:
-    """The exact inputs per column of a built model (``layerlab.build.BuiltModel``).
-
-    ``build`` concatenates, in feature order, each column's encoding, and right after
-    a numeric column its missing indicator when it has one (a ``Cast`` of the
-    "is not finite" test). Walking the preprocessor's graph finds both.
-    """
-    features = built.preprocessor.output
-    operation = features._keras_history.operation
-    if type(operation).__name__ == "Concatenate":
-        encoded = list(operation._inbound_nodes[0].input_tensors)
-    else:
-        encoded = [features]
-    groups = []
-    position = 0
-    for feature in built.spec.features:
-        inputs = int(encoded[position].shape[-1])
-        position += 1
-        if (
-            feature.kind == "numeric"
-            and position < len(encoded)
-            and type(encoded[position]._keras_history.operation).__name__ == "Cast"
-        ):
-            inputs += 1
-            position += 1
-        groups.append(InputGroup(feature.name, inputs))
-    total = sum(group.inputs for group in groups)
-    if position != len(encoded) or total != built.n_features:
+    """The exact inputs per column of a built model (``layerlab.build.BuiltModel``), as
+    ``build`` recorded them while it concatenated each column's encoding."""
+    widths = tuple(getattr(built, "input_widths", ()))
+    if len(widths) != len(built.spec.features) or sum(widths) != built.n_features:
         raise ValueError(
-            f"The preprocessor has {built.n_features} inputs in {len(encoded)} parts, which do "
-            f"not match the {len(built.spec.features)} features of the spec; input groups read "
-            f"so far: {groups}. Pass input_groups_from_spec(spec) instead."
+            f"The model records {len(widths)} input widths summing to {sum(widths)}, which do "
+            f"not match its {len(built.spec.features)} features and {built.n_features} "
+            "inputs. Pass input_groups_from_spec(spec) instead."
         )
-    return groups
+    return [
+        InputGroup(feature.name, width)
+        for feature, width in zip(built.spec.features, widths, strict=True)
+    ]
 
 
 def dense_kernels(built: Any) -> list[np.ndarray]:

@@ -23,7 +23,23 @@ from layerlab.limits import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, Limit
 
 # 2 added ``class_weight``. Files of version 1 load unchanged (the field takes its default); the
 # version tells an older Layerlab to update rather than call the field unknown.
-SPEC_VERSION = 2
+# 3 added ``scaling``, ``numeric_embedding``, ``beta_2``, ``weight_decay``, ``lr_schedule`` and
+# ``label_smoothing``. Files of versions 1 and 2 load as they trained: ``LEGACY_TRAINING``.
+SPEC_VERSION = 3
+
+# What a spec written before version 3 meant by the fields it did not have yet.
+LEGACY_TRAINING = {
+    "scaling": "standard",
+    "numeric_embedding": "none",
+    "beta_2": 0.999,
+    "weight_decay": 0.0,
+    "lr_schedule": "constant",
+    "label_smoothing": 0.0,
+}
+# Keras's AdamW decays weights by 0.004 unless told otherwise, so older AdamW specs did.
+LEGACY_ADAMW_WEIGHT_DECAY = 0.004
+# The optimizers that have Adam's second-moment decay ``beta_2``.
+BETA_2_OPTIMIZERS = ("adam", "adamw", "nadam")
 
 TASKS = ("regression", "binary", "multiclass")
 FEATURE_KINDS = ("numeric", "categorical", "boolean")
@@ -159,7 +175,12 @@ class ModelSpec:
     ``output_activation`` and ``loss`` are ``None`` to mean "derived from the
     task", which is what almost everyone wants; see ``resolved_output()``.
     ``patience`` 0 turns early stopping off. ``class_weight`` "balanced" makes
-    every class count the same in the loss (classification only).
+    every class count the same in the loss (classification only). ``scaling``,
+    ``numeric_embedding`` (see ``layerlab.build``), ``beta_2`` (Adam, AdamW and
+    Nadam only), ``weight_decay``, ``lr_schedule`` ("cosine": a warm-up over the
+    first 5% of the planned steps, then a cosine decay to zero at the last epoch)
+    and ``label_smoothing`` (classification only) are the "better by default"
+    pieces of RealMLP (Holzmüller et al. 2024), each one field.
     """
 
     target: str
@@ -172,6 +193,12 @@ class ModelSpec:
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     momentum: float = 0.9
+    beta_2: float = 0.999
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    label_smoothing: float = 0.0
+    scaling: str = "standard"
+    numeric_embedding: str = "none"
     batch_size: int = 32
     epochs: int = 200
     validation_split: float = 0.2
@@ -183,7 +210,16 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         _whole_numbers_as_floats(
-            self, ("learning_rate", "momentum", "validation_split", "test_split")
+            self,
+            (
+                "learning_rate",
+                "momentum",
+                "beta_2",
+                "weight_decay",
+                "label_smoothing",
+                "validation_split",
+                "test_split",
+            ),
         )
 
     # ----------------------------------------------------------------- derived
@@ -228,6 +264,12 @@ class ModelSpec:
             "optimizer": self.optimizer,
             "learning_rate": self.learning_rate,
             "momentum": self.momentum,
+            "beta_2": self.beta_2,
+            "weight_decay": self.weight_decay,
+            "lr_schedule": self.lr_schedule,
+            "label_smoothing": self.label_smoothing,
+            "scaling": self.scaling,
+            "numeric_embedding": self.numeric_embedding,
             "batch_size": self.batch_size,
             "epochs": self.epochs,
             "validation_split": self.validation_split,
@@ -272,6 +314,11 @@ class ModelSpec:
         if not isinstance(layers, list):
             raise SpecError([f"'layers' must be a list; got {type(layers).__name__}."])
         values = {key: value for key, value in config.items() if key not in ("features", "layers")}
+        if version < 3:
+            legacy = dict(LEGACY_TRAINING)
+            if values.get("optimizer") == "adamw":
+                legacy["weight_decay"] = LEGACY_ADAMW_WEIGHT_DECAY
+            values = {**legacy, **values}
         values["spec_version"] = SPEC_VERSION
         return cls(
             features=[Feature(**item) for item in features],
@@ -436,6 +483,23 @@ def _check_training(spec: ModelSpec) -> list[str]:
         hint=f" Try {DEFAULT_LEARNING_RATES.get(spec.optimizer, 1e-3):g}.",
     )
     problems += _check_limit("'momentum'", spec.momentum, limits.MOMENTUM)
+    problems += _check_limit("'beta_2'", spec.beta_2, limits.BETA_2)
+    problems += _check_limit("'weight_decay'", spec.weight_decay, limits.WEIGHT_DECAY)
+    problems += _check_limit("'label_smoothing'", spec.label_smoothing, limits.LABEL_SMOOTHING)
+    if spec.label_smoothing and spec.task == "regression" and _is_number(spec.label_smoothing):
+        problems.append(
+            "The 'label_smoothing' applies only when predicting classes; set it to 0 for a "
+            "regression."
+        )
+    for name, allowed in (
+        ("lr_schedule", limits.LEARNING_RATE_SCHEDULES),
+        ("scaling", limits.SCALINGS),
+        ("numeric_embedding", limits.NUMERIC_EMBEDDINGS),
+    ):
+        if getattr(spec, name) not in allowed:
+            problems.append(
+                f"The '{name}' must be one of {', '.join(allowed)}; got {getattr(spec, name)!r}."
+            )
     problems += _check_limit("'batch_size'", spec.batch_size, limits.BATCH_SIZE)
     problems += _check_limit("'epochs'", spec.epochs, limits.EPOCHS)
     problems += _check_limit("'validation_split'", spec.validation_split, limits.VALIDATION_SPLIT)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from layerlab.build import MAX_CATEGORIES
+from layerlab.build import MAX_CATEGORIES, piecewise_bins
 from layerlab.network_weights import InputGroup
 from layerlab.spec import LayerSpec, ModelSpec
 from layerlab_app.text import plotly_text
@@ -76,6 +76,8 @@ def input_groups_from_spec(
         profile = profiles.get(feature.name)
         if feature.kind == "numeric":
             inputs: int | None = 1 + int(profile is not None and profile.missing > 0)
+            if spec.numeric_embedding == "piecewise" and profile is not None:
+                inputs += piecewise_bins(profile.distinct)
         elif feature.kind == "categorical":
             inputs = min(profile.distinct, MAX_CATEGORIES) + 1 if profile is not None else None
         else:

@@ -59,6 +59,12 @@ TRAINING_WIDGETS = (
     "patience",
     "restore_best_weights",
     "seed",
+    "lr_schedule",
+    "scaling",
+    "numeric_embedding",
+    "beta_2",
+    "weight_decay",
+    "label_smoothing",
 )
 # Widgets seeded from the spec: forgotten when another spec is loaded ("Edit a copy").
 FIX_DONE_KEY = "diagnosis_fix_done"
@@ -447,11 +453,15 @@ def ensure_spec(target_column: str, task_name: str, column_profiles: list) -> Mo
 def carry_settings(template: ModelSpec, fresh: ModelSpec) -> ModelSpec:
     """``fresh`` with the network and training settings of ``template``.
 
-    Class weights mean nothing for a number, so a regression target starts unweighted.
+    Class weights and label smoothing mean nothing for a number, so a regression target
+    starts without them.
     """
     carried = {name: getattr(template, name) for name in CARRIED_SETTINGS}
-    if fresh.task == "regression" and "class_weight" in carried:
+    if fresh.task == "regression":
         carried["class_weight"] = "none"
+        carried["label_smoothing"] = 0.0
+    elif template.task == "regression":  # from a number to classes: the class default
+        carried["label_smoothing"] = fresh.label_smoothing
     return fresh.replace(**carried)
 
 

@@ -118,6 +118,38 @@ def test_training_settings_reach_the_spec(model_page):
     assert not spec.early_stopping
 
 
+def test_the_training_recipe_reaches_the_spec(model_page):
+    at = model_page
+    at.selectbox(key="optimizer").set_value("adamw").run()
+    at.selectbox(key="lr_schedule").set_value("cosine").run()
+    at.selectbox(key="scaling").set_value("robust").run()
+    at.selectbox(key="numeric_embedding").set_value("piecewise").run()
+    at.number_input(key="beta_2").set_value(0.95).run()
+    at.number_input(key="weight_decay").set_value(0.02).run()
+    assert not at.exception and not at.error
+    spec = session_of(at).spec
+    assert (spec.optimizer, spec.lr_schedule, spec.scaling, spec.numeric_embedding) == (
+        "adamw",
+        "cosine",
+        "robust",
+        "piecewise",
+    )
+    assert (spec.beta_2, spec.weight_decay) == (0.95, 0.02)
+    # A regression has no labels to smooth; SGD has no beta 2.
+    assert "label_smoothing" not in [box.key for box in at.number_input]
+    at.selectbox(key="optimizer").set_value("sgd").run()
+    assert "beta_2" not in [box.key for box in at.number_input]
+
+
+def test_label_smoothing_is_offered_for_classes(app):
+    seed_dataset(app, iris(), "species")
+    at = app.switch_page("pages/model.py").run()
+    at.number_input(key="label_smoothing").set_value(0.1).run()
+    assert not at.exception
+    assert session_of(at).spec.label_smoothing == 0.1
+    assert "over-confident" in at.number_input(key="label_smoothing").help
+
+
 def test_advanced_override_of_the_loss(model_page):
     at = model_page
     at.selectbox(key="output_loss").set_value("linear output with mean absolute error loss").run()
@@ -186,6 +218,8 @@ def test_a_new_number_target_starts_unweighted_when_settings_are_carried():
     classifier = ModelSpec("label", "binary", [Feature("x", "numeric")], class_weight="balanced")
     fresh = ModelSpec("y", "regression", [Feature("x", "numeric")])
     assert state.carry_settings(classifier, fresh).class_weight == "none"
+    smoothed = classifier.replace(label_smoothing=0.1)
+    assert state.carry_settings(smoothed, fresh).label_smoothing == 0.0
     assert state.carry_settings(classifier, fresh).learning_rate == classifier.learning_rate
 
 

@@ -61,8 +61,22 @@ def every_setting_spec() -> ModelSpec:
     )
 
 
+def recipe_spec() -> ModelSpec:
+    """The "better by default" pieces, each off its legacy value."""
+    return table_spec("churn").replace(
+        optimizer="adamw",
+        beta_2=0.95,
+        weight_decay=0.02,
+        lr_schedule="cosine",
+        label_smoothing=0.1,
+        scaling="robust",
+        numeric_embedding="piecewise",
+    )
+
+
 SPECS = {
     "churn": lambda: table_spec("churn"),
+    "recipe": recipe_spec,
     "diabetes": lambda: table_spec("diabetes"),
     "every setting": every_setting_spec,
     "no hidden layer": lambda: table_spec("diabetes").replace(layers=[]),
@@ -125,6 +139,15 @@ def test_config_block_holds_every_setting_of_the_spec(name):
         "OPTIMIZER": spec.optimizer,
         "LEARNING_RATE": spec.learning_rate,
         "MOMENTUM": spec.momentum,
+        "BETA_2": spec.beta_2,
+        "WEIGHT_DECAY": spec.weight_decay,
+        "LR_SCHEDULE": spec.lr_schedule,
+        "WARMUP_SHARE": 0.05,
+        "LABEL_SMOOTHING": spec.label_smoothing,
+        "SCALING": spec.scaling,
+        "SMOOTH_CLIP": 3.0,
+        "NUMERIC_EMBEDDING": spec.numeric_embedding,
+        "PIECEWISE_BINS": 16,
         "BATCH_SIZE": spec.batch_size,
         "EPOCHS": spec.epochs,
         "PATIENCE": spec.patience,
@@ -202,7 +225,7 @@ def test_script_splits_and_preprocesses_the_rows_as_layerlab_does(name, tmp_path
         )
 
 
-@pytest.mark.parametrize("name", ["every setting", "no hidden layer"])
+@pytest.mark.parametrize("name", ["every setting", "no hidden layer", "recipe"])
 def test_script_trains_with_every_kind_of_layer_and_setting(name, tmp_path, capsys):
     """Dropout, batch norm, L2, SGD, balanced class weights, softmax for two classes, no
     early stopping without restoring, and a network with no hidden layer: all run."""

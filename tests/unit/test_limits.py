@@ -36,6 +36,13 @@ SETTINGS = {
     ),
     "LEARNING_RATE": ("'learning_rate'", with_training("learning_rate")),
     "MOMENTUM": ("'momentum'", with_training("momentum")),
+    "BETA_2": ("'beta_2'", with_training("beta_2")),
+    "WEIGHT_DECAY": ("'weight_decay'", with_training("weight_decay")),
+    # Label smoothing is for classes; a regression would add a second problem.
+    "LABEL_SMOOTHING": (
+        "'label_smoothing'",
+        lambda value: base_spec().replace(task="binary", label_smoothing=value),
+    ),
     "BATCH_SIZE": ("'batch_size'", with_training("batch_size")),
     "EPOCHS": ("'epochs'", with_training("epochs")),
     "PATIENCE": ("'patience'", with_training("patience")),

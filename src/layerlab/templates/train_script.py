@@ -92,6 +92,15 @@ CLASS_WEIGHT = "none"  # "balanced": every class weighs the same in the loss, ho
 OPTIMIZER = "adam"
 LEARNING_RATE = 0.001
 MOMENTUM = 0.9  # used by "sgd" only
+BETA_2 = 0.999  # Adam's decay of its squared gradients (used by "adam", "adamw", "nadam")
+WEIGHT_DECAY = 0.0  # each step shrinks every weight by learning rate x this
+LR_SCHEDULE = "constant"  # "cosine": warm up, then decay to 0 at the last epoch
+WARMUP_SHARE = 0.05  # of all planned steps, for the cosine schedule
+LABEL_SMOOTHING = 0.0  # share of each class label spread over all classes in training
+SCALING = "standard"  # numbers: "standard" (mean, std) or "robust" (median, IQR, smooth clip)
+SMOOTH_CLIP = 3.0  # robust scaling squashes values towards +-this
+NUMERIC_EMBEDDING = "none"  # "piecewise": also encode each number over quantile bins
+PIECEWISE_BINS = 16
 BATCH_SIZE = 32
 EPOCHS = 200
 PATIENCE = 10  # epochs without a better validation loss before stopping (0: never stop early)
@@ -256,14 +265,8 @@ def build_model(train: pd.DataFrame, classes: list[str]):
         if kind == "numeric":
             values = numbers(train[name])
             finite = values[np.isfinite(values)]
-            mean = float(finite.mean()) if finite.size else 0.0
-            variance = float(finite.var()) if finite.size > 1 else 1.0
-            variance = variance if variance > 1e-12 else 1.0
             raw = keras.Input(shape=(1,), name=input_name(name), dtype="float32")
-            # A missing number becomes the training mean; then (x - mean) / std puts every
-            # column on the same scale, so no column dominates the gradients by its units.
-            imputed = ops.nan_to_num(raw, nan=mean, posinf=mean, neginf=mean)
-            encoded.append(layers.Normalization(mean=mean, variance=variance)(imputed))
+            encoded += numeric_encoding(raw, finite)
             if not np.isfinite(values).all():
                 # A 0/1 "was missing" column, so the network can learn what a gap means.
                 encoded.append(ops.cast(ops.logical_not(ops.isfinite(raw)), "float32"))
@@ -319,6 +322,42 @@ def build_model(train: pd.DataFrame, classes: list[str]):
     return preprocessing, network, model, target_scale
 
 
+def numeric_encoding(raw, finite: np.ndarray) -> list:
+    """One number on a common scale, so no column dominates the gradients by its units; and,
+    with NUMERIC_EMBEDDING "piecewise", how far along each of its quantile bins it lies."""
+    if SCALING == "robust":
+        # A missing number becomes the median; (x - median) / IQR, then x / sqrt(1 + (x/3)^2)
+        # squashes extreme values smoothly, so one outlier cannot squeeze all the others.
+        if finite.size:
+            low, centre, high = (float(q) for q in np.quantile(finite, [0.25, 0.5, 0.75]))
+            spread = high - low
+            if spread <= 1e-12:
+                spread = float(finite.max() - finite.min()) / 2
+        else:
+            centre, spread = 0.0, 1.0
+        spread = spread if spread > 1e-12 else 1.0
+        imputed = ops.nan_to_num(raw, nan=centre, posinf=centre, neginf=centre)
+        scaled = layers.Normalization(mean=centre, variance=spread**2)(imputed)
+        scaled = scaled / ops.sqrt(1.0 + ops.square(scaled / SMOOTH_CLIP))
+    else:
+        # A missing number becomes the training mean; then (x - mean) / std.
+        mean = float(finite.mean()) if finite.size else 0.0
+        variance = float(finite.var()) if finite.size > 1 else 1.0
+        variance = variance if variance > 1e-12 else 1.0
+        imputed = ops.nan_to_num(raw, nan=mean, posinf=mean, neginf=mean)
+        scaled = layers.Normalization(mean=mean, variance=variance)(imputed)
+    parts = [scaled]
+    if NUMERIC_EMBEDDING == "piecewise" and finite.size:
+        edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, PIECEWISE_BINS + 1)))
+        if len(edges) >= 3:
+            # Bin t: (x - its lower edge) / its width, clipped to [0, 1].
+            lower, width = edges[:-1], np.diff(edges)
+            tiled = ops.tile(imputed, (1, len(lower)))
+            position = layers.Normalization(mean=lower, variance=width**2)(tiled)
+            parts.append(ops.clip(position, 0.0, 1.0))
+    return parts
+
+
 def hidden_layers() -> list:
     stack = []
     for position, spec in enumerate(LAYERS):
@@ -371,16 +410,39 @@ def class_weights(y_train: np.ndarray, n_classes: int) -> dict[int, float] | Non
     return {position: float(weight) for position, weight in enumerate(weights)}
 
 
-def make_optimizer():
-    config = {"learning_rate": LEARNING_RATE}
+def make_optimizer(steps_per_epoch: int):
+    rate = LEARNING_RATE
+    if LR_SCHEDULE == "cosine":
+        total = max(EPOCHS * steps_per_epoch, 2)
+        warmup = max(round(WARMUP_SHARE * total), 1)
+        rate = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=total - warmup, warmup_target=LEARNING_RATE, warmup_steps=warmup
+        )
+    config = {"learning_rate": rate}
     if OPTIMIZER == "sgd":
         config["momentum"] = MOMENTUM
+    if OPTIMIZER in ("adam", "adamw", "nadam"):
+        config["beta_2"] = BETA_2
+    if WEIGHT_DECAY or OPTIMIZER == "adamw":
+        config["weight_decay"] = WEIGHT_DECAY
     return keras.optimizers.get({"class_name": OPTIMIZER, "config": config})
 
 
-def keras_loss() -> str:
+def keras_loss(smoothing: float = 0.0):
     # The targets are class indices, not one-hot rows: the "sparse" form of the same loss.
-    return "sparse_categorical_crossentropy" if LOSS == "categorical_crossentropy" else LOSS
+    if LOSS == "categorical_crossentropy":
+        if not smoothing:
+            return "sparse_categorical_crossentropy"
+
+        def smoothed(y, p):  # cross-entropy against (1 - s) one-hot + s / classes
+            plain = keras.losses.sparse_categorical_crossentropy(y, p)
+            spread = -ops.mean(ops.log(ops.clip(p, 1e-7, 1.0)), axis=-1)
+            return (1.0 - smoothing) * plain + smoothing * spread
+
+        return smoothed
+    if LOSS == "binary_crossentropy" and smoothing:
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    return LOSS
 
 
 def row_weights(y: np.ndarray, weights: dict[int, float] | None) -> np.ndarray | None:
@@ -398,7 +460,12 @@ def train(network, x_train, y_train, x_val, y_val, weights):
     """
     keras.utils.set_random_seed(SEED)  # the shuffling of the rows each epoch, and dropout
     metrics = [] if TASK == "regression" else ["accuracy"]
-    network.compile(optimizer=make_optimizer(), loss=keras_loss(), metrics=metrics)
+    steps_per_epoch = -(-len(x_train) // min(BATCH_SIZE, len(x_train)))
+    network.compile(
+        optimizer=make_optimizer(steps_per_epoch),
+        loss=keras_loss(LABEL_SMOOTHING),  # labels softened in training only
+        metrics=metrics,
+    )
     callbacks = []
     if PATIENCE or RESTORE_BEST_WEIGHTS:  # PATIENCE 0 with restore: keep the best, never stop
         callbacks.append(
@@ -426,11 +493,15 @@ def train(network, x_train, y_train, x_val, y_val, weights):
 
 
 def score(preprocessing, network, model, part, classes, target_scale, weights):
-    """The loss (as training minimised it) and the main metric (in the target's units)."""
+    """The loss (as training minimised it, with plain labels) and the main metric (in the
+    target's units)."""
     x = np.asarray(preprocessing(model_inputs(part)))
     y = encode_target(part, classes, target_scale)
-    loss = network.evaluate(x, y, sample_weight=row_weights(y, weights), verbose=0)
-    loss = float(loss[0] if isinstance(loss, list) else loss)
+    loss_fn = keras.losses.get(keras_loss())
+    per_row = np.asarray(loss_fn(y, network.predict(x, verbose=0))).reshape(-1)
+    sample_weights = row_weights(y, weights)
+    loss = float(np.mean(per_row * (1.0 if sample_weights is None else sample_weights)))
+    loss += float(sum(np.asarray(penalty) for penalty in network.losses))  # L2, if any
     outputs = np.asarray(model.predict(model_inputs(part), verbose=0))
     if TASK == "regression":
         metric = float(np.nanmean(np.abs(outputs.reshape(-1) - numbers(part[TARGET]))))
