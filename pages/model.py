@@ -172,14 +172,14 @@ SCALING_LABELS = {
 EMBEDDING_LABELS = {"none": "None: the scaled value only", "piecewise": "Piecewise-linear bins"}
 
 
-def _limited_number(label: str, limit: limits.Limit, key: str) -> float:
+def _limited_number(label: str, limit: limits.Limit, key: str, whole: bool = False):
     """A number input bounded by ``limit``, its help the teaching sentence named as ``key``."""
     return st.number_input(
         label,
-        min_value=limit.low,
-        max_value=limit.high,
-        step=limit.step,
-        format="%g",
+        min_value=int(limit.low) if whole else limit.low,
+        max_value=int(limit.high) if whole else limit.high,
+        step=int(limit.step) if whole else limit.step,
+        format="%d" if whole else "%g",
         key=key,
         help=getattr(teaching, key.upper()),
     )
@@ -225,6 +225,9 @@ def _recipe(spec: ModelSpec) -> dict:
                 settings["label_smoothing"] = _limited_number(
                     "Label smoothing", limits.LABEL_SMOOTHING, "label_smoothing"
                 )
+            settings["ensemble"] = _limited_number(
+                "Networks averaged (ensemble)", limits.ENSEMBLE, "ensemble", whole=True
+            )
     return settings
 
 

@@ -26,6 +26,11 @@ The same layer objects are wired twice:
 - ``network``: preprocessed feature vector -> hidden layers -> output (on the
   standardized target for regression). This is what the trainer optimizes,
   because preprocessing has no trainable weights and is computed once.
+
+With ``spec.ensemble`` k > 1 there are k stacks of hidden and output layers,
+each seeded apart (the first exactly as a single network is): ``model`` averages
+their outputs, and ``network`` puts them side by side, k blocks of the output's
+width, so the trainer gives each its own loss (``engine.py``).
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class BuiltModel:
     target_scaling: TargetScaling | None
     # How many columns of the feature vector each of the spec's features gives, in order.
     input_widths: tuple[int, ...] = ()
+    # Every member's stack, the first being ``stack`` (one member unless spec.ensemble > 1).
+    members: tuple[list[object], ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -179,25 +186,23 @@ def build_model(
     features = layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
     n_features = int(features.shape[-1])
 
-    hidden = _hidden_layers(spec)
     activation, _ = spec.resolved_output()
     units = max(len(classes), 2) if activation == "softmax" else 1
-    output_layer = layers.Dense(
-        units,
-        activation=activation,
-        kernel_initializer=_kernel_initializer(spec, len(spec.layers)),
-        name="output",
-    )
+    members = tuple(_member_stack(spec, member, units) for member in range(spec.ensemble))
 
-    def wire(x):
-        for layer in hidden:
-            x = layer(x)
-        return output_layer(x)
+    def outputs(x):
+        return [chain(stack, x) for stack in members]
 
     network_input = keras.Input(shape=(n_features,), name="features")
-    network = keras.Model(network_input, wire(network_input), name="network")
+    side_by_side = outputs(network_input)
+    if len(side_by_side) > 1:
+        side_by_side = [layers.Concatenate(name="members")(side_by_side)]
+    network = keras.Model(network_input, side_by_side[0], name="network")
 
-    prediction = wire(features)
+    prediction = outputs(features)
+    prediction = (
+        prediction[0] if len(prediction) == 1 else layers.Average(name="average")(prediction)
+    )
     target_scaling = None
     if spec.task == "regression":
         target_scaling = _target_scaling(train_frame[spec.target])
@@ -215,7 +220,8 @@ def build_model(
         model=model,
         network=network,
         preprocessor=preprocessor,
-        stack=[*hidden, output_layer],
+        stack=members[0],
+        members=members,
         classes=tuple(classes),
         target_scaling=target_scaling,
         input_widths=tuple(widths),
@@ -280,45 +286,69 @@ def piecewise_edges(finite: np.ndarray, bins: int = PIECEWISE_BINS) -> np.ndarra
     return np.unique(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)))
 
 
-def _hidden_layers(spec: ModelSpec) -> list[object]:
+def chain(stack: list[object], x):
+    """``x`` through each layer of ``stack`` in turn."""
+    for layer in stack:
+        x = layer(x)
+    return x
+
+
+# Dropout seeds of ensemble member m > 0 are offset by m times this (member 0 keeps the
+# single network's seeds).
+MEMBER_SEED_STRIDE = 1000
+
+
+def _member_stack(spec: ModelSpec, member: int, units: int) -> list[object]:
+    """One member's hidden layers and output layer; names get ``_member_M`` after the first."""
     from keras import layers, regularizers
 
-    hidden = []
+    suffix = f"_member_{member + 1}" if member else ""
+    stack = []
     dense_count = dropout_count = norm_count = 0
     for position, layer in enumerate(spec.layers):
         if layer.kind == "dense":
             dense_count += 1
-            hidden.append(
+            stack.append(
                 layers.Dense(
                     layer.units,
                     activation=layer.activation,
-                    kernel_initializer=_kernel_initializer(spec, position),
+                    kernel_initializer=_kernel_initializer(spec, position, member),
                     kernel_regularizer=regularizers.L2(layer.l2) if layer.l2 else None,
-                    name=f"dense_{dense_count}",
+                    name=f"dense_{dense_count}{suffix}",
                 )
             )
         elif layer.kind == "dropout":
             dropout_count += 1
-            hidden.append(
-                layers.Dropout(
-                    layer.rate, seed=spec.seed + position, name=f"dropout_{dropout_count}"
-                )
+            seed = spec.seed + position + member * MEMBER_SEED_STRIDE
+            stack.append(
+                layers.Dropout(layer.rate, seed=seed, name=f"dropout_{dropout_count}{suffix}")
             )
         else:
             norm_count += 1
-            hidden.append(layers.BatchNormalization(name=f"batch_norm_{norm_count}"))
-    return hidden
+            stack.append(layers.BatchNormalization(name=f"batch_norm_{norm_count}{suffix}"))
+    activation, _ = spec.resolved_output()
+    stack.append(
+        layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=_kernel_initializer(spec, len(spec.layers), member),
+            name=f"output{suffix}",
+        )
+    )
+    return stack
 
 
-def _kernel_initializer(spec: ModelSpec, position: int):
-    """Keras's default Glorot uniform kernel, seeded from the spec's seed and the layer's position.
+def _kernel_initializer(spec: ModelSpec, position: int, member: int = 0):
+    """Keras's default Glorot uniform kernel, seeded from the spec's seed and the layer's position
+    (and, for ensemble members after the first, the member).
 
     The seed is mixed with ``SeedSequence``, so layer 2 of seed 42 does not start like
     layer 1 of seed 43.
     """
     from keras import initializers
 
-    seed = np.random.SeedSequence([spec.seed, position]).generate_state(1)[0]
+    entropy = [spec.seed, position] + ([member] if member else [])
+    seed = np.random.SeedSequence(entropy).generate_state(1)[0]
     return initializers.GlorotUniform(seed=int(seed) & 0x7FFF_FFFF)
 
 

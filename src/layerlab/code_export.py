@@ -75,6 +75,8 @@ def config_lines(spec: ModelSpec) -> list[str]:
         f"NUMERIC_EMBEDDING = {_literal(spec.numeric_embedding)}"
         '  # "piecewise": also encode each number over quantile bins',
         f"PIECEWISE_BINS = {PIECEWISE_BINS}",
+        f"ENSEMBLE = {_literal(spec.ensemble)}"
+        "  # networks trained side by side from their own starting weights, then averaged",
         f"BATCH_SIZE = {_literal(spec.batch_size)}",
         f"EPOCHS = {_literal(spec.epochs)}",
         f"PATIENCE = {_literal(spec.patience)}"

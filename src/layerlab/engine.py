@@ -331,6 +331,7 @@ class _CompiledLoop:
         self.optimizer.build(trainable_variables)
         loss_fn = per_sample_loss(built.spec)
         training_loss_fn = per_sample_loss(built.spec, training=True)
+        members = built.spec.ensemble
         metric_fn = per_sample_metric(built)
 
         def forward(trainable, non_trainable, xb, yb, real, row_weights, training):
@@ -344,12 +345,18 @@ class _CompiledLoop:
                 trainable, non_trainable, xb, training=training, return_losses=True
             )
             weights = real * row_weights
-            per_row = tf.reshape(loss_fn(yb, predictions), (-1,))
-            data_loss = tf.reduce_sum(per_row * weights) / tf.reduce_sum(real)
+
+            def mean_loss(fn, p):
+                return tf.reduce_sum(tf.reshape(fn(yb, p), (-1,)) * weights) / tf.reduce_sum(real)
+
+            # An ensemble's members sit side by side: each trains on its own loss (their
+            # mean), while what is reported is the loss of their average, the model's output.
+            parts = tf.split(predictions, members, axis=-1) if members > 1 else [predictions]
+            predictions = tf.add_n(parts) / members if members > 1 else predictions
+            data_loss = mean_loss(loss_fn, predictions)
             objective = data_loss
-            if training and training_loss_fn is not loss_fn:  # smoothed labels
-                smoothed = tf.reshape(training_loss_fn(yb, predictions), (-1,))
-                objective = tf.reduce_sum(smoothed * weights) / tf.reduce_sum(real)
+            if training and (members > 1 or training_loss_fn is not loss_fn):
+                objective = tf.add_n([mean_loss(training_loss_fn, p) for p in parts]) / members
             penalty = tf.add_n(extra_losses) if extra_losses else tf.constant(0.0)
             metric_sum = tf.reduce_sum(metric_fn(yb, predictions) * real)
             return data_loss, objective, penalty, metric_sum, non_trainable
@@ -441,13 +448,19 @@ def _training_network(built: BuiltModel, jit: bool = True):
     """
     import keras
 
-    x = inputs = keras.Input(shape=(built.n_features,))
-    for layer in built.stack:
-        if isinstance(layer, keras.layers.Dropout):
-            layer = _threefry_dropout_class()(layer.rate, seed=layer.seed)
-            layer.algorithm = "threefry" if jit else "philox"
-        x = layer(x)
-    return keras.Model(inputs, x)
+    inputs = keras.Input(shape=(built.n_features,))
+    outputs = []
+    for stack in built.members or (built.stack,):
+        x = inputs
+        for layer in stack:
+            if isinstance(layer, keras.layers.Dropout):
+                layer = _threefry_dropout_class()(layer.rate, seed=layer.seed)
+                layer.algorithm = "threefry" if jit else "philox"
+            x = layer(x)
+        outputs.append(x)
+    return keras.Model(
+        inputs, outputs[0] if len(outputs) == 1 else keras.layers.Concatenate()(outputs)
+    )
 
 
 _THREEFRY_DROPOUT = None

@@ -60,6 +60,8 @@ MOMENTUM = Limit(0.0, 0.999, 0.05)
 BETA_2 = Limit(0.5, 0.9999, 0.001)
 # Decoupled weight decay, as Keras applies it: each step shrinks weights by rate x decay.
 WEIGHT_DECAY = Limit(0.0, 1.0, 0.001)
+# Networks averaged in one model: each trains on every row from its own starting weights.
+ENSEMBLE = Limit(1, 16, 1, whole=True)
 # A share of each class label spread over all classes; past one half it drowns the label.
 LABEL_SMOOTHING = Limit(0.0, 0.5, 0.01)
 BATCH_SIZE = Limit(1, 65_536, 1, whole=True)

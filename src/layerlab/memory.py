@@ -240,6 +240,7 @@ def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
     n_train, n_val = _split_rows(spec, table.rows)
     batch = max(min(spec.batch_size, n_train), 1)
     trainable, frozen = _parameters(spec.layers, table.n_features, table.n_outputs)
+    trainable, frozen = trainable * spec.ensemble, frozen * spec.ensemble
     slots = _optimizer_slots(spec)
     snapshot = FLOAT * (trainable * (1 + slots) + frozen)
     row = FLOAT * table.n_features
@@ -249,7 +250,8 @@ def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
         widths.append(layer.units if layer.kind == "dense" else widths[-1])
     widths.append(table.n_outputs)
     # The gathered batch (and its gradient), then every layer's output and its gradient.
-    step = int(FLOAT * batch * (2 * table.n_features + ACTIVATION_COPIES * sum(widths[1:])))
+    activations = ACTIVATION_COPIES * sum(widths[1:]) * spec.ensemble
+    step = int(FLOAT * batch * (2 * table.n_features + activations))
     # A validation chunk's rows, and two layers' outputs at a time.
     validation = FLOAT * min(EVAL_BATCH, n_val) * (table.n_features + 2 * max(widths[1:]))
 

@@ -23,8 +23,8 @@ from layerlab.limits import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, Limit
 
 # 2 added ``class_weight``. Files of version 1 load unchanged (the field takes its default); the
 # version tells an older Layerlab to update rather than call the field unknown.
-# 3 added ``scaling``, ``numeric_embedding``, ``beta_2``, ``weight_decay``, ``lr_schedule`` and
-# ``label_smoothing``. Files of versions 1 and 2 load as they trained: ``LEGACY_TRAINING``.
+# 3 added ``scaling``, ``numeric_embedding``, ``beta_2``, ``weight_decay``, ``lr_schedule``,
+# ``label_smoothing`` and ``ensemble``. Files of versions 1 and 2 load as they trained: ``LEGACY_TRAINING``.
 SPEC_VERSION = 3
 
 # What a spec written before version 3 meant by the fields it did not have yet.
@@ -180,7 +180,9 @@ class ModelSpec:
     Nadam only), ``weight_decay``, ``lr_schedule`` ("cosine": a warm-up over the
     first 5% of the planned steps, then a cosine decay to zero at the last epoch)
     and ``label_smoothing`` (classification only) are the "better by default"
-    pieces of RealMLP (Holzmüller et al. 2024), each one field.
+    pieces of RealMLP (Holzmüller et al. 2024), each one field. ``ensemble`` k > 1
+    trains k copies of the network from different starting weights side by side,
+    each on its own loss, and the model predicts their average.
     """
 
     target: str
@@ -199,6 +201,7 @@ class ModelSpec:
     label_smoothing: float = 0.0
     scaling: str = "standard"
     numeric_embedding: str = "none"
+    ensemble: int = 1
     batch_size: int = 32
     epochs: int = 200
     validation_split: float = 0.2
@@ -248,7 +251,8 @@ class ModelSpec:
         """The whole network in one line, e.g. ``Dense 64 relu → Dense 32 relu → sigmoid``."""
         activation, _ = self.resolved_output()
         parts = [layer.describe() for layer in self.layers] + [f"output {activation}"]
-        return " → ".join(parts)
+        text = " → ".join(parts)
+        return text if self.ensemble == 1 else f"{text}, {self.ensemble} averaged"
 
     # ------------------------------------------------------------ round trip
     def to_dict(self) -> dict[str, Any]:
@@ -270,6 +274,7 @@ class ModelSpec:
             "label_smoothing": self.label_smoothing,
             "scaling": self.scaling,
             "numeric_embedding": self.numeric_embedding,
+            "ensemble": self.ensemble,
             "batch_size": self.batch_size,
             "epochs": self.epochs,
             "validation_split": self.validation_split,
@@ -485,6 +490,7 @@ def _check_training(spec: ModelSpec) -> list[str]:
     problems += _check_limit("'momentum'", spec.momentum, limits.MOMENTUM)
     problems += _check_limit("'beta_2'", spec.beta_2, limits.BETA_2)
     problems += _check_limit("'weight_decay'", spec.weight_decay, limits.WEIGHT_DECAY)
+    problems += _check_limit("'ensemble'", spec.ensemble, limits.ENSEMBLE)
     problems += _check_limit("'label_smoothing'", spec.label_smoothing, limits.LABEL_SMOOTHING)
     if spec.label_smoothing and spec.task == "regression" and _is_number(spec.label_smoothing):
         problems.append(

@@ -65,6 +65,7 @@ TRAINING_WIDGETS = (
     "beta_2",
     "weight_decay",
     "label_smoothing",
+    "ensemble",
 )
 # Widgets seeded from the spec: forgotten when another spec is loaded ("Edit a copy").
 FIX_DONE_KEY = "diagnosis_fix_done"

@@ -106,6 +106,10 @@ WEIGHT_DECAY = (
     "Each step shrinks every weight a little (by learning rate x this), which keeps weights "
     "small: a gentle brake on memorising the training rows."
 )
+ENSEMBLE = (
+    "Train this many copies of the network side by side, each from its own starting weights, "
+    "and predict their average: steadier predictions for this many times the training time."
+)
 LABEL_SMOOTHING = (
     "Train against labels softened by this share (0.1: 90% sure instead of 100%), which "
     "keeps the network from becoming over-confident. The reported loss stays the plain one."

@@ -135,6 +135,9 @@ def test_the_training_recipe_reaches_the_spec(model_page):
         "piecewise",
     )
     assert (spec.beta_2, spec.weight_decay) == (0.95, 0.02)
+    at.number_input(key="ensemble").set_value(3).run()
+    assert session_of(at).spec.ensemble == 3
+    assert "3 averaged" in texts(at.sidebar.markdown)
     # A regression has no labels to smooth; SGD has no beta 2.
     assert "label_smoothing" not in [box.key for box in at.number_input]
     at.selectbox(key="optimizer").set_value("sgd").run()

@@ -71,6 +71,8 @@ def recipe_spec() -> ModelSpec:
         label_smoothing=0.1,
         scaling="robust",
         numeric_embedding="piecewise",
+        ensemble=3,
+        class_weight="balanced",
     )
 
 
@@ -148,6 +150,7 @@ def test_config_block_holds_every_setting_of_the_spec(name):
         "SMOOTH_CLIP": 3.0,
         "NUMERIC_EMBEDDING": spec.numeric_embedding,
         "PIECEWISE_BINS": 16,
+        "ENSEMBLE": spec.ensemble,
         "BATCH_SIZE": spec.batch_size,
         "EPOCHS": spec.epochs,
         "PATIENCE": spec.patience,

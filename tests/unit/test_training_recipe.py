@@ -224,3 +224,63 @@ def test_a_spec_round_trips_its_new_fields():
     )
     assert ModelSpec.from_json(spec.to_json()) == spec
     assert math.isclose(ModelSpec.from_dict({**spec.to_dict(), "beta_2": 1}).beta_2, 1.0)
+
+
+# ------------------------------------------------------------------ ensemble
+def test_an_ensemble_averages_members_that_start_apart(tmp_path):
+    frame = skewed_table()
+    single = TrainingRun(frame, table_spec(epochs=3, patience=0)).run()
+    spec = table_spec(epochs=3, patience=0, ensemble=3)
+    result = TrainingRun(frame, spec).run()
+    built = result.built
+    assert len(built.members) == 3 and built.stack is built.members[0]
+    assert built.count_params() == 3 * single.built.count_params()
+    # Member 1 starts as the single network does; the others from their own seeds.
+    fresh = build_model(spec, frame, ("old", "young"))
+    first = [np.asarray(w) for w in fresh.members[0][0].get_weights()]
+    single_fresh = build_model(table_spec(), frame, ("old", "young"))
+    np.testing.assert_array_equal(first[0], single_fresh.stack[0].get_weights()[0])
+    assert not np.allclose(fresh.members[1][0].get_weights()[0], first[0])
+    # The model predicts the members' average, and loads in safe mode without Layerlab.
+    x = preprocess(built, frame)
+    each = [np.asarray(keras.Sequential(stack)(x)) for stack in built.members]
+    outputs = predict_outputs(built.model, spec, frame)[:, 1]
+    np.testing.assert_allclose(outputs, np.mean(each, axis=0).reshape(-1), rtol=1e-5, atol=1e-6)
+    path = tmp_path / "model.keras"
+    built.model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(predict_outputs(loaded, spec, frame)[:, 1], outputs, rtol=1e-6)
+
+
+def test_an_ensembles_reported_loss_is_the_loss_of_its_average():
+    frame = skewed_table()
+    spec = table_spec(epochs=2, patience=0, restore_best_weights=False, ensemble=2)
+    run = TrainingRun(frame, spec)
+    result = run.run()
+    from layerlab.build import encode_target
+
+    x = preprocess(result.built, run.splits.validation)
+    y = encode_target(run.splits.validation[spec.target], result.built)
+    average = np.asarray(
+        result.built.model.predict(_inputs(spec, run.splits.validation), verbose=0)
+    )
+    plain = float(np.mean(keras.losses.binary_crossentropy(y, average)))
+    assert result.history[-1]["val_loss"] == pytest.approx(plain, rel=1e-4)
+    assert x.shape[0] == len(y)
+
+
+def test_an_ensemble_is_named_in_the_networks_one_line_description():
+    assert table_spec(ensemble=5).describe().endswith(", 5 averaged")
+    assert "averaged" not in table_spec().describe()
+    with pytest.raises(SpecError, match="'ensemble' must be a whole number from 1 to 16"):
+        table_spec().replace(ensemble=0).validate()
+
+
+def test_the_memory_estimate_counts_every_member_and_every_bin():
+    from layerlab.memory import estimate_training_memory
+
+    frame = skewed_table(20_000)
+    base = estimate_training_memory(table_spec(), frame)
+    members = estimate_training_memory(table_spec(ensemble=4), frame)
+    bins = estimate_training_memory(table_spec(numeric_embedding="piecewise"), frame)
+    assert members.total > base.total and bins.total > base.total

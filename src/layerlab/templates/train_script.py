@@ -101,6 +101,7 @@ SCALING = "standard"  # numbers: "standard" (mean, std) or "robust" (median, IQR
 SMOOTH_CLIP = 3.0  # robust scaling squashes values towards +-this
 NUMERIC_EMBEDDING = "none"  # "piecewise": also encode each number over quantile bins
 PIECEWISE_BINS = 16
+ENSEMBLE = 1  # networks trained side by side from their own starting weights, then averaged
 BATCH_SIZE = 32
 EPOCHS = 200
 PATIENCE = 10  # epochs without a better validation loss before stopping (0: never stop early)
@@ -291,23 +292,33 @@ def build_model(train: pd.DataFrame, classes: list[str]):
         raw_inputs[input_name(name)] = raw
     features = layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
 
-    stack = hidden_layers()
     # The output layer: sigmoid gives the probability of the second class (with binary
     # cross-entropy); softmax one probability per class that sum to 1 (with categorical
     # cross-entropy); linear any number (with mean squared error, for regression).
     units = max(len(classes), 2) if OUTPUT_ACTIVATION == "softmax" else 1
-    stack.append(
-        layers.Dense(units, activation=OUTPUT_ACTIVATION, kernel_initializer=glorot(len(LAYERS)))
-    )
+    # ENSEMBLE networks, each from its own starting weights; the model averages them.
+    stacks = []
+    for member in range(ENSEMBLE):
+        stack = hidden_layers(member)
+        start = glorot(len(LAYERS), member)
+        stack.append(layers.Dense(units, activation=OUTPUT_ACTIVATION, kernel_initializer=start))
+        stacks.append(stack)
 
     def wire(x):
-        for layer in stack:
-            x = layer(x)
-        return x
+        outputs = []
+        for stack in stacks:
+            y = x
+            for layer in stack:
+                y = layer(y)
+            outputs.append(y)
+        return outputs
 
     network_input = keras.Input(shape=(int(features.shape[-1]),))
-    network = keras.Model(network_input, wire(network_input))
+    # Training sees each member's output (one loss each); the saved model their average.
+    outputs = wire(network_input)
+    network = keras.Model(network_input, outputs[0] if ENSEMBLE == 1 else outputs)
     prediction = wire(features)
+    prediction = prediction[0] if ENSEMBLE == 1 else layers.Average()(prediction)
     target_scale = None
     if TASK == "regression":
         # The network learns the standardized target (mean 0, std 1), which suits its
@@ -358,7 +369,7 @@ def numeric_encoding(raw, finite: np.ndarray) -> list:
     return parts
 
 
-def hidden_layers() -> list:
+def hidden_layers(member: int = 0) -> list:
     stack = []
     for position, spec in enumerate(LAYERS):
         if spec["kind"] == "dense":
@@ -367,22 +378,25 @@ def hidden_layers() -> list:
                 layers.Dense(
                     spec["units"],
                     activation=spec["activation"],
-                    kernel_initializer=glorot(position),
+                    kernel_initializer=glorot(position, member),
                     kernel_regularizer=penalty,
                 )
             )
         elif spec["kind"] == "dropout":
             # Zeroes a random share of the units at each training step (never when
             # predicting), so the network cannot lean on any one of them.
-            stack.append(layers.Dropout(spec["rate"], seed=SEED + position))
+            stack.append(layers.Dropout(spec["rate"], seed=SEED + position + 1000 * member))
         else:  # batch_norm: re-centres and re-scales each unit over the batch
             stack.append(layers.BatchNormalization())
     return stack
 
 
-def glorot(position: int):
-    """Keras's default Glorot-uniform start, seeded from SEED and the layer's position."""
-    seed = np.random.SeedSequence([SEED, position]).generate_state(1)[0]
+def glorot(position: int, member: int = 0):
+    """Keras's default Glorot-uniform start, seeded from SEED and the layer's position (and
+    the ensemble member, after the first)."""
+    seed = np.random.SeedSequence([SEED, position] + ([member] if member else [])).generate_state(
+        1
+    )[0]
     return keras.initializers.GlorotUniform(seed=int(seed) & 0x7FFF_FFFF)
 
 
@@ -459,11 +473,12 @@ def train(network, x_train, y_train, x_val, y_val, weights):
     validation rows choose when to stop, the test rows stay unseen.
     """
     keras.utils.set_random_seed(SEED)  # the shuffling of the rows each epoch, and dropout
-    metrics = [] if TASK == "regression" else ["accuracy"]
+    metrics = [] if TASK == "regression" or ENSEMBLE > 1 else ["accuracy"]
     steps_per_epoch = -(-len(x_train) // min(BATCH_SIZE, len(x_train)))
     network.compile(
         optimizer=make_optimizer(steps_per_epoch),
-        loss=keras_loss(LABEL_SMOOTHING),  # labels softened in training only
+        loss=[keras_loss(LABEL_SMOOTHING)] * ENSEMBLE,  # labels softened in training only
+        loss_weights=None if ENSEMBLE == 1 else [1 / ENSEMBLE] * ENSEMBLE,  # the members' mean
         metrics=metrics,
     )
     callbacks = []
@@ -478,6 +493,17 @@ def train(network, x_train, y_train, x_val, y_val, weights):
     # With class weights, validation rows are weighted as training rows are, so early
     # stopping follows the loss being minimised.
     validation = (x_val, y_val) if weights is None else (x_val, y_val, row_weights(y_val, weights))
+    sample_weight = None
+    if ENSEMBLE > 1:
+        # One target (and weights) per member. Early stopping here follows the members' mean
+        # loss; Layerlab's follows the loss of their average, a close cousin.
+        if weights is not None:
+            sample_weight = [row_weights(y_train, weights)] * ENSEMBLE
+            validation = (x_val, [y_val] * ENSEMBLE, [row_weights(y_val, weights)] * ENSEMBLE)
+            weights = None
+        else:
+            validation = (x_val, [y_val] * ENSEMBLE)
+        y_train = [y_train] * ENSEMBLE
     history = network.fit(
         x_train,
         y_train,
@@ -485,6 +511,7 @@ def train(network, x_train, y_train, x_val, y_val, weights):
         epochs=EPOCHS,
         validation_data=validation,
         class_weight=weights,
+        sample_weight=sample_weight,
         callbacks=callbacks,
         shuffle=True,
         verbose=2,
@@ -498,7 +525,9 @@ def score(preprocessing, network, model, part, classes, target_scale, weights):
     x = np.asarray(preprocessing(model_inputs(part)))
     y = encode_target(part, classes, target_scale)
     loss_fn = keras.losses.get(keras_loss())
-    per_row = np.asarray(loss_fn(y, network.predict(x, verbose=0))).reshape(-1)
+    outputs = network.predict(x, verbose=0)
+    outputs = np.mean(outputs, axis=0) if ENSEMBLE > 1 else outputs  # the members' average
+    per_row = np.asarray(loss_fn(y, outputs)).reshape(-1)
     sample_weights = row_weights(y, weights)
     loss = float(np.mean(per_row * (1.0 if sample_weights is None else sample_weights)))
     loss += float(sum(np.asarray(penalty) for penalty in network.losses))  # L2, if any
