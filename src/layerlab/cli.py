@@ -257,8 +257,7 @@ def _train(args) -> int:
     evaluation = evaluate(result)
     print(evaluation.headline(), file=sys.stderr)
     doubt = _doubt(result, evaluation)
-    if doubt is not None:
-        print(doubt, file=sys.stderr)
+    print(comparison_line(evaluation) if doubt is None else doubt, file=sys.stderr)
     rare = evaluation.imbalance_headline()
     if rare is not None:
         weights = "" if spec.class_weight == "balanced" else " Try --class-weight balanced."
@@ -361,6 +360,19 @@ def _runs(args) -> int:
     table = runs_frame(records).drop(columns=["Chosen"])
     print(table.to_string(index=False))
     return 0
+
+
+def comparison_line(evaluation, *, searched: bool = False) -> str:
+    """How the network compares with its baselines, and what to try when gradient boosting
+    does better (``searched``: the network is already a search's winner)."""
+    from layerlab.evaluate import BEHIND_STRONGEST
+
+    outcome, sentence = evaluation.comparison()
+    if outcome != BEHIND_STRONGEST:
+        return sentence
+    if searched:
+        return sentence + " Search longer, or use gradient boosting."
+    return sentence + " Try `python -m layerlab search`, or use gradient boosting."
 
 
 def _doubt(result, evaluation) -> str | None:

@@ -394,10 +394,21 @@ def _train_best(args, pool, frame, spec: ModelSpec, base_spec: ModelSpec, out: P
             _unpack_bundle(trained.bundle_file, out / "best")
     print(trained.message, file=sys.stderr)
     print(trained.evaluation.headline(), file=sys.stderr)
+    print(_verdict_line(trained), file=sys.stderr)
     print(
         f"Bundle written to {out / 'best'}/ (try: python {out / 'best'}/predict.py NEW.csv)",
         file=sys.stderr,
     )
+
+
+def _verdict_line(trained) -> str:
+    """The winner against its baselines, or the question a score close to perfect raises."""
+    from layerlab.cli import comparison_line
+    from layerlab.leaks import suspiciously_good, too_good_sentence
+
+    if suspiciously_good(trained.evaluation):
+        return too_good_sentence(trained.evaluation, trained.leak_suspect)
+    return comparison_line(trained.evaluation, searched=True)
 
 
 def _unpack_bundle(archive: Path, folder: Path) -> None:

@@ -3,9 +3,12 @@
 The naive baseline predicts the training mean (numbers) or the most common
 training class; the linear baseline is scikit-learn's linear or logistic
 regression fitted on the model's own preprocessing of the training split (with
-the spec's class weights, so it is held to the same objective). Every model is
-judged by the same metrics; for classes these include balanced accuracy and
-average precision, which, unlike accuracy, do not reward ignoring a rare class.
+the spec's class weights, so it is held to the same objective); the boosting
+baseline is gradient boosting on the raw columns (``layerlab.boosting``, with the
+same class weights), the strongest simple model, which a network on a table often
+does not beat. Every model is judged by the same metrics; for classes these
+include balanced accuracy and average precision, which, unlike accuracy, do not
+reward ignoring a rare class.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from layerlab.boosting import boosting_predictions, boosting_probabilities
 from layerlab.build import predict_frame
 from layerlab.data import ClassBalance, class_balance
 from layerlab.numbers import readable_number
@@ -30,16 +34,29 @@ HEADLINE = {
 }
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
 BASELINE_NAMES = {
-    "regression": {"naive": "always predicting the training mean", "linear": "linear regression"},
+    "regression": {
+        "naive": "always predicting the training mean",
+        "linear": "linear regression",
+        "boosting": "gradient boosting",
+    },
     "binary": {
         "naive": "always guessing the most common class",
         "linear": "logistic regression",
+        "boosting": "gradient boosting",
     },
     "multiclass": {
         "naive": "always guessing the most common class",
         "linear": "logistic regression",
+        "boosting": "gradient boosting",
     },
 }
+# The baseline that is hardest to beat; evaluations saved before it existed lack it.
+STRONGEST_BASELINE = "boosting"
+STRONGEST_WORDS = "the strongest simple model"
+# How the network compares with its baselines (``Evaluation.comparison``).
+AHEAD = "ahead"  # better than every baseline
+BEHIND_STRONGEST = "behind the strongest"  # better than every baseline but the strongest
+BEHIND = "behind"  # not better than a simpler baseline
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,47 @@ class Evaluation:
             key: (mine > values[name]) if higher else (mine < values[name])
             for key, values in self.baselines.items()
         }
+
+    def comparison(self) -> tuple[str, str]:
+        """How the network compares with its baselines: ``AHEAD``, ``BEHIND_STRONGEST`` or
+        ``BEHIND``, and one plain sentence saying so with the headline metric.
+
+        Callers add what to do next, since that differs between the app and the CLI.
+        """
+        names = BASELINE_NAMES[self.task]
+        beats = self.beats_baselines()
+        losing = [key for key, won in beats.items() if not won]
+        strongest = STRONGEST_BASELINE in beats
+        strongest_words = f"{names[STRONGEST_BASELINE]} ({STRONGEST_WORDS})"
+        if not losing:
+            if not strongest:
+                count = "both baselines" if len(beats) == 2 else "every baseline"
+                return AHEAD, f"The network beats {count} on rows it never saw."
+            return AHEAD, (
+                f"The network beats every baseline on rows it never saw, {strongest_words} "
+                "included."
+            )
+        name, _, label = self.headline_metric()
+        if losing == [STRONGEST_BASELINE] and len(beats) > 1:
+            simpler = " and ".join(names.get(key, key) for key, won in beats.items() if won)
+            mine, theirs = _told_apart(self.metrics[name], self.baselines[STRONGEST_BASELINE][name])
+            than = (
+                f"does as well: {label} {theirs}, the same as the network's"
+                if mine == theirs
+                else f"does better: {label} {theirs} against the network's {mine}"
+            )
+            return BEHIND_STRONGEST, f"The network beats {simpler}, but {strongest_words} {than}."
+        behind = " or ".join(names.get(key, key) for key in losing)
+        return BEHIND, f"The network's {label} is not better than {behind}."
+
+
+def _told_apart(mine: float, theirs: float) -> tuple[str, str]:
+    """Two scores in words, with as few digits (3 to 6) as tell them apart."""
+    for digits in range(3, 7):
+        words = readable_number(mine, digits), readable_number(theirs, digits)
+        if words[0] != words[1]:
+            return words
+    return words
 
 
 def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -286,7 +344,7 @@ def threshold_scores(
 
 
 def evaluate(result: TrainingResult) -> Evaluation:
-    """Score the trained model and both baselines on the held-out test split."""
+    """Score the trained model and its baselines on the held-out test split."""
     spec, built = result.spec, result.built
     train, test = result.splits.train, result.splits.test
     if len(test) == 0:
@@ -300,6 +358,7 @@ def evaluate(result: TrainingResult) -> Evaluation:
         from sklearn.linear_model import LinearRegression
 
         linear = LinearRegression().fit(x_train, y_train).predict(x_test)
+        boosting = boosting_predictions(spec, train, y_train, test)
         predictions = pd.DataFrame(
             {"actual": actual, "predicted": outputs, "residual": actual - outputs}
         )
@@ -309,6 +368,7 @@ def evaluate(result: TrainingResult) -> Evaluation:
             baselines={
                 "naive": regression_metrics(actual, np.full_like(actual, y_train.mean())),
                 "linear": regression_metrics(actual, linear),
+                "boosting": regression_metrics(actual, boosting),
             },
             predictions=predictions,
         )
@@ -322,9 +382,9 @@ def evaluate(result: TrainingResult) -> Evaluation:
     y_train = np.array([index[text] for text in as_category_text(train[spec.target])])
     naive = np.zeros((len(test), len(classes)))
     naive[:, np.bincount(y_train, minlength=len(classes)).argmax()] = 1.0
-    linear = _logistic_probabilities(
-        x_train, y_train, x_test, len(classes), balanced=result.class_weights is not None
-    )
+    balanced = result.class_weights is not None
+    linear = _logistic_probabilities(x_train, y_train, x_test, len(classes), balanced=balanced)
+    boosting = boosting_probabilities(spec, train, y_train, test, len(classes), balanced=balanced)
     predictions = pd.DataFrame(
         {
             "actual": [classes[i] for i in actual],
@@ -339,6 +399,7 @@ def evaluate(result: TrainingResult) -> Evaluation:
         baselines={
             "naive": classification_metrics(actual, naive, classes),
             "linear": classification_metrics(actual, linear, classes),
+            "boosting": classification_metrics(actual, boosting, classes),
         },
         predictions=predictions,
         confusion=_confusion(actual, outputs.argmax(axis=1), classes),

@@ -31,6 +31,7 @@ INTERVAL_METRICS = {
 BASELINE_LABELS = {
     "naive": "a guess that ignores every column",
     "linear": "a linear model",
+    "boosting": "gradient boosting (the strongest simple model)",
 }
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.evaluate import BASELINE_NAMES, Evaluation
+from layerlab.evaluate import AHEAD, BASELINE_NAMES, BEHIND_STRONGEST, Evaluation
 from layerlab.leaks import (
     SingleColumnScore,
     baseline_too_good_sentence,
@@ -63,16 +63,12 @@ def verdict(
     baseline_too_good = baseline_too_good_sentence(evaluation)
     if baseline_too_good is not None:
         return False, baseline_too_good
-    beats = evaluation.beats_baselines()
-    names = BASELINE_NAMES[evaluation.task]
-    losing = [names[key] for key, won in beats.items() if not won]
-    if not losing:
-        return True, "The network beats both baselines on rows it never saw."
-    _, _, label = evaluation.headline_metric()
-    return False, (
-        f"The network's {label} is not better than {' or '.join(losing)}. What its learning "
-        "curves say, and a change to try, is below."
-    )
+    outcome, sentence = evaluation.comparison()
+    if outcome == AHEAD:
+        return True, sentence
+    if outcome == BEHIND_STRONGEST:
+        return False, sentence + " Try the Search on the Model page, or use gradient boosting."
+    return False, sentence + " What its learning curves say, and a change to try, is below."
 
 
 SUMMARY_COLUMNS = {

@@ -5,13 +5,23 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
-from app_support import seed_trained, session_of, shown, small_network, texts, train
+from app_support import (
+    seed_trained,
+    session_of,
+    shown,
+    small_network,
+    texts,
+    train,
+    workspace_of,
+)
 
 from layerlab.numbers import readable_number
+from layerlab.records import evaluation_from_json, evaluation_to_json
 from layerlab.train import split_frame
 
 IMBALANCED = "The classes are imbalanced"
@@ -60,11 +70,13 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
     assert at.subheader[0].value == "Test-set scores"
     assert "The network's accuracy on the test set is" in texts(at.markdown)
     assert "logistic regression gives" in texts(at.markdown)
+    assert "gradient boosting gives" in texts(at.markdown)
     table = at.dataframe[0].value
     assert list(table.columns) == [
         "This network",
         "Always guessing the most common class",
         "Logistic regression",
+        "Gradient boosting",
     ]
     assert "Accuracy" in table.index
     assert list(charts(at))[:3] == [
@@ -90,6 +102,54 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
     assert files["model"]().startswith(b"PK")
     assert files["history"].decode().startswith("epoch,loss,accuracy,val_loss,val_accuracy")
     assert "Test accuracy" in texts(at.sidebar.markdown)
+
+
+def open_with_baselines(at, trained, change):
+    """The Results page of ``trained`` after ``change`` (baselines -> baselines) rewrote the
+    baselines its run folder keeps, as an older or another run would have them."""
+    run_id = seed_trained(at, trained)
+    path = workspace_of(at).run_folder(run_id) / "evaluation.json"
+    kept = evaluation_from_json(path.read_text())
+    metrics = {**kept.metrics, "accuracy": 0.8}
+    path.write_text(evaluation_to_json(replace(kept, metrics=metrics, baselines=change(kept))))
+    return at.switch_page("pages/results.py").run()
+
+
+def test_gradient_boosting_that_does_better_is_named_the_strongest_simple_model(app, trained_iris):
+    def boosting_ahead(kept):
+        return {
+            "naive": {**kept.baselines["naive"], "accuracy": 0.333},
+            "linear": {**kept.baselines["linear"], "accuracy": 0.7},
+            "boosting": {**kept.baselines["boosting"], "accuracy": 0.9},
+        }
+
+    at = open_with_baselines(app, trained_iris, boosting_ahead)
+    assert not at.exception
+    [warning] = at.warning
+    assert shown(warning.value) == (
+        "The network beats always guessing the most common class and logistic regression, "
+        "but gradient boosting (the strongest simple model) does better: accuracy 0.9 "
+        "against the network's 0.8. Try the Search on the Model page, or use gradient boosting."
+    )
+    assert at.dataframe[0].value.loc["Accuracy", "Gradient boosting"] == 0.9
+
+
+def test_a_run_kept_before_gradient_boosting_existed_shows_without_it(app, trained_iris):
+    def without_boosting(kept):
+        return {
+            "naive": {**kept.baselines["naive"], "accuracy": 0.333},
+            "linear": {**kept.baselines["linear"], "accuracy": 0.7},
+        }
+
+    at = open_with_baselines(app, trained_iris, without_boosting)
+    assert not at.exception
+    assert "gradient boosting" not in texts(at.markdown).lower()
+    assert "The network beats both baselines on rows it never saw." in texts(at.success)
+    assert list(at.dataframe[0].value.columns) == [
+        "This network",
+        "Always guessing the most common class",
+        "Logistic regression",
+    ]
 
 
 def test_regression_shows_predicted_vs_actual_and_residuals(app, trained_regression):

@@ -86,6 +86,9 @@ def test_flags_override_the_spec(tmp_path, capsys):
     stderr = capsys.readouterr().err
     assert "[--layers dense:8:tanh,dense:4:relu]" in stderr
     assert "epoch 2/2" in stderr  # without --quiet, one progress line per epoch
+    # The summary holds gradient boosting's score, and says how the network compares.
+    assert "gradient boosting gives" in stderr
+    assert "The network beats " in stderr or "The network's accuracy is not better than" in stderr
 
 
 def test_training_again_from_a_bundles_spec_reproduces_the_run(trained_bundle, tmp_path):
@@ -198,10 +201,12 @@ def test_quiet_training_prints_only_the_final_result_lines(tmp_path, capsys):
         == 0
     )
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert lines[0].startswith("Training ran all 1 epochs.")
     assert lines[1].startswith("The network's accuracy on the test set is")
-    assert lines[2].startswith(f"Bundle written to {out}/")
+    assert "gradient boosting gives" in lines[1]
+    assert lines[2].startswith(("The network beats ", "The network's accuracy is not better"))
+    assert lines[3].startswith(f"Bundle written to {out}/")
 
 
 def test_class_weight_balanced_is_kept_in_the_spec(tmp_path):

@@ -170,8 +170,9 @@ def test_naive_baseline_accuracy_is_the_majority_class_share(churn_result, churn
     majority = train_labels.value_counts().idxmax()
     share = float((churn_result.splits.test["churned"] == majority).mean())
     assert churn_evaluation.baselines["naive"]["accuracy"] == pytest.approx(share)
-    assert set(churn_evaluation.baselines) == {"naive", "linear"}
+    assert set(churn_evaluation.baselines) == {"naive", "linear", "boosting"}
     assert set(churn_evaluation.baselines["linear"]) == set(churn_evaluation.metrics)
+    assert set(churn_evaluation.baselines["boosting"]) == set(churn_evaluation.metrics)
 
 
 def test_baselines_and_network_report_balanced_accuracy_and_average_precision(
@@ -205,12 +206,13 @@ def test_the_threshold_view_at_one_half_matches_the_evaluation(churn_evaluation)
     assert lower.confusion.to_numpy().sum() == scores.confusion.to_numpy().sum()
 
 
-def test_headline_names_the_network_and_both_baselines(churn_evaluation):
+def test_headline_names_the_network_and_every_baseline(churn_evaluation):
     headline = churn_evaluation.headline()
     accuracy = churn_evaluation.metrics["accuracy"]
     assert headline.startswith(f"The network's accuracy on the test set is {accuracy:.3g}")
     assert "always guessing the most common class gives" in headline
     assert "logistic regression gives" in headline
+    assert "gradient boosting gives" in headline
     assert headline.endswith("(higher is better).")
 
 
@@ -273,7 +275,9 @@ def test_default_spec_clearly_beats_guessing_on_iris():
         evaluation.at_threshold(0.5)
 
 
-def test_regression_evaluation_compares_with_mean_and_linear_baselines(make_table, table_spec):
+def test_regression_evaluation_compares_with_mean_linear_and_boosting_baselines(
+    make_table, table_spec
+):
     result = train(make_table(200, "regression"), table_spec("regression", epochs=30))
     evaluation = evaluate(result)
     assert set(evaluation.metrics) == {"mae", "rmse", "r2"}
@@ -287,5 +291,6 @@ def test_regression_evaluation_compares_with_mean_and_linear_baselines(make_tabl
     headline = evaluation.headline()
     assert "always predicting the training mean gives" in headline
     assert "linear regression gives" in headline
+    assert "gradient boosting gives" in headline
     assert headline.endswith("(lower is better).")
     assert evaluation.metrics["mae"] < evaluation.baselines["naive"]["mae"]

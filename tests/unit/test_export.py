@@ -53,7 +53,8 @@ def test_bundle_files_describe_the_run(bundle, churn_result):
     assert json.loads((bundle / "classes.json").read_text()) == ["no", "yes"]
     metrics = json.loads((bundle / "metrics.json").read_text())
     assert metrics["task"] == "binary"
-    assert set(metrics["baselines"]) == {"naive", "linear"}
+    assert set(metrics["baselines"]) == {"naive", "linear", "boosting"}
+    assert set(metrics["baselines"]["boosting"]) == set(metrics["test"])
     assert metrics["training"]["epochs_run"] == len(churn_result.history)
     history = pd.read_csv(bundle / "history.csv")
     assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
