@@ -86,6 +86,31 @@ CASES = {
         "task": "binary",
         "layers": "dense:256:relu,dropout:0.2,batchnorm,dense:256:relu,dropout:0.2,batchnorm,dense:256:relu",
     },
+    # Issue 14's pieces, all on: the floor trains the same network on the same (wider) inputs.
+    "recipe": {
+        "rows": 100_000,
+        "numeric": 20,
+        "categorical": 0,
+        "task": "binary",
+        "layers": "dense:64:relu,dense:64:relu",
+        "spec": {
+            "scaling": "robust",
+            "numeric_embedding": "piecewise",
+            "optimizer": "adamw",
+            "beta_2": 0.95,
+            "weight_decay": 0.02,
+            "lr_schedule": "cosine",
+            "label_smoothing": 0.1,
+        },
+    },
+    "ensemble": {
+        "rows": 100_000,
+        "numeric": 20,
+        "categorical": 0,
+        "task": "binary",
+        "layers": "dense:64:relu,dense:64:relu",
+        "spec": {"ensemble": 4},
+    },
 }
 CONTENDERS = (
     "layerlab",
@@ -141,7 +166,7 @@ def make_spec(case: dict, epochs: int):
         epochs=epochs,
         patience=0,
         seed=1,
-    )
+    ).replace(**case.get("spec", {}))
 
 
 # ------------------------------------------------------------------ workers
@@ -328,7 +353,9 @@ def _floor_loop(network, spec, x_train, y_train, epochs):
             rows = tf.slice(order, [step * BATCH_SIZE], [BATCH_SIZE])
             xb, yb = tf.gather(x, rows), tf.gather(y, rows)
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(loss_fn(yb, network(xb, training=True)))
+                # An ensemble's members sit side by side: one loss each, as Layerlab trains them.
+                parts = tf.split(network(xb, training=True), spec.ensemble, axis=-1)
+                loss = tf.add_n([tf.reduce_mean(loss_fn(yb, part)) for part in parts])
             grads = tape.gradient(loss, network.trainable_variables)
             optimizer.apply(grads, network.trainable_variables)
             return (step + 1,)
