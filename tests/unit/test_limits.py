@@ -38,6 +38,7 @@ SETTINGS = {
     "MOMENTUM": ("'momentum'", with_training("momentum")),
     "BETA_2": ("'beta_2'", with_training("beta_2")),
     "WEIGHT_DECAY": ("'weight_decay'", with_training("weight_decay")),
+    "ENSEMBLE": ("'ensemble'", with_training("ensemble")),
     # Label smoothing is for classes; a regression would add a second problem.
     "LABEL_SMOOTHING": (
         "'label_smoothing'",
