@@ -166,9 +166,10 @@ class Evaluation:
             for key, values in self.baselines.items()
             if "balanced_accuracy" in values
         )
+        guessing = readable_number(1 / max(rare.classes, 2))
         return (
             f'The classes are imbalanced: "{rare.rarest}" is only {rare.rarest_share:.1%} of the '
-            "rows, so accuracy flatters. Balanced accuracy (0.5 is guessing) is "
+            f"rows, so accuracy flatters. Balanced accuracy ({guessing} is guessing) is "
             f"{readable_number(self.metrics['balanced_accuracy'])} for the network ({scores})."
         )
 

@@ -294,3 +294,13 @@ def test_regression_evaluation_compares_with_mean_linear_and_boosting_baselines(
     assert "gradient boosting gives" in headline
     assert headline.endswith("(lower is better).")
     assert evaluation.metrics["mae"] < evaluation.baselines["naive"]["mae"]
+
+
+def test_balanced_accuracy_says_what_guessing_gives_for_so_many_classes(churn_evaluation):
+    import dataclasses
+
+    from layerlab.data import ClassBalance
+
+    four = ClassBalance(rarest="d", rarest_share=0.02, commonest="a", commonest_share=0.6, classes=4)
+    sentence = dataclasses.replace(churn_evaluation, class_balance=four).imbalance_headline()
+    assert "Balanced accuracy (0.25 is guessing)" in sentence
