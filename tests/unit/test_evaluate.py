@@ -301,6 +301,8 @@ def test_balanced_accuracy_says_what_guessing_gives_for_so_many_classes(churn_ev
 
     from layerlab.data import ClassBalance
 
-    four = ClassBalance(rarest="d", rarest_share=0.02, commonest="a", commonest_share=0.6, classes=4)
+    four = ClassBalance(
+        rarest="d", rarest_share=0.02, commonest="a", commonest_share=0.6, classes=4
+    )
     sentence = dataclasses.replace(churn_evaluation, class_balance=four).imbalance_headline()
     assert "Balanced accuracy (0.25 is guessing)" in sentence
