@@ -44,7 +44,7 @@ def run_message(
             f"{optimizer}; try {suggestion:g}."
         )
     if kept_epoch is not None:
-        text += f" The weights of epoch {kept_epoch} are kept."
+        text += f" The weights of epoch {kept_epoch:,} are kept."
     elif stop_reason in ("diverged", "stopped"):
         text += " No epoch finished, so the model is untrained."
     if xla_failed:

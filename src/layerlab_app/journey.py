@@ -84,4 +84,4 @@ def describe_run(
     value = row.get(f"val_{metric}")
     label = _METRIC_LABELS.get(metric, f"validation {metric}")
     score = f" ({label} {readable_number(value)})" if value is not None else ""
-    return f"{text}; epoch {kept_epoch} kept{score}."
+    return f"{text}; epoch {kept_epoch:,} kept{score}."

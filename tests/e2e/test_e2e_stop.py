@@ -36,13 +36,17 @@ def test_stop_keeps_the_best_model_so_far_and_it_downloads(page: Page) -> None:
     expect(button(page, "stop_button")).to_be_disabled()
     message = page.get_by_text("Training was stopped on request.")
     expect(message).to_be_visible()
-    kept = int(re.search(r"The weights of epoch (\d+) are kept", message.inner_text()).group(1))
-    run_line = page.get_by_text(re.compile(rf"Stopped by you after \d+ of {EPOCHS:,} epochs")).first
+    kept = _count(
+        re.search(r"The weights of epoch ([\d,]+) are kept", message.inner_text()).group(1)
+    )
+    run_line = page.get_by_text(
+        re.compile(rf"Stopped by you after [\d,]+ of {EPOCHS:,} epochs")
+    ).first
     expect(run_line).to_be_visible()
-    ran = int(re.search(r"after (\d+) of", run_line.inner_text()).group(1))
+    ran = _count(re.search(r"after ([\d,]+) of", run_line.inner_text()).group(1))
     assert 5 <= ran < EPOCHS
     assert 1 <= kept <= ran
-    assert f"epoch {kept} kept" in sidebar_text(page)
+    assert f"epoch {kept:,} kept" in sidebar_text(page)
     expect(tracebacks(page)).to_have_count(0)
 
     go_to(page, "Results")
@@ -53,3 +57,8 @@ def test_stop_keeps_the_best_model_so_far_and_it_downloads(page: Page) -> None:
     assert {"config.json", "model.weights.h5"} <= set(archive.namelist())
     config = json.loads(archive.read("config.json"))
     assert config["class_name"] in ("Functional", "Model")
+
+
+def _count(shown: str) -> int:
+    """A count as the page writes it, with thousands separators (``1,234``)."""
+    return int(shown.replace(",", ""))

@@ -250,7 +250,7 @@ def test_a_run_cut_off_by_a_server_restart_comes_back_interrupted_with_its_model
             click(page, "runs_open")
             expect(page.get_by_text("Test-set scores")).to_be_visible()
             assert re.search(
-                rf"interrupted · \d+ of {LONG:,} epochs · test accuracy", main_text(page)
+                rf"interrupted · [\d,]+ of {LONG:,} epochs · test accuracy", main_text(page)
             )
             expect(widget(page, "download_bundle")).to_be_visible()
             expect(tracebacks(page)).to_have_count(0)
