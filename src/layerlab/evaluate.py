@@ -359,7 +359,9 @@ def evaluate(result: TrainingResult) -> Evaluation:
         from sklearn.linear_model import LinearRegression
 
         linear = LinearRegression().fit(x_train, y_train).predict(x_test)
-        boosting = boosting_predictions(spec, train, y_train, test)
+        boosting = _early_boosting(result)
+        if boosting is None:
+            boosting = boosting_predictions(spec, train, y_train, test)
         predictions = pd.DataFrame(
             {"actual": actual, "predicted": outputs, "residual": actual - outputs}
         )
@@ -385,7 +387,11 @@ def evaluate(result: TrainingResult) -> Evaluation:
     naive[:, np.bincount(y_train, minlength=len(classes)).argmax()] = 1.0
     balanced = result.class_weights is not None
     linear = _logistic_probabilities(x_train, y_train, x_test, len(classes), balanced=balanced)
-    boosting = boosting_probabilities(spec, train, y_train, test, len(classes), balanced=balanced)
+    boosting = _early_boosting(result)
+    if boosting is None:
+        boosting = boosting_probabilities(
+            spec, train, y_train, test, len(classes), balanced=balanced
+        )
     predictions = pd.DataFrame(
         {
             "actual": [classes[i] for i in actual],
@@ -409,6 +415,17 @@ def evaluate(result: TrainingResult) -> Evaluation:
         class_shares={label: float(shares.get(label, 0.0)) for label in classes},
         class_balance=class_balance(labels),
     )
+
+
+def _early_boosting(result: TrainingResult) -> np.ndarray | None:
+    """The boosting baseline fitted while the network trained, if it was (and for these
+    classes); else None."""
+    if result.boosting is None:
+        return None
+    predictions = result.boosting.result()
+    if result.spec.task != "regression" and predictions.shape[1] != len(result.classes):
+        return None
+    return predictions
 
 
 def _logistic_probabilities(

@@ -18,6 +18,8 @@ import pandas as pd
 from layerlab.numbers import readable_number
 
 BOOTSTRAP_ROUNDS = 500
+# Cells of the index matrix drawn at once (rounds x test rows).
+BOOTSTRAP_BLOCK_CELLS = 1_000_000
 CONFIDENCE = 0.95
 # Scores whose interval is given, by task, with the names a person reads.
 INTERVAL_METRICS = {
@@ -70,18 +72,9 @@ def bootstrap_intervals(
     n = len(predictions)
     if n == 0:
         return {}
-    draws = np.random.default_rng(seed).integers(0, n, size=(rounds, n))
-    per_draw: dict[str, np.ndarray] = {}
-    values: dict[str, float] = {}
     if task == "regression":
         actual = predictions["actual"].to_numpy(dtype="float64")
         error = actual - predictions["predicted"].to_numpy(dtype="float64")
-        drawn_actual, drawn_error = actual[draws], error[draws]
-        per_draw["mae"] = np.abs(drawn_error).mean(axis=1)
-        per_draw["rmse"] = np.sqrt((drawn_error**2).mean(axis=1))
-        spread = ((drawn_actual - drawn_actual.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per_draw["r2"] = 1 - (drawn_error**2).sum(axis=1) / spread
         values = {
             "mae": float(np.abs(error).mean()),
             "rmse": float(np.sqrt((error**2).mean())),
@@ -89,15 +82,23 @@ def bootstrap_intervals(
             if n > 1
             else float("nan"),
         }
+
+        def scores(draws: np.ndarray) -> dict[str, np.ndarray]:
+            drawn_actual, drawn_error = actual[draws], error[draws]
+            spread = ((drawn_actual - drawn_actual.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = 1 - (drawn_error**2).sum(axis=1) / spread
+            return {
+                "mae": np.abs(drawn_error).mean(axis=1),
+                "rmse": np.sqrt((drawn_error**2).mean(axis=1)),
+                "r2": r2,
+            }
     else:
         index = {label: position for position, label in enumerate(classes)}
         actual = predictions["actual"].map(index).to_numpy()
         probabilities = predictions[[f"probability_{label}" for label in classes]].to_numpy()
         correct = (probabilities.argmax(axis=1) == actual).astype("float64")
         surprise = -np.log(np.clip(probabilities[np.arange(n), actual], 1e-7, 1.0))
-        per_draw["accuracy"] = correct[draws].mean(axis=1)
-        per_draw["log_loss"] = surprise[draws].mean(axis=1)
-        per_draw["balanced_accuracy"] = _balanced_accuracy(actual[draws], correct[draws], classes)
         values = {
             "accuracy": float(correct.mean()),
             "log_loss": float(surprise.mean()),
@@ -105,6 +106,23 @@ def bootstrap_intervals(
                 _balanced_accuracy(actual[None, :], correct[None, :], classes)[0]
             ),
         }
+
+        def scores(draws: np.ndarray) -> dict[str, np.ndarray]:
+            return {
+                "accuracy": correct[draws].mean(axis=1),
+                "log_loss": surprise[draws].mean(axis=1),
+                "balanced_accuracy": _balanced_accuracy(actual[draws], correct[draws], classes),
+            }
+
+    # Rounds are drawn a block at a time: the same draws as one (rounds, n) matrix, but a
+    # few MB alive at once instead of hundreds (a 20,000-row split: 80 MB of indices alone).
+    rng = np.random.default_rng(seed)
+    block = max(1, BOOTSTRAP_BLOCK_CELLS // n)
+    blocks = [
+        scores(rng.integers(0, n, size=(min(block, rounds - done), n)))
+        for done in range(0, rounds, block)
+    ]
+    per_draw = {name: np.concatenate([part[name] for part in blocks]) for name in values}
     tail = (1 - CONFIDENCE) / 2 * 100
     return {
         name: Interval(

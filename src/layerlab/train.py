@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from layerlab.boosting import start_boosting_baseline
 from layerlab.build import BuiltModel, as_tensors, build_model, encode_target, model_inputs
 from layerlab.engine import EVAL_BATCH, CompiledLoopEngine, Engine
 from layerlab.engine import make_optimizer as _optimizer  # noqa: F401 (bench/train_speed.py)
@@ -145,6 +146,13 @@ class TrainingResult:
     kept_epoch: int | None = None
     class_weights: dict[str, float] | None = None  # learned from the training rows
     naive_val_loss: float | None = None  # as in ``EpochEnd``
+    # The boosting baseline's test predictions, fitted while the network trained (see
+    # ``boosting.start_boosting_baseline``); None: ``evaluate`` fits it.
+    boosting: Future | None = None
+
+    def __getstate__(self) -> dict:
+        # A Future does not travel between processes; without it, ``evaluate`` refits.
+        return {**self.__dict__, "boosting": None}
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -290,6 +298,9 @@ class TrainingRun:
                 f"Only {len(frame)} rows have a target, too few to split into training, "
                 "validation and test sets. Add rows, or lower the validation and test splits."
             )
+        self._boosting = start_boosting_baseline(
+            spec, self.splits.train, self.splits.test, self.target_info.classes
+        )
         self.built = build_model(spec, self.splits.train, self.target_info.classes)
         self.class_weights = _class_weights(spec, self.built, self.splits.train)
         self.jit = jit
@@ -510,6 +521,7 @@ class TrainingRun:
             if self.class_weights is None
             else dict(zip(self.built.classes, map(float, self.class_weights), strict=True)),
             naive_val_loss=float(self._guard.naive.validation),
+            boosting=self._boosting,
         )
         return self.result
 

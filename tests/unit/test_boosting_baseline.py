@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -250,3 +252,63 @@ def test_the_metrics_table_and_the_model_card_name_gradient_boosting():
     )
     card = card_markdown(facts)
     assert "gradient boosting (the strongest simple model) 2,346" in card
+
+
+# ------------------------------------------------------------------ fitted while the network trains
+
+_EARLY_BOOSTING = """
+import dataclasses, json, sys
+from layerlab.data import profile_columns
+from layerlab.evaluate import evaluate
+from layerlab.reading import read_csv
+from layerlab.spec import default_spec
+from layerlab.task import infer_task
+from layerlab.train import TrainingRun
+
+frame, target = read_csv(sys.argv[1]), sys.argv[2]
+task = infer_task(frame[target])
+spec = default_spec(target, task, profile_columns(frame, target)).replace(epochs=2)
+assert "tensorflow" not in sys.modules
+result = TrainingRun(frame, spec).run()
+early = result.boosting is not None
+together = evaluate(result).baselines["boosting"]
+after = evaluate(dataclasses.replace(result, boosting=None)).baselines["boosting"]
+print(json.dumps({"early": early, "together": together, "after": after}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("table", "target"), [("iris.csv", "species"), ("diabetes.csv", "disease_progression")]
+)
+def test_boosting_fitted_while_tensorflow_imports_scores_as_if_fitted_after(table, target):
+    """The command line's first run fits the baseline on a thread during TensorFlow's import;
+    it is the same baseline, with the same scores, as one fitted after training."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _EARLY_BOOSTING, str(DATA_DIR / table), target],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["early"] is True
+    assert seen["together"] == pytest.approx(seen["after"], rel=1e-9)
+
+
+def test_a_process_that_has_tensorflow_fits_the_baseline_after_training(make_table, table_spec):
+    import pickle
+
+    import tensorflow  # noqa: F401 (a worker's case: TensorFlow is there before the run)
+
+    from layerlab.train import TrainingRun
+
+    result = TrainingRun(make_table(200, "binary"), table_spec("binary", epochs=1)).run()
+    assert result.boosting is None
+    evaluation = evaluate(result)
+    assert set(evaluation.baselines["boosting"]) == set(evaluation.metrics)
+    # A result that travels to another process leaves a pending fit behind, and is refitted.
+    pending = dataclasses.replace(result, built=None, boosting=Future())
+    assert pickle.loads(pickle.dumps(pending)).boosting is None
