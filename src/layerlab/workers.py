@@ -32,6 +32,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections import deque
@@ -49,6 +50,10 @@ RECYCLE_ENV = "LAYERLAB_WORKER_RECYCLE_MB"
 DEFAULT_RECYCLE_MB = 1200
 # A worker with nothing to do for this long exits; the next job starts a new one (a few seconds).
 IDLE_SECONDS = 600.0
+# A worker beyond the first one still up exits sooner: it only held memory for a burst of
+# runs at once (each worker holds 650-900 MB), and the first one stays warm for the next.
+EXTRA_IDLE_ENV = "LAYERLAB_EXTRA_WORKER_IDLE_SECONDS"
+EXTRA_IDLE_SECONDS = 60.0
 START_TIMEOUT = 180.0
 
 # Jobs that build a new network start from a clean Keras session (see ``_serve_forever``).
@@ -76,6 +81,22 @@ def worker_count() -> int:
         f"{WORKERS_ENV} must be a whole number of worker processes, 1 or more; got {raw!r}. "
         f"Set it to, for example, 2, or unset it to use one worker per core."
     )
+
+
+def _extra_idle_seconds() -> float:
+    raw = os.environ.get(EXTRA_IDLE_ENV, "").strip()
+    if not raw:
+        return EXTRA_IDLE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise LayerlabError(
+            f"{EXTRA_IDLE_ENV} must be a number of seconds, 0 or more; got {raw!r}. Set it "
+            f"to, for example, {EXTRA_IDLE_SECONDS:.0f}, or unset it."
+        )
+    return seconds
 
 
 def _recycle_bytes() -> int:
@@ -154,14 +175,20 @@ class WorkerPool:
         *,
         recycle_bytes: int | None = None,
         idle_seconds: float = IDLE_SECONDS,
+        extra_idle_seconds: float | None = None,
     ) -> None:
         self.size = size or worker_count()
         self.recycle_bytes = recycle_bytes or _recycle_bytes()
         self.idle_seconds = idle_seconds
+        self.extra_idle_seconds = min(
+            idle_seconds,
+            _extra_idle_seconds() if extra_idle_seconds is None else extra_idle_seconds,
+        )
         self._queue: deque[Job] = deque()
         self._changed = threading.Condition()
         self.closed = False
-        self._slots = [_Slot(self, number) for number in range(self.size)]
+        with self._changed:  # each slot's thread reads the others in ``_take``
+            self._slots = [_Slot(self, number) for number in range(self.size)]
 
     def submit(self, kind: str, *args: Any) -> Job:
         """Queue ``jobs.JOBS[kind](context, *args)``; the returned job tracks it."""
@@ -172,7 +199,7 @@ class WorkerPool:
             if self.closed:
                 raise RuntimeError("The worker pool is closed.")
             self._queue.append(job)
-            self._changed.notify()
+            self._changed.notify_all()  # every idle slot looks: one whose worker is up takes it
         return job
 
     def run(self, kind: str, *args: Any, timeout: float | None = None) -> Any:
@@ -196,16 +223,39 @@ class WorkerPool:
 
     # The slots' side.
 
-    def _take(self) -> Job | None:
-        """The next job, or None after ``idle_seconds`` with nothing to do (or when closed)."""
+    def _take(self, slot: _Slot) -> Job | None:
+        """The next job for ``slot``, or None when its worker should exit (or when closed).
+
+        A slot with no worker up leaves a job to an idle slot whose worker is up (it
+        starts in milliseconds, a new one in seconds). A slot whose worker idles exits
+        it after ``extra_idle_seconds`` while another worker is up, else after
+        ``idle_seconds``; one worker of a pool that had work stays warm that long.
+        """
         with self._changed:
-            if not self._queue and not self.closed:
-                self._changed.wait(self.idle_seconds)
-            if self.closed or not self._queue:
+            slot.idle = True
+            try:
+                idle_since = time.monotonic()
+                while not self.closed:
+                    if self._queue and (slot.warm() or not self._warm_idle_slots(slot)):
+                        job = self._queue.popleft()
+                        job.status = "running"
+                        if self._queue:  # the rest may go to the slots that left this one
+                            self._changed.notify_all()
+                        return job
+                    others_up = sum(other.warm() for other in self._slots if other is not slot)
+                    limit = self.extra_idle_seconds if others_up else self.idle_seconds
+                    left = idle_since + limit - time.monotonic()
+                    if left <= 0 and slot.warm():
+                        slot.retiring = True  # seen by the other slots at once
+                        return None
+                    # a slot with no worker only waits for work
+                    self._changed.wait(left if slot.warm() else None)
                 return None
-            job = self._queue.popleft()
-            job.status = "running"
-            return job
+            finally:
+                slot.idle = False
+
+    def _warm_idle_slots(self, slot: _Slot) -> list[_Slot]:
+        return [other for other in self._slots if other is not slot and other.idle and other.warm()]
 
     def _ahead(self, job: Job) -> int:
         """Jobs in line before ``job``: those running now and those queued before it."""
@@ -233,18 +283,27 @@ class _Slot:
         self.pool = pool
         self.worker: _Worker | None = None
         self.job: Job | None = None
+        self.idle = False  # waiting in ``WorkerPool._take``
+        self.retiring = False  # its worker is about to exit
         self._thread = threading.Thread(
             target=self._serve, name=f"layerlab-worker-slot-{number}", daemon=True
         )
         self._thread.start()
 
+    def warm(self) -> bool:
+        """Its worker is up (started and not about to exit)."""
+        return self.worker is not None and not self.retiring
+
     def _serve(self) -> None:
         while True:
-            job = self.pool._take()
+            job = self.pool._take(self)
             if job is None:
                 if self.pool.closed:
                     return
                 self._retire()  # idle for a while: give the memory back
+                with self.pool._changed:
+                    self.retiring = False
+                    self.pool._changed.notify_all()  # a queued job may now want this slot
                 continue
             self.job = job
             try:

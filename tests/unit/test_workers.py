@@ -231,3 +231,39 @@ def load_model_file(path):
     import keras
 
     return keras.saving.load_model(path)
+
+
+def _wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_after_a_burst_the_extra_workers_exit_and_one_stays_warm_for_the_next_run():
+    burst = WorkerPool(2, extra_idle_seconds=1.0)
+    try:
+        jobs = [burst.submit("train", tiny_frame(), tiny_spec(), new_folder()) for _ in range(2)]
+        assert all(job.outcome(timeout=300).usable for job in jobs)
+        assert len(burst.worker_pids()) == 2  # both worked at once
+        # Memory goes back once the burst is over, but not the last worker's: the next
+        # person's Train click finds it up.
+        assert _wait_until(lambda: len(burst.worker_pids()) == 1, 30)
+        time.sleep(2.0)
+        (warm,) = burst.worker_pids()
+        assert burst.worker_pids() == [warm]
+        burst.run("train", tiny_frame(), tiny_spec(), new_folder(), timeout=300)
+        assert burst.worker_pids() == [warm]  # taken by the worker that was up, not a new one
+    finally:
+        burst.close()
+
+
+def test_the_extra_idle_time_is_read_from_the_environment(monkeypatch):
+    from layerlab.errors import LayerlabError
+    from layerlab.workers import EXTRA_IDLE_ENV, _extra_idle_seconds
+
+    monkeypatch.setenv(EXTRA_IDLE_ENV, "12.5")
+    assert _extra_idle_seconds() == 12.5
+    monkeypatch.setenv(EXTRA_IDLE_ENV, "soon")
+    with pytest.raises(LayerlabError, match="number of seconds"):
+        _extra_idle_seconds()
