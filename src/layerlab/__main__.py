@@ -1,5 +1,7 @@
 """``python -m layerlab``: the headless face of the same core the app uses."""
 
-from layerlab.cli import main
+from layerlab.cli import exit_without_teardown, main
 
-raise SystemExit(main())
+code = main()
+exit_without_teardown(code)
+raise SystemExit(code)

@@ -23,7 +23,7 @@ from layerlab.boosting import boosting_predictions, boosting_probabilities
 from layerlab.build import predict_frame
 from layerlab.data import ClassBalance, class_balance
 from layerlab.numbers import readable_number
-from layerlab.reading import as_category_text, as_numeric
+from layerlab.reading import as_category_text, as_numeric, class_indices
 from layerlab.train import TrainingResult, preprocess
 
 # For each task: the headline metric, whether higher is better, and its plain name.
@@ -380,9 +380,8 @@ def evaluate(result: TrainingResult) -> Evaluation:
     splits = (train, result.splits.validation, test)
     labels = pd.Series(np.concatenate([as_category_text(part[spec.target]) for part in splits]))
     shares = labels.value_counts(normalize=True)
-    index = {label: position for position, label in enumerate(classes)}
-    actual = np.array([index[text] for text in as_category_text(test[spec.target])])
-    y_train = np.array([index[text] for text in as_category_text(train[spec.target])])
+    actual = class_indices(test[spec.target], classes)
+    y_train = class_indices(train[spec.target], classes)
     naive = np.zeros((len(test), len(classes)))
     naive[:, np.bincount(y_train, minlength=len(classes)).argmax()] = 1.0
     balanced = result.class_weights is not None

@@ -23,7 +23,7 @@ import pandas as pd
 
 from layerlab.build import predict_frame
 from layerlab.numbers import readable_number
-from layerlab.reading import as_category_text, as_numeric
+from layerlab.reading import as_numeric, class_indices
 from layerlab.train import TrainingResult
 
 __all__ = ["importance_csv", "importance_sentence", "permutation_importances"]
@@ -54,8 +54,7 @@ def _targets(result: TrainingResult, test: pd.DataFrame) -> np.ndarray:
     target = test[result.spec.target]
     if result.spec.task == "regression":
         return as_numeric(target).astype(float)
-    index = {label: position for position, label in enumerate(result.classes)}
-    return np.array([index[text] for text in as_category_text(target)])
+    return class_indices(target, result.classes)
 
 
 def _stacked(frame: pd.DataFrame, copies: list[tuple[str | None, np.ndarray]]) -> pd.DataFrame:

@@ -827,6 +827,20 @@ def as_category_text(values: pd.Series) -> np.ndarray:
     return per_distinct(values, lambda distinct: _texts(category_text, distinct))
 
 
+def class_indices(values: pd.Series, classes: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Each value's position in ``classes`` (by ``category_text``), as int64.
+
+    Raises ValueError naming a value that is none of the classes: the caller
+    passes rows whose labels it learned, so one that is not is a bug.
+    """
+    texts = as_category_text(values)
+    positions = pd.Index(list(classes), dtype=object).get_indexer(texts)
+    if (positions < 0).any():
+        unknown = texts[positions < 0][0]
+        raise ValueError(f'"{unknown}" is not one of the classes {list(classes)}.')
+    return positions.astype("int64")
+
+
 def _texts(rule, values: np.ndarray) -> np.ndarray:
     return np.array([rule(value) for value in values], dtype=object)
 

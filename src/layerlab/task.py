@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.errors import TargetError
-from layerlab.reading import as_category_text
+from layerlab.reading import as_category_text, per_distinct
 
 TASKS = ("regression", "binary", "multiclass")
 MAX_CLASSES = 50
@@ -133,9 +133,13 @@ def _missing_mask(values: pd.Series) -> pd.Series:
     """Missing, or text that is only spaces: neither can be a label to learn."""
     mask = values.isna()
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        blank = values.map(lambda value: isinstance(value, str) and not value.strip())
-        mask = mask | blank.astype(bool)
+        blank = per_distinct(values, _is_blank_text).astype(bool)
+        mask = mask | blank
     return mask
+
+
+def _is_blank_text(values: np.ndarray) -> np.ndarray:
+    return np.array([isinstance(value, str) and not value.strip() for value in values], dtype=bool)
 
 
 def _numbers(present: pd.Series) -> np.ndarray | None:

@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.build import build_model, encode_target, predict_frame
+from layerlab.build import (
+    MIN_ROWS_PER_CALL,
+    PREDICT_CALL_CELLS,
+    build_model,
+    encode_target,
+    predict_frame,
+    rows_per_call,
+)
 from layerlab.spec import Feature, LayerSpec, ModelSpec
 from layerlab.train import preprocess
 
@@ -179,3 +186,14 @@ def test_targets_are_encoded_as_the_network_trains_on_them(make_table, table_spe
     np.testing.assert_array_equal(labels.reshape(-1), (frame["bought"] == "yes").to_numpy())
     softmax = build_model(table_spec(output_activation="softmax"), frame, ("no", "yes"))
     assert encode_target(frame["bought"], softmax).shape == (60,)
+
+
+def test_predictions_go_in_as_few_calls_as_the_widest_layer_allows(make_table, table_spec):
+    frame = make_table(120, "regression")
+    narrow = build_model(table_spec("regression"), frame)
+    wide_spec = table_spec("regression", layers=[LayerSpec.dense(4000, "relu")])
+    wide = build_model(wide_spec, frame)
+    assert rows_per_call(narrow.model) >= PREDICT_CALL_CELLS // 64  # 16 units, a few inputs
+    assert rows_per_call(wide.model) == max(MIN_ROWS_PER_CALL, PREDICT_CALL_CELLS // 4000)
+    rows = pd.concat([frame] * 50, ignore_index=True)  # 6,000 rows: two calls for the wide one
+    assert np.allclose(predict_frame(wide, rows)[:120], predict_frame(wide, frame), atol=1e-5)

@@ -461,3 +461,14 @@ def test_train_keeps_its_run_in_a_workspace_folder_and_runs_lists_it(tmp_path, c
 def test_runs_of_a_folder_that_is_no_workspace_is_a_plain_error(tmp_path, capsys):
     assert main(["runs", str(tmp_path / "nothing here")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_finished_command_leaves_every_line_and_file_behind(runs):
+    """The command ends without Python's slow shutdown; nothing it printed or wrote is lost."""
+    folder, done = runs
+    assert done["train"].stderr.splitlines()[-1].startswith("Bundle written to model")
+    for name in ("model.keras", "spec.json", "importance.csv", "MODEL_CARD.md", "train.py"):
+        assert (folder / "model" / name).stat().st_size > 0
+    piped = pd.read_csv(io.StringIO(done["verbose"].stdout))  # 120 rows through a pipe
+    assert len(piped) == 120
+    assert len(pd.read_csv(folder / "p.csv")) == 120

@@ -10,6 +10,7 @@ from layerlab.reading import (
     as_category_keys,
     as_numeric,
     category_key,
+    class_indices,
     date_part_source,
     missing_columns_message,
     parse_numbers,
@@ -170,3 +171,11 @@ def test_a_date_column_that_no_longer_reads_as_dates_is_explained():
         pd.DataFrame({"signup": ["soon"], "plan": ["a"]}), ["signup (year)", "plan"]
     )
     assert 'Column "signup" is there, but its values could not be read as dates' in message
+
+
+def test_class_indices_read_labels_as_the_classes_were_named():
+    labels = pd.Series([1.0, 2.0, np.nan, 1.0], dtype=object).iloc[[0, 1, 3]]
+    assert class_indices(labels, ("1", "2")).tolist() == [0, 1, 0]
+    assert class_indices(pd.Series([" yes", "no "]), ["no", "yes"]).tolist() == [1, 0]
+    with pytest.raises(ValueError, match='"maybe" is not one of the classes'):
+        class_indices(pd.Series(["yes", "maybe"]), ["no", "yes"])
