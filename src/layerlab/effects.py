@@ -422,3 +422,72 @@ def _one_quantity(
             f"got {predictions.shape}."
         )
     return predictions[:, classes.index(shown)]
+
+
+# --------------------------------------------------------------------------- kept with the run
+
+
+def opening_views(spec: ModelSpec) -> list[tuple[str, ...]]:
+    """The pictures the Results page opens on: the ICE lines of the first feature and, for
+    classes, the surface over the first two numeric ones (its select boxes' first choices)."""
+    if not spec.features:
+        return []
+    views: list[tuple[str, ...]] = [("ice", spec.features[0].name)]
+    numeric = [feature.name for feature in spec.features if feature.kind == "numeric"]
+    if spec.task != "regression" and len(numeric) >= 2:
+        views.append(("surface", numeric[0], numeric[1]))
+    return views
+
+
+def view_rows(test: pd.DataFrame, spec: ModelSpec, view: tuple[str, ...]) -> pd.DataFrame:
+    """The rows to predict for ``view`` (a key of ``opening_views``), as the page makes them."""
+    if view[0] == "ice":
+        return ice_rows(test, spec, view[1], seed=spec.seed or 0).rows
+    return surface_rows(test, spec, view[1], view[2]).rows
+
+
+def opening_predictions_json(test: pd.DataFrame, spec: ModelSpec, predict) -> bytes:
+    """The predictions for each of ``opening_views``' rows, as JSON for the run's folder.
+
+    Worked out where the model already is, when its run is kept, so the Results page
+    draws its first pictures from a file instead of waiting for a worker to load the
+    model (seconds, on a busy server). ``predict(rows)`` gives values or one
+    probability column per class. A view whose rows cannot be made (a column with one
+    value) is left out: the page says why when it is chosen.
+    """
+    import json
+
+    kept = []
+    for view in opening_views(spec):
+        try:
+            rows = view_rows(test, spec, view)
+        except (DataError, SchemaError, SpecError):
+            continue
+        kept.append(
+            {
+                "view": list(view),
+                "rows": rows_fingerprint(rows),
+                "predictions": np.asarray(predict(rows)).tolist(),
+            }
+        )
+    return json.dumps({"views": kept}).encode()
+
+
+def read_opening_predictions(text: str) -> dict[tuple[str, ...], tuple[str, np.ndarray]]:
+    """``opening_predictions_json``'s content: by view, the rows' fingerprint and predictions."""
+    import json
+
+    return {
+        tuple(kept["view"]): (kept["rows"], np.asarray(kept["predictions"], dtype=float))
+        for kept in json.loads(text)["views"]
+    }
+
+
+def rows_fingerprint(rows: pd.DataFrame) -> str:
+    """A digest of a frame's column names and values: kept predictions are used only for the
+    very rows they were made for (another run of the table may split it another way)."""
+    import hashlib
+
+    digest = hashlib.sha256("\x1f".join(map(str, rows.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

@@ -40,6 +40,7 @@ RUN_FILES = {
     "importance": "importance.json",  # as importance.csv in the bundle, exact for the page
     "card": "MODEL_CARD.md",
     "network": "network.npz",
+    "effects": "effects.json",  # predictions for the Results page's first pictures
     "train_script": "train.py",  # kernels and input groups, for the picture of the network
 }
 
@@ -141,6 +142,15 @@ class TrainedModel:
         from layerlab.network_weights import read_network
 
         return read_network(Path(self.folder) / RUN_FILES["network"])
+
+    def opening_predictions(self) -> dict[tuple[str, ...], tuple[str, object]]:
+        """Predictions kept for the Results page's first pictures (``effects.opening_views``):
+        by view, the fingerprint of the rows they are for and the predictions; empty for an
+        older run."""
+        from layerlab.effects import read_opening_predictions
+
+        path = Path(self.folder) / RUN_FILES["effects"]
+        return read_opening_predictions(path.read_text()) if path.is_file() else {}
 
     def model_card(self) -> str | None:
         """The model card's Markdown (``MODEL_CARD.md``), or None for an older run."""
@@ -258,6 +268,8 @@ def keep_files(
     ``insights``: also write its importance, model card, train.py and the weights for its
     picture (seconds on a large table; a search trial, which is compared only by its
     validation loss, goes without them)."""
+    from layerlab.build import predict_frame
+    from layerlab.effects import opening_predictions_json
     from layerlab.evaluate import evaluate
     from layerlab.export import bundle_zip
     from layerlab.insights import run_insights
@@ -291,6 +303,12 @@ def keep_files(
             network = network_bytes(result.built)
             if network is not None:
                 write("network", network)
+            write(
+                "effects",
+                opening_predictions_json(
+                    result.splits.test, result.spec, lambda rows: predict_frame(result.built, rows)
+                ),
+            )
         else:
             write("bundle", bundle_zip(result, evaluation, explain=False))
         write("evaluation", evaluation_to_json(evaluation).encode())

@@ -551,6 +551,7 @@ def _serve_forever(connection: Connection) -> None:
                 jobs.put(message)
 
     threading.Thread(target=listen, name="layerlab-worker-listen", daemon=True).start()
+
     def reset_keras() -> None:
         # Only one job runs in this process, so Keras's global state may be reset safely; a
         # new network's saved model then names its layers the same way every time.

@@ -13,7 +13,6 @@ from layerlab.effects import (
     ice_curves,
     ice_rows,
     prediction_label,
-    predictions_from_scored,
     surface_rows,
     surface_values,
 )
@@ -67,8 +66,8 @@ def render(result) -> None:
 def _ice(result, column: str):
     spec, classes = result.spec, result.classes
     grid = ice_rows(state.test_rows(), spec, column, seed=spec.seed or 0)
-    scored = state.predict(grid.rows)
-    curves = ice_curves(grid, predictions_from_scored(scored, spec, classes), classes)
+    predictions = state.view_predictions(result, ("ice", column), grid.rows)
+    curves = ice_curves(grid, predictions, classes)
     return ice_figure(curves, column, prediction_label(spec, classes))
 
 
@@ -76,8 +75,8 @@ def _surface(result, x_column: str, y_column: str):
     spec, classes = result.spec, result.classes
     test = state.test_rows()
     grid = surface_rows(test, spec, x_column, y_column)
-    scored = state.predict(grid.rows)
-    surface = surface_values(grid, predictions_from_scored(scored, spec, classes), classes)
+    predictions = state.view_predictions(result, ("surface", x_column, y_column), grid.rows)
+    surface = surface_values(grid, predictions, classes)
     return surface_figure(surface, test, x_column, y_column, spec.target, classes)
 
 
@@ -118,8 +117,7 @@ def _ice_pair(trained: list, titles: list[str], run_id: str, column: str):
     grid = ice_rows(test, spec, column, seed=spec.seed or 0)
     figures = []
     for model in trained:
-        scored = state.predict_with(model, grid.rows)
-        predictions = predictions_from_scored(scored, model.spec, model.classes)
+        predictions = state.view_predictions(model, ("ice", column), grid.rows)
         curves = ice_curves(grid, predictions, model.classes)
         figures.append(ice_figure(curves, column, prediction_label(model.spec, model.classes)))
     return side_by_side(figures, titles)

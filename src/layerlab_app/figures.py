@@ -227,7 +227,7 @@ def predicted_vs_actual(predictions: pd.DataFrame) -> go.Figure:
     high = float(max(predictions["actual"].max(), predictions["predicted"].max()))
     figure = go.Figure(
         [
-            go.Scatter(
+            go.Scattergl(
                 x=predictions["actual"],
                 y=predictions["predicted"],
                 mode="markers",
@@ -251,7 +251,7 @@ def predicted_vs_actual(predictions: pd.DataFrame) -> go.Figure:
 def residuals_figure(predictions: pd.DataFrame) -> go.Figure:
     """Residual (actual - predicted) against the prediction; a good model shows no pattern."""
     figure = go.Figure(
-        go.Scatter(
+        go.Scattergl(
             x=predictions["predicted"], y=predictions["residual"], mode="markers", name="test rows"
         )
     )

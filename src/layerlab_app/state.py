@@ -752,6 +752,17 @@ def predict_with(trained: TrainedModel, rows: pd.DataFrame) -> pd.DataFrame:
     return quick_pool().run("predict", str(trained.model_file), trained.spec, trained.classes, rows)
 
 
+def view_predictions(trained: TrainedModel, view: tuple[str, ...], rows: pd.DataFrame):
+    """Predictions (values, or a probability column per class) for a picture's ``rows``:
+    kept with the run for the pictures the Results page opens on, else from a worker."""
+    from layerlab.effects import predictions_from_scored, rows_fingerprint
+
+    kept = trained.opening_predictions().get(view)
+    if kept is not None and kept[0] == rows_fingerprint(rows):
+        return kept[1]
+    return predictions_from_scored(predict_with(trained, rows), trained.spec, trained.classes)
+
+
 def predict(rows: pd.DataFrame) -> pd.DataFrame:
     """The open run's predictions for ``rows``, computed in a worker process."""
     trained = result()

@@ -28,3 +28,22 @@ def test_ice_lines_follow_the_chosen_column_and_the_surface_shows_the_test_rows(
     assert kinds[0] in ("heatmap", "contour") and "scatter" in kinds
     at.selectbox(key="surface_y").set_value(features[0]).run()
     assert "Choose two different columns." in texts(at.info)
+
+
+def test_the_page_opens_on_pictures_kept_with_the_run_without_asking_a_worker(
+    app, trained_iris, monkeypatch
+):
+    from layerlab_app import state
+
+    asked = []
+    real = state.predict_with
+    monkeypatch.setattr(state, "predict_with", lambda *args: asked.append(args) or real(*args))
+    seed_trained(app, trained_iris)
+    at = app.switch_page("pages/results.py").run()
+    assert not at.exception
+    assert chart(at, "ice_chart")["data"] and chart(at, "surface_chart")["data"]
+    assert asked == []  # both first pictures came from the run's effects.json
+    features = [feature.name for feature in trained_iris.result.spec.features]
+    at.selectbox(key="effect_column").set_value(features[1]).run()
+    assert not at.exception
+    assert len(asked) == 1  # a column chosen later is predicted by a worker

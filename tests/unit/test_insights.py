@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
+import numpy as np
 import pandas as pd
 
 from layerlab.evaluate import evaluate
@@ -45,3 +46,23 @@ def test_the_run_keeps_its_kernels_and_exact_input_groups_for_the_picture(churn_
     weights = [layer.get_weights()[0] for layer in churn_result.built.stack if layer.get_weights()]
     dense = [kernel for kernel in weights if kernel.ndim == 2]
     assert [kernel.shape for kernel in kernels] == [kernel.shape for kernel in dense]
+
+
+def test_the_run_keeps_the_predictions_of_the_pictures_results_opens_on(churn_result, tmp_path):
+    from layerlab.build import predict_frame
+    from layerlab.effects import opening_views, rows_fingerprint, view_rows
+
+    trained = keep_files(churn_result, tmp_path / "run")
+    kept = trained.opening_predictions()
+    spec, test = churn_result.spec, churn_result.splits.test
+    views = opening_views(spec)
+    assert views[0] == ("ice", spec.features[0].name)
+    assert views[1][0] == "surface"  # churn is binary, with numeric columns
+    assert set(kept) == set(views)
+    for view in views:
+        rows = view_rows(test, spec, view)
+        fingerprint, predictions = kept[view]
+        assert fingerprint == rows_fingerprint(rows)
+        np.testing.assert_allclose(predictions, predict_frame(churn_result.built, rows), atol=1e-6)
+    # Rows made another way (here: one row less) are not the rows the predictions are for.
+    assert rows_fingerprint(view_rows(test.iloc[1:], spec, views[0])) != kept[views[0]][0]

@@ -241,7 +241,7 @@ def _wait_until(condition, timeout: float) -> bool:
 
 
 def test_after_a_burst_the_extra_workers_exit_and_one_stays_warm_for_the_next_run():
-    burst = WorkerPool(2, extra_idle_seconds=1.0)
+    burst = WorkerPool(2, extra_idle_seconds=5.0)
     try:
         jobs = [burst.submit("train", tiny_frame(), tiny_spec(), new_folder()) for _ in range(2)]
         assert all(job.outcome(timeout=300).usable for job in jobs)
