@@ -496,7 +496,7 @@ def cli_section(cli: dict[str, Any], config: dict[str, Any]) -> list[str]:
         f"| `layerlab train` ≥ 8x faster than the `model.fit` script | {fit / train:.2f}x "
         f"| {_met(fit / train >= 8)} |",
         f"| `layerlab predict` on {PREDICT_ROWS:,} rows within 1 s of a bare `import tensorflow`"
-        f" | +{over:.2f} s | {_met(over <= 1)} |",
+        f" | {abs(over):.2f} s {'more' if over >= 0 else 'less'} | {_met(over <= 1)} |",
         "",
     ]
     return lines
@@ -622,10 +622,11 @@ def app_section(app: dict[str, Any]) -> list[str]:
     ]
     readings = app["users"]["readings"]
     for reading in readings:
-        workers = ", ".join(f"{size:,.0f}" for size in reading["workers_mb"]) or "none"
+        sizes = ", ".join(f"{size:,.0f}" for size in reading["workers_mb"])
+        workers = f"{sizes} MB" if sizes else "none"
         lines.append(
             f"| {reading['moment']} | {reading['users']} | {reading['server_mb']:,.0f} MB | "
-            f"{workers} MB | **{reading['pss_mb']:,.0f} MB** | {reading['rss_mb']:,.0f} MB |"
+            f"{workers} | **{reading['pss_mb']:,.0f} MB** | {reading['rss_mb']:,.0f} MB |"
         )
     served = [reading for reading in readings if reading["moment"].startswith("user")]
     last = readings[-1]
