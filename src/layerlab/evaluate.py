@@ -351,7 +351,11 @@ def evaluate(result: TrainingResult) -> Evaluation:
     if len(test) == 0:
         raise ValueError("The test split is empty; the trainer guarantees at least one row.")
     outputs = predict_frame(built, test)
-    x_train, x_test = preprocess(built, train), preprocess(built, test)
+    if result.train_inputs is not None:
+        x_train = np.asarray(result.train_inputs)
+    else:
+        x_train = preprocess(built, train)
+    x_test = preprocess(built, test)
 
     if spec.task == "regression":
         actual = as_numeric(test[spec.target]).astype(float)

@@ -37,16 +37,25 @@ SENTENCE_COLUMNS = 3
 CHUNK_CELLS = 2_000_000
 
 
-def _loss(result: TrainingResult, actual: np.ndarray, outputs: np.ndarray) -> float:
-    """The test loss in the user's terms: MAE in the target's units, or log loss over every class."""
-    from sklearn.metrics import log_loss, mean_absolute_error
+def _losses(result: TrainingResult, actual: np.ndarray, outputs: np.ndarray) -> list[float]:
+    """The test loss in the user's terms of each copy in ``outputs`` (the copies' outputs one
+    under another): MAE in the target's units, or log loss over every class.
 
+    The same numbers as scikit-learn's ``mean_absolute_error`` and ``log_loss`` (a test
+    checks it), worked out for every copy in one array operation: those check their
+    inputs on every call, 2.4 ms each, half a second for 20 columns and 5 shuffles.
+    """
+    copies = len(outputs) // len(actual)
     if result.spec.task == "regression":
-        return float(mean_absolute_error(actual, outputs))
+        errors = np.abs(outputs.reshape(copies, len(actual)) - actual)
+        return errors.mean(axis=1).tolist()
     # Clipped as in ``evaluate``, so one sure miss does not make the loss infinite.
-    probabilities = np.clip(outputs, 1e-7, 1.0)
-    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
-    return float(log_loss(actual, probabilities, labels=list(range(len(result.classes)))))
+    probabilities = np.clip(outputs, 1e-7, 1.0).reshape(copies, len(actual), -1)
+    probabilities = probabilities / probabilities.sum(axis=2, keepdims=True)
+    # log_loss clips again at the float's epsilon before the log.
+    eps = np.finfo(probabilities.dtype).eps
+    chosen = probabilities[:, np.arange(len(actual)), actual]
+    return (-np.log(np.clip(chosen, eps, 1 - eps))).mean(axis=1).tolist()
 
 
 def _targets(result: TrainingResult, test: pd.DataFrame) -> np.ndarray:
@@ -123,11 +132,7 @@ def permutation_importances(
     losses: list[float] = []
     for start in range(0, len(copies), per_call):
         chunk = copies[start : start + per_call]
-        outputs = predict_frame(result.built, _stacked(frame, chunk))
-        losses += [
-            _loss(result, actual, outputs[position * n_rows : (position + 1) * n_rows])
-            for position in range(len(chunk))
-        ]
+        losses += _losses(result, actual, predict_frame(result.built, _stacked(frame, chunk)))
     increases = (np.array(losses[1:]) - losses[0]).reshape(len(columns), repeats)
     table = pd.DataFrame(
         {

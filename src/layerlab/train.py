@@ -149,10 +149,15 @@ class TrainingResult:
     # The boosting baseline's test predictions, fitted while the network trained (see
     # ``boosting.start_boosting_baseline``); None: ``evaluate`` fits it.
     boosting: Future | None = None
+    # The training rows as the network reads them (the tensor it trained on), for
+    # ``evaluate``'s linear baseline: preprocessing them again took 0.1 s on 60,000 rows.
+    # None: ``evaluate`` makes them.
+    train_inputs: object | None = None
 
     def __getstate__(self) -> dict:
         # A Future does not travel between processes; without it, ``evaluate`` refits.
-        return {**self.__dict__, "boosting": None}
+        # The inputs stay where they were made: ``evaluate`` makes them again if it must.
+        return {**self.__dict__, "boosting": None, "train_inputs": None}
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -310,6 +315,7 @@ class TrainingRun:
         self._early_stopping = EarlyStopping(spec.patience)
         self._divergence: Divergence | None = None
         self._engine: Engine | None = None
+        self._train_inputs: object | None = None
 
     @property
     def best_epoch(self) -> int | None:
@@ -340,7 +346,7 @@ class TrainingRun:
         spec, built = self.spec, self.built
         self._started = self._last_event = time.perf_counter()
         self._on_event = on_event
-        x_train = tf.constant(preprocess(built, self.splits.train))
+        x_train = self._train_inputs = tf.constant(preprocess(built, self.splits.train))
         y_train = encode_target(self.splits.train[spec.target], built)
         y_val = encode_target(self.splits.validation[spec.target], built)
         # Validation is weighted as training is, so early stopping and the best epoch
@@ -522,6 +528,7 @@ class TrainingRun:
             else dict(zip(self.built.classes, map(float, self.class_weights), strict=True)),
             naive_val_loss=float(self._guard.naive.validation),
             boosting=self._boosting,
+            train_inputs=self._train_inputs,
         )
         return self.result
 

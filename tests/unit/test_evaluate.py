@@ -175,6 +175,21 @@ def test_naive_baseline_accuracy_is_the_majority_class_share(churn_result, churn
     assert set(churn_evaluation.baselines["boosting"]) == set(churn_evaluation.metrics)
 
 
+def test_the_linear_baseline_reads_the_training_rows_the_network_trained_on(
+    churn_result, churn_evaluation
+):
+    """``evaluate`` reuses the tensor the network trained on; preprocessing the training rows
+    again (as for a result from another process, which comes without it) gives the same."""
+    import dataclasses
+    import pickle
+
+    assert churn_result.train_inputs is not None
+    from_another_process = pickle.loads(pickle.dumps(dataclasses.replace(churn_result)))
+    assert from_another_process.train_inputs is None
+    again = evaluate(from_another_process)
+    assert again.baselines["linear"] == pytest.approx(churn_evaluation.baselines["linear"])
+
+
 def test_baselines_and_network_report_balanced_accuracy_and_average_precision(
     churn_result, churn_evaluation
 ):

@@ -154,3 +154,35 @@ def test_the_sentence_says_when_no_column_matters():
 def test_a_repeat_count_below_one_is_refused(trained):
     with pytest.raises(ValueError, match="'repeats' must be >= 1; got 0"):
         permutation_importances(trained, repeats=0)
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_the_losses_of_stacked_copies_are_scikit_learns(task):
+    """``_losses`` works out every copy at once; each must be the loss scikit-learn gives."""
+    from types import SimpleNamespace
+
+    from sklearn.metrics import log_loss, mean_absolute_error
+
+    rng = np.random.default_rng(3)
+    rows, copies, n_classes = 50, 4, 1 if task == "regression" else (2 if task == "binary" else 4)
+    result = SimpleNamespace(spec=SimpleNamespace(task=task))
+    if task == "regression":
+        actual = rng.normal(100, 20, rows)
+        outputs = rng.normal(100, 20, rows * copies)
+        expected = [
+            mean_absolute_error(actual, outputs[i * rows : (i + 1) * rows]) for i in range(copies)
+        ]
+    else:
+        actual = rng.integers(0, n_classes, rows)
+        outputs = rng.dirichlet(np.full(n_classes, 0.3), rows * copies).astype("float32")
+        outputs[0] = 0.0  # a sure miss or hit: the clipping must match too
+        outputs[0, actual[0]] = 1.0
+        outputs[1] = 0.0
+        outputs[1, (actual[1] + 1) % n_classes] = 1.0
+        outputs *= rng.uniform(0.5, 1.5, (rows * copies, 1))  # rows that do not sum to 1
+        expected = []
+        for i in range(copies):
+            part = np.clip(outputs[i * rows : (i + 1) * rows], 1e-7, 1.0)
+            part = part / part.sum(axis=1, keepdims=True)
+            expected.append(log_loss(actual, part, labels=list(range(n_classes))))
+    assert importance._losses(result, actual, outputs) == pytest.approx(expected, rel=1e-6)
