@@ -21,6 +21,21 @@ def _router_always_runs(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
         monkeypatch.setattr(app_test, "PagesManager", RouterPagesManager)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_keras_reset_after_each_run():
+    """Streamlit clears Keras's session after every script run when Keras is imported.
+
+    The server never imports Keras (its worker processes do; see test_startup), so
+    there it costs nothing; in this test process, which trains models, it is a full
+    garbage collection of TensorFlow's objects, about 0.3 s a script run.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(script_runner, "_clean_problem_modules", lambda: None)
+        yield
+
+
 @pytest.fixture
 def app() -> AppTest:
     """The app on its first page (Data), already run once."""
