@@ -115,6 +115,17 @@ def open_with_baselines(at, trained, change):
     return at.switch_page("pages/results.py").run()
 
 
+def test_the_model_card_is_sent_to_the_browser_only_while_its_expander_is_open(app, trained_iris):
+    at = open_results(app, trained_iris)
+    assert [block for block in at.expander if block.label.startswith("Model card")]
+    assert not [code for code in at.code if "# Model card" in code.value]
+    at.session_state["model_card_open"] = True  # what a click on the expander sets
+    at.run()
+    [card] = [code for code in at.code if "# Model card" in code.value]
+    assert card.language == "markdown"
+    assert "species" in card.value
+
+
 def test_gradient_boosting_that_does_better_is_named_the_strongest_simple_model(app, trained_iris):
     def boosting_ahead(kept):
         return {
