@@ -339,6 +339,10 @@ def measure_app(folder: Path, users: int, idle_seconds: float) -> dict[str, Any]
         measured["first_point"]["worker"] = worker_first_point(table, folder / "worker")
         measured["users"] = users_case(e2e, browser, table, users, idle_seconds, folder / "users")
         browser.close()
+    measured["results_server"] = results_server_case(table)
+    _progress(
+        f"app: Results script run {', '.join(f'{t:.2f}' for t in measured['results_server'])} s"
+    )
     return measured
 
 
@@ -399,6 +403,74 @@ def worker_first_point(table: Path, folder: Path, runs: int = 4) -> dict[str, An
     }
 
 
+# The Results page's script run as the server runs it, in a fresh interpreter with AppTest:
+# a run of the table trained in process, then each visit in a new session that was on the
+# Train page first (as a user's is). Streamlit's Keras clear_session after each script run is
+# left out: the server never imports Keras (tests/app/test_startup.py), this process does.
+_RESULTS_SERVER = """
+import json, os, sys, tempfile, time
+os.environ["LAYERLAB_WORKSPACES"] = tempfile.mkdtemp()
+sys.path.insert(0, {tests!r})
+import pandas as pd
+from streamlit.runtime.scriptrunner import script_runner
+from streamlit.testing.v1 import AppTest, app_test
+from app_support import APP, RouterPagesManager, seed_trained, train
+app_test.PagesManager = RouterPagesManager
+script_runner._clean_problem_modules = lambda: None
+trained = train(pd.read_csv({table!r}), {target!r}, epochs=2, patience=0)
+seconds = []
+for visit in range({visits} + 1):  # the first imports what the page needs: not counted
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    seed_trained(at, trained)
+    at.switch_page("pages/train.py").run()
+    begun = time.perf_counter()
+    at.switch_page("pages/results.py").run()
+    assert not at.exception, at.exception
+    seconds.append(time.perf_counter() - begun)
+print("SECONDS=" + json.dumps(seconds[1:]))
+"""
+
+
+def results_server_case(table: Path, visits: int = 5) -> list[float]:
+    """The Results page's script run without the browser: the server's share of the page."""
+    from bench import workspace
+
+    script = _RESULTS_SERVER.format(
+        tests=str(REPO / "tests" / "app"), table=str(table), target=workspace.TARGET, visits=visits
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("SECONDS=")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the Results page's AppTest run failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[0].removeprefix("SECONDS="))
+
+
+# In the page's own clock: the click on Results, then every change in the number of drawn
+# Plotly charts and the moment the script run is over (the script state leaves "running").
+_RESULTS_WATCH = """() => {
+  const seen = window.__results = {click: null, drawn: null, finished: null, running: false};
+  document.addEventListener('click', () => { seen.click = performance.now(); },
+                            {capture: true, once: true});
+  const app = document.querySelector('[data-testid="stApp"]');
+  let charts = document.querySelectorAll('.js-plotly-plot .main-svg').length;
+  new MutationObserver(() => {
+    if (seen.click === null) return;
+    const now = document.querySelectorAll('.js-plotly-plot .main-svg').length;
+    if (now !== charts) { charts = now; seen.drawn = performance.now(); }
+    const state = app.getAttribute('data-test-script-state');
+    if (state === 'running') seen.running = true;
+    else if (seen.running && seen.finished === null) seen.finished = performance.now();
+  }).observe(document.body, {subtree: true, childList: true, attributes: true});
+}"""
+_RESULTS_SEEN = """() => {
+  const seen = window.__results;
+  return {seconds: (Math.max(seen.drawn || 0, seen.finished || 0) - seen.click) / 1000,
+          charts: document.querySelectorAll('.js-plotly-plot').length};
+}"""
+
+
 def users_case(
     e2e, browser, table: Path, users: int, idle_seconds: float, folder: Path
 ) -> dict[str, Any]:
@@ -408,7 +480,7 @@ def users_case(
     from bench import workspace
 
     folder.mkdir(parents=True, exist_ok=True)
-    readings, results_seconds = [], []
+    readings, results_seconds, results_charts = [], [], 0
     with e2e.streamlit_server(REPO, folder / "server.log") as server:
         memory = workspace.ServerMemory(server.process.pid)
         readings.append(_memory_reading(memory, "fresh server", 0))
@@ -417,16 +489,23 @@ def users_case(
                 e2e, browser, server.url, table, {"epochs": 5, "patience": 0}
             )
             workspace.follow_run(e2e, page)
-            clicked = time.perf_counter()
+            page.evaluate(_RESULTS_WATCH)
             e2e.go_to(page, "Results")  # returns once the page's script run has finished
-            results_seconds.append(time.perf_counter() - clicked)
+            time.sleep(1.0)  # a chart still being drawn
+            seen = page.evaluate(_RESULTS_SEEN)
+            results_seconds.append(seen["seconds"])
+            results_charts = seen["charts"]
             page.context.close()
             time.sleep(2.0)
             readings.append(_memory_reading(memory, f"user {user} left", user))
             _progress(f"app: user {user} {readings[-1]['pss_mb']:.0f} MB PSS")
         time.sleep(idle_seconds + 5)
         readings.append(_memory_reading(memory, f"{idle_seconds:.0f} s later", users))
-    return {"readings": readings, "results_seconds": results_seconds}
+    return {
+        "readings": readings,
+        "results_seconds": results_seconds,
+        "results_charts": results_charts,
+    }
 
 
 def _memory_reading(memory, moment: str, users: int) -> dict[str, Any]:
@@ -569,16 +648,32 @@ def app_section(app: dict[str, Any]) -> list[str]:
     lines = ["## In the app", ""]
     results = app["users"]["results_seconds"]
     if results:
+        median = statistics.median(results)
         lines += [
             "### The Results page",
             "",
-            "Click on Results in the sidebar until the page's script run has finished, right "
-            "after each user's run below (diamonds: a test split of 10,788 rows): "
+            "From the click on Results in the sidebar until the page's script run is over and "
+            "its last chart is drawn, in the page's own clock, right after each user's run "
+            "below (diamonds: a test split of 10,788 rows): "
             + ", ".join(f"{seconds:.2f}" for seconds in results)
-            + f" s; median {statistics.median(results):.2f} s, target 1 s: "
-            f"{_met(statistics.median(results) <= 1.0)}.",
+            + f" s; median {median:.2f} s, target 1 s: {_met(median <= 1.0)}.",
             "",
         ]
+        server = app.get("results_server")
+        if server:
+            script = statistics.median(server)
+            lines += [
+                f"- The server's part: the page's script run alone takes {script:.2f} s "
+                f"(AppTest in a warm process, median of {len(server)} visits: "
+                + ", ".join(f"{seconds:.2f}" for seconds in server)
+                + " s).",
+                f"- The rest, about {max(0.0, median - script):.2f} s, is the browser's: "
+                "Streamlit's front end drawing the page's elements and "
+                f"{app['users'].get('results_charts', 0)} Plotly charts (two of them with a "
+                "point per test row) on the same two cores as the server. On this "
+                "machine that alone is over the target, whatever the server does.",
+                "",
+            ]
     first = app["first_point"]
     warm_runs = ", ".join(f"{wait:.2f}" for wait in first["warm_runs"])
     lines += [
