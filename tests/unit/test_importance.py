@@ -159,13 +159,10 @@ def test_a_repeat_count_below_one_is_refused(trained):
 @pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
 def test_the_losses_of_stacked_copies_are_scikit_learns(task):
     """``_losses`` works out every copy at once; each must be the loss scikit-learn gives."""
-    from types import SimpleNamespace
-
     from sklearn.metrics import log_loss, mean_absolute_error
 
     rng = np.random.default_rng(3)
     rows, copies, n_classes = 50, 4, 1 if task == "regression" else (2 if task == "binary" else 4)
-    result = SimpleNamespace(spec=SimpleNamespace(task=task))
     if task == "regression":
         actual = rng.normal(100, 20, rows)
         outputs = rng.normal(100, 20, rows * copies)
@@ -185,4 +182,4 @@ def test_the_losses_of_stacked_copies_are_scikit_learns(task):
             part = np.clip(outputs[i * rows : (i + 1) * rows], 1e-7, 1.0)
             part = part / part.sum(axis=1, keepdims=True)
             expected.append(log_loss(actual, part, labels=list(range(n_classes))))
-    assert importance._losses(result, actual, outputs) == pytest.approx(expected, rel=1e-6)
+    assert importance._losses(task, actual, outputs) == pytest.approx(expected, rel=1e-6)
