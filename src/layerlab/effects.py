@@ -439,11 +439,20 @@ def opening_views(spec: ModelSpec) -> list[tuple[str, ...]]:
     return views
 
 
+def view_grid(test: pd.DataFrame, spec: ModelSpec, view: tuple[str, ...]) -> IceGrid | SurfaceGrid:
+    """The grid of a picture of the Results page: ``("ice", column)`` or ``("surface", x, y)``.
+
+    The page and the run that keeps predictions for it both make their rows here, so
+    the kept predictions' fingerprint matches the rows the page asks about.
+    """
+    if view[0] == "ice":
+        return ice_rows(test, spec, view[1], seed=spec.seed or 0)
+    return surface_rows(test, spec, view[1], view[2])
+
+
 def view_rows(test: pd.DataFrame, spec: ModelSpec, view: tuple[str, ...]) -> pd.DataFrame:
     """The rows to predict for ``view`` (a key of ``opening_views``), as the page makes them."""
-    if view[0] == "ice":
-        return ice_rows(test, spec, view[1], seed=spec.seed or 0).rows
-    return surface_rows(test, spec, view[1], view[2]).rows
+    return view_grid(test, spec, view).rows
 
 
 def opening_predictions_json(test: pd.DataFrame, spec: ModelSpec, predict) -> bytes:

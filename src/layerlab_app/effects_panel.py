@@ -11,10 +11,9 @@ import streamlit as st
 
 from layerlab.effects import (
     ice_curves,
-    ice_rows,
     prediction_label,
-    surface_rows,
     surface_values,
+    view_grid,
 )
 from layerlab.errors import LayerlabError
 from layerlab_app import state
@@ -65,8 +64,9 @@ def render(result) -> None:
 
 def _ice(result, column: str):
     spec, classes = result.spec, result.classes
-    grid = ice_rows(state.test_rows(), spec, column, seed=spec.seed or 0)
-    predictions = state.view_predictions(result, ("ice", column), grid.rows)
+    view = ("ice", column)
+    grid = view_grid(state.test_rows(), spec, view)
+    predictions = state.view_predictions(result, view, grid.rows)
     curves = ice_curves(grid, predictions, classes)
     return ice_figure(curves, column, prediction_label(spec, classes))
 
@@ -74,8 +74,9 @@ def _ice(result, column: str):
 def _surface(result, x_column: str, y_column: str):
     spec, classes = result.spec, result.classes
     test = state.test_rows()
-    grid = surface_rows(test, spec, x_column, y_column)
-    predictions = state.view_predictions(result, ("surface", x_column, y_column), grid.rows)
+    view = ("surface", x_column, y_column)
+    grid = view_grid(test, spec, view)
+    predictions = state.view_predictions(result, view, grid.rows)
     surface = surface_values(grid, predictions, classes)
     return surface_figure(surface, test, x_column, y_column, spec.target, classes)
 
@@ -114,10 +115,11 @@ def render_pair(records: list) -> None:
 def _ice_pair(trained: list, titles: list[str], run_id: str, column: str):
     spec = trained[0].spec
     test = state.run_splits(run_id, spec).test
-    grid = ice_rows(test, spec, column, seed=spec.seed or 0)
+    view = ("ice", column)
+    grid = view_grid(test, spec, view)
     figures = []
     for model in trained:
-        predictions = state.view_predictions(model, ("ice", column), grid.rows)
+        predictions = state.view_predictions(model, view, grid.rows)
         curves = ice_curves(grid, predictions, model.classes)
         figures.append(ice_figure(curves, column, prediction_label(model.spec, model.classes)))
     return side_by_side(figures, titles)

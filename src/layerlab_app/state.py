@@ -765,8 +765,7 @@ def view_predictions(trained: TrainedModel, view: tuple[str, ...], rows: pd.Data
 
 def predict(rows: pd.DataFrame) -> pd.DataFrame:
     """The open run's predictions for ``rows``, computed in a worker process."""
-    trained = result()
-    return quick_pool().run("predict", str(trained.model_file), trained.spec, trained.classes, rows)
+    return predict_with(result(), rows)
 
 
 def edit_copy(run_id: str) -> None:
