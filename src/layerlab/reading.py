@@ -50,6 +50,10 @@ except ImportError:  # inside a bundle, where Layerlab is not installed
 MAX_UPLOAD_MB: int = 50
 BYTES_PER_MB = 1000 * 1000
 MAX_UPLOAD_BYTES: int = MAX_UPLOAD_MB * BYTES_PER_MB
+# The most columns a table may have. A few kilobytes of commas can declare 400,000 columns,
+# and every step after reading (profiling, leak checks, importance, one-hot inputs) grows
+# with them: that one file took a shared server's process to 2.3 GB for two minutes.
+MAX_COLUMNS: int = 2000
 
 # Cells that mean "no value". ``keep_default_na=False`` keeps pandas' longer
 # list (which also turns e.g. "#N/A N/A" into missing) out of the picture, so
@@ -86,13 +90,15 @@ def read_csv(
     source: bytes | str | os.PathLike,
     *,
     max_bytes: int | None = MAX_UPLOAD_BYTES,
+    max_columns: int | None = MAX_COLUMNS,
 ) -> pd.DataFrame:
     """Read CSV bytes or a CSV file into a DataFrame, or raise a ``DataError`` that says why not.
 
     Headers and string cells are stripped, ``MISSING_VALUES`` become missing,
     and columns whose values are all numbers come out with a numeric dtype
     (see ``_tidy`` for spreadsheet numbers, dates and categories).
-    ``max_bytes=None`` reads a file of any size.
+    ``max_bytes=None`` reads a file of any size; ``max_columns=None`` any number of
+    columns (the header is counted before any row is parsed).
     """
     raw = _read_bytes(source, max_bytes)
     if not raw.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
@@ -115,6 +121,7 @@ def read_csv(
             "If the file has more columns, it may use an unusual delimiter: save it again "
             "with commas, semicolons, tabs or | between values."
         )
+    check_columns(len(header), max_columns)
     _refuse_duplicate_names(header)
 
     frame = _parse(text, delimiter, header)
@@ -153,6 +160,18 @@ def check_size(size: int, max_bytes: int | None = MAX_UPLOAD_BYTES) -> None:
             f"The file is {size / BYTES_PER_MB:.1f} MB ({size:,} bytes), which is over the "
             f"{limit} limit ({max_bytes:,} bytes). Expected a CSV file of at most {limit}. "
             "Upload a sample of the rows, or remove columns you do not need, and try again."
+        )
+
+
+def check_columns(count: int, max_columns: int | None = MAX_COLUMNS) -> None:
+    """Raise ``DataError`` if a header of ``count`` columns is over the column limit."""
+    if max_columns is not None and count > max_columns:
+        raise DataError(
+            f"The table has {count:,} columns, more than the {max_columns:,} Layerlab reads. "
+            f"Expected at most {max_columns:,} columns: the features and the target. Keep "
+            "only the columns you need (delete the others in your spreadsheet, or with pandas: "
+            "frame[['col_a', 'col_b', 'target']].to_csv('smaller.csv', index=False)) and "
+            "upload that file."
         )
 
 
@@ -945,14 +964,19 @@ def _name_list(names: list[str], limit: int = 5) -> str:
 # --------------------------------------------------------------------------- writing
 
 # OWASP's CSV-injection advice: a spreadsheet runs a cell that starts with one of
-# these as a formula, so such a text cell gets a leading single quote.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# these as a formula, so such a text cell gets a leading single quote. Spreadsheets
+# also read the full-width forms (＝ ＋ － ＠, typed with East Asian input methods) as
+# the plain ones, and skip invisible characters (zero-width space, no-break space,
+# BOM) before them, so those count too.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_INVISIBLE_LEAD = "\u200b\u200c\u200d\u2060\ufeff\u00a0\u202f\u2007"
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def spreadsheet_safe_text(text: str) -> str:
     """``text`` as a spreadsheet will show it and never run it: ``=1+1`` becomes ``'=1+1``."""
-    if text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.match(text):
+    visible = text.lstrip(_INVISIBLE_LEAD)
+    if visible.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.match(text):
         return "'" + text
     return text
 

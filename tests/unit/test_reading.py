@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from layerlab.errors import DataError
 from layerlab.reading import (
+    MAX_COLUMNS,
     as_category_keys,
     as_numeric,
     category_key,
@@ -129,6 +131,31 @@ def test_the_model_reads_categories_case_blind_even_in_a_new_file():
     assert keys.tolist() == ["café", "café", ""]
 
 
+# --------------------------------------------------------------------------- limits
+
+
+def test_a_table_wider_than_the_column_limit_is_refused_before_any_row_is_parsed():
+    # 400,000 columns in under 2 MB: the header alone declares them.
+    header = ",".join(f"c{i}" for i in range(400_000)).encode()
+    row = b"," * 399_999
+    with pytest.raises(DataError) as refused:
+        read_csv(header + b"\n" + row + b"\n" + row + b"\n")
+    message = str(refused.value)
+    assert "400,000 columns" in message
+    assert f"{MAX_COLUMNS:,}" in message
+    assert "Keep only the columns you need" in message
+
+
+def test_a_table_at_the_column_limit_is_read_and_the_limit_can_be_lifted():
+    names = [f"c{i}" for i in range(MAX_COLUMNS)]
+    text = (",".join(names) + "\n" + ",".join("1" for _ in names) + "\n").encode()
+    assert read_csv(text).shape == (1, MAX_COLUMNS)
+    wider = ",".join([*names, "extra"]) + "\n" + ",".join("1" for _ in range(MAX_COLUMNS + 1))
+    with pytest.raises(DataError):
+        read_csv(wider.encode())
+    assert read_csv(wider.encode(), max_columns=None).shape == (1, MAX_COLUMNS + 1)
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -137,7 +164,26 @@ def test_formula_text_is_written_with_a_leading_quote(text):
     assert spreadsheet_safe_text(text) == "'" + text
 
 
-@pytest.mark.parametrize("text", ["-5", "+3.5", "-1e3", "plain", "a=b", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\uff1d1+1",  # full-width equals sign, read as "=" by spreadsheets
+        "\uff0bcmd",
+        "\uff0d2+3",
+        "\uff20SUM(A1)",
+        "\u200b=1+1",  # a zero-width space first
+        "\u00a0=1+1",  # a no-break space first
+        "\ufeff@SUM(A1)",
+        "\u200b\u00a0\uff1dHYPERLINK(1)",
+    ],
+)
+def test_formula_text_behind_look_alike_or_invisible_characters_is_quoted_too(text):
+    assert spreadsheet_safe_text(text) == "'" + text
+
+
+@pytest.mark.parametrize(
+    "text", ["-5", "+3.5", "-1e3", "plain", "a=b", "", "\u00a0plain", "x\uff1d"]
+)
 def test_numbers_and_harmless_text_are_written_as_they_are(text):
     assert spreadsheet_safe_text(text) == text
 
