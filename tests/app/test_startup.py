@@ -80,3 +80,10 @@ def test_users_see_no_developer_toolbar():
     # "viewer" hides Deploy, Rerun and Clear cache even when the app is opened on localhost.
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["toolbarMode"] == "viewer"
+
+
+def test_a_bug_shows_no_traceback_in_the_browser():
+    # "none": the browser gets Streamlit's generic message; the type, message and traceback
+    # go to the server's log only (a traceback names our files and can carry a user's data).
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
