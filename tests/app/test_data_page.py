@@ -72,6 +72,22 @@ def test_a_broken_file_is_explained_and_the_app_stays_usable(app):
     assert at.selectbox(key="target_column").value == "species"
 
 
+def test_a_file_wider_than_the_column_limit_is_explained_and_nothing_is_kept(app):
+    header = ",".join(f"c{i}" for i in range(5_000)).encode()
+    app.file_uploader(key="upload_csv").set_value(
+        ("wide.csv", header + b"\n" + b"," * 4_999 + b"\n", "text/csv")
+    )
+    at = app.run()
+    assert not at.exception
+    [error] = at.error
+    assert shown(error.value).startswith(
+        "Could not use wide.csv: The table has 5,000 columns, more than the 2,000 Layerlab reads."
+    )
+    assert session_of(at).store.tables() == []
+    at = load_sample(at, "iris.csv")
+    assert not at.error
+
+
 def test_an_impossible_task_override_says_why(app):
     at = load_sample(app, "customer_churn.csv")
     at.selectbox(key="task_override").set_value("regression").run()
