@@ -136,11 +136,9 @@ def _compare(chosen: list) -> None:
 def _queue_notes(records) -> None:
     for record in records:
         job = state.live_job(record.id)
-        if job is not None and job.status == "queued":
-            ahead = job.ahead()
-            if ahead:
-                runs = "run" if ahead == 1 else "runs"
-                st.caption(f"{md(record.name)} waits for a free slot: {ahead:,} {runs} ahead.")
+        reason = job.wait_reason() if job is not None and job.status == "queued" else None
+        if reason is not None:
+            st.caption(f"{md(record.name)}: {reason.text()}")
 
 
 def _table() -> None:

@@ -300,7 +300,8 @@ class WorkspaceTrials:
     ``table_id`` and ``fingerprint`` name the workspace table the search is on (a
     trial trains on a sample of its rows); ``label`` starts each run's name, e.g.
     "Search 2 · trial 7: 64 relu → 32 relu". ``slots``: how many trials at once
-    (they still wait their turn in the manager's pool behind other runs).
+    (they still wait their turn in the manager's pool behind other runs); by default
+    as many as the pool lets one workspace train at once.
     """
 
     def __init__(
@@ -315,7 +316,8 @@ class WorkspaceTrials:
     ) -> None:
         self.manager, self.store = manager, store
         self.table_id, self.fingerprint, self.label = table_id, fingerprint, label
-        self.slots = slots or manager.pool.size
+        pool = manager.pool
+        self.slots = slots or min(pool.size, pool.per_owner or pool.size)
 
     def start_trial(self, spec: ModelSpec, name: str, rows: pd.DataFrame) -> JobTrial:
         from layerlab.records import RunRecord

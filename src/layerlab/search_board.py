@@ -12,17 +12,24 @@ SQLite file beside the runs (``searches/<id>.db``), so its figures and its best
 trial are still there after a reload or a server restart. A search that was
 running when the server stopped reads as *interrupted*; its finished trials are
 kept, as runs and in its study.
+
+On a shared server a search is held to caps (``job_limits``): at most
+``LAYERLAB_SEARCH_MAX_TRIALS`` trials, asked for more is refused before it starts,
+and at most ``LAYERLAB_SEARCH_MAX_MINUTES`` minutes, after which it is stopped as
+Stop would, its finished trials kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from layerlab.errors import LayerlabError
+from layerlab import job_limits
+from layerlab.errors import LayerlabError, SpecError
 
 if TYPE_CHECKING:
     import optuna
@@ -69,6 +76,33 @@ class SearchEntry:
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+
+def within_caps(settings: SearchSettings) -> SearchSettings:
+    """``settings`` held to this server's search caps: asking for more trials or minutes than
+    they allow is refused (``SpecError``, one problem each); a search with only a budget of
+    minutes gets the cap's number of trials as well."""
+    settings = settings.validate()
+    most_trials, most_minutes = job_limits.search_max_trials(), job_limits.search_max_minutes()
+    problems = []
+    if most_trials and settings.trials is not None and settings.trials > most_trials:
+        problems.append(
+            f"This server runs at most {most_trials:,} trials per search; you asked for "
+            f"{settings.trials:,}. Ask for {most_trials:,} or fewer (whoever runs the server sets "
+            f"the cap with {job_limits.SEARCH_MAX_TRIALS_ENV})."
+        )
+    if most_minutes and settings.minutes is not None and settings.minutes > most_minutes:
+        problems.append(
+            f"This server runs a search for at most {job_limits.minutes_text(most_minutes)}; "
+            f"you asked for {job_limits.minutes_text(settings.minutes)}. Ask for "
+            f"{most_minutes:g} or fewer (whoever runs the server sets the cap with "
+            f"{job_limits.SEARCH_MAX_MINUTES_ENV})."
+        )
+    if problems:
+        raise SpecError(problems)
+    if most_trials and settings.trials is None:
+        settings = dataclasses.replace(settings, trials=most_trials)
+    return settings
 
 
 def study_path(store: WorkspaceStore, search_id: str) -> Path:
@@ -163,8 +197,8 @@ class SearchBoard:
     ) -> SearchEntry:
         """Start a search (``space`` given) or a capacity ladder on ``frame`` in the background.
 
-        ``LayerlabError`` (a bad space or settings, a full workspace, a search still
-        running here) comes back before anything starts.
+        ``LayerlabError`` (a bad space or settings, settings past the server's caps, a full
+        workspace, a search still running here) comes back before anything starts.
         """
         from layerlab.background import this_process
         from layerlab.capacity import CapacityLadder
@@ -179,8 +213,9 @@ class SearchBoard:
                 f"{running[-1].label} is still running in this workspace. Stop it first, or "
                 "wait for it to end."
             )
+        settings = within_caps(settings)
         store.check_room()
-        number = int(store.get_setting("searches_started", 0) or 0) + 1
+        number = store.next_number("searches_started")  # one transaction: never repeated
         label = f"{'Search' if kind == 'search' else 'Capacity'} {number}"
         search_id = new_id()
         runner = WorkspaceTrials(self.manager, store, table_id, fingerprint, label=label)
@@ -210,15 +245,20 @@ class SearchBoard:
             space=space.to_dict() if space is not None else {},
             owner=this_process(),
         )
-        store.set_setting("searches_started", number)
         self._write(store, entry)
         key = (str(store.folder), search_id)
         with self._lock:
             self._live[key] = task
         listener = self._ladder_listener(store, search_id) if kind == "capacity" else None
         task.start(listener)
+        # A search with minutes of its own ends itself within them (the cap allows no more).
+        cap = job_limits.search_max_minutes()
+        own_minutes = settings.minutes is not None and kind == "search"
         threading.Thread(
-            target=self._follow, args=(store, search_id, task), daemon=True, name="layerlab-search"
+            target=self._follow,
+            args=(store, search_id, task, None if own_minutes or not cap else cap),
+            daemon=True,
+            name="layerlab-search",
         ).start()
         return entry
 
@@ -228,11 +268,27 @@ class SearchBoard:
         if task is not None:
             task.stop()
 
-    def _follow(self, store: WorkspaceStore, search_id: str, task: BackgroundTask) -> None:
-        """Wait for the task, then write how it ended into its entry."""
+    def _follow(
+        self,
+        store: WorkspaceStore,
+        search_id: str,
+        task: BackgroundTask,
+        cap_minutes: float | None = None,
+    ) -> None:
+        """Wait for the task (stopping it after ``cap_minutes``, the server's cap), then write
+        how it ended into its entry."""
+        capped = cap_minutes is not None and not task.wait(60 * cap_minutes)
+        if capped:
+            task.stop()
         task.wait()
         if task.error is not None:
             status, message = "failed", str(task.error)
+        elif capped:
+            status = "stopped"
+            message = (
+                f"Stopped at this server's limit of {job_limits.minutes_text(cap_minutes)} per "
+                "search; every finished trial is kept."
+            )
         elif task.stopping:
             status, message = "stopped", "Stopped; every finished trial is kept."
         else:

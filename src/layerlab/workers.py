@@ -15,33 +15,33 @@ Why processes, not threads in the Streamlit server:
   and one left idle for a while exits, so memory goes back to the machine.
 
 Each worker runs one job at a time (``jobs.JOBS``), streams the trainer's
-events back while it runs, and hears Stop. Jobs wait in their pool's queue, first
-come, first served; ``Job.ahead()`` says how many are in line before one. Training
-has its own pool (``shared_pool``), short jobs another (``quick_pool``).
+events back while it runs, and hears Stop. Jobs wait in their pool's queue, which
+takes workspaces in turn (``job_queue.FairQueue``): one workspace's long runs never
+hold every slot. ``Job.ahead()`` says how many are in line before one, and
+``Job.wait_reason()`` why. While a job runs, its slot holds it to the server's
+limits (``job_limits``): past its minutes it is stopped as Stop would, and a worker
+that grows past its memory cap is ended. Training has its own pool
+(``shared_pool``), short jobs another (``quick_pool``).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
-import gc
 import os
-import queue
 import socket
 import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from layerlab import errors
+from layerlab import errors, job_limits
 from layerlab.errors import LayerlabError, TrainingError
+from layerlab.job_queue import FairQueue, WaitReason
 
 WORKERS_ENV = "LAYERLAB_WORKERS"
 RECYCLE_ENV = "LAYERLAB_WORKER_RECYCLE_MB"
@@ -55,14 +55,18 @@ IDLE_SECONDS = 600.0
 EXTRA_IDLE_ENV = "LAYERLAB_EXTRA_WORKER_IDLE_SECONDS"
 EXTRA_IDLE_SECONDS = 60.0
 START_TIMEOUT = 180.0
+# How often a slot looks at its running job's minutes and its worker's memory.
+WATCH_SECONDS = 0.25
+# A job stopped by its time limit that has not ended this long after is ended with its worker.
+STOP_GRACE_SECONDS = 30.0
 
-# Jobs that build a new network start from a clean Keras session (see ``_serve_forever``).
-FRESH_KERAS_JOBS = frozenset({"train", "summary", "finish"})
 JOB_LABELS = {
     "train": "training run",
     "summary": "network summary",
     "finish": "recovery of an interrupted run",
+    "rebuild": "rebuild of an uploaded run's files",
     "predict": "scoring",
+    "profile": "column profile",
 }
 
 
@@ -122,6 +126,7 @@ class Job:
 
     kind: str
     args: tuple
+    owner: str | None = None  # the workspace it works for: one turn each in the queue
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     status: str = "queued"  # queued, running, done, failed, cancelled (stopped while queued)
     events: list[Any] = field(default_factory=list)
@@ -129,6 +134,8 @@ class Job:
     error: LayerlabError | None = None
     bug: str | None = None
     stop_requested: bool = False
+    # Set when the time limit stopped it: the sentence that says so, for its run's message.
+    stopped_by_limit: str | None = None
     _pool: WorkerPool | None = field(default=None, repr=False)
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -146,8 +153,15 @@ class Job:
             self._pool._stop(self)
 
     def ahead(self) -> int:
-        """How many jobs are in line before this queued one (0 once it runs)."""
-        return self._pool._ahead(self) if self._pool is not None else 0
+        """How many jobs are in line before this queued one, in the fair order (0 once it
+        runs)."""
+        reason = self.wait_reason()
+        return reason.ahead if reason is not None else 0
+
+    def wait_reason(self) -> WaitReason | None:
+        """Why this job waits (its own workspace's other runs, or other people's), or None
+        once it runs."""
+        return self._pool._wait_reason(self) if self._pool is not None else None
 
     def outcome(self, timeout: float | None = None) -> Any:
         """The job's value; raises its ``LayerlabError``, or ``WorkerBug`` for a bug."""
@@ -167,7 +181,11 @@ class Job:
 
 
 class WorkerPool:
-    """``size`` worker processes, started when the first jobs arrive, fed from one queue."""
+    """``size`` worker processes, started when the first jobs arrive, fed from one fair queue.
+
+    ``per_owner``, ``job_seconds`` and ``memory_bytes`` are the limits of
+    ``job_limits`` (0: none); left out, they are read from the environment.
+    """
 
     def __init__(
         self,
@@ -176,29 +194,38 @@ class WorkerPool:
         recycle_bytes: int | None = None,
         idle_seconds: float = IDLE_SECONDS,
         extra_idle_seconds: float | None = None,
+        per_owner: int | None = None,
+        job_seconds: float | None = None,
+        memory_bytes: int | None = None,
     ) -> None:
         self.size = size or worker_count()
         self.recycle_bytes = recycle_bytes or _recycle_bytes()
+        self.per_owner = job_limits.runs_per_workspace() if per_owner is None else per_owner
+        self.job_seconds = job_limits.job_seconds() if job_seconds is None else job_seconds
+        self.memory_bytes = (
+            job_limits.worker_memory_bytes() if memory_bytes is None else memory_bytes
+        )
         self.idle_seconds = idle_seconds
         self.extra_idle_seconds = min(
             idle_seconds,
             _extra_idle_seconds() if extra_idle_seconds is None else extra_idle_seconds,
         )
-        self._queue: deque[Job] = deque()
+        self._queue = FairQueue(self.per_owner)
         self._changed = threading.Condition()
         self.closed = False
         with self._changed:  # each slot's thread reads the others in ``_take``
             self._slots = [_Slot(self, number) for number in range(self.size)]
 
-    def submit(self, kind: str, *args: Any) -> Job:
-        """Queue ``jobs.JOBS[kind](context, *args)``; the returned job tracks it."""
+    def submit(self, kind: str, *args: Any, owner: str | None = None) -> Job:
+        """Queue ``jobs.JOBS[kind](context, *args)`` for ``owner`` (a workspace's key; None:
+        a job of its own); the returned job tracks it."""
         if kind not in JOB_LABELS:
             raise ValueError(f"Unknown job kind {kind!r}; known kinds are {sorted(JOB_LABELS)}.")
-        job = Job(kind, args, _pool=self)
+        job = Job(kind, args, owner=owner, _pool=self)
         with self._changed:
             if self.closed:
                 raise RuntimeError("The worker pool is closed.")
-            self._queue.append(job)
+            self._queue.add(job)
             self._changed.notify_all()  # every idle slot looks: one whose worker is up takes it
         return job
 
@@ -214,7 +241,7 @@ class WorkerPool:
         """Cancel what waits, end the workers, and let the slot threads go."""
         with self._changed:
             self.closed = True
-            waiting, self._queue = list(self._queue), deque()
+            waiting = self._queue.clear()
             self._changed.notify_all()
         for job in waiting:
             job._end("cancelled")
@@ -236,9 +263,12 @@ class WorkerPool:
             try:
                 idle_since = time.monotonic()
                 while not self.closed:
+                    job = None
                     if self._queue and (slot.warm() or not self._warm_idle_slots(slot)):
-                        job = self._queue.popleft()
+                        job = self._queue.take(self._running())
+                    if job is not None:
                         job.status = "running"
+                        slot.job = job
                         if self._queue:  # the rest may go to the slots that left this one
                             self._changed.notify_all()
                         return job
@@ -257,18 +287,23 @@ class WorkerPool:
     def _warm_idle_slots(self, slot: _Slot) -> list[_Slot]:
         return [other for other in self._slots if other is not slot and other.idle and other.warm()]
 
-    def _ahead(self, job: Job) -> int:
-        """Jobs in line before ``job``: those running now and those queued before it."""
+    def _running(self) -> list[Job]:
+        return [slot.job for slot in self._slots if slot.job is not None]
+
+    def _done(self, slot: _Slot) -> None:
+        """``slot`` has ended its job: its owner's next job may start, in any idle slot."""
         with self._changed:
-            if job not in self._queue:
-                return 0
-            running = sum(slot.job is not None for slot in self._slots)
-            return running + self._queue.index(job)
+            slot.job = None
+            self._queue.forget_idle(self._running())
+            self._changed.notify_all()
+
+    def _wait_reason(self, job: Job) -> WaitReason | None:
+        with self._changed:
+            return self._queue.wait_reason(job, self._running(), self.size)
 
     def _stop(self, job: Job) -> None:
         with self._changed:
-            if job in self._queue:
-                self._queue.remove(job)
+            if self._queue.remove(job, self._running()):
                 job._end("cancelled")
                 return
         for slot in self._slots:
@@ -305,11 +340,10 @@ class _Slot:
                     self.retiring = False
                     self.pool._changed.notify_all()  # a queued job may now want this slot
                 continue
-            self.job = job
             try:
                 self._run(job)
             finally:
-                self.job = None
+                self.pool._done(self)
 
     def _run(self, job: Job) -> None:
         label = JOB_LABELS[job.kind]
@@ -324,11 +358,21 @@ class _Slot:
                 ),
             )
             return
+        seconds = self.pool.job_seconds
+        deadline = time.monotonic() + seconds if seconds else None
+        ended_for: str | None = None  # why this slot ended the worker, when it did
+        next_look = 0.0
         try:
             worker.send(("job", job.id, job.kind, job.args))
             if job.stop_requested:
                 worker.send(("stop", job.id))
             while True:
+                now = time.monotonic()
+                if ended_for is None and now >= next_look:
+                    next_look = now + WATCH_SECONDS
+                    ended_for = self._hold_to_limits(job, worker, now, deadline)
+                if not worker.poll(WATCH_SECONDS):
+                    continue
                 tag, payload = worker.recv()
                 if tag == "event":
                     job.events.append(payload)
@@ -347,11 +391,34 @@ class _Slot:
             if self.pool.closed:
                 job._end("cancelled")
             else:
-                job._end("failed", error=TrainingError(_death_message(label, code)))
+                reason = ended_for or _death_message(label, code)
+                job._end("failed", error=TrainingError(reason))
             return
         rss = worker.rss()
         if rss is not None and rss > self.pool.recycle_bytes:
             self._retire()
+
+    def _hold_to_limits(
+        self, job: Job, worker: _Worker, now: float, deadline: float | None
+    ) -> str | None:
+        """Stop a job past its minutes (as Stop does), or end its worker when that grew past
+        the memory cap or the job did not stop; returns the failure's words in those cases."""
+        label, cap = JOB_LABELS[job.kind], self.pool.memory_bytes
+        if cap:
+            used = worker.rss()
+            if used is not None and used > cap:
+                worker.kill()
+                return job_limits.memory_cap_text(label, cap, used)
+        if deadline is None or now < deadline:
+            return None
+        minutes = self.pool.job_seconds / 60
+        if job.stopped_by_limit is None:
+            job.stopped_by_limit = job_limits.time_limit_sentence(minutes)
+            self.send_stop(job)
+        elif now >= deadline + STOP_GRACE_SECONDS:
+            worker.kill()
+            return job_limits.time_limit_kill_text(label, minutes, STOP_GRACE_SECONDS)
+        return None
 
     def _ready_worker(self) -> _Worker:
         if self.worker is None or not self.worker.alive():
@@ -415,6 +482,15 @@ class _Worker:
     def recv(self) -> tuple:
         return self._connection.recv()
 
+    def poll(self, timeout: float) -> bool:
+        """Whether a message (or the end of the connection) is there within ``timeout`` s."""
+        return self._connection.poll(timeout)
+
+    def kill(self) -> None:
+        """End the process at once (its slot then reads the end of the connection)."""
+        with contextlib.suppress(OSError):
+            self.process.kill()
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
@@ -467,14 +543,6 @@ def _death_message(label: str, code: int | None) -> str:
     )
 
 
-def _describe_error(error: LayerlabError) -> dict[str, Any]:
-    return {
-        "type": type(error).__name__,
-        "message": str(error),
-        "problems": getattr(error, "problems", None),
-    }
-
-
 def _rebuild_error(described: dict[str, Any]) -> LayerlabError:
     """The worker's ``LayerlabError`` again, of the same class, on the server's side."""
     kind = getattr(errors, described["type"], LayerlabError)
@@ -519,89 +587,7 @@ def quick_pool() -> WorkerPool:
     return _pool("quick", int(raw) if raw else 1)
 
 
-# --------------------------------------------------------------------------- the worker's side
+if __name__ == "__main__":  # a worker process: ``python -m layerlab.workers <fd>``
+    from layerlab.worker_process import serve_forever
 
-
-def _serve_forever(connection: Connection) -> None:
-    """Import TensorFlow, say ready, then run jobs one at a time until the server hangs up."""
-    from layerlab.jobs import JOBS, JobContext, forget_loaded_models
-    from layerlab.runtime import configure_tensorflow
-
-    configure_tensorflow()
-    import keras  # paid for once, before the first job
-
-    send_lock = threading.Lock()
-
-    def send(message: tuple) -> None:
-        with send_lock:
-            connection.send(message)
-
-    jobs: queue.Queue[tuple] = queue.Queue()
-    stopped: set[str] = set()
-
-    def listen() -> None:
-        while True:
-            try:
-                message = connection.recv()
-            except (EOFError, OSError):
-                os._exit(0)  # the server hung up or closed us: nothing here is worth keeping
-            if message[0] == "stop":
-                stopped.add(message[1])
-            else:
-                jobs.put(message)
-
-    threading.Thread(target=listen, name="layerlab-worker-listen", daemon=True).start()
-
-    def reset_keras() -> None:
-        # Only one job runs in this process, so Keras's global state may be reset safely; a
-        # new network's saved model then names its layers the same way every time.
-        keras.backend.clear_session()
-        forget_loaded_models()
-
-    # Whether a job since the last reset left Keras state (a loaded model kept for scoring).
-    keras_used = False
-    send(("ready", os.getpid()))
-    while True:
-        _, job_id, kind, args = jobs.get()
-        fresh = kind in FRESH_KERAS_JOBS
-        if fresh and keras_used:
-            reset_keras()
-        context = JobContext(
-            emit=lambda event: send(("event", event)),
-            stop_requested=lambda job_id=job_id: job_id in stopped,
-        )
-        try:
-            value = JOBS[kind](context, *args)
-        except LayerlabError as error:
-            send(("error", _describe_error(error)))
-        except Exception:
-            send(("bug", traceback.format_exc()))
-        else:
-            try:
-                send(("done", value))
-            except Exception:  # a value that cannot travel is a bug too
-                send(("bug", traceback.format_exc()))
-        finally:
-            stopped.discard(job_id)
-            del context
-            if fresh:
-                # Reset now, while the worker would wait, not when the next run starts: it
-                # takes 0.3 s, which the next person's first chart point would wait for.
-                reset_keras()
-            keras_used = not fresh
-            gc.collect()
-            _return_free_heap()
-
-
-def _return_free_heap() -> None:
-    """Hand the heap's free pages back to the system (glibc keeps them by default), so a
-    worker's resident size after a job is what it holds, not what its largest job used."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
-        pass
-
-
-if __name__ == "__main__":
-    _serve_forever(Connection(int(sys.argv[1])))
+    serve_forever(Connection(int(sys.argv[1])))

@@ -62,13 +62,12 @@ def live_state(job: Job, early_stopping: bool) -> LiveState:
 
 
 def _waiting_text(job: Job) -> str:
-    if job.status == "queued":
-        ahead = job.ahead()
-        if ahead:
-            runs = "run" if ahead == 1 else "runs"
-            return f"Waiting for a free training slot: {ahead:,} {runs} ahead of yours."
-        return "Waiting for a free training slot…"
-    return "Preparing the data and building the network…"
+    """Why a queued run waits (its workspace's other run, or other people's), in the queue's
+    own words; once it runs, what happens before its first epoch."""
+    if job.status != "queued":
+        return "Preparing the data and building the network…"
+    reason = job.wait_reason()
+    return reason.text() if reason is not None else "Waiting for a free training slot…"
 
 
 def render_record(record: RunRecord, metric: str) -> None:

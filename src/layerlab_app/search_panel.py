@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 import streamlit as st
 
-from layerlab import limits
+from layerlab import job_limits, limits
 from layerlab.errors import LayerlabError, SpecError
 from layerlab.search import SAMPLERS, SearchSettings, full_training_spec
 from layerlab.search_board import SearchEntry, shared_board
@@ -30,6 +30,8 @@ REFRESH_SECONDS = 1.5
 UNIT_CHOICES = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
 BATCH_CHOICES = (8, 16, 32, 64, 128, 256, 512)
 RATE_STEPS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+# The widgets' bounds where the server sets no cap (a local install); a shared server's caps
+# (``job_limits.search_max_trials``, ``search_max_minutes``) are lower.
 MAX_TRIALS = 500
 MAX_MINUTES = 24 * 60
 KIND_LABELS = {
@@ -111,13 +113,25 @@ def _space_from_widgets() -> SearchSpace:
 
 def _settings_from_widgets(spec: ModelSpec) -> SearchSettings:
     left, middle, right = st.columns(3)
+    most_trials = job_limits.search_max_trials() or MAX_TRIALS
+    cap = job_limits.search_max_minutes()
+    most_minutes = max(1, math.floor(cap)) if cap else MAX_MINUTES
+    capped = bool(cap)
     trials = left.number_input(
-        "Trials", 1, MAX_TRIALS, 12, step=1, key="search_trials", help="How many networks to try."
+        "Trials",
+        1,
+        most_trials,
+        min(12, most_trials),
+        step=1,
+        key="search_trials",
+        help=f"How many networks to try (at most {most_trials:,} here).",
     )
     minutes = middle.number_input(
-        "Minutes at most (0: no limit)",
+        f"Minutes at most (0: this server's limit, {most_minutes})"
+        if capped
+        else "Minutes at most (0: no limit)",
         0,
-        MAX_MINUTES,
+        most_minutes,
         0,
         step=5,
         key="search_minutes",
@@ -236,7 +250,7 @@ def _progress(entry: SearchEntry) -> None:
         best_trial = best_row(study) if study is not None else None
         best = best_trial.spec if best_trial is not None else None
         scored = [row.validation_loss for row in done if row.validation_loss is not None]
-        line = f"**{entry.label}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
+        line = f"**{md(entry.label)}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
         line += f"{len(done):,} of {budget:,} trials done" if budget else f"{len(done):,} done"
         if training:
             line += f", {training:,} training"
@@ -247,7 +261,7 @@ def _progress(entry: SearchEntry) -> None:
             _figures(entry, study)
     else:
         steps = entry.ladder
-        line = f"**{entry.label}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
+        line = f"**{md(entry.label)}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
         line += f"{len(steps):,} step{'s' if len(steps) != 1 else ''} so far."
         st.markdown(line)
         if entry.noise is not None:

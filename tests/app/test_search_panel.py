@@ -116,3 +116,24 @@ def test_a_capacity_ladder_is_shown_step_by_step(model_page):
     assert "Noise: two seeds" in texts(at.caption)
     assert at.get("plotly_chart")
     assert not at.exception
+
+
+def test_on_a_shared_server_the_budget_widgets_stop_at_the_servers_caps(app, monkeypatch):
+    from layerlab.job_limits import SEARCH_MAX_MINUTES_ENV, SEARCH_MAX_TRIALS_ENV
+    from layerlab.workspaces import EPHEMERAL_ENV
+
+    monkeypatch.setenv(EPHEMERAL_ENV, "1")  # as on Community Cloud
+    monkeypatch.delenv(SEARCH_MAX_TRIALS_ENV, raising=False)
+    monkeypatch.setenv(SEARCH_MAX_MINUTES_ENV, "20")
+    seed_dataset(app, tiny_regression_frame(60), "y", epochs=40)
+    at = app.switch_page("pages/model.py").run()
+    assert not at.exception
+    trials, minutes = at.number_input(key="search_trials"), at.number_input(key="search_minutes")
+    assert (trials.max, minutes.max) == (50, 20)
+    assert minutes.label == "Minutes at most (0: this server's limit, 20)"
+    monkeypatch.setenv(EPHEMERAL_ENV, "0")  # a local install: the widgets' own bounds
+    monkeypatch.delenv(SEARCH_MAX_MINUTES_ENV)
+    at = at.run()
+    trials, minutes = at.number_input(key="search_trials"), at.number_input(key="search_minutes")
+    assert (trials.max, minutes.max) == (500, 24 * 60)
+    assert minutes.label == "Minutes at most (0: no limit)"

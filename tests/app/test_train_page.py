@@ -170,13 +170,44 @@ def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch, t
         at = open_train_page(app)
         at.button(key="train_button").click().run()
         [bar] = at.get("progress")
-        assert "1 run ahead of yours" in bar.proto.text
+        assert "1 run of other people ahead of yours" in bar.proto.text
         at.button(key="stop_button").click().run()
         assert not at.exception
         at = wait_for_training(at)  # the run's record says so within a moment
         assert "Training was stopped before it started." in texts(at.info)
         blocker.stop()
         assert blocker.wait(120)
+    finally:
+        busy.close()
+
+
+def test_a_run_queued_behind_its_own_workspaces_run_says_it_waits_for_that_one(
+    app, monkeypatch, tmp_path
+):
+    from layerlab import background
+    from layerlab.workers import WorkerPool
+
+    busy = WorkerPool(2, per_owner=1)  # a slot is free, yet the run waits for its own
+    monkeypatch.setattr(background, "shared_pool", lambda: busy)
+    try:
+        spec = seed_dataset(
+            app, tiny_regression_frame(), "y", layers=small_network(), epochs=MAX_EPOCHS, patience=0
+        )
+        at = open_train_page(app)
+        own = str(session_of(at).store.folder)  # as if a search of this workspace trained
+        blocker = busy.submit("train", tiny_regression_frame(), spec, str(tmp_path), owner=own)
+        _wait_for_epoch(blocker, 1)
+        at.button(key="train_button").click().run()
+        assert not at.exception
+        [bar] = at.get("progress")
+        assert bar.proto.text == (
+            "Waiting for your other run to finish (one run at a time per workspace on this server)."
+        )
+        at.button(key="stop_button").click().run()
+        blocker.stop()
+        assert blocker.wait(120)
+        at = wait_for_training(at)
+        assert "Training was stopped before it started." in texts(at.info)
     finally:
         busy.close()
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from layerlab.errors import LayerlabError
-from layerlab.search import SearchSettings
+from layerlab.search import BackgroundTask, SearchSettings
 from layerlab.search_board import SETTING, SearchBoard, SearchEntry
 from layerlab.spec import default_spec
 from layerlab.store import WorkspaceStore
@@ -64,3 +64,67 @@ def test_a_ladder_without_steps_has_no_best(tmp_path):
     ladder.kind = "capacity"
     store.set_setting(SETTING, [ladder.to_dict()])
     assert SearchBoard().best_spec(store, ladder.id) is None
+
+
+@pytest.fixture
+def shared_caps(monkeypatch):
+    """A shared server's caps: 50 trials and 30 minutes per search."""
+    from layerlab.job_limits import SEARCH_MAX_MINUTES_ENV, SEARCH_MAX_TRIALS_ENV
+    from layerlab.workspaces import EPHEMERAL_ENV
+
+    monkeypatch.setenv(EPHEMERAL_ENV, "1")
+    monkeypatch.delenv(SEARCH_MAX_TRIALS_ENV, raising=False)
+    monkeypatch.delenv(SEARCH_MAX_MINUTES_ENV, raising=False)
+
+
+def test_a_search_past_the_servers_caps_is_refused_before_it_starts(tmp_path, shared_caps):
+    from layerlab.errors import SpecError
+
+    store = WorkspaceStore(tmp_path / "ws")
+    spec = default_spec("y", "regression", [])
+    greedy = SearchSettings(trials=500, minutes=24 * 60)
+    with pytest.raises(SpecError) as refused:
+        SearchBoard().start(
+            store, None, table_id="", fingerprint="", base_spec=spec, settings=greedy
+        )
+    assert refused.value.problems == [
+        "This server runs at most 50 trials per search; you asked for 500. Ask for 50 or "
+        "fewer (whoever runs the server sets the cap with LAYERLAB_SEARCH_MAX_TRIALS).",
+        "This server runs a search for at most 30 minutes; you asked for 1440 minutes. Ask "
+        "for 30 or fewer (whoever runs the server sets the cap with "
+        "LAYERLAB_SEARCH_MAX_MINUTES).",
+    ]
+    assert SearchBoard().entries(store) == []  # nothing started
+
+
+def test_the_caps_give_a_search_of_minutes_a_number_of_trials_too(shared_caps, monkeypatch):
+    from layerlab.search_board import within_caps
+    from layerlab.workspaces import EPHEMERAL_ENV
+
+    assert within_caps(SearchSettings(minutes=10)).trials == 50
+    assert within_caps(SearchSettings(trials=50, minutes=30)) == SearchSettings(50, 30)
+    monkeypatch.setenv(EPHEMERAL_ENV, "0")  # a local install: no caps
+    assert within_caps(SearchSettings(trials=500)).trials == 500
+    assert within_caps(SearchSettings(minutes=10)).trials is None
+
+
+class _Endless(BackgroundTask):
+    """A search that would run until stopped."""
+
+    def run(self, listener=None) -> None:
+        self._stop.wait()
+
+
+def test_a_search_running_past_the_minute_cap_is_stopped_and_says_so(tmp_path):
+    store = WorkspaceStore(tmp_path / "ws")
+    board = SearchBoard()
+    store.set_setting(SETTING, [entry().to_dict()])
+    task = _Endless()
+    task.start()
+    board._follow(store, "abc123", task, cap_minutes=0.002)  # about 0.1 s
+    assert task.stopping and not task.running
+    (stored,) = board.entries(store)
+    assert stored.status == "stopped"
+    assert stored.message == (
+        "Stopped at this server's limit of 0.002 minutes per search; every finished trial is kept."
+    )

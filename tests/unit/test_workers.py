@@ -267,3 +267,109 @@ def test_the_extra_idle_time_is_read_from_the_environment(monkeypatch):
     monkeypatch.setenv(EXTRA_IDLE_ENV, "soon")
     with pytest.raises(LayerlabError, match="number of seconds"):
         _extra_idle_seconds()
+
+
+def test_one_workspaces_three_runs_let_anothers_run_take_the_second_slot():
+    fair = WorkerPool(2, per_owner=1, job_seconds=0, memory_bytes=0)
+    most_at_once = []
+    watching = threading.Event()
+
+    def watch_alice() -> None:
+        while not watching.is_set():
+            most_at_once.append(sum(job.status == "running" for job in alice))
+            time.sleep(0.01)
+
+    long_spec = tiny_spec(epochs=MAX_EPOCHS, patience=0)
+    try:
+        alice = [
+            fair.submit("train", tiny_frame(), long_spec, new_folder(), owner="alice")
+            for _ in range(3)
+        ]
+        bob = fair.submit("train", tiny_frame(), tiny_spec(), new_folder(), owner="bob")
+        watcher = threading.Thread(target=watch_alice)
+        watcher.start()
+        assert bob.outcome(timeout=300).usable  # while Alice's first run still trains
+        wait_for_epoch(alice[0], 1)
+        assert [job.status for job in alice] == ["running", "queued", "queued"]
+        assert "your other run to finish" in alice[1].wait_reason().text()
+        time.sleep(1.0)  # Bob's slot is free, yet Alice's second waits for her first
+        assert alice[1].status == "queued"
+        alice[0].stop()
+        wait_for_epoch(alice[1], 1)  # her next one starts once her first has ended
+        assert alice[2].ahead() == 1 and alice[2].status == "queued"
+        for job in alice:
+            job.stop()
+        assert all(job.wait(120) for job in alice)
+    finally:
+        watching.set()
+        fair.close()
+    assert max(most_at_once) == 1
+
+
+def test_the_limits_are_read_from_the_environment_with_plain_errors(monkeypatch):
+    from layerlab import job_limits
+    from layerlab.errors import LayerlabError
+    from layerlab.workspaces import EPHEMERAL_ENV
+
+    monkeypatch.setenv(EPHEMERAL_ENV, "1")  # a shared host's defaults
+    for name in (
+        job_limits.RUNS_PER_WORKSPACE_ENV,
+        job_limits.JOB_MINUTES_ENV,
+        job_limits.WORKER_MEMORY_ENV,
+    ):
+        monkeypatch.delenv(name, raising=False)
+    pool = WorkerPool(1)
+    assert (pool.per_owner, pool.job_seconds, pool.memory_bytes) == (1, 30 * 60, 1500 * 2**20)
+    pool.close()
+    monkeypatch.setenv(EPHEMERAL_ENV, "0")  # a local install's
+    assert (job_limits.job_seconds(), job_limits.worker_memory_bytes()) == (0, 0)
+    monkeypatch.setenv(job_limits.JOB_MINUTES_ENV, "0.05")
+    assert job_limits.job_seconds() == pytest.approx(3.0)
+    monkeypatch.setenv(job_limits.JOB_MINUTES_ENV, "half an hour")
+    with pytest.raises(LayerlabError, match="LAYERLAB_JOB_MINUTES must be a number of minutes"):
+        job_limits.job_seconds()
+    monkeypatch.setenv(job_limits.WORKER_MEMORY_ENV, "1.5 GB")
+    with pytest.raises(LayerlabError, match="whole number of megabytes, 0 or more"):
+        job_limits.worker_memory_bytes()
+
+
+class _HeldWorker:
+    """Stands in for a worker process: records what its slot does to it."""
+
+    def __init__(self, rss: int) -> None:
+        self.sent, self.killed, self._rss = [], False, rss
+
+    def send(self, message: tuple) -> None:
+        self.sent.append(message)
+
+    def kill(self) -> None:
+        self.killed = True
+
+    def rss(self) -> int:
+        return self._rss
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_job_that_ignores_the_time_limits_stop_is_ended_after_the_grace():
+    from layerlab.workers import STOP_GRACE_SECONDS, Job
+
+    held = WorkerPool(1, job_seconds=60, memory_bytes=0)
+    try:
+        (slot,), job = held._slots, Job("predict", (), _pool=held)
+        slot.job, slot.worker = job, _HeldWorker(rss=10**9)
+        worker = slot.worker
+        assert slot._hold_to_limits(job, worker, now=59.0, deadline=60.0) is None
+        assert worker.sent == [] and job.stopped_by_limit is None
+        assert slot._hold_to_limits(job, worker, now=60.0, deadline=60.0) is None
+        assert worker.sent == [("stop", job.id)] and not worker.killed  # first, as Stop does
+        assert "limit of 1 minute per run" in job.stopped_by_limit
+        late = 60.0 + STOP_GRACE_SECONDS
+        failure = slot._hold_to_limits(job, worker, now=late, deadline=60.0)
+        assert worker.killed
+        assert failure.startswith("This scoring reached this server's limit of 1 minute per job")
+        assert "did not stop within 30 s" in failure
+    finally:
+        slot.job = slot.worker = None
+        held.close()
