@@ -455,19 +455,24 @@ def view_rows(test: pd.DataFrame, spec: ModelSpec, view: tuple[str, ...]) -> pd.
     return view_grid(test, spec, view).rows
 
 
-def opening_predictions_json(test: pd.DataFrame, spec: ModelSpec, predict) -> bytes:
+def opening_predictions_json(
+    test: pd.DataFrame, spec: ModelSpec, predict, should_stop=None
+) -> bytes | None:
     """The predictions for each of ``opening_views``' rows, as JSON for the run's folder.
 
     Worked out where the model already is, when its run is kept, so the Results page
     draws its first pictures from a file instead of waiting for a worker to load the
     model (seconds, on a busy server). ``predict(rows)`` gives values or one
     probability column per class. A view whose rows cannot be made (a column with one
-    value) is left out: the page says why when it is chosen.
+    value) is left out: the page says why when it is chosen. None when ``should_stop()``
+    turns true between views (each is one call of the model: seconds on a wide table).
     """
     import json
 
     kept = []
     for view in opening_views(spec):
+        if should_stop is not None and should_stop():
+            return None
         try:
             rows = view_rows(test, spec, view)
         except (DataError, SchemaError, SpecError):

@@ -9,12 +9,21 @@ same class weights), the strongest simple model, which a network on a table ofte
 does not beat. Every model is judged by the same metrics; for classes these
 include balanced accuracy and average precision, which, unlike accuracy, do not
 reward ignoring a rare class.
+
+A run stopped after its epochs is still scored: the test scores and the naive
+baseline take milliseconds, while the linear and boosting baselines, seconds on
+a wide table, are left out once Stop is heard (``evaluate``'s ``should_stop``).
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -57,6 +66,10 @@ STRONGEST_WORDS = "the strongest simple model"
 AHEAD = "ahead"  # better than every baseline
 BEHIND_STRONGEST = "behind the strongest"  # better than every baseline but the strongest
 BEHIND = "behind"  # not better than a simpler baseline
+# How often a baseline's fit, which has no callback, is asked whether Stop was pressed.
+POLL_SECONDS = 0.05
+
+_Value = TypeVar("_Value")
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,12 @@ class Evaluation:
         strongest = STRONGEST_BASELINE in beats
         strongest_words = f"{names[STRONGEST_BASELINE]} ({STRONGEST_WORDS})"
         if not losing:
+            if len(beats) == 1:  # the run was stopped before the other baselines were fitted
+                (only,) = beats
+                return AHEAD, (
+                    f"The network beats {names.get(only, only)} on rows it never saw (the "
+                    "other baselines were not fitted)."
+                )
             if not strongest:
                 count = "both baselines" if len(beats) == 2 else "every baseline"
                 return AHEAD, f"The network beats {count} on rows it never saw."
@@ -344,28 +363,48 @@ def threshold_scores(
     return ThresholdScores(float(threshold), confusion, metrics)
 
 
-def evaluate(result: TrainingResult) -> Evaluation:
-    """Score the trained model and its baselines on the held-out test split."""
+def evaluate(
+    result: TrainingResult, *, should_stop: Callable[[], bool] | None = None
+) -> Evaluation:
+    """Score the trained model and its baselines on the held-out test split.
+
+    Once ``should_stop()`` is true, the linear and boosting baselines still to fit
+    are left out of ``Evaluation.baselines`` (the test scores and the naive
+    baseline are always there); a fit under way is dropped within ``POLL_SECONDS``
+    (boosting) or left to end on its own thread (one linear fit).
+    """
     spec, built = result.spec, result.built
     train, test = result.splits.train, result.splits.test
     if len(test) == 0:
         raise ValueError("The test split is empty; the trainer guarantees at least one row.")
     outputs = predict_frame(built, test)
-    if result.train_inputs is not None:
-        x_train = np.asarray(result.train_inputs)
-    else:
-        x_train = preprocess(built, train)
-    x_test = preprocess(built, test)
+
+    def inputs() -> tuple[np.ndarray, np.ndarray]:
+        if result.train_inputs is not None:
+            return np.asarray(result.train_inputs), preprocess(built, test)
+        return preprocess(built, train), preprocess(built, test)
 
     if spec.task == "regression":
         actual = as_numeric(test[spec.target]).astype(float)
         y_train = as_numeric(train[spec.target]).astype(float)
-        from sklearn.linear_model import LinearRegression
 
-        linear = LinearRegression().fit(x_train, y_train).predict(x_test)
-        boosting = _early_boosting(result)
-        if boosting is None:
-            boosting = boosting_predictions(spec, train, y_train, test)
+        def linear_fit(cancelled: Callable[[], bool] | None) -> np.ndarray:
+            from sklearn.linear_model import LinearRegression
+
+            x_train, x_test = inputs()
+            return LinearRegression().fit(x_train, y_train).predict(x_test)
+
+        fitted = {
+            "naive": np.full_like(actual, y_train.mean()),
+            "linear": _unless_stopped(linear_fit, should_stop),
+            "boosting": _boosting(
+                result,
+                should_stop,
+                lambda cancelled: boosting_predictions(
+                    spec, train, y_train, test, should_stop=cancelled
+                ),
+            ),
+        }
         predictions = pd.DataFrame(
             {"actual": actual, "predicted": outputs, "residual": actual - outputs}
         )
@@ -373,9 +412,9 @@ def evaluate(result: TrainingResult) -> Evaluation:
             task=spec.task,
             metrics=regression_metrics(actual, outputs),
             baselines={
-                "naive": regression_metrics(actual, np.full_like(actual, y_train.mean())),
-                "linear": regression_metrics(actual, linear),
-                "boosting": regression_metrics(actual, boosting),
+                key: regression_metrics(actual, values)
+                for key, values in fitted.items()
+                if values is not None
             },
             predictions=predictions,
         )
@@ -389,12 +428,22 @@ def evaluate(result: TrainingResult) -> Evaluation:
     naive = np.zeros((len(test), len(classes)))
     naive[:, np.bincount(y_train, minlength=len(classes)).argmax()] = 1.0
     balanced = result.class_weights is not None
-    linear = _logistic_probabilities(x_train, y_train, x_test, len(classes), balanced=balanced)
-    boosting = _early_boosting(result)
-    if boosting is None:
-        boosting = boosting_probabilities(
-            spec, train, y_train, test, len(classes), balanced=balanced
-        )
+
+    def logistic_fit(cancelled: Callable[[], bool] | None) -> np.ndarray:
+        x_train, x_test = inputs()
+        return _logistic_probabilities(x_train, y_train, x_test, len(classes), balanced=balanced)
+
+    fitted = {
+        "naive": naive,
+        "linear": _unless_stopped(logistic_fit, should_stop),
+        "boosting": _boosting(
+            result,
+            should_stop,
+            lambda cancelled: boosting_probabilities(
+                spec, train, y_train, test, len(classes), balanced=balanced, should_stop=cancelled
+            ),
+        ),
+    }
     predictions = pd.DataFrame(
         {
             "actual": [classes[i] for i in actual],
@@ -407,9 +456,9 @@ def evaluate(result: TrainingResult) -> Evaluation:
         task=spec.task,
         metrics=classification_metrics(actual, outputs, classes),
         baselines={
-            "naive": classification_metrics(actual, naive, classes),
-            "linear": classification_metrics(actual, linear, classes),
-            "boosting": classification_metrics(actual, boosting, classes),
+            key: classification_metrics(actual, values, classes)
+            for key, values in fitted.items()
+            if values is not None
         },
         predictions=predictions,
         confusion=_confusion(actual, outputs.argmax(axis=1), classes),
@@ -420,15 +469,77 @@ def evaluate(result: TrainingResult) -> Evaluation:
     )
 
 
-def _early_boosting(result: TrainingResult) -> np.ndarray | None:
+def _boosting(
+    result: TrainingResult,
+    should_stop: Callable[[], bool] | None,
+    fit: Callable[[Callable[[], bool] | None], np.ndarray | None],
+) -> np.ndarray | None:
+    """The boosting baseline: the one fitted while the network trained, if it was, else
+    ``fit``'s (see ``_unless_stopped``); None once ``should_stop()`` is true."""
+    early = _early_boosting(result, should_stop)
+    if early is not None:
+        return early
+    return _unless_stopped(fit, should_stop)
+
+
+def _early_boosting(
+    result: TrainingResult, should_stop: Callable[[], bool] | None = None
+) -> np.ndarray | None:
     """The boosting baseline fitted while the network trained, if it was (and for these
-    classes); else None."""
+    classes) and ``should_stop()`` did not turn true while it was awaited; else None."""
     if result.boosting is None:
         return None
-    predictions = result.boosting.result()
+    stopped, predictions = _wait(result.boosting, should_stop)
+    if stopped:
+        return None
     if result.spec.task != "regression" and predictions.shape[1] != len(result.classes):
         return None
     return predictions
+
+
+def _unless_stopped(
+    fit: Callable[[Callable[[], bool] | None], _Value | None],
+    should_stop: Callable[[], bool] | None,
+) -> _Value | None:
+    """``fit(cancelled)``'s value, or None if ``should_stop()`` is true before it is done
+    (without ``should_stop``: ``fit(None)``, here).
+
+    scikit-learn's fits have no callback, so with ``should_stop`` the fit runs on a
+    thread of its own, asked about every ``POLL_SECONDS``: Stop is heard at once. A
+    stopped fit is left to end there; ``cancelled()`` turns true for it, so a fit that
+    works in steps (``boosting.fit_stoppably``) ends after its current step, and its
+    value is dropped. (A job's own ``should_stop`` cannot tell it: a worker forgets
+    that a job was stopped once the job is over.)
+    """
+    if should_stop is None:
+        return fit(None)  # nothing to hear: one plain fit
+    if should_stop():
+        return None
+    cancel = threading.Event()
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fit(cancel.is_set))
+        except BaseException as error:  # handed to whoever asks for the result
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="layerlab-baseline", daemon=True).start()
+    stopped, value = _wait(future, should_stop)
+    if stopped:
+        cancel.set()
+        return None
+    return value
+
+
+def _wait(future: Future, should_stop: Callable[[], bool] | None) -> tuple[bool, object]:
+    """(True, None) if ``should_stop()`` turns true first, else (False, the future's value)."""
+    while True:
+        try:
+            return False, future.result(timeout=None if should_stop is None else POLL_SECONDS)
+        except FutureTimeout:
+            if should_stop():
+                return True, None
 
 
 def _logistic_probabilities(

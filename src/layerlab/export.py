@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -80,12 +81,16 @@ def write_bundle(
     insights: Insights | None = None,
     *,
     explain: bool = True,
+    model_file: str | Path | None = None,
+    summary: str | None = None,
 ) -> Path:
     """Write the bundle folder and return its path.
 
     ``insights``: the run's importance, model card and train.py, if already worked out
     (``insights.run_insights``); otherwise they are worked out here, unless ``explain``
-    is False (a search trial's bundle goes without them).
+    is False (a search trial's bundle goes without them). ``model_file`` and
+    ``summary``: the model already saved and its summary text, when the run's folder has
+    them (saving and describing a model of 2,000 columns took 9 s and 8 s: once is enough).
     """
     from layerlab.insights import run_insights
 
@@ -93,7 +98,10 @@ def write_bundle(
         insights = run_insights(result, evaluation)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    result.built.model.save(directory / "model.keras")
+    if model_file is None:
+        result.built.model.save(directory / "model.keras")
+    else:
+        shutil.copyfile(model_file, directory / "model.keras")
     (directory / "spec.json").write_text(result.spec.to_json() + "\n")
     metrics = {
         **evaluation.to_dict(),
@@ -115,7 +123,7 @@ def write_bundle(
     (directory / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
     write_csv(result.history_frame, directory / "history.csv")
     (directory / "classes.json").write_text(json.dumps(list(result.built.classes)) + "\n")
-    (directory / "summary.txt").write_text(summary_text(result.built) + "\n")
+    (directory / "summary.txt").write_text((summary or summary_text(result.built)) + "\n")
     (directory / "predict.py").write_text(predict_script(), encoding="utf-8")
     (directory / READING_MODULE_NAME).write_text(reading_module(), encoding="utf-8")
     (directory / "README.md").write_text(_bundle_readme(result, evaluation))
@@ -169,10 +177,22 @@ def bundle_zip(
     insights: Insights | None = None,
     *,
     explain: bool = True,
+    model_file: str | Path | None = None,
+    summary: str | None = None,
 ) -> bytes:
-    """The whole bundle as zip bytes, written in a private temporary folder."""
+    """The whole bundle as zip bytes, written in a private temporary folder (see
+    ``write_bundle``)."""
     with tempfile.TemporaryDirectory(prefix="layerlab-") as folder:
-        return zip_directory(write_bundle(result, evaluation, folder, insights, explain=explain))
+        written = write_bundle(
+            result,
+            evaluation,
+            folder,
+            insights,
+            explain=explain,
+            model_file=model_file,
+            summary=summary,
+        )
+        return zip_directory(written)
 
 
 def model_bytes(result: TrainingResult) -> bytes:

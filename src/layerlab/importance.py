@@ -9,32 +9,57 @@ the model does not use the column; a slightly negative value is noise.
 The column is the raw one the user chose, not a model input: the network
 one-hot encodes categories inside itself, so a categorical column is shuffled,
 and reported, as one. The measure is scikit-learn's ``permutation_importance``;
-only the bookkeeping differs, so that the model predicts many shuffled copies
-in one call (see ``permutation_importances``).
+only the bookkeeping differs (see ``permutation_importances``).
 
 The loss is the one a person reads: log loss for classes, mean absolute error in
 the target's own units for numbers.
+
+The work is bounded, so that it never costs more than a share of the training:
+at most ``MAX_ROWS`` test rows, and columns measured, the likeliest to matter
+first, until ``importance_seconds`` are spent; the columns left are reported as
+not measured (no importance), and each row says how many test rows it was judged on.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
-from layerlab.build import predict_frame
 from layerlab.numbers import readable_number
 from layerlab.reading import as_numeric, class_indices
-from layerlab.train import TrainingResult
+from layerlab.train import TrainingResult, preprocess
 
-__all__ = ["importance_csv", "importance_sentence", "permutation_importances"]
+__all__ = [
+    "importance_csv",
+    "importance_seconds",
+    "importance_sentence",
+    "permutation_importances",
+]
 
 SCORE_NAMES = {"regression": "MAE", "binary": "log loss", "multiclass": "log loss"}
-COLUMNS = ["column", "importance", "spread", "score"]
+# ``rows``: the test rows the importance was judged on (missing in runs kept before it was).
+COLUMNS = ["column", "importance", "spread", "score", "rows"]
 # The sentence names this many columns; the rest are summed up in a few words.
 SENTENCE_COLUMNS = 3
-# Shuffled copies are predicted together, up to about this many cells (rows x columns)
-# at a time: few calls keep Keras's fixed cost per ``predict`` small, the cap keeps memory so.
+# Shuffled copies of the feature matrix are predicted together, up to about this many cells
+# (rows x model inputs) at a time: few calls keep Keras's fixed cost per call small, the cap
+# keeps memory so (8 MB of float32).
 CHUNK_CELLS = 2_000_000
+# A test split larger than this is judged on a seeded sample: a few thousand rows rank
+# columns about as well as a million, and every shuffle is one more pass over them.
+MAX_ROWS = 2_000
+# Importance may take this share of the training's seconds, and never less than
+# ``MIN_SECONDS`` (a run of a few seconds still gets its columns measured).
+TIME_SHARE = 0.25
+MIN_SECONDS = 2.0
+
+
+def importance_seconds(training_seconds: float) -> float:
+    """The seconds permutation importance may take after a training of ``training_seconds``."""
+    return max(MIN_SECONDS, TIME_SHARE * max(float(training_seconds), 0.0))
 
 
 def _losses(task: str, actual: np.ndarray, outputs: np.ndarray) -> list[float]:
@@ -66,20 +91,60 @@ def _targets(result: TrainingResult, test: pd.DataFrame) -> np.ndarray:
     return class_indices(target, result.classes)
 
 
-def _stacked(frame: pd.DataFrame, copies: list[tuple[str | None, np.ndarray]]) -> pd.DataFrame:
-    """The copies of ``frame`` one under another, in each its ``column`` in ``order``.
+def _blocks(built) -> list[slice]:
+    """The model inputs each feature column becomes, in the spec's order (``build`` records
+    their widths as it concatenates each column's encoding)."""
+    widths = tuple(built.input_widths)
+    if len(widths) != len(built.spec.features) or sum(widths) != built.n_features:
+        raise ValueError(
+            f"The model records {len(widths)} input widths summing to {sum(widths)}; its spec "
+            f"has {len(built.spec.features)} features and {built.n_features} inputs."
+        )
+    ends = np.cumsum(widths)
+    return [slice(int(end - width), int(end)) for end, width in zip(ends, widths, strict=True)]
 
-    A copy whose column is None is the frame itself. Every column is taken once,
-    with one index, so its dtype stays what it was.
+
+def network_outputs(built, features: np.ndarray) -> np.ndarray:
+    """What ``build.predict_frame`` gives for the rows whose model inputs are ``features``
+    (``train.preprocess``): each member's stack, their average, the target's units for
+    regression, one probability column per class otherwise (a test checks they agree)."""
+    import keras
+
+    members = built.members or (built.stack,)
+    x = keras.ops.convert_to_tensor(features)
+    outputs = []
+    for stack in members:
+        y = x
+        for layer in stack:
+            y = layer(y, training=False)
+        outputs.append(np.asarray(y, dtype="float64"))
+    output = np.mean(outputs, axis=0)
+    if built.spec.task == "regression":
+        scaling = built.target_scaling
+        return output.reshape(-1) * scaling.std + scaling.mean
+    if output.shape[-1] == 1:
+        positive = output.reshape(-1)
+        return np.stack([1.0 - positive, positive], axis=1)
+    return output
+
+
+def screen_order(built, features: np.ndarray, blocks: list[slice]) -> list[int]:
+    """The feature columns, the likeliest to matter first: by how much what each adds to the
+    first Dense layer varies over the rows (summed over its units and the members).
+
+    Shuffling a column only moves the rows' values of that sum among the rows, so a
+    column whose sum barely varies cannot change a prediction much. The screen costs
+    one pass of the first layer; it orders the work, it never replaces a measurement.
     """
-    identity = np.arange(len(frame))
-
-    def rows(name: str) -> np.ndarray:
-        return np.concatenate([order if column == name else identity for column, order in copies])
-
-    return pd.DataFrame(
-        {name: frame[name].iloc[rows(name)].reset_index(drop=True) for name in frame.columns}
-    )
+    centred = features - features.mean(axis=0, keepdims=True)
+    scores = np.zeros(len(blocks))
+    for stack in built.members or (built.stack,):
+        dense = next(layer for layer in stack if hasattr(layer, "kernel"))
+        kernel = np.asarray(dense.kernel, dtype="float64")
+        for position, block in enumerate(blocks):
+            added = centred[:, block] @ kernel[block]
+            scores[position] += float((added**2).sum())
+    return sorted(range(len(blocks)), key=lambda position: -scores[position])
 
 
 def permutation_importances(
@@ -87,33 +152,42 @@ def permutation_importances(
     *,
     repeats: int = 5,
     seed: int | None = None,
-    max_rows: int = 2000,
+    max_rows: int = MAX_ROWS,
+    seconds: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
     """How much worse the test loss gets when each feature column is shuffled.
 
     Returns one row per feature column of the spec (a categorical column once,
     not per category), most important first: ``column``, ``importance`` (the
     mean increase of the loss over ``repeats`` shuffles), ``spread`` (its
-    standard deviation over them) and ``score`` (the loss's name: "log loss"
-    or "MAE").
+    standard deviation over them), ``score`` (the loss's name: "log loss" or
+    "MAE") and ``rows`` (the test rows it was judged on).
 
     A test split of more than ``max_rows`` rows is judged on a seeded sample of
-    that many, for speed: every shuffle of every column is one more pass of the
-    model over all those rows, and a few thousand rows rank columns about as
-    well as a million. ``seed`` (default: the spec's seed) fixes the sample and
-    the shuffles, so the same seed gives the same table.
+    that many. Columns are measured in ``screen_order`` until ``seconds`` are
+    spent (default: ``importance_seconds`` of the run's training time) or
+    ``should_stop()`` says so; a column not measured by then has no importance
+    or spread (NaN) and comes last. ``seed`` (default: the spec's seed) fixes the
+    sample and each column's shuffles, so the same seed gives the same table
+    whenever every column is measured.
 
-    The same measure as scikit-learn's ``permutation_importance``, computed
-    here because that makes one ``predict`` call per column and shuffle, and
-    each Keras ``predict`` has a fixed cost of about 0.15 s on CPU: 20 columns
-    and 5 shuffles took 14 s. Here the shuffled copies are stacked and
-    predicted a few at a time, so the same table takes about a second.
+    The test rows' model inputs are made once (``train.preprocess``) and a column
+    is shuffled as the rows of its block of inputs: the model encodes each column
+    of a row on its own, so that is the raw column shuffled, without encoding
+    every column again for every copy. The copies are stacked and predicted
+    ``CHUNK_CELLS`` at a time. scikit-learn's ``permutation_importance`` makes one
+    call per column and shuffle through the whole model, whose fixed cost grows
+    with the columns: 22 hours projected for 2,000 columns.
     """
     if repeats < 1:
         raise ValueError(f"The 'repeats' must be >= 1; got {repeats}.")
     if max_rows < 1:
         raise ValueError(f"The 'max_rows' must be >= 1; got {max_rows}.")
-    spec = result.spec
+    started = time.perf_counter()
+    stop = should_stop or (lambda: False)
+    budget = importance_seconds(result.seconds) if seconds is None else seconds
+    spec, built = result.spec, result.built
     test = result.splits.test
     if len(test) == 0:
         raise ValueError("The test split is empty; the trainer guarantees at least one row.")
@@ -121,25 +195,49 @@ def permutation_importances(
     if len(test) > max_rows:
         test = test.sample(n=max_rows, random_state=seed)
     columns = [feature.name for feature in spec.features]
-    frame = test[columns].reset_index(drop=True)
     actual = _targets(result, test)
-    n_rows = len(frame)
+    n_rows = len(test)
+    features = preprocess(built, test.reset_index(drop=True))
+    blocks = _blocks(built)
+    baseline = _losses(spec.task, actual, network_outputs(built, features))[0]
 
-    rng = np.random.default_rng(seed)
-    copies: list[tuple[str | None, np.ndarray]] = [(None, np.arange(n_rows))]
-    copies += [(name, rng.permutation(n_rows)) for name in columns for _ in range(repeats)]
-    per_call = max(1, CHUNK_CELLS // (n_rows * len(columns)))
-    losses: list[float] = []
-    for start in range(0, len(copies), per_call):
-        chunk = copies[start : start + per_call]
-        losses += _losses(spec.task, actual, predict_frame(result.built, _stacked(frame, chunk)))
-    increases = (np.array(losses[1:]) - losses[0]).reshape(len(columns), repeats)
+    increases: dict[int, list[float]] = {}
+    work = [
+        (position, repeat)
+        for position in screen_order(built, features, blocks)
+        for repeat in range(repeats)
+    ]
+    generators: dict[int, np.random.Generator] = {}
+    per_call = max(1, CHUNK_CELLS // (n_rows * max(features.shape[1], 1)))
+    for start in range(0, len(work), per_call):
+        if stop() or time.perf_counter() - started >= budget:
+            break
+        chunk = work[start : start + per_call]
+        copies = np.empty((len(chunk), *features.shape), dtype=features.dtype)
+        for copy, (position, _) in zip(copies, chunk, strict=True):
+            # Each column's shuffles come from its own seeded stream: the same whatever the
+            # order the columns are measured in, or how many are.
+            rng = generators.setdefault(position, np.random.default_rng([seed or 0, position]))
+            copy[:] = features
+            block = blocks[position]
+            copy[:, block] = features[rng.permutation(n_rows), block]
+        outputs = network_outputs(built, copies.reshape(-1, features.shape[1]))
+        for (position, _), loss in zip(chunk, _losses(spec.task, actual, outputs), strict=True):
+            increases.setdefault(position, []).append(loss - baseline)
+    measured = {
+        position: values for position, values in increases.items() if len(values) == repeats
+    }
     table = pd.DataFrame(
         {
             "column": columns,
-            "importance": increases.mean(axis=1),
-            "spread": increases.std(axis=1),
+            "importance": [
+                np.mean(measured[p]) if p in measured else np.nan for p in range(len(columns))
+            ],
+            "spread": [
+                np.std(measured[p]) if p in measured else np.nan for p in range(len(columns))
+            ],
             "score": SCORE_NAMES[spec.task],
+            "rows": n_rows,
         }
     )
     return table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
@@ -149,13 +247,37 @@ def importance_csv(table: pd.DataFrame) -> bytes:
     """The importance table as UTF-8 CSV, for the bundle's ``importance.csv``."""
     from layerlab.reading import csv_bytes
 
-    return csv_bytes(table[COLUMNS])  # column names that look like formulas are quoted
+    # A table kept before ``rows`` existed goes without it; names like formulas are quoted.
+    return csv_bytes(table[[name for name in COLUMNS if name in table]])
 
 
 def importance_sentence(table: pd.DataFrame) -> str:
-    """One sentence for people: the columns whose shuffling hurts the test score most."""
+    """One sentence for people: the columns whose shuffling hurts the test score most, on how
+    many test rows, and how many columns were not measured in the time allowed."""
     if table.empty:
         return "There is no feature column to judge."
+    measured = table[table["importance"].notna()]
+    unmeasured = len(table) - len(measured)
+    rows = table["rows"].iloc[0] if "rows" in table else np.nan
+    judged = f" on {int(rows):,} test rows" if pd.notna(rows) else ""
+    if measured.empty:
+        return (
+            f"No column was measured{judged}: shuffling them took longer than the "
+            f"{TIME_SHARE:.0%} of the training time that importance may take."
+        )
+    sentence = _ranking(measured)
+    if unmeasured:
+        sentence += (
+            f" Measured{judged} for the {len(measured):,} columns likeliest to matter; the "
+            f"other {unmeasured:,} were not measured within the {TIME_SHARE:.0%} of the "
+            "training time that importance may take."
+        )
+    elif judged:
+        sentence += f" Measured{judged}."
+    return sentence
+
+
+def _ranking(table: pd.DataFrame) -> str:
     score = table["score"].iloc[0]
     if not table["importance"].iloc[0] > 0:
         return (

@@ -8,10 +8,12 @@ page and the bundle only read files: ``importance.csv``, ``MODEL_CARD.md`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
+from layerlab.errors import DataError
 from layerlab.evaluate import BASELINE_NAMES, Evaluation
 from layerlab.train import TrainingResult
 
@@ -41,15 +43,44 @@ class Insights:
         }
 
 
-def run_insights(result: TrainingResult, evaluation: Evaluation, leak_suspect=None) -> Insights:
-    """Work out the insights of a run that has a kept epoch and a test evaluation."""
+def run_insights(
+    result: TrainingResult,
+    evaluation: Evaluation,
+    leak_suspect=None,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> Insights | None:
+    """Work out the insights of a run that has a kept epoch and a test evaluation; None when
+    ``should_stop()`` turns true first (asked between the parts and inside the long ones:
+    importance's copies, the bootstrap's blocks), so Stop is heard within a fraction of a
+    second and the run is kept without them."""
     from layerlab.code_export import train_script
     from layerlab.diagnosis import diagnose
     from layerlab.importance import permutation_importances
     from layerlab.model_card import CardFacts, bootstrap_intervals, card_markdown
 
+    def stopped() -> bool:
+        return should_stop is not None and should_stop()
+
     spec = result.spec
-    importance = permutation_importances(result)
+    importance = permutation_importances(result, should_stop=should_stop)
+    if stopped():
+        return None
+    try:
+        left_out = left_out_reasons(result, should_stop=should_stop)
+    except DataError:
+        if stopped():  # profiling heard Stop between columns
+            return None
+        raise
+    intervals = bootstrap_intervals(
+        evaluation.predictions,
+        evaluation.task,
+        evaluation.classes,
+        seed=spec.seed or 0,
+        should_stop=should_stop,
+    )
+    if stopped():
+        return None
     diagnoses = diagnose(
         result.history,
         naive_val_loss=result.naive_val_loss,
@@ -66,10 +97,8 @@ def run_insights(result: TrainingResult, evaluation: Evaluation, leak_suspect=No
             "test": len(result.splits.test),
         },
         used=[(feature.name, feature.kind) for feature in spec.features],
-        left_out=left_out_reasons(result),
-        intervals=bootstrap_intervals(
-            evaluation.predictions, evaluation.task, evaluation.classes, seed=spec.seed or 0
-        ),
+        left_out=left_out,
+        intervals=intervals,
         baselines=evaluation.baselines,
         importance=importance,
         diagnoses=[finding.sentence for finding in diagnoses],
@@ -80,11 +109,14 @@ def run_insights(result: TrainingResult, evaluation: Evaluation, leak_suspect=No
     )
 
 
-def left_out_reasons(result: TrainingResult) -> dict[str, str]:
+def left_out_reasons(
+    result: TrainingResult, *, should_stop: Callable[[], bool] | None = None
+) -> dict[str, str]:
     """Each column of the table the model does not read, and why.
 
     Only those columns are profiled (with the target, for the leak checks), so the
-    cost follows the columns left out, not the table.
+    cost follows the columns left out, not the table. ``should_stop`` is asked
+    between columns (``data.profile_columns`` raises ``DataError`` once it says yes).
     """
     from layerlab.data import profile_columns
 
@@ -93,7 +125,7 @@ def left_out_reasons(result: TrainingResult) -> dict[str, str]:
     left = [name for name in train.columns if name not in used]
     if not left:
         return {}
-    profiles = profile_columns(train[[*left, spec.target]], spec.target)
+    profiles = profile_columns(train[[*left, spec.target]], spec.target, should_stop)
     reasons = {}
     for profile in profiles:
         if profile.name not in left:

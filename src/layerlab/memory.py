@@ -3,7 +3,8 @@
 The estimate is arithmetic on the spec and the table, done before anything is
 built: the Model page can show it beside the parameter count, and a run that
 would take the server down is refused before it starts. It follows what
-``train.py`` holds at each phase of a run (see ``_estimate``). The constants
+``train.py`` holds at each phase of a run, and what ``jobs.keep_files`` holds
+after it, while the run is scored against its baselines (see ``_estimate``). The constants
 below were fitted to peaks measured with ``python -m bench.memory``, which checks
 the estimate against five networks of different shapes (``bench/MEMORY.md``).
 
@@ -67,6 +68,26 @@ SPLIT_COPIES = 2
 RUN_OVERHEAD = 33 * MB
 LAYER_OVERHEAD = {"dense": 3 * MB, "dropout": 6 * MB, "batch_norm": 12 * MB}
 
+# After training, ``evaluate`` fits the baselines one after the other (``_evaluation``).
+# Gradient boosting (``boosting.py``) holds, per raw cell of the training and test rows,
+# the float64 frame ``boosting_frames`` makes, scikit-learn's float64 array of it, and the
+# uint8 bins; beyond 10,000 training rows its early-stopping split copies the array once
+# more.
+BOOSTING_CELL_BYTES = 8 + 8 + 1
+BOOSTING_SPLIT_ROWS = 10_000
+# ... and per raw column, its histograms: 256 bins of 20 bytes for each node whose
+# histograms a tree keeps at once (measured: about 24 of the 61 nodes of 31 leaves).
+BOOSTING_COLUMN_BYTES = 20 * 256 * 24
+# The linear baseline on the model's inputs: for numbers, scikit-learn's least squares
+# works on a float64 copy of the training matrix, centred, and LAPACK's own copy of it;
+# logistic regression reads the float32 matrix as it is.
+LINEAR_REGRESSION_COPIES = 2
+# Permutation importance: the test rows' inputs (at most ``importance.MAX_ROWS`` rows)
+# and a call's shuffled copies (``importance.CHUNK_CELLS`` float32) with their outputs.
+IMPORTANCE_ROWS = 2_000
+IMPORTANCE_CHUNK_CELLS = 2_000_000  # importance.CHUNK_CELLS
+IMPORTANCE_REPEATS = 5  # importance's shuffles per column
+
 # A suggestion keeps at least this many units per layer, rows per batch and rows.
 MIN_UNITS = 8
 MIN_BATCH_SIZE = 32
@@ -92,6 +113,10 @@ class MemoryEstimate:
     - ``resident_data``: the raw table's copies and splits, and the preprocessed
       float32 matrices of the training and validation rows.
     - ``overhead``: the compiled XLA programs for this network.
+    - ``evaluation``: after training (phase ``"evaluation"``), the largest of what
+      the test scores and baselines need at once: gradient boosting's copies of the
+      raw columns and its histograms, the linear baseline's design matrix,
+      importance's shuffled copies, the bootstrap's draws.
     """
 
     weights: int
@@ -102,6 +127,7 @@ class MemoryEstimate:
     evaluation_activations: int
     resident_data: int
     overhead: int
+    evaluation: int
     phase: str
     parameters: int
     rows: int
@@ -129,6 +155,7 @@ PART_NAMES = (
     "evaluation_activations",
     "resident_data",
     "overhead",
+    "evaluation",
 )
 
 
@@ -157,10 +184,13 @@ class _Table:
     n_features: int  # columns of the preprocessed feature matrix
     n_outputs: int  # units of the output layer
     frame_bytes: int  # one copy of the raw table
+    n_columns: int = 1  # raw feature columns (what gradient boosting reads)
 
     def with_rows(self, rows: int) -> _Table:
         share = rows / max(self.rows, 1)
-        return _Table(rows, self.n_features, self.n_outputs, int(self.frame_bytes * share))
+        return _Table(
+            rows, self.n_features, self.n_outputs, int(self.frame_bytes * share), self.n_columns
+        )
 
 
 def _feature_width(values: pd.Series, kind: str, spec: ModelSpec) -> int:
@@ -193,6 +223,7 @@ def _describe_table(spec: ModelSpec, frame: pd.DataFrame) -> _Table:
         n_features=max(n_features, 1),
         n_outputs=n_outputs,
         frame_bytes=int(frame.memory_usage(deep=True, index=True).sum()),
+        n_columns=max(sum(feature.name in frame for feature in spec.features), 1),
     )
 
 
@@ -226,7 +257,7 @@ def _optimizer_slots(spec: ModelSpec) -> int:
 
 
 def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
-    """The parts held at the largest of a run's three phases.
+    """The parts held at the largest of a run's four phases.
 
     1. Splitting: copies of the raw table.
     2. Preprocessing: the splits, the new weights, and a split's feature matrix
@@ -234,6 +265,8 @@ def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
     3. Training: the splits, the float32 features, weights, optimizer slots,
        snapshots, a step's gradients and activations, a validation chunk (on
        the helper thread, at the same time), and the compiled programs.
+    4. Evaluation: the splits and features still held, the weights and programs,
+       and the largest of the baselines' and insights' needs (``_evaluation``).
     """
     from layerlab.train import EVAL_BATCH  # not at the top: train.py may import this module
 
@@ -278,6 +311,13 @@ def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
             evaluation_activations=validation,
             overhead=overhead,
         ),
+        "evaluation": dict(
+            resident_data=resident,
+            weights=weights,
+            optimizer_state=optimizer_state,
+            overhead=overhead,
+            evaluation=_evaluation(spec, table, n_train, table.rows - n_train - n_val),
+        ),
     }
     phase = max(phases, key=lambda name: sum(phases[name].values()))
     return MemoryEstimate(
@@ -287,6 +327,32 @@ def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
         rows=table.rows,
         n_features=table.n_features,
     )
+
+
+def _evaluation(spec: ModelSpec, table: _Table, n_train: int, n_test: int) -> int:
+    """Bytes the largest step after training adds: ``evaluate`` fits gradient boosting,
+    then the linear baseline; importance and the bootstrap follow (``jobs.keep_files``).
+
+    Gradient boosting reads the raw columns, so a wide table of numbers costs it more
+    than the network's float32 inputs do: 12,000 x 2,000 numbers, 600 MB at its peak.
+    """
+    row = FLOAT * table.n_features
+    cells = table.n_columns * (n_train + n_test)
+    boosting = cells * BOOSTING_CELL_BYTES + table.n_columns * BOOSTING_COLUMN_BYTES
+    if n_train > BOOSTING_SPLIT_ROWS:
+        boosting += 8 * table.n_columns * n_train
+    linear = row * n_test  # the test rows' inputs
+    if spec.task == "regression":
+        linear += LINEAR_REGRESSION_COPIES * 2 * row * n_train  # float64: twice float32
+    # The shuffled copies predicted at once (and their copy on the way in): at most a chunk,
+    # and no more than every column's shuffles of the sampled rows together.
+    judged = min(n_test, IMPORTANCE_ROWS)
+    copies = min(
+        IMPORTANCE_CHUNK_CELLS, judged * table.n_features * table.n_columns * IMPORTANCE_REPEATS
+    )
+    importance = row * judged + 2 * FLOAT * copies
+    bootstrap = 3 * 8 * min(500 * n_test, 1_000_000)  # draws, and the scores gathered
+    return int(max(boosting, linear, importance, bootstrap))
 
 
 def estimate_training_memory(spec: ModelSpec, frame: pd.DataFrame) -> MemoryEstimate:
@@ -333,7 +399,8 @@ def suggest_smaller(
 ) -> Suggestion | None:
     """A run close to ``spec`` whose estimate fits the budget; None if even a tiny one does not.
 
-    When the table's own size dominates, it suggests a sample of the rows.
+    When the table's own size dominates (or what scoring it against the baselines
+    needs, which grows with its rows and raw columns), it suggests a sample of the rows.
     Otherwise it shrinks the network one step at a time: a smaller batch while
     the batch's activations dominate, else narrower widest layers or one Dense
     layer fewer, whichever saves more (see ``_shrink``).
@@ -342,7 +409,7 @@ def suggest_smaller(
     budget = memory_budget_bytes() if budget_bytes is None else budget_bytes
     table = _describe_table(spec, frame)
     estimate = _estimate(spec, table)
-    data = estimate.resident_data + estimate.evaluation_activations
+    data = estimate.resident_data + estimate.evaluation_activations + estimate.evaluation
     if data > estimate.total / 2:
         rows = _rows_that_fit(spec, table, budget)
         if rows is not None:

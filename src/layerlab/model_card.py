@@ -9,7 +9,7 @@ use it is meant for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,7 @@ def bootstrap_intervals(
     *,
     rounds: int = BOOTSTRAP_ROUNDS,
     seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Interval]:
     """Percentile bootstrap intervals of the headline test scores.
 
@@ -67,7 +68,8 @@ def bootstrap_intervals(
     computed on every draw at once (one index matrix, no Python loop per round),
     so a 10,000-row test split takes milliseconds. ``predictions`` is
     ``Evaluation.predictions``: ``actual`` and ``predicted``, and for classes one
-    ``probability_<class>`` column each.
+    ``probability_<class>`` column each. ``should_stop()`` is asked between blocks of
+    rounds; when it is true, there are no intervals (an empty dict).
     """
     n = len(predictions)
     if n == 0:
@@ -118,10 +120,11 @@ def bootstrap_intervals(
     # few MB alive at once instead of hundreds (a 20,000-row split: 80 MB of indices alone).
     rng = np.random.default_rng(seed)
     block = max(1, BOOTSTRAP_BLOCK_CELLS // n)
-    blocks = [
-        scores(rng.integers(0, n, size=(min(block, rounds - done), n)))
-        for done in range(0, rounds, block)
-    ]
+    blocks = []
+    for done in range(0, rounds, block):
+        if should_stop is not None and should_stop():
+            return {}
+        blocks.append(scores(rng.integers(0, n, size=(min(block, rounds - done), n))))
     per_draw = {name: np.concatenate([part[name] for part in blocks]) for name in values}
     tail = (1 - CONFIDENCE) / 2 * 100
     return {
@@ -209,22 +212,36 @@ def card_markdown(facts: CardFacts) -> str:
         "with other rows like these, the score would most likely land in that range.",
     ]
     if facts.importance is not None and len(facts.importance):
-        score = str(facts.importance["score"].iloc[0])
-        lines += [
-            "",
-            "## Which columns matter",
-            "",
-            f"How much worse the test {score} gets when a column's values are shuffled "
-            "(mean ± spread over repeats):",
-            "",
-        ]
-        lines += [
-            f"- `{row.column}`: {readable_number(row.importance)} ± {readable_number(row.spread)}"
-            for row in facts.importance.itertuples()
-        ]
+        lines += ["", "## Which columns matter", "", *_importance_lines(facts.importance)]
     lines += ["", "## What the learning curves say", ""]
     lines += [f"- {sentence}" for sentence in facts.diagnoses] or ["- Nothing stands out."]
     if facts.warnings:
         lines += ["", "## Warnings", ""]
         lines += [f"- {warning}" for warning in facts.warnings]
     return "\n".join(lines) + "\n"
+
+
+def _importance_lines(table: pd.DataFrame) -> list[str]:
+    """The measured columns with their importance, and how many were not measured in the
+    time importance may take (``importance.permutation_importances``)."""
+    score = str(table["score"].iloc[0])
+    measured = table[table["importance"].notna()]
+    rows = table["rows"].iloc[0] if "rows" in table else np.nan
+    judged = f", on {int(rows):,} test rows" if pd.notna(rows) else ""
+    lines = [
+        f"How much worse the test {score} gets when a column's values are shuffled "
+        f"(mean ± spread over repeats{judged}):",
+        "",
+    ]
+    lines += [
+        f"- `{row.column}`: {readable_number(row.importance)} ± {readable_number(row.spread)}"
+        for row in measured.itertuples()
+    ]
+    unmeasured = len(table) - len(measured)
+    if unmeasured:
+        lines.append(
+            f"- {unmeasured:,} other column{'s were' if unmeasured > 1 else ' was'} not "
+            "measured: importance may take only a share of the training time, and the "
+            "columns likeliest to matter went first."
+        )
+    return lines

@@ -306,8 +306,9 @@ def compared_curves(runs: list[tuple[str, list[dict[str, float]]]], name: str) -
 
 def importance_bars(table: pd.DataFrame) -> go.Figure:
     """Permutation importance per column (``importance.permutation_importances``), most
-    important on top, with its spread over repeats as error bars."""
-    shown = table.iloc[::-1]  # Plotly draws the first bar at the bottom
+    important on top, with its spread over repeats as error bars; columns not measured in
+    the time allowed (no importance) are left out, the sentence below counts them."""
+    shown = table[table["importance"].notna()].iloc[::-1]  # Plotly draws the first at the bottom
     score = str(table["score"].iloc[0]) if len(table) else "score"
     figure = go.Figure(
         go.Bar(
@@ -324,7 +325,7 @@ def importance_bars(table: pd.DataFrame) -> go.Figure:
             "title": {"text": f"how much worse the test {score} gets when shuffled"},
             "tickformat": READABLE_TICKS,
         },
-        height=max(220, 28 * len(table) + 100),
+        height=max(220, 28 * len(shown) + 100),
         margin={"t": 20, "b": 40},
     )
     return figure

@@ -321,3 +321,47 @@ def test_balanced_accuracy_says_what_guessing_gives_for_so_many_classes(churn_ev
     )
     sentence = dataclasses.replace(churn_evaluation, class_balance=four).imbalance_headline()
     assert "Balanced accuracy (0.25 is guessing)" in sentence
+
+
+def test_a_run_stopped_before_its_baselines_is_scored_against_the_naive_one(churn_result):
+    import dataclasses
+
+    # As in a worker: no boosting baseline fitted while the network trained.
+    in_a_worker = dataclasses.replace(churn_result, boosting=None)
+    evaluation = evaluate(in_a_worker, should_stop=lambda: True)
+    assert list(evaluation.baselines) == ["naive"]
+    assert "logistic regression" not in evaluation.headline()
+    scored = Evaluation(
+        "binary",
+        {"accuracy": 0.8, "balanced_accuracy": 0.8},
+        {"naive": {"accuracy": 0.6, "balanced_accuracy": 0.5}},
+        pd.DataFrame(),
+    )
+    assert scored.comparison()[1] == (
+        "The network beats always guessing the most common class on rows it never saw (the "
+        "other baselines were not fitted)."
+    )
+
+
+def test_a_stop_during_the_linear_fit_drops_it_without_waiting(churn_result, monkeypatch):
+    """The linear fit has no callback: it runs on its own thread, and Stop, heard while it
+    runs, leaves it out of the baselines at once."""
+    import dataclasses
+    import threading
+
+    import layerlab.evaluate as module
+
+    release = threading.Event()
+    started = threading.Event()
+    fit = module._logistic_probabilities
+
+    def slow(*args, **kwargs):
+        started.set()
+        release.wait(30)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_logistic_probabilities", slow)
+    in_a_worker = dataclasses.replace(churn_result, boosting=None)
+    evaluation = evaluate(in_a_worker, should_stop=started.is_set)
+    release.set()
+    assert list(evaluation.baselines) == ["naive"]

@@ -77,7 +77,7 @@ def test_a_categorical_column_is_judged_once_not_per_category(trained, table):
 
 
 def test_the_table_is_sorted_most_important_first(table):
-    assert list(table.columns) == ["column", "importance", "spread", "score"]
+    assert list(table.columns) == ["column", "importance", "spread", "score", "rows"]
     assert table["importance"].is_monotonic_decreasing
     assert (table["spread"] >= 0).all()
 
@@ -95,18 +95,81 @@ def test_the_same_seed_gives_the_same_table(trained, table):
 
 def test_a_large_test_split_is_judged_on_a_seeded_sample(trained, monkeypatch):
     sizes: list[int] = []
-    predict = importance.predict_frame
+    outputs = importance.network_outputs
 
-    def counting(built, frame):
-        sizes.append(len(frame))
-        return predict(built, frame)
+    def counting(built, features):
+        sizes.append(len(features))
+        return outputs(built, features)
 
-    monkeypatch.setattr(importance, "predict_frame", counting)
+    monkeypatch.setattr(importance, "network_outputs", counting)
     sampled = permutation_importances(trained, max_rows=50, repeats=2)
     assert len(trained.splits.test) > 50
     assert sizes and all(size % 50 == 0 for size in sizes)
     assert sum(sizes) == 50 * (1 + 2 * len(trained.spec.features))
+    assert set(sampled["rows"]) == {50}
     pd.testing.assert_frame_equal(permutation_importances(trained, max_rows=50, repeats=2), sampled)
+
+
+def test_shuffling_a_columns_inputs_predicts_as_the_whole_model_does(trained):
+    """Importance shuffles a column's block of model inputs (made once) instead of the raw
+    column; the network from those inputs must predict what the model predicts."""
+    from layerlab.build import predict_frame
+    from layerlab.train import preprocess
+
+    test = trained.splits.test
+    np.testing.assert_allclose(
+        importance.network_outputs(trained.built, preprocess(trained.built, test)),
+        predict_frame(trained.built, test),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_an_ensemble_with_dropout_and_batch_norm_predicts_the_same_from_its_inputs():
+    from layerlab.build import predict_frame
+    from layerlab.train import preprocess
+
+    spec = _signal_spec("binary").replace(
+        layers=[LayerSpec.dense(8), LayerSpec.batch_norm(), LayerSpec.dropout(0.3)],
+        ensemble=2,
+        epochs=2,
+    )
+    result = train(_signal_table("binary", n=300), spec)
+    test = result.splits.test
+    np.testing.assert_allclose(
+        importance.network_outputs(result.built, preprocess(result.built, test)),
+        predict_frame(result.built, test),
+        atol=1e-5,
+    )
+
+
+def test_the_columns_likeliest_to_matter_are_measured_first(trained):
+    """With time for only some columns, the screen puts the informative ones first: the
+    noise column is the one left unmeasured."""
+    from layerlab.train import preprocess
+
+    built = trained.built
+    features = preprocess(built, trained.splits.test)
+    order = importance.screen_order(built, features, importance._blocks(built))
+    names = [trained.spec.features[position].name for position in order]
+    assert names[-1] == "noise"
+
+
+def test_columns_not_measured_in_time_come_last_and_the_sentence_says_so():
+    table = _hand_table([0.5, 0.2, np.nan, np.nan], [0.1, 0.05, np.nan, np.nan]).assign(rows=2000)
+    sentence = importance_sentence(table)
+    assert sentence == (
+        "Shuffling c0 makes the test MAE worse by 0.5 (± 0.1), c1 by 0.2 (± 0.05). Measured "
+        "on 2,000 test rows for the 2 columns likeliest to matter; the other 2 were not "
+        "measured within the 25% of the training time that importance may take."
+    )
+    everything = _hand_table([0.5], [0.1]).assign(rows=80)
+    assert importance_sentence(everything).endswith("(± 0.1). Measured on 80 test rows.")
+
+
+def test_the_time_allowed_is_a_share_of_the_training_with_a_floor():
+    assert importance.importance_seconds(0.5) == importance.MIN_SECONDS
+    assert importance.importance_seconds(400) == 400 * importance.TIME_SHARE
 
 
 def test_the_csv_round_trips_with_pandas(table):

@@ -29,7 +29,7 @@ def test_the_bundle_and_the_run_folder_carry_importance_and_the_card(churn_resul
     bundle = write_bundle(churn_result, evaluate(churn_result), tmp_path / "bundle")
     assert sorted(path.name for path in bundle.iterdir()) == sorted(BUNDLE_FILES)
     table = pd.read_csv(bundle / "importance.csv")
-    assert list(table.columns) == ["column", "importance", "spread", "score"]
+    assert list(table.columns) == ["column", "importance", "spread", "score", "rows"]
     trained = keep_files(churn_result, tmp_path / "run")
     assert trained.importance()["column"].tolist() == table["column"].tolist()
     assert trained.model_card().startswith("# Model card")
@@ -66,3 +66,34 @@ def test_the_run_keeps_the_predictions_of_the_pictures_results_opens_on(churn_re
         np.testing.assert_allclose(predictions, predict_frame(churn_result.built, rows), atol=1e-6)
     # Rows made another way (here: one row less) are not the rows the predictions are for.
     assert rows_fingerprint(view_rows(test.iloc[1:], spec, views[0])) != kept[views[0]][0]
+
+
+def test_the_card_names_the_test_rows_and_the_columns_not_measured_in_time():
+    from layerlab.model_card import CardFacts, card_markdown
+
+    table = pd.DataFrame(
+        {
+            "column": ["a", "b", "c"],
+            "importance": [0.3, np.nan, np.nan],
+            "spread": [0.01, np.nan, np.nan],
+            "score": "MAE",
+            "rows": 2000,
+        }
+    )
+    facts = CardFacts(
+        target="y",
+        task="regression",
+        network="one layer",
+        rows={"train": 6000, "validation": 2000, "test": 2000},
+        used=[("a", "numeric"), ("b", "numeric"), ("c", "numeric")],
+        left_out={},
+        intervals={},
+        baselines={"naive": {"mae": 1.0}},
+        importance=table,
+        diagnoses=[],
+        warnings=[],
+    )
+    card = card_markdown(facts)
+    assert "(mean ± spread over repeats, on 2,000 test rows):" in card
+    assert "- `a`: 0.3 ± 0.01" in card and "- `b`" not in card and "nan" not in card
+    assert "- 2 other columns were not measured: importance may take only a share" in card

@@ -66,13 +66,16 @@ def test_the_default_network_on_the_churn_table_needs_little(churn_frame):
 
 
 def test_more_units_layers_rows_and_bigger_batches_need_more_memory():
+    # Wide enough that training, not scoring it afterwards, is the peak.
     frame = numbers_table()
-    base = estimate_training_memory(numbers_spec(), frame).total
+    base = estimate_training_memory(numbers_spec(units=1024), frame)
+    assert base.phase == "training"
 
-    assert estimate_training_memory(numbers_spec(units=512), frame).total > base
-    assert estimate_training_memory(numbers_spec(n_layers=6), frame).total > base
-    assert estimate_training_memory(numbers_spec(batch_size=2048), frame).total > base
-    assert estimate_training_memory(numbers_spec(), numbers_table(rows=50_000)).total > base
+    assert estimate_training_memory(numbers_spec(units=2048), frame).total > base.total
+    assert estimate_training_memory(numbers_spec(1024, n_layers=6), frame).total > base.total
+    assert estimate_training_memory(numbers_spec(1024, batch_size=2048), frame).total > base.total
+    bigger = numbers_table(rows=50_000)
+    assert estimate_training_memory(numbers_spec(units=1024), bigger).total > base.total
 
 
 def test_the_parts_add_up_to_the_total_at_the_peak_phase():
@@ -296,3 +299,27 @@ def test_training_refuses_a_run_over_the_budget_before_it_builds(monkeypatch):
     monkeypatch.setenv("LAYERLAB_MEMORY_BUDGET_MB", "30")
     with pytest.raises(TrainingError, match="more than the 30 MB one run may use here"):
         TrainingRun(frame, spec.replace(layers=[LayerSpec.dense(4096, "relu")] * 3))
+
+
+def test_a_wide_table_of_numbers_peaks_while_it_is_scored_against_the_baselines():
+    """Gradient boosting reads the raw columns as float64 and keeps histograms per column:
+    on a wide table that, not the network, is the run's peak (issue 27: a 12,000 x 2,000
+    table measured 2.6x an estimate that stopped at training)."""
+    narrow = estimate_training_memory(numbers_spec(columns=200), numbers_table(1_200, 200))
+    wide = estimate_training_memory(numbers_spec(columns=400), numbers_table(1_200, 400))
+
+    assert wide.phase == narrow.phase == "evaluation"
+    assert wide.evaluation > wide.total / 2
+    assert 1.8 < wide.evaluation / narrow.evaluation < 2.2  # it grows with the columns
+
+
+def test_when_scoring_dominates_a_smaller_run_is_a_sample_of_the_rows():
+    frame = numbers_table(20_000, 100)
+    spec = numbers_spec(columns=100)
+    estimate = estimate_training_memory(spec, frame)
+    suggestion = suggest_smaller(spec, frame, budget_bytes=estimate.total * 3 // 4)
+
+    assert estimate.phase == "evaluation"
+    assert suggestion is not None and suggestion.rows is not None
+    assert suggestion.rows < len(frame)
+    assert suggestion.estimate.total <= estimate.total * 3 // 4
