@@ -56,3 +56,10 @@ class WorkspaceError(LayerlabError):
 
 class WorkspaceFull(WorkspaceError):
     """Storing more would take a workspace past its disk quota."""
+
+
+class ServerFull(WorkspaceFull):
+    """The server as a whole has no room: its disk budget, its number of workspaces, or the disk.
+
+    Nothing the person did is at fault, and nothing they saved before is lost.
+    """

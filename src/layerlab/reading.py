@@ -1097,6 +1097,12 @@ def load_model_file(path: str | os.PathLike, features: list[tuple[str, str]], ou
             "kind. Expected the model.keras that Layerlab wrote. Download or copy the bundle "
             "again."
         )
+    try:  # counted before Keras builds a weight; a bundle has no Layerlab (its owner's file)
+        from layerlab.keras_file_check import check_keras_file
+    except ImportError:
+        check_keras_file = None
+    if check_keras_file is not None:
+        check_keras_file(path)
     import keras
 
     try:

@@ -371,6 +371,50 @@ def evaluation_from_json(text: str | bytes) -> Evaluation:
         ) from None
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def check_run_json(role: str, text: bytes) -> None:
+    """Read one of a run's JSON files (``evaluation``, ``summary``, ``importance``,
+    ``effects``) as the app will, or raise ``ValueError`` saying what is wrong: an
+    uploaded workspace's files are not trusted."""
+    if role == "evaluation":
+        evaluation_from_json(text)
+        return
+    values = json.loads(text)
+    if role == "summary":
+        from layerlab.jobs import ModelSummary
+
+        if not (
+            isinstance(values, dict)
+            and isinstance(values.get("rows"), list)
+            and all(isinstance(row, dict) for row in values["rows"])
+            and isinstance(values.get("text"), str)
+        ):
+            raise ValueError("it lacks the network's rows and text.")
+        ModelSummary.from_dict(values)
+    elif role == "importance":
+        from layerlab.importance import COLUMNS
+
+        if not isinstance(values, list) or not all(
+            isinstance(row, dict)
+            and set(row) <= set(COLUMNS)
+            and all(isinstance(value, _SCALARS) for value in row.values())
+            for row in values
+        ):
+            raise ValueError(f"expected a list of rows with {', '.join(COLUMNS)}.")
+    elif role == "effects":
+        from layerlab.effects import read_opening_predictions
+
+        for view, (rows, predictions) in read_opening_predictions(text.decode()).items():
+            if not all(isinstance(name, str) for name in view) or not isinstance(rows, str):
+                raise ValueError("expected views of column names, each with its predictions.")
+            if predictions.dtype.kind != "f":
+                raise ValueError("its predictions are not numbers.")
+    else:
+        raise ValueError(f"a run has no JSON file for {role!r}.")
+
+
 def leak_suspect_to_dict(score: SingleColumnScore) -> dict[str, Any]:
     """A leak check's score of one column as plain JSON values."""
     return to_json_safe(dataclasses.asdict(score))

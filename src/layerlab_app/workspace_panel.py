@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
-from layerlab import workspaces
+from layerlab import archive, workspaces
 from layerlab.errors import LayerlabError
 from layerlab.memory import format_bytes
+from layerlab.store import WorkspaceStore
 from layerlab_app import state
 from layerlab_app.text import md
 
@@ -26,13 +29,13 @@ def _uploaded() -> None:
     if uploaded is None:
         return
     try:
-        state.import_workspace(uploaded.getvalue())
+        state.import_workspace(uploaded)  # read from the upload itself, never copied whole
     except LayerlabError as error:
         state.notify(f"Could not open {uploaded.name} as a workspace: {error}")
         return
     state.notify(
         f"Opened the workspace from {uploaded.name}. It has a new address, now in the address "
-        "bar: bookmark it."
+        f"bar: bookmark it. {archive.LEFT_OUT}"
     )
 
 
@@ -41,16 +44,27 @@ def _file_name() -> str:
     return (stem.strip("-") or "workspace") + ARCHIVE_SUFFIX
 
 
+def _usage(store: WorkspaceStore) -> str:
+    """Where the workspace is kept, for how long, and how much of its room it uses."""
+    days = workspaces.idle_days()
+    kept = f" It is removed after {days:g} days without a visit." if days else ""
+    if store.is_pending:
+        return (
+            "Nothing is saved yet. Once you load a table, your tables, settings and runs are "
+            f"kept on the server under this page's address (the ws= part).{kept}"
+        )
+    return (
+        "Your tables, settings and runs are kept on the server under this page's address "
+        f"(the ws= part): bookmark it to come back.{kept} Using "
+        f"{format_bytes(store.used_bytes())} of {format_bytes(workspaces.quota_bytes())}."
+    )
+
+
 def render() -> None:
     with st.sidebar, st.expander("Workspace", icon=":material/folder:"):
         state.seed("workspace_name", state.workspace_name())
         st.text_input("Name", key="workspace_name", on_change=_renamed, max_chars=80)
-        used, limit = state.store().size_bytes(), workspaces.quota_bytes()
-        st.caption(
-            "Your tables, settings and runs are kept on the server under this page's address "
-            f"(the ws= part): bookmark it to come back. Using {format_bytes(used)} of "
-            f"{format_bytes(limit)}."
-        )
+        st.caption(_usage(state.store()))
         if workspaces.disk_is_ephemeral():
             st.warning(
                 "This server's disk is wiped when the app restarts, and your workspace with "
@@ -59,7 +73,7 @@ def render() -> None:
         st.download_button(
             "Download the workspace",
             # Built when clicked, in another thread: bound to this workspace's store now.
-            data=state.store().export_archive,
+            data=functools.partial(archive.export_archive, state.store()),
             file_name=_file_name(),
             mime="application/zip",
             key="workspace_download",

@@ -1,15 +1,13 @@
-"""The workspace store: tables, runs and files kept in one folder, shared safely, carried as a zip."""
+"""The workspace store: tables, runs and files kept in one folder, shared safely (its archives:
+test_archive.py)."""
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import os
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -201,124 +199,13 @@ def test_a_full_workspace_says_how_full_and_what_to_do(tmp_path, table_spec):
     message = str(full.value)
     assert "MB" in message and FULL_ADVICE in message
     assert store.tables() == []
-    run = a_run(store, table_spec())
+    run = a_run(store, table_spec(), status="finished")
     store.quota_bytes = store.size_bytes() + 1_000
     with pytest.raises(WorkspaceFull, match="Delete runs or tables"):
         store.write_run_file(run.id, "model", b"x" * 2_000)
     assert store.run(run.id).files == {}
     store.write_run_file(run.id, "model", b"x" * 100)
     assert store.size_bytes() > 0
-
-
-def filled_workspace(folder: Path, spec) -> WorkspaceStore:
-    store = WorkspaceStore(folder)
-    store.rename("Churn study")
-    table = store.add_table("churn.csv", CSV, rows=2, columns=3)
-    store.set_setting("table_id", table.id)
-    store.set_setting("draft_spec", spec.to_dict())
-    run = a_run(store, spec, status="finished", table_id=table.id, metrics={"r2": math.nan})
-    store.append_epochs(run.id, [{"epoch": 1, "loss": 0.7}, {"epoch": 2, "loss": 0.6}])
-    store.write_run_file(run.id, "model", b"PK model bytes")
-    store.write_run_file(run.id, "evaluation", b'{"format_version": 1}')
-    a_run(store, spec, status="training", owner="elsewhere:1")
-    return store
-
-
-def test_export_then_import_gives_the_same_workspace(tmp_path, table_spec):
-    original = filled_workspace(tmp_path / "original", table_spec())
-    copy = WorkspaceStore.import_archive(original.export_archive(), tmp_path / "copy")
-    assert copy.folder != original.folder
-    assert (copy.name, copy.created) == (original.name, original.created)
-    assert copy.get_setting("draft_spec") == table_spec().to_dict()
-    assert copy.tables() == original.tables()
-    finished, training = original.runs()
-    copied_finished, copied_training = copy.runs()
-    assert copied_finished.to_dict() == finished.to_dict()
-    # Nothing trains it here: it is marked interrupted, and otherwise kept as it was.
-    assert copied_training.to_dict() == {
-        **training.to_dict(),
-        "status": "interrupted",
-        "owner": None,
-    }
-    for role in ("model", "evaluation"):
-        assert copy.run_file(finished.id, role).read_bytes() == (
-            original.run_file(finished.id, role).read_bytes()
-        )
-    assert copy.table_bytes(copy.tables()[0].id) == CSV
-    assert (
-        "workspace.sqlite" not in zipfile.ZipFile(io.BytesIO(original.export_archive())).namelist()
-    )
-
-
-def rezipped(archive: bytes, *, manifest=None, extra: dict[str, bytes] | None = None) -> bytes:
-    """The archive with its workspace.json changed by ``manifest`` and ``extra`` files added."""
-    buffer = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(archive)) as source,
-        zipfile.ZipFile(buffer, "w") as target,
-    ):
-        for name in source.namelist():
-            data = source.read(name)
-            if name == "workspace.json" and manifest is not None:
-                data = json.dumps(manifest(json.loads(data))).encode()
-            target.writestr(name, data)
-        for name, data in (extra or {}).items():
-            target.writestr(name, data)
-    return buffer.getvalue()
-
-
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        (lambda archive: b"name,age\nann,3\n", "not a Layerlab workspace"),
-        (lambda archive: rezipped(archive, extra={"../evil.py": b"x"}), "leads outside"),
-        (lambda archive: rezipped(archive, extra={"/etc/passwd": b"x"}), "leads outside"),
-        (lambda archive: rezipped(archive, extra={"runs/a b/x": b"x"}), "holds only"),
-        (lambda archive: rezipped(archive, extra={"tables/zz.csv": b"x"}), "refers to"),
-        (
-            lambda archive: rezipped(archive, manifest=lambda m: {**m, "format_version": 99}),
-            "format version 99",
-        ),
-        (
-            lambda archive: rezipped(archive, manifest=lambda m: {**m, "runs": [{"id": 1}]}),
-            "Run 1 in workspace.json",
-        ),
-        (
-            lambda archive: rezipped(
-                archive, manifest=lambda m: {**m, "tables": [{**m["tables"][0], "id": "../x"}]}
-            ),
-            "Table 1 in workspace.json",
-        ),
-    ],
-)
-def test_import_refuses_what_is_not_a_sound_workspace(tmp_path, table_spec, change, expected):
-    archive = filled_workspace(tmp_path / "original", table_spec()).export_archive()
-    with pytest.raises(WorkspaceError, match=expected):
-        WorkspaceStore.import_archive(change(archive), tmp_path / "imports" / "copy")
-    assert not (tmp_path / "imports").exists() or list((tmp_path / "imports").iterdir()) == []
-
-
-def test_import_refuses_an_archive_bigger_than_the_quota(tmp_path, table_spec):
-    archive = filled_workspace(tmp_path / "original", table_spec()).export_archive()
-    archive = rezipped(archive, extra={"tables/big.csv": b"0" * 200_000})
-    with pytest.raises(WorkspaceError, match="unpacks to"):
-        WorkspaceStore.import_archive(archive, tmp_path / "copy", quota_bytes=100_000)
-    assert not (tmp_path / "copy").exists()
-
-
-def test_import_refuses_a_table_file_that_was_changed(tmp_path, table_spec):
-    original = filled_workspace(tmp_path / "original", table_spec())
-    table = original.tables()[0]
-    buffer = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(original.export_archive())) as source,
-        zipfile.ZipFile(buffer, "w") as target,
-    ):
-        for name in source.namelist():
-            data = b"tampered" if name == f"tables/{table.id}.csv" else source.read(name)
-            target.writestr(name, data)
-    with pytest.raises(WorkspaceError, match="damaged"):
-        WorkspaceStore.import_archive(buffer.getvalue(), tmp_path / "copy")
 
 
 # Appends 40 epochs to its own run, records 10 files on the shared run, then exits.

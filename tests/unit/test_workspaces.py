@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
 import pytest
 
 from layerlab import workspaces
+from layerlab.archive import export_archive
 from layerlab.errors import LayerlabError, WorkspaceError
 from layerlab.workspaces import (
     EPHEMERAL_ENV,
@@ -86,12 +88,14 @@ def test_a_token_opens_its_workspace_and_nothing_else():
 def test_an_imported_workspace_gets_a_fresh_token(monkeypatch):
     token, store = create_workspace("Original")
     store.add_table("a.csv", b"a,b\n1,2\n", rows=1, columns=2)
-    new, copy = import_workspace(store.export_archive())
+    new, copy = import_workspace(io.BytesIO(export_archive(store)))
     assert new != token and copy.folder == folder_for(new)
     assert copy.name == "Original" and len(copy.tables()) == 1
     monkeypatch.setenv(QUOTA_ENV, "0.0001")
-    with pytest.raises(WorkspaceError, match="unpacks to"):
-        import_workspace(store.export_archive())
+    with pytest.raises(WorkspaceError, match=r"unpacks to more than the 0\.0 MB"):
+        import_workspace(io.BytesIO(export_archive(store)))
+    folders = [path.name for path in root_folder().iterdir() if path.is_dir()]
+    assert sorted(folders) == sorted([store.folder.name, copy.folder.name])  # no .importing-*
 
 
 def test_the_disk_is_ephemeral_when_told_or_on_community_cloud(monkeypatch, tmp_path):
@@ -107,3 +111,27 @@ def test_the_disk_is_ephemeral_when_told_or_on_community_cloud(monkeypatch, tmp_
     assert disk_is_ephemeral()
     monkeypatch.setenv(EPHEMERAL_ENV, "0")
     assert not disk_is_ephemeral()
+
+
+def test_a_shared_server_is_declared_or_follows_the_disk_and_sets_the_limits(monkeypatch):
+    from layerlab import job_limits
+
+    monkeypatch.delenv(workspaces.SHARED_ENV, raising=False)
+    monkeypatch.setenv(EPHEMERAL_ENV, "0")
+    assert not workspaces.shared_server()
+    assert workspaces.disk_budget_bytes() is None and job_limits.job_seconds() == 0
+    # A server many people share on a disk that lasts says so, and gets the shared limits.
+    monkeypatch.setenv(workspaces.SHARED_ENV, "1")
+    assert workspaces.shared_server() and not disk_is_ephemeral()
+    assert workspaces.disk_budget_bytes() == workspaces.SHARED_DISK_MB * 1_000_000
+    assert job_limits.job_seconds() == 30 * 60
+    # Unset, a disk that does not last (Community Cloud) means a shared server...
+    monkeypatch.delenv(workspaces.SHARED_ENV)
+    monkeypatch.setenv(EPHEMERAL_ENV, "1")
+    assert workspaces.shared_server()
+    # ... unless the one who runs it says otherwise.
+    monkeypatch.setenv(workspaces.SHARED_ENV, "0")
+    assert not workspaces.shared_server() and workspaces.idle_days() is None
+    monkeypatch.setenv(workspaces.SHARED_ENV, "yes")
+    with pytest.raises(LayerlabError, match=workspaces.SHARED_ENV):
+        workspaces.shared_server()
