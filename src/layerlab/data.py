@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from layerlab.errors import TargetError
+from layerlab.errors import DataError, TargetError
 from layerlab.leaks import CopyCheck, find_leaks, leak_reason
 from layerlab.reading import (
     _shorten,
@@ -96,14 +97,23 @@ class ColumnProfile:
         return self.kind if self.kind in MODEL_KINDS else None
 
 
-def profile_columns(df: pd.DataFrame, target_column: str | None = None) -> list[ColumnProfile]:
+def profile_columns(
+    df: pd.DataFrame,
+    target_column: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[ColumnProfile]:
     """Profile every column and suggest a role for it, with a one-sentence reason.
 
     With a target, columns that give the answer away are left out: copies and
     relabellings of it, and columns that predict it almost exactly on their own
-    (``layerlab.leaks``).
+    (``layerlab.leaks``). ``should_stop`` is asked between columns; once it says yes,
+    profiling ends with a ``DataError`` (a worker's time budget ran out).
     """
-    facts = [_Facts.of(df[name], name, len(df)) for name in df.columns]
+    facts = []
+    for name in df.columns:
+        if should_stop is not None and should_stop():
+            raise DataError("Profiling the columns was stopped before it finished.")
+        facts.append(_Facts.of(df[name], name, len(df)))
     leaks = _leak_reasons(df, target_column, facts)
     notes = _reading_notes(df)
     return [

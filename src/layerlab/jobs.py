@@ -22,6 +22,7 @@ import pandas as pd
 from layerlab.spec import ModelSpec
 
 if TYPE_CHECKING:
+    from layerlab.data import ColumnProfile
     from layerlab.evaluate import Evaluation
     from layerlab.leaks import SingleColumnScore
     from layerlab.records import RunRecord
@@ -204,7 +205,7 @@ def train_model(
     folder.mkdir(parents=True, exist_ok=True)
     run = TrainingRun(frame, spec, jit=jit, checkpoint_path=folder / RUN_FILES["checkpoint"])
     result = run.run(on_event=context.emit, should_stop=context.stop_requested)
-    return keep_files(result, folder, insights=insights)
+    return keep_files(result, folder, insights=insights, should_stop=context.stop_requested)
 
 
 def finish_interrupted(
@@ -252,7 +253,55 @@ def finish_interrupted(
         if run.class_weights is None
         else dict(zip(run.built.classes, map(float, run.class_weights), strict=True)),
     )
-    return keep_files(result, folder)
+    return keep_files(result, folder, should_stop=context.stop_requested)
+
+
+def rebuild_uploaded(
+    context: JobContext,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    record: dict[str, Any],
+    folder: str | Path,
+) -> TrainedModel:
+    """Make the files Layerlab derives from a run of an uploaded workspace: its bundle,
+    train.py, model card, scores and pictures, from its table, its spec and its weights.
+
+    An upload brings data only (``layerlab.archive``): a bundle or a script from it would be
+    served as its author wrote it. So the network is built from the spec, as training built
+    it (the split is seeded: the same rows), the uploaded ``model.keras`` (counted before
+    Keras builds it, see ``reading.load_model_file``) lends it its weights, which must fit
+    it exactly, and ``keep_files`` writes everything again. ``record`` holds the run's own
+    ``history``, epochs, stop reason, message, seconds and engine.
+    """
+    from layerlab.errors import BundleError
+    from layerlab.train import TrainingResult, TrainingRun
+
+    folder = Path(folder)
+    run = TrainingRun(frame, spec)
+    uploaded = _load(folder / RUN_FILES["model"], spec, run.built.classes)
+    try:
+        run.built.model.set_weights(uploaded.get_weights())
+    except ValueError:
+        raise BundleError(
+            "The uploaded model.keras holds weights that do not fit the network its settings "
+            "describe, so it was not made by Layerlab for this run or was changed after. "
+            "Train the run again."
+        ) from None
+    result = TrainingResult(
+        built=run.built,
+        splits=run.splits,
+        history=list(record["history"]),
+        best_epoch=record.get("best_epoch"),
+        stop_reason=record.get("stop_reason") or "stopped",
+        message=record.get("message") or "",
+        seconds=float(record.get("seconds") or 0.0),
+        engine=record.get("engine") or "",
+        kept_epoch=record["kept_epoch"],
+        class_weights=None
+        if run.class_weights is None
+        else dict(zip(run.built.classes, map(float, run.class_weights), strict=True)),
+    )
+    return keep_files(result, folder, should_stop=context.stop_requested)
 
 
 def keep_files(
@@ -261,56 +310,94 @@ def keep_files(
     evaluation: Evaluation | None = None,
     *,
     insights: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TrainedModel:
     """Score a trained run (unless ``evaluation`` is given) and write its files into
     ``folder``; what goes back to the server is plain values.
 
     ``insights``: also write its importance, model card, train.py and the weights for its
     picture (seconds on a large table; a search trial, which is compared only by its
-    validation loss, goes without them)."""
+    validation loss, goes without them).
+
+    ``should_stop``: Stop pressed after the epochs. What was trained is kept all the
+    same: the model, its test scores and the bundle are always written; the parts that
+    take seconds on a wide table (the linear and boosting baselines, importance, the
+    model card, the picture's weights and predictions) are skipped once it says yes,
+    asked between them and inside their loops, and the run's message says which.
+    """
     from layerlab.build import predict_frame
+    from layerlab.code_export import train_script
     from layerlab.effects import opening_predictions_json
-    from layerlab.evaluate import evaluate
+    from layerlab.evaluate import BASELINE_NAMES, evaluate
     from layerlab.export import bundle_zip
     from layerlab.insights import run_insights
     from layerlab.leaks import strongest_feature, suspiciously_good
     from layerlab.network_weights import network_bytes
     from layerlab.records import evaluation_to_json
 
+    def stopped() -> bool:
+        return should_stop is not None and should_stop()
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     usable = result.kept_epoch is not None
     if evaluation is None and usable:
-        evaluation = evaluate(result)
+        evaluation = evaluate(result, should_stop=should_stop)
     leak_suspect = None
-    if evaluation is not None and suspiciously_good(evaluation):
+    if evaluation is not None and suspiciously_good(evaluation) and not stopped():
         leak_suspect = strongest_feature(result.splits.train, result.spec)
     summary = _summary(result.built)
     write = _atomic_writer(folder)
     write("summary", json.dumps(summary.to_dict()).encode())
+    skipped: list[str] = []
     if evaluation is not None:
         model_path = folder / RUN_FILES["model"]
         partial = model_path.with_name(model_path.name + ".tmp.keras")
         result.built.model.save(partial)
         os.replace(partial, model_path)
+        if stopped():  # baselines are left out only once Stop is heard (``evaluate``)
+            names = BASELINE_NAMES[evaluation.task]
+            skipped += [names[key] for key in names if key not in evaluation.baselines]
+        explained = None
         if insights:
-            explained = run_insights(result, evaluation, leak_suspect)
-            files = explained.files()
-            write("importance", explained.importance.to_json(orient="records").encode())
-            write("card", files[RUN_FILES["card"]])
-            write("train_script", files[RUN_FILES["train_script"]])
-            write("bundle", bundle_zip(result, evaluation, explained))
-            network = network_bytes(result.built)
-            if network is not None:
-                write("network", network)
-            write(
-                "effects",
-                opening_predictions_json(
-                    result.splits.test, result.spec, lambda rows: predict_frame(result.built, rows)
-                ),
+            explained = (
+                None
+                if stopped()
+                else run_insights(result, evaluation, leak_suspect, should_stop=should_stop)
             )
-        else:
-            write("bundle", bundle_zip(result, evaluation, explain=False))
+            if explained is None:
+                skipped += ["importance", "the model card"]
+                write("train_script", train_script(result.spec).encode("utf-8"))
+            else:
+                files = explained.files()
+                write("importance", explained.importance.to_json(orient="records").encode())
+                write("card", files[RUN_FILES["card"]])
+                write("train_script", files[RUN_FILES["train_script"]])
+        bundle = bundle_zip(
+            result,
+            evaluation,
+            explained,
+            explain=False,
+            model_file=model_path,
+            summary=summary.text,
+        )
+        write("bundle", bundle)
+        if insights:
+            opening = None
+            if not stopped():
+                network = network_bytes(result.built)
+                if network is not None:
+                    write("network", network)
+                opening = opening_predictions_json(
+                    result.splits.test,
+                    result.spec,
+                    lambda rows: predict_frame(result.built, rows),
+                    should_stop,
+                )
+            if opening is None:
+                skipped.append("the picture of the network and its first predictions")
+            else:
+                write("effects", opening)
         write("evaluation", evaluation_to_json(evaluation).encode())
     return TrainedModel(
         spec=result.spec,
@@ -319,7 +406,7 @@ def keep_files(
         best_epoch=result.best_epoch,
         kept_epoch=result.kept_epoch,
         stop_reason=result.stop_reason,
-        message=result.message,
+        message=result.message + skipped_sentence(skipped),
         seconds=result.seconds,
         engine=result.engine,
         rows={
@@ -332,6 +419,19 @@ def keep_files(
         folder=str(folder),
         leak_suspect=leak_suspect,
         naive_val_loss=result.naive_val_loss,
+    )
+
+
+def skipped_sentence(skipped: list[str]) -> str:
+    """What Stop, pressed while a run was kept, left out of it (" ..." to add to its message),
+    or "" when nothing was."""
+    if not skipped:
+        return ""
+    listed = skipped[0] if len(skipped) == 1 else ", ".join(skipped[:-1]) + " and " + skipped[-1]
+    return (
+        f" Stop was pressed while the run was being kept, so {listed} "
+        f"{'was' if len(skipped) == 1 else 'were'} skipped; the model, its test scores and "
+        "its bundle are kept."
     )
 
 
@@ -397,9 +497,20 @@ def _summary(built) -> ModelSummary:
     return ModelSummary(built.model.count_params(), summarize(built), summary_text(built))
 
 
+def profile_table(
+    context: JobContext, frame: pd.DataFrame, target_column: str | None
+) -> list[ColumnProfile]:
+    """The table's column profiles (``data.profile_columns``), stopping when asked."""
+    from layerlab.data import profile_columns
+
+    return profile_columns(frame, target_column, should_stop=context.stop_requested)
+
+
 JOBS: dict[str, Callable[..., Any]] = {
+    "profile": profile_table,
     "summary": summarize_network,
     "train": train_model,
     "finish": finish_interrupted,
+    "rebuild": rebuild_uploaded,
     "predict": predict_rows,
 }

@@ -18,6 +18,7 @@ forgotten (``forget``) when those change underneath them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Hashable
@@ -26,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from layerlab.archive_settings import session_settings
 from layerlab.background import shared_manager
-from layerlab.errors import LayerlabError, WorkspaceError
+from layerlab.errors import LayerlabError, WorkspaceError, WorkspaceFull
 from layerlab.jobs import ModelSummary, TrainedModel
+from layerlab.profiling import profile_table
 from layerlab.spec import ModelSpec, default_spec
 from layerlab.workers import Job, quick_pool
 
@@ -136,16 +139,18 @@ def session() -> Session:
     """This tab's session: the one already made, or the workspace named in the URL, or a new one.
 
     An unknown or malformed token gets a fresh workspace and a notice that says so;
-    nobody can reach a workspace without its token.
+    nobody can reach a workspace without its token. A new workspace is made on disk
+    by the first thing saved in it, not by the visit.
     """
     from layerlab import workspaces
     from layerlab.store import is_workspace
 
+    workspaces.tidy_if_due()  # at server start, then every half hour, in the background
     current = st.session_state.get(SESSION_KEY)
     asked = st.query_params.get(TOKEN_PARAM)
     if current is not None and asked in (None, current.token):
-        if is_workspace(current.store.folder):
-            _keep_token_in_url(current.token)
+        if current.store.is_pending or is_workspace(current.store.folder):
+            _keep_token_in_url(current)
             return current
         asked = current.token  # deleted meanwhile, in another tab: say so below
         forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
@@ -158,24 +163,31 @@ def session() -> Session:
         if asked:
             current.notices.append(
                 "No workspace has the address you opened: the link is incomplete, or the "
-                "workspace was deleted. This is a new, empty workspace; its address is now in "
-                "the address bar."
+                "workspace was deleted. This is a new, empty workspace; it gets its own "
+                "address in the address bar once you load a table."
             )
     st.session_state[SESSION_KEY] = current
-    _keep_token_in_url(current.token)
+    _keep_token_in_url(current)
     return current
 
 
-def _keep_token_in_url(token: str) -> None:
-    """Streamlit clears the query string on a page switch; put the workspace's token back."""
-    if st.query_params.get(TOKEN_PARAM) != token:
-        st.query_params[TOKEN_PARAM] = token
+def _keep_token_in_url(current: Session) -> None:
+    """Streamlit clears the query string on a page switch; put the workspace's token back.
+
+    A workspace not on disk yet has no address: a reload of it starts afresh, as it
+    would find nothing saved.
+    """
+    if current.store.is_pending:
+        if TOKEN_PARAM in st.query_params:
+            del st.query_params[TOKEN_PARAM]
+    elif st.query_params.get(TOKEN_PARAM) != current.token:
+        st.query_params[TOKEN_PARAM] = current.token
 
 
 def _restore(token: str, store: WorkspaceStore) -> Session:
     """A session that continues where the workspace was left, also after a server restart."""
     restored = Session(token, store)
-    settings = store.get_setting("session", {}) or {}
+    settings = session_settings(store.get_setting("session"))  # each field of its type, or left out
     table_id = settings.get("table_id")
     table = store.table(table_id) if table_id else None
     if table is not None:
@@ -193,7 +205,11 @@ def _restore(token: str, store: WorkspaceStore) -> Session:
             restored.target_info = _checked_target(restored)
     restored.following = settings.get("following")
     restored.open_run = settings.get("open_run")
-    shared_manager().recover(store, lambda table: _read_table(store, table))
+    # On a full disk opening still reads; the runs are recovered at a later open.
+    with contextlib.suppress(WorkspaceFull):
+        shared_manager().recover(store, lambda table: _read_table(store, table))
+        # An uploaded workspace's runs get their bundles, made here (never taken from it).
+        shared_manager().rebuild_uploaded(store, lambda table: _read_table(store, table))
     restored.saved = _settings_json(restored)
     return restored
 
@@ -238,12 +254,15 @@ def save() -> None:
     if current is None:
         return
     now = _settings_json(current)
-    if now != current.saved:
+    if now != current.saved and (not current.store.is_pending or any(current.settings().values())):
         try:
             current.store.set_setting("session", current.settings())
+        except WorkspaceFull as full:
+            notify(str(full))  # the server is full: said once, tried again at the next change
         except WorkspaceError:
             return  # the workspace was deleted from another tab; the next run says so
-        current.saved = now
+    current.saved = now
+    _keep_token_in_url(current)  # a workspace made by this run gets its address now
 
 
 # --------------------------------------------------------------------------- widgets
@@ -313,18 +332,19 @@ def delete_workspace() -> None:
     notify("The workspace was deleted, with its tables, runs and files. This one is new.")
 
 
-def import_workspace(data: bytes) -> None:
-    """Open an uploaded workspace file as a new workspace (a new address) in this tab."""
+def import_workspace(upload: Any) -> None:
+    """Open an uploaded workspace file (binary, read where it is) as a new workspace (a new
+    address) in this tab."""
     from layerlab import workspaces
 
-    new_token, new_store = workspaces.import_workspace(data)
+    new_token, new_store = workspaces.import_workspace(upload)
     _switch_to(_restore(new_token, new_store))
 
 
 def _switch_to(replacement: Session) -> None:
     forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
     st.session_state[SESSION_KEY] = replacement
-    st.query_params[TOKEN_PARAM] = replacement.token
+    _keep_token_in_url(replacement)
 
 
 # --------------------------------------------------------------------------- dataset
@@ -416,13 +436,12 @@ def target_info() -> TargetInfo | None:
 
 
 def profiles(target_column: str) -> list[ColumnProfile]:
-    """Column profiles for the current dataset and target, computed once per pair."""
-    from layerlab.data import profile_columns
-
+    """Column profiles for the current dataset and target, computed once per pair (in a
+    worker for a large table, see ``layerlab.profiling``)."""
     current = session()
     key = (current.data_version, target_column)
     if current.profiles is None or current.profiles[0] != key:
-        current.profiles = (key, profile_columns(current.frame, target_column))
+        current.profiles = (key, profile_table(current.frame, target_column))
     return current.profiles[1]
 
 
@@ -557,8 +576,7 @@ def _run_name(workspace: WorkspaceStore, candidate: ModelSpec) -> str:
     """``Run 7: 64 relu → 32 relu``, numbered on from the workspace's last run (never reused)."""
     from layerlab.run_table import network_line
 
-    number = int(workspace.get_setting("runs_started", 0) or 0) + 1
-    workspace.set_setting("runs_started", number)
+    number = workspace.next_number("runs_started")
     return f"Run {number}: {network_line(candidate)}"
 
 
