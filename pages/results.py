@@ -154,6 +154,21 @@ def _downloads(result, evaluation) -> None:
             "Actual and predicted values for every test row",
         ),
     ]
+    if not result.bundle_file.is_file():  # an uploaded workspace's run: see layerlab.archive
+        buttons = [button for button in buttons if button[1] != "bundle"]
+        if state.live_job(state.open_run_id()) is not None:
+            st.caption(
+                "This run came from an uploaded workspace, whose bundle (predict.py, train.py, "
+                "the model card) is never taken as it was uploaded: Layerlab is making it again "
+                "from the run's table and weights. Open this page again in a moment for it."
+            )
+        else:
+            st.caption(
+                "This run came from an uploaded workspace, and a bundle (predict.py, train.py, "
+                "the model card) is never taken from an upload; it could not be made again "
+                "here (the run's table or weights are missing or do not fit): train the run "
+                "again to download one."
+            )
     for column, (label, name, file_name, mime, help_text) in zip(
         st.columns(len(buttons)), buttons, strict=True
     ):

@@ -20,6 +20,7 @@ weights saved while it trained, so it can still be opened and downloaded.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -132,7 +133,9 @@ class RunManager:
         record.owner = this_process()
         store.add_run(record)
         folder = store.run_folder(record.id)
-        job = self.pool.submit("train", frame, record.spec, str(folder), jit, insights)
+        job = self.pool.submit(
+            "train", frame, record.spec, str(folder), jit, insights, owner=str(store.folder)
+        )
         self._watch(store, record.id, job, self._finish_training)
         return job
 
@@ -178,6 +181,49 @@ class RunManager:
             if record.checkpoint_epoch and frame is not None:
                 self._rebuild(store, store.run(record.id), frame)
         return found
+
+    def rebuild_uploaded(
+        self, store: WorkspaceStore, frame_of: Callable[[str], pd.DataFrame | None]
+    ) -> int:
+        """Have a worker make the derived files (bundle, train.py, model card, scores,
+        pictures) of the runs an uploaded workspace brought with weights but without those
+        (``layerlab.archive`` never takes them from an upload). Returns how many it started.
+
+        Called whenever a workspace is opened, so a rebuild cut off by a restart starts again.
+        """
+        started = 0
+        for record in store.runs():
+            if (
+                record.active
+                or record.kept_epoch is None
+                or "model" not in record.files
+                or "bundle" in record.files
+                or record.error
+                or self.live(store, record.id) is not None
+            ):
+                continue
+            frame = frame_of(record.table_id) if record.table_id else None
+            if frame is None:
+                continue
+            job = self.pool.submit(
+                "rebuild",
+                frame,
+                record.spec,
+                {
+                    "history": record.history,
+                    "best_epoch": record.best_epoch,
+                    "kept_epoch": record.kept_epoch,
+                    "stop_reason": record.stop_reason,
+                    "message": record.message,
+                    "seconds": record.seconds,
+                    "engine": record.engine,
+                },
+                str(store.run_folder(record.id)),
+                owner=str(store.folder),
+            )
+            self._watch(store, record.id, job, self._finish_rebuild)
+            started += 1
+        return started
 
     # ------------------------------------------------------------------ watching
 
@@ -260,6 +306,9 @@ class RunManager:
             if record is not None and record.checkpoint_epoch:
                 self._rebuild(store, record, job.args[0])  # keep what it had
             return
+        if job.stopped_by_limit is not None and trained.stop_reason == "stopped":
+            message = _limit_message(trained.message, job.stopped_by_limit)
+            trained = dataclasses.replace(trained, message=message)
         keep_run(store, run_id, trained, outcome_status(trained.stop_reason))
 
     def _rebuild(self, store: WorkspaceStore, record: RunRecord, frame: pd.DataFrame) -> None:
@@ -271,6 +320,7 @@ class RunManager:
             record.history,
             record.checkpoint_epoch,
             str(store.run_folder(record.id)),
+            owner=str(store.folder),
         )
         self._watch(store, record.id, job, self._finish_recovery)
 
@@ -283,6 +333,24 @@ class RunManager:
             )
             return
         keep_run(store, run_id, trained, store.run(run_id).status)
+
+    def _finish_rebuild(self, store: WorkspaceStore, run_id: str, job: Job) -> None:
+        """An uploaded run with the files Layerlab made for it: its record keeps its own
+        time, words and epochs; its scores are those worked out here."""
+        try:
+            trained = job.outcome()
+        except (LayerlabError, WorkerBug) as error:
+            store.update_run(
+                run_id,
+                error=f"Its download bundle could not be made again: {_failure_text(error)}",
+            )
+            return
+        store.update_run(
+            run_id,
+            files=_files_on_disk(store, run_id),
+            metrics=_metrics(trained),
+            params=trained.summary.params,
+        )
 
     @staticmethod
     def _fail_quietly(store: WorkspaceStore, run_id: str, reason: str) -> None:
@@ -297,13 +365,6 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
     ``status`` is how it ended: finished, stopped or diverged; or interrupted or failed, for
     a run rebuilt from its checkpoint (then the record keeps its own time and words).
     """
-    from layerlab.records import leak_suspect_to_dict
-
-    metrics = trained.evaluation.to_dict() if trained.evaluation is not None else {}
-    if trained.leak_suspect is not None:
-        metrics["leak_suspect"] = leak_suspect_to_dict(trained.leak_suspect)
-    if trained.naive_val_loss is not None:
-        metrics["naive_val_loss"] = trained.naive_val_loss
     fields = {
         "status": status,
         "best_epoch": trained.best_epoch,
@@ -312,7 +373,7 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
         "engine": trained.engine,
         "rows": trained.rows,
         "classes": tuple(trained.classes),
-        "metrics": metrics,
+        "metrics": _metrics(trained),
         "params": trained.summary.params,
     }
     if status not in ("interrupted", "failed"):  # a rebuilt run keeps its own time and words
@@ -326,6 +387,18 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
         store.check_room()
     except WorkspaceFull as full:
         store.update_run(run_id, error=str(full))
+
+
+def _metrics(trained) -> dict:
+    """A trained run's scores as its record keeps them."""
+    from layerlab.records import leak_suspect_to_dict
+
+    metrics = trained.evaluation.to_dict() if trained.evaluation is not None else {}
+    if trained.leak_suspect is not None:
+        metrics["leak_suspect"] = leak_suspect_to_dict(trained.leak_suspect)
+    if trained.naive_val_loss is not None:
+        metrics["naive_val_loss"] = trained.naive_val_loss
+    return metrics
 
 
 def _discard_if_gone(store: WorkspaceStore, run_id: str) -> None:
@@ -348,6 +421,17 @@ def _files_on_disk(store: WorkspaceStore, run_id: str) -> dict[str, str]:
         for role, name in RUN_FILES.items()
         if (folder / name).is_file()
     }
+
+
+def _limit_message(message: str, limit_sentence: str) -> str:
+    """The trainer's words for a run the time limit stopped: the limit's sentence in place of
+    "stopped on request" (the rest, such as which weights are kept, stays)."""
+    from layerlab.run_messages import STOP_REASONS
+
+    on_request = STOP_REASONS["stopped"]
+    if on_request in message:
+        return message.replace(on_request, limit_sentence)
+    return f"{limit_sentence} {message}".strip()
 
 
 def _failure_text(error: Exception) -> str:

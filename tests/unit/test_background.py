@@ -142,6 +142,67 @@ def test_a_run_whose_server_went_away_is_interrupted_and_rebuilt_from_its_checkp
     assert manager.recover(store, lambda table_id: frame) == 0  # once is enough
 
 
+def _uploaded_copy(store: WorkspaceStore, finished: RunRecord, model_from: RunRecord) -> str:
+    """A run as an uploaded workspace brings it: ``finished``'s record and scores, the weights
+    of ``model_from``'s model, none of the files Layerlab derives."""
+    copy = RunRecord(
+        id=store.new_run_id(),
+        name="uploaded",
+        created=time.time(),
+        spec=finished.spec,
+        table_id=finished.table_id,
+        status="finished",
+        best_epoch=finished.best_epoch,
+        kept_epoch=finished.kept_epoch,
+        stop_reason=finished.stop_reason,
+        message=finished.message,
+        seconds=finished.seconds,
+        metrics={"task": "regression", "test": {"mae": 123.0}},
+    )
+    store.add_run(copy)
+    store.append_epochs(copy.id, finished.history)
+    model = (store.folder / model_from.files["model"]).read_bytes()
+    store.write_run_file(copy.id, "model", model)
+    return copy.id
+
+
+def test_an_uploaded_run_gets_its_bundle_made_again_from_its_weights(manager, store):
+    donor = new_record(store, tiny_spec(epochs=3), tiny_frame())
+    manager.start(store, donor, tiny_frame())
+    finished = ended(store, donor.id)
+    uploaded = _uploaded_copy(store, finished, finished)
+    frame = tiny_frame()
+
+    assert manager.rebuild_uploaded(store, lambda table_id: frame) == 1
+    assert manager.rebuild_uploaded(store, lambda table_id: frame) == 0  # already under way
+    wait_until(lambda: "bundle" in store.run(uploaded).files, what="the rebuilt bundle")
+    rebuilt = store.run(uploaded)
+    assert {"train_script", "card", "evaluation", "summary"} <= set(rebuilt.files)
+    # Its scores are worked out here, from the same rows and weights: the trained run's.
+    assert rebuilt.metrics["test"]["mae"] == pytest.approx(finished.metrics["test"]["mae"])
+    assert rebuilt.status == "finished" and rebuilt.message == finished.message
+    assert rebuilt.history == finished.history
+    assert manager.rebuild_uploaded(store, lambda table_id: frame) == 0  # once is enough
+
+
+def test_uploaded_weights_that_do_not_fit_the_runs_network_are_refused_plainly(manager, store):
+    wide = new_record(
+        store, tiny_spec(layers=[LayerSpec.dense(12, "relu")], epochs=1), tiny_frame()
+    )
+    narrow = new_record(store, tiny_spec(epochs=1), tiny_frame())
+    for record in (wide, narrow):
+        manager.start(store, record, tiny_frame())
+        ended(store, record.id)
+    uploaded = _uploaded_copy(store, store.run(narrow.id), store.run(wide.id))
+
+    assert manager.rebuild_uploaded(store, lambda table_id: tiny_frame()) == 1
+    wait_until(lambda: store.run(uploaded).error, what="the refusal")
+    error = store.run(uploaded).error
+    assert "do not fit the network its settings describe" in error
+    assert "bundle" not in store.run(uploaded).files
+    assert manager.rebuild_uploaded(store, lambda table_id: tiny_frame()) == 0  # not again
+
+
 def test_a_worker_that_dies_fails_its_run_with_the_reason_and_keeps_its_best_weights(
     manager, store
 ):
@@ -192,3 +253,43 @@ def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+def test_a_run_past_the_servers_minutes_is_stopped_with_its_weights_and_says_why(
+    store, monkeypatch
+):
+    from layerlab.job_limits import JOB_MINUTES_ENV
+
+    monkeypatch.setenv(JOB_MINUTES_ENV, "0.1")  # 6 s from the moment it starts training
+    limited = WorkerPool(1)
+    try:
+        record = new_record(store, tiny_spec(epochs=10_000, patience=0), tiny_frame())
+        RunManager(limited).start(store, record, tiny_frame())
+        kept = ended(store, record.id)
+    finally:
+        limited.close()
+    assert kept.status == "stopped" and kept.stop_reason == "stopped"
+    assert 1 <= len(kept.history) < 10_000
+    assert kept.message.startswith(
+        "Training reached this server's limit of 0.1 minutes per run, so it was stopped"
+    )
+    assert "LAYERLAB_JOB_MINUTES" in kept.message
+    assert f"The weights of epoch {kept.kept_epoch:,} are kept." in kept.message
+    assert TrainedModel.from_record(kept, store.folder) is not None
+
+
+def test_a_run_whose_worker_outgrows_the_memory_cap_fails_with_what_to_try(store, monkeypatch):
+    from layerlab.job_limits import WORKER_MEMORY_ENV
+
+    monkeypatch.setenv(WORKER_MEMORY_ENV, "1")  # 1 MB: any worker holding TensorFlow is past it
+    capped = WorkerPool(1)
+    try:
+        record = new_record(store, tiny_spec(epochs=10_000, patience=0), tiny_frame())
+        RunManager(capped).start(store, record, tiny_frame())
+        kept = ended(store, record.id)
+    finally:
+        capped.close()
+    assert kept.status == "failed"
+    assert "needed more memory than this server allows one worker process" in kept.error
+    assert "the limit is 1 MB" in kept.error
+    assert "a smaller network" in kept.error and "a smaller batch size" in kept.error
