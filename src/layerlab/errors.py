@@ -27,13 +27,13 @@ class SpecError(LayerlabError):
     show them all at once instead of one per attempt.
     """
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], settings: str = "model settings") -> None:
         self.problems = list(problems)
         if len(self.problems) == 1:
             message = self.problems[0]
         else:
-            message = "The model settings have {} problems:\n- {}".format(
-                len(self.problems), "\n- ".join(self.problems)
+            message = "The {} have {} problems:\n- {}".format(
+                settings, len(self.problems), "\n- ".join(self.problems)
             )
         super().__init__(message)
 

@@ -79,8 +79,8 @@ def search_max_minutes() -> float:
 
 
 def minutes_text(minutes: float) -> str:
-    """``30 minutes``, ``1 minute``, ``0.05 minutes``: as a limit is written in its setting."""
-    shown = f"{minutes:g}"
+    """``30 minutes``, ``1 minute``, ``1,440 minutes``, ``0.05 minutes``: as a person reads it."""
+    shown = f"{minutes:,.0f}" if minutes == int(minutes) else f"{minutes:,.4g}"
     return f"{shown} minute" if minutes == 1 else f"{shown} minutes"
 
 

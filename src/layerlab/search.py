@@ -124,7 +124,7 @@ class SearchSettings:
                 f"The 'sampler' must be one of {', '.join(SAMPLERS)}; got {self.sampler!r}."
             )
         if problems:
-            raise SpecError(problems)
+            raise SpecError(problems, settings="search settings")
         return self
 
 

@@ -95,11 +95,11 @@ def within_caps(settings: SearchSettings) -> SearchSettings:
         problems.append(
             f"This server runs a search for at most {job_limits.minutes_text(most_minutes)}; "
             f"you asked for {job_limits.minutes_text(settings.minutes)}. Ask for "
-            f"{most_minutes:g} or fewer (whoever runs the server sets the cap with "
+            f"{most_minutes:,g} or fewer (whoever runs the server sets the cap with "
             f"{job_limits.SEARCH_MAX_MINUTES_ENV})."
         )
     if problems:
-        raise SpecError(problems)
+        raise SpecError(problems, settings="search settings")
     if most_trials and settings.trials is None:
         settings = dataclasses.replace(settings, trials=most_trials)
     return settings

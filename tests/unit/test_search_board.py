@@ -90,10 +90,11 @@ def test_a_search_past_the_servers_caps_is_refused_before_it_starts(tmp_path, sh
     assert refused.value.problems == [
         "This server runs at most 50 trials per search; you asked for 500. Ask for 50 or "
         "fewer (whoever runs the server sets the cap with LAYERLAB_SEARCH_MAX_TRIALS).",
-        "This server runs a search for at most 30 minutes; you asked for 1440 minutes. Ask "
+        "This server runs a search for at most 30 minutes; you asked for 1,440 minutes. Ask "
         "for 30 or fewer (whoever runs the server sets the cap with "
         "LAYERLAB_SEARCH_MAX_MINUTES).",
     ]
+    assert str(refused.value).startswith("The search settings have 2 problems:")
     assert SearchBoard().entries(store) == []  # nothing started
 
 
