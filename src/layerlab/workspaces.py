@@ -185,6 +185,19 @@ def import_workspace(source: IO[bytes] | str | os.PathLike[str]) -> tuple[str, W
     return token, store
 
 
+def _yes_or_no(name: str, yes: str, no: str) -> bool | None:
+    """The setting ``name``: "1" (``yes``) or "0" (``no``); None when unset."""
+    configured = os.environ.get(name, "").strip()
+    if configured in ("1", "0"):
+        return configured == "1"
+    if configured:
+        raise LayerlabError(
+            f'{name} must be "1" ({yes}) or "0" ({no}); got {configured!r}. Set it so, or '
+            "unset it for Layerlab to decide."
+        )
+    return None
+
+
 def shared_server() -> bool:
     """Whether this server is shared by many visitors, which sets the limits' defaults.
 
@@ -192,16 +205,8 @@ def shared_server() -> bool:
     does not last (``disk_is_ephemeral``: Streamlit Community Cloud) is a shared one,
     and any other is one person's own install.
     """
-    configured = os.environ.get(SHARED_ENV, "").strip()
-    if configured in ("1", "0"):
-        return configured == "1"
-    if configured:
-        raise LayerlabError(
-            f'{SHARED_ENV} must be "1" (many visitors share this server) or "0" (it is one '
-            f"person's own install); got {configured!r}. Set it so, or unset it to decide from "
-            "the disk."
-        )
-    return disk_is_ephemeral()
+    said = _yes_or_no(SHARED_ENV, "many visitors share this server", "one person's own install")
+    return disk_is_ephemeral() if said is None else said
 
 
 def disk_is_ephemeral() -> bool:
@@ -210,14 +215,9 @@ def disk_is_ephemeral() -> bool:
     ``LAYERLAB_EPHEMERAL_DISK`` says so ("1") or not ("0"); unset, it is true on
     Streamlit Community Cloud.
     """
-    configured = os.environ.get(EPHEMERAL_ENV, "").strip()
-    if configured in ("1", "0"):
-        return configured == "1"
-    if configured:
-        raise LayerlabError(
-            f'{EPHEMERAL_ENV} must be "1" (the disk does not last) or "0" (it does); '
-            f"got {configured!r}."
-        )
+    said = _yes_or_no(EPHEMERAL_ENV, "the disk does not last", "it does")
+    if said is not None:
+        return said
     return any(
         folder == COMMUNITY_CLOUD_FOLDER or COMMUNITY_CLOUD_FOLDER in folder.parents
         for folder in (APP_FOLDER, Path.cwd().resolve())

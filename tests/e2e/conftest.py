@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 
 import pytest
 from e2e_support import (
     ARTIFACTS,
     CHROMIUM,
     app_dir,
+    button,
+    go_to,
     launch_chromium,
     new_page,
     open_app,
     streamlit_server,
 )
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -85,3 +89,17 @@ def open_user(request: pytest.FixtureRequest, server, browser: Browser) -> Itera
 @pytest.fixture
 def page(open_user: Callable[[], Page]) -> Page:
     return open_user()
+
+
+@pytest.fixture
+def stop_at_the_end(open_user: Callable[[], Page]) -> Iterator[list[Page]]:
+    """Tabs whose run is stopped when the test ends, also when it fails, so a long run left
+    behind does not hold a worker the journeys after it need."""
+    pages: list[Page] = []
+    yield pages
+    for page in pages:
+        with suppress(PlaywrightError, AssertionError):  # the page may be what broke
+            go_to(page, "Train")
+            if button(page, "stop_button").is_enabled():
+                button(page, "stop_button").click()
+                expect(button(page, "train_button")).to_be_enabled(timeout=60_000)

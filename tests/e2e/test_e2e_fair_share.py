@@ -8,13 +8,10 @@ comes later with a table of his own, gets the second slot.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import suppress
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from e2e_support import (
-    button,
     choose_target,
     go_to,
     load_table,
@@ -25,7 +22,6 @@ from e2e_support import (
     workspace_token,
     write_renewals_csv,
 )
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from layerlab.spec import MAX_EPOCHS
@@ -34,20 +30,6 @@ from layerlab.spec import MAX_EPOCHS
 # for him (TensorFlow's import, seconds) while Alice's runs hold.
 BOB_SECONDS = 60
 OWN_RUN_WAITS = "Waiting for your other run to finish (one run at a time per workspace"
-
-
-@pytest.fixture
-def stop_at_the_end() -> Iterator[list[Page]]:
-    """Tabs whose run is stopped when the test ends, also when it fails, so long runs left
-    behind do not hold the workers the journeys after this one need."""
-    pages: list[Page] = []
-    yield pages
-    for page in pages:
-        with suppress(PlaywrightError, AssertionError):  # the page may be what broke
-            go_to(page, "Train")
-            if button(page, "stop_button").is_enabled():
-                button(page, "stop_button").click()
-                expect(button(page, "train_button")).to_be_enabled(timeout=60_000)
 
 
 def test_a_second_visitor_trains_while_the_first_holds_two_long_runs(

@@ -13,8 +13,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import suppress
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,7 +44,6 @@ from e2e_support import (
     workspace_token,
 )
 from playwright.sync_api import Browser, Page, expect
-from playwright.sync_api import Error as PlaywrightError
 
 from layerlab.records import RunRecord
 from layerlab.workspaces import ROOT_ENV, open_workspace
@@ -54,19 +52,6 @@ LONG = 10_000  # only ends because the user stops it (or the server dies)
 SHORT = 3
 # Waits that include starting a worker process (it imports TensorFlow first) on a busy machine.
 WORKER_START_SECONDS = 240
-
-
-@pytest.fixture
-def stop_at_the_end(open_user: Callable[[], Page]) -> Iterator[list[Page]]:
-    """Pages whose run is stopped when the test ends, also when it fails, so a long run
-    left behind does not hold a worker the journeys after it need."""
-    pages: list[Page] = []
-    yield pages
-    for page in pages:
-        with suppress(PlaywrightError, AssertionError):  # the page may be what broke
-            go_to(page, "Train")
-            if button(page, "stop_button").is_enabled():
-                button(page, "stop_button").click()
 
 
 # First: its two runs start both of the server's training workers at once, so the
