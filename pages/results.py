@@ -311,6 +311,7 @@ def main() -> bool:
         spec=result.spec,
         naive_val_loss=result.naive_val_loss,
         stop_reason=result.stop_reason,
+        run_id=state.open_run_id(),
         key="results",
     )
     _charts(evaluation)

@@ -17,7 +17,7 @@ def _follow(metric: str) -> None:
     if record is None or not record.active:
         st.rerun()  # app.py adopts the finished run, and the page is drawn from it
     if job is not None:
-        live.render(job, metric, record.spec)  # events in memory: no wait for the database
+        live.render(job, metric, record)  # events in memory: no wait for the database
     else:
         live.render_record(record, metric)  # trained by another process (the CLI)
 
@@ -39,6 +39,7 @@ def _last_run() -> None:
         spec=trained.spec,
         naive_val_loss=trained.naive_val_loss,
         stop_reason=trained.stop_reason,
+        run_id=state.open_run_id(),
         key="final",
     )
     rows = trained.rows

@@ -20,9 +20,11 @@ def render(
     spec: ModelSpec,
     naive_val_loss: float | None,
     stop_reason: str | None,
+    run_id: str | None,
     key: str,
 ) -> None:
-    """Draw the diagnosis of ``history`` (a run still training has ``stop_reason`` None).
+    """Draw the diagnosis of ``history``, run ``run_id``'s (a run still training has
+    ``stop_reason`` None); a fix is made on a copy of its settings, on its table.
 
     ``key`` keeps the buttons of the live view and of the finished run apart.
     """
@@ -44,6 +46,6 @@ def render(
                 finding.action_label,
                 key=f"{key}_fix_{finding.kind}",
                 on_click=state.apply_fix,
-                args=(spec, finding),
+                args=(run_id, spec, finding),
                 help="Changes a copy of this run's settings; press Train to try it.",
             )

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import streamlit as st
 
 from layerlab.records import RunRecord
-from layerlab.spec import ModelSpec
 from layerlab.train import EpochEnd, EpochProgress
 from layerlab.workers import Job
 from layerlab_app import diagnosis_panel
@@ -83,13 +82,15 @@ def render_record(record: RunRecord, metric: str) -> None:
         )
 
 
-def render(job: Job, metric: str, spec: ModelSpec) -> None:
-    """Draw the bar and the learning curves, empty until the first epoch ends.
+def render(job: Job, metric: str, record: RunRecord) -> None:
+    """Draw the bar and the learning curves of ``record``'s run, empty until the first
+    epoch ends.
 
     The empty chart is there from the Train click on: the browser loads and sets up
     Plotly (a 4.7 MB script, seconds on a small machine) while the worker starts
     and builds the network, so the first epoch is drawn as soon as it arrives.
     """
+    spec = record.spec
     now = live_state(job, spec.early_stopping)
     st.progress(now.fraction, text=now.text)
     figure = learning_curves(now.history, metric, now.best_epoch)
@@ -104,5 +105,10 @@ def render(job: Job, metric: str, spec: ModelSpec) -> None:
         )
     st.plotly_chart(figure, key="live_curves")
     diagnosis_panel.render(
-        now.history, spec=spec, naive_val_loss=now.naive_val_loss, stop_reason=None, key="live"
+        now.history,
+        spec=spec,
+        naive_val_loss=now.naive_val_loss,
+        stop_reason=None,
+        run_id=record.id,
+        key="live",
     )

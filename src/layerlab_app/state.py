@@ -786,39 +786,56 @@ def predict(rows: pd.DataFrame) -> pd.DataFrame:
     return predict_with(result(), rows)
 
 
+def _work_on_runs_table(record: RunRecord, then: str) -> None:
+    """Make the table ``record`` trained on this tab's table (read again when another one is
+    loaded), with its target and task: the one path by which editing a copy of a run and
+    fixing it pick their table, so the next run trains on the rows its settings are for.
+    ``then`` ends the message when that table is gone ("edit a copy")."""
+    current = session()
+    if record.table_id and record.table_id != current.table_id:
+        table = current.store.table(record.table_id)
+        if table is None:
+            raise LayerlabError(
+                "The table this run trained on is no longer in the workspace; load it again on "
+                f"the Data page, then {then}."
+            )
+        data = _read_table(current.store, record.table_id)
+        load_dataset(data, table.name, record.spec.target, raw=current.store.table_bytes(table.id))
+    current.target, current.task = record.spec.target, record.spec.task
+    current.target_info = _checked_target(current)
+    current.summary = current.memory = None
+
+
 def edit_copy(run_id: str) -> None:
     """Load a run's settings (and its table, if another one is loaded) for a new run."""
     current = session()
     record = current.store.run(run_id)
     if record is None:
         return
-    if record.table_id and record.table_id != current.table_id:
-        table = current.store.table(record.table_id)
-        if table is None:
-            raise LayerlabError(
-                "The table this run trained on is no longer in the workspace; load it again on "
-                "the Data page, then edit a copy."
-            )
-        data = _read_table(current.store, record.table_id)
-        load_dataset(data, table.name, record.spec.target, raw=current.store.table_bytes(table.id))
-    current.target, current.task = record.spec.target, record.spec.task
+    _work_on_runs_table(record, "edit a copy")
     current.spec = record.spec
-    current.target_info = _checked_target(current)
-    current.summary = current.memory = None
     forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
 
 
-def apply_fix(base: ModelSpec, finding) -> None:
+def apply_fix(run_id: str | None, base: ModelSpec, finding) -> None:
     """Make the change a diagnosis suggests (``finding``, a ``diagnosis.Diagnosis``) on a copy
-    of ``base``, the diagnosed run's settings, and make it the spec to train next."""
+    of ``base``, the settings of run ``run_id``, and make it the spec to train next, on that
+    run's table (loaded again if this tab has moved on to another one)."""
     from layerlab.diagnosis import apply_action
     from layerlab.numbers import readable_number
 
     current = session()
+    record = current.store.run(run_id) if run_id is not None else None
+    if record is not None:
+        try:
+            _work_on_runs_table(record, "try the fix again")
+        except LayerlabError as error:
+            notify(str(error))
+            return
     changed = apply_action(base, finding)
     current.spec = changed
     current.summary = current.memory = None
-    forget(*SPEC_WIDGETS, prefix="layer_")
+    forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
     st.session_state[FIX_DONE_KEY] = (
         f"{finding.action_label}: done on a copy of this run's settings, now "
         f"{changed.describe()} with learning rate {readable_number(changed.learning_rate)}. "

@@ -78,3 +78,25 @@ def test_the_results_page_draws_the_trained_network_with_its_weights(app, overfi
     assert len(pictures) == 1
     # With the weights, the connections are coloured by sign instead of grey.
     assert '"name":"negative' in pictures[0] and '"name":"positive' in pictures[0]
+
+
+def test_a_fix_on_a_run_of_another_table_trains_on_that_runs_table(app, overfitted):
+    # The churn run is open on Results; then the person loads iris on the Data page.
+    seed_trained(app, overfitted)
+    at = app.switch_page("pages/data.py").run()
+    at.selectbox(key="sample_dataset").set_value("iris.csv")
+    at = at.button(key="load_sample").click().run()
+    assert session_of(at).dataset_name == "iris.csv"
+    # The churn run's diagnosis, fixed from its Results page: the fix is for churn's rows.
+    at = at.switch_page("pages/results.py").run()
+    at = at.button(key="results_fix_overfitting").click().run()
+    assert not at.exception
+    session = session_of(at)
+    assert session.target == "churned" and session.spec.target == "churned"
+    assert session.table_id == session.store.run(session.open_run).table_id
+    assert session.frame is not None and "churned" in session.frame.columns
+    assert f"**Data:** {session.dataset_name}" in texts(at.sidebar.markdown)
+    # And Train starts on those rows, not on iris.
+    at = at.switch_page("pages/train.py").run()
+    assert not at.exception and not at.error
+    assert "churned" in texts(at.caption) + texts(at.markdown)
