@@ -107,10 +107,45 @@ def _runs(count: int) -> str:
     return "this run" if count == 1 else f"these {count:,} runs"
 
 
+def _one_table(chosen: list) -> list:
+    """The chosen runs of one table (the one with the most of them; on a tie, the newest
+    run's): curves of other rows, or of another target, do not compare. Says so when the
+    choice spans tables."""
+    order = [record.table_id for record in chosen]
+    tables = sorted(
+        dict.fromkeys(order), key=lambda table: (-order.count(table), order.index(table))
+    )
+    if len(tables) < 2:
+        return chosen
+    same = [record for record in chosen if record.table_id == tables[0]]
+    names = [_table_name(table_id) for table_id in tables]
+    st.info(
+        md(
+            f"These runs trained on {len(tables)} different tables ({', '.join(names)}): runs "
+            "compare only on the same rows and target. "
+            + (
+                f"Comparing the {len(same)} runs of {names[0]}; pick runs of one table to "
+                "compare others."
+                if len(same) > 1
+                else "Pick two or more runs of one table to compare them."
+            )
+        )
+    )
+    return same
+
+
+def _table_name(table_id: str | None) -> str:
+    table = state.store().table(table_id) if table_id else None
+    return f'"{table.name}"' if table is not None else "a table no longer here"
+
+
 def _compare(chosen: list) -> None:
     if len(chosen) < 2:
         return
     st.subheader("Compare")
+    chosen = _one_table(chosen)
+    if len(chosen) < 2:
+        return
     labels = [(record.name, record.history) for record in chosen]
     tasks = {record.spec.task for record in chosen}
     left, right = st.columns(2)

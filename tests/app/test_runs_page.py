@@ -70,6 +70,27 @@ def test_two_runs_are_overlaid_and_only_their_differences_listed(two_runs):
     assert list(differences.columns) == ["Setting", "Run 2: faster", "Run 1: seeded"]
 
 
+def test_runs_of_another_table_are_never_drawn_on_the_same_chart(two_runs, trained_regression):
+    at, first, second = two_runs
+    store = workspace_of(at)
+    other = store.add_table("wages.csv", b"x,y\n1,2\n3,4\n", rows=2, columns=2)
+    third = add_run(store, trained_regression, "Run 3: another table")
+    store.update_run(third, table_id=other.id)
+    at = open_runs_page(at)
+    at.multiselect(key="runs_selected").set_value([third, second, first]).run()
+    assert not at.exception
+    [note] = [text for text in texts(at.info).split("\n") if "different tables" in text]
+    assert 'These runs trained on 2 different tables ("tiny.csv", "wages.csv")' in note
+    assert 'Comparing the 2 runs of "tiny.csv"' in note
+    [loss] = [chart.proto.spec for chart in at.get("plotly_chart") if chart.key == "compare_loss"]
+    assert "Run 3: another table" not in loss  # curves of other rows are not compared
+    assert "Run 2: faster" in loss and "Run 1: seeded" in loss
+    # One run of each table: nothing to compare, and it says so.
+    at.multiselect(key="runs_selected").set_value([third, first]).run()
+    assert "Pick two or more runs of one table" in texts(at.info)
+    assert "compare_loss" not in [chart.key for chart in at.get("plotly_chart")]
+
+
 def test_open_results_shows_that_run(two_runs):
     at, _, second = two_runs
     at.multiselect(key="runs_selected").set_value([second]).run()
