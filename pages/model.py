@@ -303,12 +303,43 @@ def _picture(spec: ModelSpec, classes: tuple[str, ...]) -> None:
         st.plotly_chart(figure, width="content", key="network_picture")
 
 
+_SETTING_NAMES = {"epochs": "epochs", "patience": "patience", "class_weight": "class weights"}
+
+
+def _carried() -> None:
+    """Settings chosen for another table, carried into this one: said, with a way back."""
+    carried = state.carried_settings()
+    if not carried:
+        return
+    chosen = ", ".join(f"{_SETTING_NAMES[name]} {_value(value)}" for name, value, _ in carried)
+    defaults = ", ".join(f"{_SETTING_NAMES[name]} {_value(value)}" for name, _, value in carried)
+    box = st.container(border=True)
+    box.info(
+        md(
+            f"Carried from the table you used before: {chosen}. They were chosen for other "
+            f"rows; this table's defaults are {defaults}."
+        ),
+        icon=":material/swap_horiz:",
+    )
+    box.button(
+        "Use this table's defaults",
+        key="reset_carried",
+        on_click=state.reset_carried,
+        help="Sets these settings to this table's defaults; the network stays as it is.",
+    )
+
+
+def _value(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def main() -> bool:
     ui.page_header("Model", "Design the network and choose how it trains.")
     spec, info = state.spec(), state.target_info()
     if spec is None or info is None:
         st.info("First load data and choose the target on the Data page.")
         return False
+    _carried()
     st.subheader("Hidden layers")
     layers = layer_editor.render(spec.layers)
     output = _output(spec, len(info.classes))

@@ -81,6 +81,10 @@ CARRIED_SETTINGS = tuple(
     if field.name not in ("target", "task", "features", "output_activation", "loss")
 )
 
+# Settings chosen for one table's rows that may mean little on another's: a new table's spec
+# carries them from the last one (as every network and training setting), and says so.
+TABLE_SETTINGS = ("epochs", "patience", "class_weight")
+
 _MESSAGE_LEVELS = {
     "finished": "success",
     "stopped": "info",
@@ -106,6 +110,8 @@ class Session:
     target_info: TargetInfo | None = None
     spec: ModelSpec | None = None
     settings_template: ModelSpec | None = None
+    # Settings chosen for another table that the spec carries: (name, carried, default here).
+    carried: tuple[tuple[str, Any, Any], ...] = ()
     following: str | None = None  # the run the Train page follows
     open_run: str | None = None  # the run the Results page shows
     train_message: tuple[str, str] | None = None
@@ -462,12 +468,36 @@ def ensure_spec(target_column: str, task_name: str, column_profiles: list) -> Mo
     current = spec()
     if current is not None and (current.target, current.task) == (target_column, task_name):
         return current
-    fresh = default_spec(target_column, task_name, column_profiles)
+    default = default_spec(target_column, task_name, column_profiles)
     template = session().settings_template
-    if template is not None:
-        fresh = carry_settings(template, fresh)
+    fresh = default if template is None else carry_settings(template, default)
+    session().carried = tuple(
+        (name, getattr(fresh, name), getattr(default, name))
+        for name in TABLE_SETTINGS
+        if getattr(fresh, name) != getattr(default, name)
+    )
     set_spec(fresh)
     return fresh
+
+
+def carried_settings() -> tuple[tuple[str, Any, Any], ...]:
+    """The table-specific settings this table's spec carried from another table's:
+    (name, the value carried, this table's default), while they are as they were carried."""
+    current = session()
+    if current.spec is None:
+        return ()
+    return tuple(entry for entry in current.carried if getattr(current.spec, entry[0]) == entry[1])
+
+
+def reset_carried() -> None:
+    """Put the carried table-specific settings back to this table's defaults."""
+    current = session()
+    defaults = {name: default for name, _, default in carried_settings()}
+    if defaults:
+        current.spec = current.spec.replace(**defaults)
+        current.summary = current.memory = None
+    current.carried = ()
+    forget(*SPEC_WIDGETS, prefix="layer_")
 
 
 def carry_settings(template: ModelSpec, fresh: ModelSpec) -> ModelSpec:
@@ -804,6 +834,7 @@ def _work_on_runs_table(record: RunRecord, then: str) -> None:
     current.target, current.task = record.spec.target, record.spec.task
     current.target_info = _checked_target(current)
     current.summary = current.memory = None
+    current.carried = ()  # the run's own settings, chosen for its table
 
 
 def edit_copy(run_id: str) -> None:

@@ -241,3 +241,26 @@ def test_the_picture_of_the_network_follows_the_layers(model_page):
     after = _network_picture(at)
     assert "dropout 0.2" in after
     assert not at.exception
+
+
+def test_settings_chosen_for_another_table_are_said_and_can_be_reset(app):
+    seed_dataset(app, tiny_regression_frame(), "y", epochs=5_000, patience=4_000)
+    at = app.switch_page("pages/data.py").run()
+    at.selectbox(key="sample_dataset").set_value("iris.csv")
+    at = at.button(key="load_sample").click().run()
+    at = at.switch_page("pages/model.py").run()
+    assert not at.exception
+    spec = session_of(at).spec
+    assert (spec.target, spec.epochs, spec.patience) == ("species", 5_000, 4_000)
+    note = texts(at.info)
+    assert "Carried from the table you used before: epochs 5,000, patience 4,000." in note
+    defaults = {name: default for name, _, default in session_of(at).carried}
+    assert set(defaults) == {"epochs", "patience"}
+    assert f"this table's defaults are epochs {defaults['epochs']:,}, patience" in note
+    at = at.button(key="reset_carried").click().run()
+    assert not at.exception
+    spec = session_of(at).spec
+    assert (spec.epochs, spec.patience) == (defaults["epochs"], defaults["patience"])
+    assert spec.epochs < 5_000 and spec.patience < 4_000
+    assert "Carried from the table" not in texts(at.info)
+    assert at.number_input(key="epochs").value == spec.epochs
