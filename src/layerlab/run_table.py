@@ -91,15 +91,33 @@ def best_validation_metric(record: RunRecord) -> float | None:
     return None
 
 
+def test_rows_key(record: RunRecord) -> tuple:
+    """What decides which rows a run was scored on: its table, target and task, how many rows
+    it used (a search trial uses a seeded sample), and the seeded split. Runs with the same
+    key were scored on the same test rows, so only their scores compare."""
+    spec = record.spec
+    used = sum(record.rows.values()) if record.rows else None
+    return (
+        record.data_fingerprint,
+        spec.target,
+        spec.task,
+        used,
+        spec.seed,
+        spec.validation_split,
+        spec.test_split,
+    )
+
+
 def beat_earlier(records: Sequence[RunRecord]) -> dict[str, bool | None]:
-    """For each run, whether its test score beat every earlier run's on the same table and
-    target (None when it has no score, or nothing earlier to beat)."""
+    """For each run, whether its test score beat every earlier run's on the same test rows
+    (``test_rows_key``; None when it has no score, or nothing earlier to beat): a search
+    trial scored on a sample, or a run of another table or seed, is no yardstick."""
     out: dict[str, bool | None] = {}
     best: dict[tuple, float] = {}
     for record in sorted(records, key=lambda r: r.created):
         score = test_score(record)
         _, higher, _ = test_metric(record)
-        group = (record.data_fingerprint, record.spec.target, record.spec.task)
+        group = test_rows_key(record)
         if score is None:
             out[record.id] = None
             continue

@@ -60,6 +60,18 @@ def test_runs_on_another_table_are_not_compared():
     assert beat_earlier([record("a", 1, 3.0), other]) == {"a": None, "b": None}
 
 
+def test_runs_scored_on_other_rows_are_not_compared():
+    # A search trial trains and is scored on a seeded sample; another seed splits other rows.
+    trial = record("b", 2, 1.0)
+    trial.rows = {"train": 60, "validation": 20, "test": 20}
+    reseeded = record("c", 3, 0.5, seed=7)
+    later = record("d", 4, 2.0)
+    runs = [record("a", 1, 3.0), trial, reseeded, later]
+    for run in runs[:1] + runs[2:]:
+        run.rows = run.rows or {"train": 600, "validation": 200, "test": 200}
+    assert beat_earlier(runs) == {"a": None, "b": None, "c": None, "d": True}
+
+
 def test_the_table_lists_newest_first_with_readable_values():
     table = runs_frame([record("a", 1, 3021.5), record("b", 2, None)])
     assert list(table["Name"]) == ["Run b", "Run a"]
