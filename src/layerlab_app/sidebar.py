@@ -30,6 +30,12 @@ def render(slot) -> None:
         if spec is not None and info is not None:
             st.markdown(f"**Network:** {spec.describe()}")
             st.caption(f"{len(spec.features)} features · {spec.optimizer}, {spec.epochs} epochs")
+        training = state.following()
+        if training is not None and training.active:
+            table = state.store().table(training.table_id) if training.table_id else None
+            elsewhere = table is not None and training.table_id != state.table_id()
+            on = f" (on {md(table.name)})" if elsewhere else ""
+            st.markdown(f"**Training:** {md(training.name)}{on}")
         trained = state.result()
         if trained is not None:
             metric = main_metric(trained.spec.task)

@@ -383,6 +383,7 @@ def load_dataset(
     if current.spec is not None:
         current.settings_template = current.spec
     current.table_id, current.frame, current.dataset_name = table.id, data, name
+    current.open_run = _newest_kept_run(table.id)  # the open run is always one of this table
     current.data_version += 1
     current.upload_error = None
     current.target = target if target in data.columns else None
@@ -660,8 +661,8 @@ def adopt_finished_run() -> None:
     current.following = None
     level = _MESSAGE_LEVELS.get(record.status, "info")
     current.train_message = (level, record.error or record.message or "Training ended.")
-    if record.files.get("model"):
-        open_run(record.id)
+    if record.files.get("model") and record.table_id == current.table_id:
+        open_run(record.id)  # a run of another table waits on the Runs page, not switching
 
 
 def set_train_message(level: str, text: str) -> None:
@@ -680,8 +681,27 @@ def runs() -> list[RunRecord]:
 
 
 def open_run(run_id: str | None) -> None:
-    """Show ``run_id`` on the Results page (and as the last run on the Train page)."""
-    session().open_run = run_id
+    """Show ``run_id`` on the Results page (and as the last run on the Train page), with its
+    table as this tab's table, so the sidebar and every page speak of the same rows. A run
+    whose table is gone from the workspace opens on the table this tab has."""
+    current = session()
+    record = current.store.run(run_id) if run_id is not None else None
+    if record is not None and record.table_id != current.table_id:
+        with contextlib.suppress(LayerlabError):
+            _work_on_runs_table(record, "open the run")
+            current.spec = record.spec
+            forget(*DATA_WIDGETS, *SPEC_WIDGETS, prefix="layer_")
+    current.open_run = run_id
+
+
+def _newest_kept_run(table_id: str) -> str | None:
+    """The newest run of ``table_id`` that has a model to open, if any."""
+    kept = [
+        record
+        for record in session().store.runs()
+        if record.table_id == table_id and not record.active and "model" in record.files
+    ]
+    return max(kept, key=lambda record: record.created).id if kept else None
 
 
 def open_run_id() -> str | None:

@@ -81,14 +81,22 @@ def test_the_results_page_draws_the_trained_network_with_its_weights(app, overfi
 
 
 def test_a_fix_on_a_run_of_another_table_trains_on_that_runs_table(app, overfitted):
-    # The churn run is open on Results; then the person loads iris on the Data page.
-    seed_trained(app, overfitted)
+    # A churn run, then the person loads iris on the Data page: no churn run is open now.
+    run_id = seed_trained(app, overfitted)
     at = app.switch_page("pages/data.py").run()
     at.selectbox(key="sample_dataset").set_value("iris.csv")
     at = at.button(key="load_sample").click().run()
-    assert session_of(at).dataset_name == "iris.csv"
-    # The churn run's diagnosis, fixed from its Results page: the fix is for churn's rows.
+    assert session_of(at).dataset_name == "iris.csv" and session_of(at).open_run is None
+    assert "Last run" not in texts(at.sidebar.markdown)
+    at = at.switch_page("pages/train.py").run()  # nor does the Train page show churn's run
+    assert "final_curves" not in [chart.key for chart in at.get("plotly_chart")]
+    # Opening the churn run on the Runs page makes churn the table again ...
+    at = at.switch_page("pages/runs.py").run()
+    at.multiselect(key="runs_selected").set_value([run_id]).run()
+    at = at.button(key="runs_open").click().run()
     at = at.switch_page("pages/results.py").run()
+    assert session_of(at).open_run == run_id and session_of(at).target == "churned"
+    # ... and its diagnosis's fix is for churn's rows.
     at = at.button(key="results_fix_overfitting").click().run()
     assert not at.exception
     session = session_of(at)
