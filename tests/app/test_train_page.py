@@ -20,6 +20,8 @@ from app_support import (
 )
 from streamlit.testing.v1 import AppTest
 
+from layerlab import workspaces
+from layerlab.records import RunRecord
 from layerlab.spec import MAX_EPOCHS, LayerSpec
 from layerlab.train import EpochEnd
 from layerlab_app import state
@@ -236,3 +238,25 @@ def test_a_new_tab_at_the_same_address_finds_the_run_still_training_and_can_stop
     reloaded.button(key="stop_button").click().run()
     reloaded = wait_for_training(reloaded)
     assert opened_result(reloaded).stop_reason == "stopped"
+
+
+def test_the_sidebar_names_the_run_training_and_its_table_when_it_is_another(app):
+    spec = seed_dataset(app, tiny_regression_frame(), "y")
+    store = workspaces.open_workspace(app.query_params[state.TOKEN_PARAM])
+    other = store.add_table("wages.csv", b"a,b\n1,2\n3,4\n", rows=2, columns=2)
+    run = RunRecord(
+        id=store.new_run_id(),
+        name="Run 4: 16 relu",
+        created=time.time(),
+        spec=spec,
+        table_id=other.id,
+        status="training",
+        owner="another-host:12:34",  # trained by another process: not this server's to recover
+    )
+    store.add_run(run)
+    settings = store.get_setting("session")
+    store.set_setting("session", {**settings, "following": run.id})
+    at = app.run()
+    assert not at.exception
+    assert "**Training:** Run 4: 16 relu (on wages.csv)" in texts(at.sidebar.markdown)
+    assert "**Data:** tiny.csv" in texts(at.sidebar.markdown)
