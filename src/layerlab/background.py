@@ -33,6 +33,7 @@ import pandas as pd
 
 from layerlab.errors import LayerlabError, WorkspaceFull
 from layerlab.records import RunRecord
+from layerlab.run_events import CheckpointSaved, EpochEnd
 from layerlab.store import WorkspaceStore, is_workspace
 from layerlab.workers import Job, WorkerBug, WorkerPool, shared_pool
 
@@ -268,8 +269,6 @@ class RunManager:
     @staticmethod
     def _record_events(store: WorkspaceStore, run_id: str, events: list) -> None:
         """Write one tick's events: the new epochs in one go, then the best and saved epochs."""
-        from layerlab.train import CheckpointSaved, EpochEnd
-
         epochs = [
             {"epoch": event.epoch, **event.metrics}
             for event in events

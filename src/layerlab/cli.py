@@ -385,7 +385,7 @@ def _runs(args) -> int:
 def comparison_line(evaluation, *, searched: bool = False) -> str:
     """How the network compares with its baselines, and what to try when gradient boosting
     does better (``searched``: the network is already a search's winner)."""
-    from layerlab.evaluate import BEHIND_STRONGEST
+    from layerlab.evaluation import BEHIND_STRONGEST
 
     outcome, sentence = evaluation.comparison()
     if outcome != BEHIND_STRONGEST:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from layerlab.build import summary_text
 from layerlab.errors import BundleError, SpecError
-from layerlab.evaluate import Evaluation
+from layerlab.evaluation import Evaluation
 from layerlab.insights import Insights
 from layerlab.reading import load_model_file, model_outputs, read_bundle_json, write_csv
 from layerlab.runtime import configure_tensorflow

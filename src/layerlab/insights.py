@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from layerlab.errors import DataError
-from layerlab.evaluate import BASELINE_NAMES, Evaluation
+from layerlab.evaluation import BASELINE_NAMES, Evaluation
 from layerlab.train import TrainingResult
 
 INSIGHT_FILES = {

@@ -23,7 +23,7 @@ from layerlab.spec import ModelSpec
 
 if TYPE_CHECKING:
     from layerlab.data import ColumnProfile
-    from layerlab.evaluate import Evaluation
+    from layerlab.evaluation import Evaluation
     from layerlab.leaks import SingleColumnScore
     from layerlab.records import RunRecord
     from layerlab.train import TrainingResult
@@ -328,7 +328,8 @@ def keep_files(
     from layerlab.build import predict_frame
     from layerlab.code_export import train_script
     from layerlab.effects import opening_predictions_json
-    from layerlab.evaluate import BASELINE_NAMES, evaluate
+    from layerlab.evaluate import evaluate
+    from layerlab.evaluation import BASELINE_NAMES
     from layerlab.export import bundle_zip
     from layerlab.insights import run_insights
     from layerlab.leaks import strongest_feature, suspiciously_good

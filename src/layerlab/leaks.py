@@ -41,7 +41,7 @@ from layerlab.numbers import readable_number
 from layerlab.reading import as_category_text, as_numeric, date_part_source
 
 if TYPE_CHECKING:
-    from layerlab.evaluate import Evaluation
+    from layerlab.evaluation import Evaluation
     from layerlab.spec import ModelSpec
 
 # Held-out scores that count as "almost exactly".

@@ -20,7 +20,7 @@ from layerlab.spec import ModelSpec
 if TYPE_CHECKING:
     import pandas as pd
 
-    from layerlab.evaluate import Evaluation
+    from layerlab.evaluation import Evaluation
     from layerlab.leaks import SingleColumnScore
 
 RUN_STATUSES = ("queued", "training", "finished", "stopped", "diverged", "failed", "interrupted")
@@ -326,7 +326,7 @@ def evaluation_to_json(evaluation: Evaluation) -> str:
 def evaluation_from_json(text: str | bytes) -> Evaluation:
     """Read what ``evaluation_to_json`` wrote; ``ValueError`` saying what is wrong otherwise."""
     from layerlab.data import ClassBalance
-    from layerlab.evaluate import Evaluation
+    from layerlab.evaluation import Evaluation
 
     content = decode_json(text)
     if not isinstance(content, dict):

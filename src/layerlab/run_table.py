@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from layerlab.evaluate import HEADLINE
+from layerlab.evaluation import HEADLINE
 from layerlab.numbers import readable_number
 from layerlab.records import RunRecord
 from layerlab.spec import ModelSpec

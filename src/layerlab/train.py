@@ -46,9 +46,16 @@ from layerlab.engine import make_optimizer as _optimizer  # noqa: F401 (bench/tr
 from layerlab.engine import per_sample_loss as _per_sample_loss  # noqa: F401 (the same)
 from layerlab.errors import TrainingError
 from layerlab.memory import check_memory
-from layerlab.reading import as_category_text
+from layerlab.run_events import (
+    CheckpointSaved,
+    EpochEnd,
+    EpochProgress,
+    TrainingEvent,
+    main_metric,
+)
 from layerlab.run_messages import STOP_REASONS, run_message
 from layerlab.spec import ModelSpec
+from layerlab.splits import Splits, split_frame
 from layerlab.task import check_target, drop_missing_target
 from layerlab.training_guards import (
     DIVERGENCE_FACTOR,
@@ -80,57 +87,6 @@ __all__ = [
 # Long epochs run in slices of about this many seconds, so progress is reported
 # and Stop is honoured at least twice a second.
 SLICE_SECONDS = 0.25
-
-
-@dataclass(frozen=True)
-class Splits:
-    """The three disjoint parts of the table: fit on train, tune on validation, report on test."""
-
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    test: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class EpochEnd:
-    """Sent after every completed epoch."""
-
-    epoch: int
-    epochs: int
-    metrics: dict[str, float]
-    elapsed_seconds: float
-    best_epoch: int
-    # The validation loss of the answer that ignores every column, the yardstick for
-    # "learns nothing" (``diagnosis.diagnose``).
-    naive_val_loss: float | None = None
-
-
-@dataclass(frozen=True)
-class CheckpointSaved:
-    """Sent after the kept weights of ``epoch`` were written to ``path`` (a ``.keras`` file)."""
-
-    epoch: int
-    path: str
-
-
-@dataclass(frozen=True)
-class EpochProgress:
-    """Sent after a slice of training unless another event went out within the last half
-    slice, so a progress bar moves (and Stop is heard) between epoch ends.
-
-    ``fraction`` is the share of ``epoch`` trained; 1.0 when the epoch is trained
-    and its validation still runs. The previous epoch's ``EpochEnd`` can come
-    after the first progress of the next: its validation runs while the next
-    epoch trains.
-    """
-
-    epoch: int
-    epochs: int
-    fraction: float
-    elapsed_seconds: float
-
-
-TrainingEvent = EpochEnd | EpochProgress | CheckpointSaved
 
 
 @dataclass
@@ -175,39 +131,6 @@ class TrainingResult:
     @property
     def main_metric(self) -> str:
         return main_metric(self.spec.task)
-
-
-def main_metric(task: str) -> str:
-    """The metric shown beside the loss: accuracy for classes, MAE for numbers."""
-    return "mae" if task == "regression" else "accuracy"
-
-
-def split_frame(frame: pd.DataFrame, spec: ModelSpec) -> Splits:
-    """Seeded train/validation/test split, stratified by class for classification.
-
-    Stratification is skipped when a class is too small for it; the split is
-    then random but still seeded.
-    """
-    from sklearn.model_selection import train_test_split
-
-    def split(part: pd.DataFrame, fraction: float, seed: int):
-        stratify = None
-        if spec.task != "regression":
-            labels = as_category_text(part[spec.target])
-            if pd.Series(labels).value_counts().min() >= 2:
-                stratify = labels
-        try:
-            return train_test_split(part, test_size=fraction, random_state=seed, stratify=stratify)
-        except ValueError:
-            return train_test_split(part, test_size=fraction, random_state=seed)
-
-    rest, test = split(frame, spec.test_split, spec.seed)
-    train, validation = split(rest, spec.validation_split / (1 - spec.test_split), spec.seed + 1)
-    return Splits(
-        train=train.reset_index(drop=True),
-        validation=validation.reset_index(drop=True),
-        test=test.reset_index(drop=True),
-    )
 
 
 def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from layerlab.records import RunRecord
-from layerlab.train import EpochEnd, EpochProgress
+from layerlab.run_events import EpochEnd, EpochProgress
 from layerlab.workers import Job
 from layerlab_app import diagnosis_panel
 from layerlab_app.figures import learning_curves

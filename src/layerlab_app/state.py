@@ -33,6 +33,7 @@ from layerlab.errors import LayerlabError, WorkspaceError, WorkspaceFull
 from layerlab.jobs import ModelSummary, TrainedModel
 from layerlab.profiling import profile_table
 from layerlab.spec import ModelSpec, default_spec
+from layerlab.splits import split_frame
 from layerlab.workers import Job, quick_pool
 
 if TYPE_CHECKING:
@@ -783,7 +784,6 @@ def run_splits(run_id: str, spec: ModelSpec):
     """The train / validation / test splits of a run of this workspace, recomputed from its
     table (the split is seeded); a ``LayerlabError`` when that table is gone."""
     from layerlab.task import drop_missing_target
-    from layerlab.train import split_frame
 
     data = run_frame(run_id)
     if data is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.evaluate import AHEAD, BASELINE_NAMES, BEHIND_STRONGEST, Evaluation
+from layerlab.evaluation import AHEAD, BASELINE_NAMES, BEHIND_STRONGEST, Evaluation
 from layerlab.leaks import (
     SingleColumnScore,
     baseline_too_good_sentence,

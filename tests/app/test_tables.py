@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from layerlab.evaluate import Evaluation
+from layerlab.evaluation import Evaluation
 from layerlab.spec import Feature, ModelSpec
 from layerlab_app.tables import (
     metrics_table,

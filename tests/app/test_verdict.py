@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layerlab.evaluate import Evaluation
+from layerlab.evaluation import Evaluation
 from layerlab.leaks import SingleColumnScore
 from layerlab_app.tables import verdict
 

@@ -19,7 +19,8 @@ from layerlab.boosting import (
 )
 from layerlab.cli import comparison_line
 from layerlab.data import profile_columns
-from layerlab.evaluate import AHEAD, BEHIND, BEHIND_STRONGEST, Evaluation, evaluate
+from layerlab.evaluate import evaluate
+from layerlab.evaluation import AHEAD, BEHIND, BEHIND_STRONGEST, Evaluation
 from layerlab.model_card import CardFacts, Interval, card_markdown
 from layerlab.reading import read_csv
 from layerlab.records import evaluation_from_json, evaluation_to_json

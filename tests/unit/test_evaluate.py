@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from layerlab.data import class_balance, profile_columns
-from layerlab.evaluate import (
+from layerlab.evaluate import evaluate
+from layerlab.evaluation import (
     Evaluation,
     classification_metrics,
-    evaluate,
-    readable_number,
     regression_metrics,
     threshold_scores,
 )
+from layerlab.numbers import readable_number
 from layerlab.reading import read_csv
 from layerlab.spec import Feature, ModelSpec, default_spec
 from layerlab.task import check_target

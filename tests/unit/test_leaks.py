@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from layerlab.data import profile_columns
-from layerlab.evaluate import Evaluation
+from layerlab.evaluation import Evaluation
 from layerlab.leaks import (
     MIN_ROWS,
     SingleColumnScore,

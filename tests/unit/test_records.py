@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from layerlab.data import ClassBalance
-from layerlab.evaluate import Evaluation
+from layerlab.evaluation import Evaluation
 from layerlab.leaks import SingleColumnScore
 from layerlab.records import (
     RunRecord,

@@ -1,0 +1,57 @@
+"""What a training run tells as it goes, as plain values: the events a trainer sends, and the
+metric shown beside the loss.
+
+Kept apart from ``train.py`` (which imports Keras) so that the Streamlit server, which
+follows runs through these events and never imports TensorFlow, can name them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """Sent after every completed epoch."""
+
+    epoch: int
+    epochs: int
+    metrics: dict[str, float]
+    elapsed_seconds: float
+    best_epoch: int
+    # The validation loss of the answer that ignores every column, the yardstick for
+    # "learns nothing" (``diagnosis.diagnose``).
+    naive_val_loss: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    """Sent after the kept weights of ``epoch`` were written to ``path`` (a ``.keras`` file)."""
+
+    epoch: int
+    path: str
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """Sent after a slice of training unless another event went out within the last half
+    slice, so a progress bar moves (and Stop is heard) between epoch ends.
+
+    ``fraction`` is the share of ``epoch`` trained; 1.0 when the epoch is trained
+    and its validation still runs. The previous epoch's ``EpochEnd`` can come
+    after the first progress of the next: its validation runs while the next
+    epoch trains.
+    """
+
+    epoch: int
+    epochs: int
+    fraction: float
+    elapsed_seconds: float
+
+
+TrainingEvent = EpochEnd | EpochProgress | CheckpointSaved
+
+
+def main_metric(task: str) -> str:
+    """The metric shown beside the loss: accuracy for classes, MAE for numbers."""
+    return "mae" if task == "regression" else "accuracy"
