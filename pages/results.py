@@ -5,7 +5,7 @@ import re
 import streamlit as st
 
 from layerlab.errors import LayerlabError
-from layerlab.importance import importance_sentence
+from layerlab.importance_report import importance_sentence
 from layerlab.numbers import readable_number
 from layerlab.predict import check_columns
 from layerlab.reading import MAX_UPLOAD_MB, csv_bytes, read_csv

@@ -41,10 +41,10 @@ from typing import IO, Any
 from layerlab import limits, reading
 from layerlab.archive_settings import LABEL_LENGTH, TEXT_LENGTH, checked_settings
 from layerlab.errors import LayerlabError, SpecError, WorkspaceError
-from layerlab.jobs import RUN_FILES
 from layerlab.keras_file_check import check_keras_file, max_keras_file_bytes
 from layerlab.network_weights import check_network_file
 from layerlab.records import RunRecord, TableRecord, check_run_json, decode_json, encode_json
+from layerlab.run_files import RUN_FILES
 from layerlab.store import (
     _ID,
     _SETTING,

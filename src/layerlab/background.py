@@ -34,6 +34,7 @@ import pandas as pd
 from layerlab.errors import LayerlabError, WorkspaceFull
 from layerlab.records import RunRecord
 from layerlab.run_events import CheckpointSaved, EpochEnd
+from layerlab.run_messages import STOP_REASONS
 from layerlab.store import WorkspaceStore, is_workspace
 from layerlab.workers import Job, WorkerBug, WorkerPool, shared_pool
 
@@ -412,7 +413,7 @@ def _discard_if_gone(store: WorkspaceStore, run_id: str) -> None:
 def _files_on_disk(store: WorkspaceStore, run_id: str) -> dict[str, str]:
     """The run's files (written by the worker) that are on disk, by role, relative to the
     workspace."""
-    from layerlab.jobs import RUN_FILES
+    from layerlab.run_files import RUN_FILES
 
     folder = store.run_folder(run_id)
     return {
@@ -425,8 +426,6 @@ def _files_on_disk(store: WorkspaceStore, run_id: str) -> dict[str, str]:
 def _limit_message(message: str, limit_sentence: str) -> str:
     """The trainer's words for a run the time limit stopped: the limit's sentence in place of
     "stopped on request" (the rest, such as which weights are kept, stays)."""
-    from layerlab.run_messages import STOP_REASONS
-
     on_request = STOP_REASONS["stopped"]
     if on_request in message:
         return message.replace(on_request, limit_sentence)

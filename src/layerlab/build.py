@@ -43,6 +43,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from layerlab.encoding import (
+    MAX_CATEGORIES,
+    piecewise_edges,
+)
 from layerlab.reading import (
     as_category_keys,
     as_numeric,
@@ -53,15 +57,9 @@ from layerlab.reading import model_inputs as column_inputs
 from layerlab.runtime import configure_tensorflow
 from layerlab.spec import ModelSpec
 
-# A column with more categories than this keeps the most frequent ones; the rest
-# share the out-of-vocabulary slot, so one ID-like column cannot blow up the model.
-MAX_CATEGORIES = 100
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "on"})
 # Robust scaling clips smoothly towards ±SMOOTH_CLIP: x / sqrt(1 + (x / 3)²).
 SMOOTH_CLIP = 3.0
-# Piecewise-linear encoding: this many quantile bins of the training values (fewer for
-# a column with fewer distinct values; none for one with fewer than 3).
-PIECEWISE_BINS = 16
 
 
 @dataclass(frozen=True)
@@ -277,19 +275,6 @@ def _robust_centre_and_spread(finite: np.ndarray) -> tuple[float, float]:
     if spread <= 1e-12:
         spread = float(finite.max() - finite.min()) / 2
     return float(centre), spread if spread > 1e-12 else 1.0
-
-
-def piecewise_bins(distinct: int, bins: int = PIECEWISE_BINS) -> int:
-    """How many bins ``piecewise_edges`` gives a column of ``distinct`` values, at most (0 for
-    fewer than 3 values, where bins add nothing to the scaled value itself)."""
-    return min(distinct - 1, bins) if distinct >= 3 else 0
-
-
-def piecewise_edges(finite: np.ndarray, bins: int = PIECEWISE_BINS) -> np.ndarray:
-    """Distinct quantile edges of the training values (at most ``bins + 1``)."""
-    if finite.size == 0:
-        return np.array([])
-    return np.unique(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)))
 
 
 def chain(stack: list[object], x):

@@ -420,8 +420,9 @@ def _epoch_display() -> EpochBar | EpochLines:
 
 def _predict(args) -> int:
     from layerlab.export import load_bundle
-    from layerlab.predict import check_columns, score
+    from layerlab.predict import check_columns
     from layerlab.reading import read_csv, write_csv
+    from layerlab.scoring import score
 
     bundle = load_bundle(args.bundle)
     frame = read_csv(args.data)

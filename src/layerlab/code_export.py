@@ -17,7 +17,8 @@ import ast
 import json
 from pathlib import Path
 
-from layerlab.build import MAX_CATEGORIES, PIECEWISE_BINS, SMOOTH_CLIP, TRUE_WORDS
+from layerlab.build import SMOOTH_CLIP, TRUE_WORDS
+from layerlab.encoding import MAX_CATEGORIES, PIECEWISE_BINS
 from layerlab.engine import WARMUP_SHARE
 from layerlab.spec import ModelSpec
 

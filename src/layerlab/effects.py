@@ -4,7 +4,7 @@ The trained model lives in a worker process, so each picture is made in two step
 ``ice_rows`` / ``surface_rows`` write ONE raw frame of rows to predict (the model reads
 it as it reads any table to score), and ``ice_curves`` / ``surface_values`` turn the
 predictions for those rows back into lines and grids. ``predictions_from_scored`` reads
-the scored frame that ``layerlab.predict.score`` returns (what the worker sends back)
+the scored frame that ``layerlab.scoring.score`` returns (what the worker sends back)
 as the plain array the second step takes.
 
 ICE (individual conditional expectation): a few real rows, each predicted again with one
@@ -278,7 +278,7 @@ def predictions_from_scored(
     scored: pd.DataFrame, spec: ModelSpec, classes: tuple[str, ...]
 ) -> np.ndarray:
     """The values (regression) or class probabilities (one column per class, in ``classes``
-    order) in a frame scored by ``layerlab.predict.score``: its ``prediction`` column, or its
+    order) in a frame scored by ``layerlab.scoring.score``: its ``prediction`` column, or its
     ``probability_<class>`` columns."""
     if spec.task == "regression":
         names = ["prediction"]

@@ -31,10 +31,8 @@ from typing import Protocol
 import numpy as np
 
 from layerlab.build import BuiltModel
+from layerlab.encoding import EVAL_BATCH
 from layerlab.spec import BETA_2_OPTIMIZERS, ModelSpec
-
-# Rows per evaluation call: bounds the memory of the validation pass (see memory.py).
-EVAL_BATCH = 32_768
 
 
 @dataclass(frozen=True)

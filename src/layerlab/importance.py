@@ -28,22 +28,16 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from layerlab.numbers import readable_number
+from layerlab.importance_report import (
+    MIN_SECONDS,
+    SCORE_NAMES,
+    TIME_SHARE,
+)
 from layerlab.reading import as_numeric, class_indices
 from layerlab.train import TrainingResult, preprocess
 
-__all__ = [
-    "importance_csv",
-    "importance_seconds",
-    "importance_sentence",
-    "permutation_importances",
-]
+__all__ = ["importance_seconds", "permutation_importances"]
 
-SCORE_NAMES = {"regression": "MAE", "binary": "log loss", "multiclass": "log loss"}
-# ``rows``: the test rows the importance was judged on (missing in runs kept before it was).
-COLUMNS = ["column", "importance", "spread", "score", "rows"]
-# The sentence names this many columns; the rest are summed up in a few words.
-SENTENCE_COLUMNS = 3
 # Shuffled copies of the feature matrix are predicted together, up to about this many cells
 # (rows x model inputs) at a time: few calls keep Keras's fixed cost per call small, the cap
 # keeps memory so (8 MB of float32).
@@ -51,10 +45,6 @@ CHUNK_CELLS = 2_000_000
 # A test split larger than this is judged on a seeded sample: a few thousand rows rank
 # columns about as well as a million, and every shuffle is one more pass over them.
 MAX_ROWS = 2_000
-# Importance may take this share of the training's seconds, and never less than
-# ``MIN_SECONDS`` (a run of a few seconds still gets its columns measured).
-TIME_SHARE = 0.25
-MIN_SECONDS = 2.0
 
 
 def importance_seconds(training_seconds: float) -> float:
@@ -241,61 +231,3 @@ def permutation_importances(
         }
     )
     return table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def importance_csv(table: pd.DataFrame) -> bytes:
-    """The importance table as UTF-8 CSV, for the bundle's ``importance.csv``."""
-    from layerlab.reading import csv_bytes
-
-    # A table kept before ``rows`` existed goes without it; names like formulas are quoted.
-    return csv_bytes(table[[name for name in COLUMNS if name in table]])
-
-
-def importance_sentence(table: pd.DataFrame) -> str:
-    """One sentence for people: the columns whose shuffling hurts the test score most, on how
-    many test rows, and how many columns were not measured in the time allowed."""
-    if table.empty:
-        return "There is no feature column to judge."
-    measured = table[table["importance"].notna()]
-    unmeasured = len(table) - len(measured)
-    rows = table["rows"].iloc[0] if "rows" in table else np.nan
-    judged = f" on {int(rows):,} test rows" if pd.notna(rows) else ""
-    if measured.empty:
-        return (
-            f"No column was measured{judged}: shuffling them took longer than the "
-            f"{TIME_SHARE:.0%} of the training time that importance may take."
-        )
-    sentence = _ranking(measured)
-    if unmeasured:
-        sentence += (
-            f" Measured{judged} for the {len(measured):,} columns likeliest to matter; the "
-            f"other {unmeasured:,} were not measured within the {TIME_SHARE:.0%} of the "
-            "training time that importance may take."
-        )
-    elif judged:
-        sentence += f" Measured{judged}."
-    return sentence
-
-
-def _ranking(table: pd.DataFrame) -> str:
-    score = table["score"].iloc[0]
-    if not table["importance"].iloc[0] > 0:
-        return (
-            f"Shuffling no single column makes the test {score} worse: "
-            "the model does not lean on any one of them."
-        )
-    parts = []
-    for position, row in enumerate(table.head(SENTENCE_COLUMNS).itertuples(index=False)):
-        importance, spread = readable_number(row.importance), readable_number(row.spread)
-        verb = f" makes the test {score} worse" if position == 0 else ""
-        if row.importance > 0:
-            parts.append(f"{row.column}{verb} by {importance} (± {spread})")
-        else:
-            parts.append(f"{row.column} not at all ({importance} ± {spread})")
-    sentence = "Shuffling " + ", ".join(parts)
-    rest = len(table) - len(parts)
-    if rest == 1:
-        sentence += "; the other column matters less"
-    elif rest > 1:
-        sentence += f"; the other {rest} columns matter less"
-    return sentence + "."

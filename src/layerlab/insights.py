@@ -34,7 +34,7 @@ class Insights:
 
     def files(self) -> dict[str, bytes]:
         """File name -> bytes, to write beside the model and into the bundle."""
-        from layerlab.importance import importance_csv
+        from layerlab.importance_report import importance_csv
 
         return {
             INSIGHT_FILES["importance"]: importance_csv(self.importance),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.build import MAX_CATEGORIES, piecewise_bins
+from layerlab.encoding import EVAL_BATCH, MAX_CATEGORIES, piecewise_bins
 from layerlab.errors import LayerlabError, TrainingError
 from layerlab.reading import as_numeric
 from layerlab.spec import LayerSpec, ModelSpec
@@ -268,8 +268,6 @@ def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
     4. Evaluation: the splits and features still held, the weights and programs,
        and the largest of the baselines' and insights' needs (``_evaluation``).
     """
-    from layerlab.train import EVAL_BATCH  # not at the top: train.py may import this module
-
     n_train, n_val = _split_rows(spec, table.rows)
     batch = max(min(spec.batch_size, n_train), 1)
     trainable, frozen = _parameters(spec.layers, table.n_features, table.n_outputs)

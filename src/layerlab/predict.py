@@ -1,4 +1,6 @@
-"""Scoring new rows with a trained model: column checks and a predictions table.
+"""The checks new rows pass before a trained model scores them: the columns it needs, and
+numbers where it reads numbers. Plain pandas, so the app checks an upload at once; the
+scoring itself is ``scoring.score``'s, in a worker or the CLI.
 
 The same rules serve the app's "score new data" panel, the CLI's ``predict``
 command and the bundle's standalone ``predict.py``: they live in
@@ -9,13 +11,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layerlab.build import predict_outputs
 from layerlab.errors import SchemaError
 from layerlab.reading import (
     date_part_source,
     missing_columns_message,
     non_number_message,
-    prediction_table,
 )
 from layerlab.spec import ModelSpec
 
@@ -36,16 +36,3 @@ def check_values(frame: pd.DataFrame, spec: ModelSpec) -> None:
     message = non_number_message(frame, numeric)
     if message is not None:
         raise SchemaError(message)
-
-
-def score(model, spec: ModelSpec, classes: tuple[str, ...], frame: pd.DataFrame) -> pd.DataFrame:
-    """Predict every row of ``frame``; missing values and unseen categories are fine, values
-    that are not numbers in a numeric column are refused (``check_values``).
-
-    ``model`` is the full Keras model (``BuiltModel.model`` or a loaded ``model.keras``).
-    """
-    check_columns(frame, spec)
-    if len(frame) == 0:
-        raise SchemaError("The file has a header but no rows to score. Add at least one row.")
-    check_values(frame, spec)
-    return prediction_table(spec.task, list(classes), predict_outputs(model, spec, frame))

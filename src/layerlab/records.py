@@ -383,7 +383,7 @@ def check_run_json(role: str, text: bytes) -> None:
         return
     values = json.loads(text)
     if role == "summary":
-        from layerlab.jobs import ModelSummary
+        from layerlab.run_files import ModelSummary
 
         if not (
             isinstance(values, dict)
@@ -394,7 +394,7 @@ def check_run_json(role: str, text: bytes) -> None:
             raise ValueError("it lacks the network's rows and text.")
         ModelSummary.from_dict(values)
     elif role == "importance":
-        from layerlab.importance import COLUMNS
+        from layerlab.importance_report import COLUMNS
 
         if not isinstance(values, list) or not all(
             isinstance(row, dict)

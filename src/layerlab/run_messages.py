@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from layerlab.numbers import readable_number
 from layerlab.spec import DEFAULT_LEARNING_RATES
-from layerlab.training_guards import Divergence
+
+if TYPE_CHECKING:  # the trainer's record of a divergence; its module needs the engine
+    from layerlab.training_guards import Divergence
 
 STOP_REASONS = {
     "completed": "Training ran all {epochs} epochs.",

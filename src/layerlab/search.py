@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     import optuna
 
     from layerlab.background import RunManager
-    from layerlab.jobs import TrainedModel
+    from layerlab.run_files import TrainedModel
     from layerlab.store import WorkspaceStore
     from layerlab.workers import Job, WorkerPool
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from layerlab.build import MAX_CATEGORIES, piecewise_bins
+from layerlab.encoding import MAX_CATEGORIES, piecewise_bins
 from layerlab.network_weights import InputGroup
 from layerlab.spec import LayerSpec, ModelSpec
 from layerlab_app.text import plotly_text

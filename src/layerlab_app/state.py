@@ -30,8 +30,8 @@ import streamlit as st
 from layerlab.archive_settings import session_settings
 from layerlab.background import shared_manager
 from layerlab.errors import LayerlabError, WorkspaceError, WorkspaceFull
-from layerlab.jobs import ModelSummary, TrainedModel
 from layerlab.profiling import profile_table
+from layerlab.run_files import ModelSummary, TrainedModel
 from layerlab.spec import ModelSpec, default_spec
 from layerlab.splits import split_frame
 from layerlab.workers import Job, quick_pool

@@ -127,7 +127,7 @@ def what_if_fields(train: pd.DataFrame, spec: ModelSpec) -> list[WhatIfField]:
 
 
 def what_if_row(values: dict[str, float | str]) -> pd.DataFrame:
-    """The form's values as a one-row table for ``layerlab.predict.score``."""
+    """The form's values as a one-row table for ``layerlab.scoring.score``."""
     return pd.DataFrame({name: [value] for name, value in values.items()})
 
 

@@ -22,9 +22,10 @@ from streamlit.testing.v1 import AppTest
 from layerlab import workspaces
 from layerlab.background import keep_run, outcome_status, shared_manager
 from layerlab.data import profile_columns
-from layerlab.jobs import JobContext, TrainedModel, train_model
+from layerlab.jobs import JobContext, train_model
 from layerlab.reading import read_csv
 from layerlab.records import RunRecord
+from layerlab.run_files import TrainedModel
 from layerlab.spec import LayerSpec, ModelSpec, default_spec
 from layerlab.task import check_target
 from layerlab_app import state

@@ -12,8 +12,8 @@ import pytest
 
 from layerlab.background import RunManager, owner_alive, this_process
 from layerlab.data import profile_columns
-from layerlab.jobs import TrainedModel
 from layerlab.records import RunRecord
+from layerlab.run_files import TrainedModel
 from layerlab.spec import LayerSpec, ModelSpec, default_spec
 from layerlab.store import WorkspaceStore
 from layerlab.workers import WorkerPool

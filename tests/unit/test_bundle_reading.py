@@ -22,8 +22,8 @@ import pytest
 
 from layerlab.errors import BundleError
 from layerlab.export import bundle_zip, load_bundle, write_bundle
-from layerlab.predict import score
 from layerlab.reading import read_csv
+from layerlab.scoring import score
 
 CITIES = ["Café du Nord", "Crème", "Zürich", "Montréal"]
 LABELS = ["=1+1", "@SUM(A1)"]

@@ -436,7 +436,7 @@ def test_a_score_too_good_to_be_true_is_questioned_in_the_summary(tmp_path, caps
 
 
 def test_train_keeps_its_run_in_a_workspace_folder_and_runs_lists_it(tmp_path, capsys):
-    from layerlab.jobs import TrainedModel
+    from layerlab.run_files import TrainedModel
     from layerlab.store import WorkspaceStore
 
     workspace = tmp_path / "study"

@@ -14,8 +14,9 @@ import pytest
 
 from layerlab.errors import LayerlabError, SchemaError
 from layerlab.export import BUNDLE_FILES, bundle_zip, load_bundle, write_bundle
-from layerlab.predict import check_columns, score
+from layerlab.predict import check_columns
 from layerlab.reading import read_csv
+from layerlab.scoring import score
 from layerlab.spec import ModelSpec
 
 # `python BUNDLE/predict.py new.csv`, in an interpreter where Layerlab cannot be imported.

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from layerlab import importance
-from layerlab.importance import importance_csv, importance_sentence, permutation_importances
+from layerlab.importance import permutation_importances
+from layerlab.importance_report import importance_csv, importance_sentence
 from layerlab.spec import Feature, LayerSpec, ModelSpec
 from layerlab.train import train
 

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from layerlab.errors import SchemaError
-from layerlab.predict import non_number_message, score
+from layerlab.predict import non_number_message
 from layerlab.reading import read_csv
+from layerlab.scoring import score
 
 SCORED_COLUMNS = (
     "age,region,contract,tenure_months,monthly_charges,support_calls,payment_method,"

@@ -19,9 +19,11 @@ from layerlab import evaluate as evaluate_module
 from layerlab import importance, insights
 from layerlab.boosting import fit_stoppably
 from layerlab.evaluate import evaluate
-from layerlab.jobs import RUN_FILES, JobContext, skipped_sentence, train_model
+from layerlab.importance_report import importance_sentence
+from layerlab.jobs import JobContext, skipped_sentence, train_model
 from layerlab.model_card import bootstrap_intervals
 from layerlab.records import evaluation_from_json
+from layerlab.run_files import RUN_FILES
 from layerlab.spec import Feature, LayerSpec, ModelSpec
 from layerlab.train import EpochEnd, train
 from layerlab_app.tables import metrics_table, verdict
@@ -166,7 +168,7 @@ def test_stop_inside_importance_makes_no_further_model_call(wide_result, monkeyp
 def test_importance_stops_at_its_time_budget_and_says_what_it_left(wide_result):
     table = importance.permutation_importances(wide_result, seconds=0.0)
     assert table["importance"].isna().all() and table["spread"].isna().all()
-    assert importance.importance_sentence(table).startswith("No column was measured on 60 test")
+    assert importance_sentence(table).startswith("No column was measured on 60 test")
 
 
 def test_stopped_evaluation_keeps_the_test_scores_and_the_naive_baseline(wide_result):

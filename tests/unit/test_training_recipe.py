@@ -10,14 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.build import (
-    PIECEWISE_BINS,
-    SMOOTH_CLIP,
-    build_model,
-    piecewise_bins,
-    piecewise_edges,
-    predict_outputs,
-)
+from layerlab.build import SMOOTH_CLIP, build_model, predict_outputs
+from layerlab.encoding import PIECEWISE_BINS, piecewise_bins, piecewise_edges
 from layerlab.engine import learning_rate_schedule, make_optimizer, per_sample_loss
 from layerlab.errors import SpecError
 from layerlab.spec import LEGACY_TRAINING, Feature, ModelSpec
