@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from layerlab.errors import LayerlabError
+from layerlab.schema.errors import LayerlabError
 from layerlab_app import routing, sidebar, state, workspace_panel
 from layerlab_app.text import md
 

@@ -52,7 +52,7 @@ LAYERS = (64, 64)
 BATCH, EPOCHS = 32, 20
 PREDICT_ROWS = 1_000
 PARTS = ("cli", "phases", "app")
-EXTRA_IDLE_ENV = "LAYERLAB_EXTRA_WORKER_IDLE_SECONDS"  # layerlab.workers reads it
+EXTRA_IDLE_ENV = "LAYERLAB_EXTRA_WORKER_IDLE_SECONDS"  # layerlab.runs.workers reads it
 
 # The scikit-learn contender: the same rows (Layerlab's split, by scikit-learn's own
 # train_test_split with its fractions and seeds), standardized numbers with gaps filled,
@@ -90,17 +90,17 @@ print(f"test_accuracy={model.score(test.drop(columns=[target]), test[target]):.4
 # What ``phases`` wraps with a clock: (module, attribute, the step's name). Nested steps
 # count once: a step's seconds are its own, without the wrapped steps inside it.
 PHASES = (
-    ("layerlab.reading", "read_csv", "read the CSV"),
-    ("layerlab.cli", "_spec_from_args", "choose the columns (profiles, leak checks)"),
-    ("layerlab.train", "split_frame", "split the rows"),
-    ("layerlab.runtime", "import_tensorflow", "import TensorFlow"),
-    ("layerlab.train", "build_model", "build the network and its preprocessing"),
-    ("layerlab.train", "preprocess", "preprocess the splits"),
-    ("layerlab.train.TrainingRun", "_train", "the epochs (with compiling the loop)"),
-    ("layerlab.evaluate", "evaluate", "evaluate: network and linear baseline"),
-    ("layerlab.evaluate", "_early_boosting", "wait for gradient boosting"),
-    ("layerlab.insights", "run_insights", "importance, model card, train.py"),
-    ("layerlab.export", "write_bundle", "write the bundle (model.keras and files)"),
+    ("layerlab.tabular.reading", "read_csv", "read the CSV"),
+    ("layerlab.cli.main", "_spec_from_args", "choose the columns (profiles, leak checks)"),
+    ("layerlab.model.train", "split_frame", "split the rows"),
+    ("layerlab.model.runtime", "import_tensorflow", "import TensorFlow"),
+    ("layerlab.model.train", "build_model", "build the network and its preprocessing"),
+    ("layerlab.model.train", "preprocess", "preprocess the splits"),
+    ("layerlab.model.train.TrainingRun", "_train", "the epochs (with compiling the loop)"),
+    ("layerlab.model.evaluate", "evaluate", "evaluate: network and linear baseline"),
+    ("layerlab.model.evaluate", "_early_boosting", "wait for gradient boosting"),
+    ("layerlab.model.insights", "run_insights", "importance, model card, train.py"),
+    ("layerlab.model.export", "write_bundle", "write the bundle (model.keras and files)"),
 )
 IMPORT_SKLEARN = "import scikit-learn (for the split, baselines and metrics)"
 ALLOWED = {"import TensorFlow", "the epochs (with compiling the loop)"}
@@ -220,7 +220,7 @@ def clocked_main(started: float, argv: list[str], _name: str) -> None:
     import importlib
 
     imported = time.time()
-    import layerlab.cli
+    import layerlab.cli.main
 
     spans: list[tuple[str, float, float]] = []
     for module_name, attribute, label in PHASES:
@@ -237,7 +237,7 @@ def clocked_main(started: float, argv: list[str], _name: str) -> None:
     import sklearn.model_selection  # noqa: F401
 
     spans.append((IMPORT_SKLEARN, begun, time.time()))
-    code = layerlab.cli.main(argv)
+    code = layerlab.cli.main.main(argv)
     ended = time.time()
     print(
         json.dumps(
@@ -252,7 +252,7 @@ def clocked_main(started: float, argv: list[str], _name: str) -> None:
         ),
         flush=True,
     )
-    layerlab.cli.exit_without_teardown(code)  # as ``python -m layerlab`` ends
+    layerlab.cli.main.exit_without_teardown(code)  # as ``python -m layerlab`` ends
 
 
 def _clocked(function, label: str, spans: list):
@@ -366,10 +366,10 @@ def worker_first_point(table: Path, folder: Path, runs: int = 4) -> dict[str, An
     to its first slice of steps (the compiled loop's tracing and XLA compilation) and to its
     first epoch's end (the epoch, and the validation pass's own compilation), as the server
     receives them. What the click waits for beyond this is the page's."""
-    from layerlab.data import profile_columns
-    from layerlab.reading import read_csv
-    from layerlab.spec import default_spec
-    from layerlab.workers import WorkerPool
+    from layerlab.runs.workers import WorkerPool
+    from layerlab.schema.spec import default_spec
+    from layerlab.tabular.data import profile_columns
+    from layerlab.tabular.reading import read_csv
 
     frame = read_csv(table.read_bytes())
     spec = default_spec("price", "regression", profile_columns(frame, "price"))

@@ -30,14 +30,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.report import Report
-from layerlab import archive, workspaces
-from layerlab.errors import LayerlabError
-from layerlab.keras_file_check import check_keras_file
-from layerlab.network_weights import read_network
-from layerlab.reading import read_csv
-from layerlab.search import SearchSettings
-from layerlab.search_board import within_caps
-from layerlab.store import WorkspaceStore
+from layerlab.runs import archive, workspaces
+from layerlab.runs.search import SearchSettings
+from layerlab.runs.search_board import within_caps
+from layerlab.runs.store import WorkspaceStore
+from layerlab.schema.errors import LayerlabError
+from layerlab.tabular.keras_file_check import check_keras_file
+from layerlab.tabular.network_weights import read_network
+from layerlab.tabular.reading import read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1_000_000

@@ -9,7 +9,7 @@ table is loaded, and the peak resident memory is reset (``/proc/self/clear_refs`
 or a 5 ms sampler where that is refused). The number reported is the peak
 resident memory during ``TrainingRun(frame, spec).run()`` above the memory
 held right before it: what the run itself costs the worker. The estimate is
-``layerlab.memory.estimate_training_memory(spec, frame)`` for the same spec and
+``layerlab.tabular.memory.estimate_training_memory(spec, frame)`` for the same spec and
 table. Target: within 30% of the measured peak for each of the five networks; a
 sixth row, issue 15's 4 layers of 4096 units, is shown for scale.
 
@@ -108,7 +108,7 @@ def load_table(name: str, rows: int):
     """(frame, target column, task) for one of the cases' tables."""
     import numpy as np
 
-    from layerlab.reading import read_csv
+    from layerlab.tabular.reading import read_csv
 
     if name in ("churn", "churn_categorical"):
         base = read_csv(DATA_DIR / "customer_churn.csv")
@@ -151,8 +151,8 @@ def _categorical_churn(frame):
 
 
 def make_spec(case: dict):
-    from layerlab.data import profile_columns
-    from layerlab.spec import Feature, ModelSpec, parse_layers
+    from layerlab.schema.spec import Feature, ModelSpec, parse_layers
+    from layerlab.tabular.data import profile_columns
 
     frame, target, task = load_table(case["table"], case["rows"])
     if case["table"] == "churn_categorical":
@@ -228,9 +228,9 @@ def _warm_up() -> None:
     """Import TensorFlow and train once, tiny: what a worker has done before its first real run."""
     import tensorflow as tf  # noqa: F401
 
-    from layerlab.reading import read_csv
-    from layerlab.spec import Feature, LayerSpec, ModelSpec
-    from layerlab.train import TrainingRun
+    from layerlab.model.train import TrainingRun
+    from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
+    from layerlab.tabular.reading import read_csv
 
     frame = read_csv(DATA_DIR / "iris.csv")
     spec = ModelSpec(
@@ -248,8 +248,8 @@ def run_worker(case: dict) -> dict:
     import gc
 
     _warm_up()
-    from layerlab.memory import estimate_training_memory
-    from layerlab.train import TrainingRun
+    from layerlab.model.train import TrainingRun
+    from layerlab.tabular.memory import estimate_training_memory
 
     frame, spec = make_spec(case)
     started = time.perf_counter()
@@ -293,7 +293,7 @@ NOTES = """\
   `TrainingRun(frame, spec).run()` (splitting, building, preprocessing, training,
   validation), above what the process held right before it, after TensorFlow was
   imported and one tiny run had trained. The estimate is
-  `layerlab.memory.estimate_training_memory(spec, frame)`, computed beforehand.
+  `layerlab.tabular.memory.estimate_training_memory(spec, frame)`, computed beforehand.
 - **Phase**: the estimate is the largest of three phases (splitting the table,
   preprocessing it, training); the second table shows what it says is alive then.
 - **Preprocessing**: `train.preprocess` makes each split's float32 matrix in chunks
@@ -314,7 +314,7 @@ NOTES = """\
 
 
 def _table(results: list[dict]) -> tuple[list[str], int, int]:
-    from layerlab.memory import format_bytes
+    from layerlab.tabular.memory import format_bytes
 
     lines = [
         "| network | rows | inputs | parameters | best epoch | estimate | measured peak | ratio |",

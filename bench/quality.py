@@ -72,7 +72,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from layerlab.numbers import readable_number
+from layerlab.schema.numbers import readable_number
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 0
@@ -419,7 +419,7 @@ def _sklearn_model(contender: str, task: str, columns, categorical):
 
 def layerlab_environment() -> dict:
     """Layerlab's defaults: its own thread setting, TensorFlow's C++ log lines off."""
-    from layerlab.runtime import THREADS_VARIABLE
+    from layerlab.model.runtime import THREADS_VARIABLE
 
     env = dict(os.environ)
     env.pop(THREADS_VARIABLE, None)

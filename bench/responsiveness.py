@@ -26,8 +26,8 @@ report = Report()
 
 def _run():
     from bench.train_speed import make_table
-    from layerlab.spec import Feature, ModelSpec, parse_layers
-    from layerlab.train import TrainingRun
+    from layerlab.model.train import TrainingRun
+    from layerlab.schema.spec import Feature, ModelSpec, parse_layers
 
     case = {"rows": 300_000, "numeric": 20, "categorical": 0, "task": "binary"}
     spec = ModelSpec(
@@ -43,7 +43,7 @@ def _run():
 
 
 def mid_epoch_stop() -> None:
-    from layerlab.train import EpochEnd
+    from layerlab.model.train import EpochEnd
 
     run = _run()
     stamps: list[float] = []
@@ -70,7 +70,7 @@ def mid_epoch_stop() -> None:
 
 
 def early_in_epoch_stop() -> None:
-    from layerlab.train import EpochProgress
+    from layerlab.model.train import EpochProgress
 
     run = _run()
     asked: list[float] = []

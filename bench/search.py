@@ -47,9 +47,9 @@ CAUSE_TRIALS = 15
 
 
 def churn():
-    from layerlab.data import profile_columns
-    from layerlab.reading import read_csv
-    from layerlab.spec import default_spec
+    from layerlab.schema.spec import default_spec
+    from layerlab.tabular.data import profile_columns
+    from layerlab.tabular.reading import read_csv
 
     frame = read_csv(DATA / "customer_churn.csv")
     return frame, default_spec("churned", "binary", profile_columns(frame, "churned"))
@@ -73,9 +73,9 @@ def rss_mb(pid: int) -> float:
 def timed_search(workers: int, frame, spec) -> tuple[float, list, float]:
     """The search's seconds and trials, and the default network's best validation loss on the
     same rows with the same epochs."""
-    from layerlab.search import PoolTrials, Search, SearchSettings, trial_spec
-    from layerlab.search_space import default_space
-    from layerlab.workers import WorkerPool
+    from layerlab.runs.search import PoolTrials, Search, SearchSettings, trial_spec
+    from layerlab.runs.search_space import default_space
+    from layerlab.runs.workers import WorkerPool
 
     pool = WorkerPool(workers)
     settings = SearchSettings(trials=SPEED_TRIALS, seed=0)
@@ -123,9 +123,9 @@ def speed(frame, spec) -> dict:
 
 
 def memory(frame, spec) -> dict:
-    from layerlab.search import PoolTrials, Search, SearchSettings
-    from layerlab.search_space import default_space
-    from layerlab.workers import WorkerPool
+    from layerlab.runs.search import PoolTrials, Search, SearchSettings
+    from layerlab.runs.search_space import default_space
+    from layerlab.runs.workers import WorkerPool
 
     pool = WorkerPool(1, recycle_bytes=1 << 50)  # never replace the worker: measure one process
     readings: list[tuple[int, float, int | None]] = []
@@ -188,11 +188,11 @@ def trials_in_this_process(mode: str) -> None:
     import keras
     import optuna
 
-    from layerlab import engine
-    from layerlab.jobs import JobContext, train_model
-    from layerlab.runtime import configure_tensorflow
-    from layerlab.search import SearchSettings, make_sampler, search_rows, trial_spec
-    from layerlab.search_space import default_space
+    from layerlab.model import engine
+    from layerlab.model.jobs import JobContext, train_model
+    from layerlab.model.runtime import configure_tensorflow
+    from layerlab.runs.search import SearchSettings, make_sampler, search_rows, trial_spec
+    from layerlab.runs.search_space import default_space
 
     configure_tensorflow()
     if mode == "graph-all-reduce":

@@ -13,7 +13,7 @@ after imports and data loading, and the final validation metric. Ratios are
 against contenders measured in the same run, never against fixed numbers.
 
 Contenders:
-- layerlab: ``layerlab.train.TrainingRun`` from the raw table (its time includes
+- layerlab: ``layerlab.model.train.TrainingRun`` from the raw table (its time includes
   preprocessing and per-epoch validation, like fit's), as users get it: on one
   TensorFlow intra-op thread (``layerlab/runtime.py``).
 - layerlab_tf_threads: the same with ``LAYERLAB_TF_THREADS=0``, TensorFlow's
@@ -153,7 +153,7 @@ def make_table(case: dict, seed: int = 0):
 
 
 def make_spec(case: dict, epochs: int):
-    from layerlab.spec import Feature, ModelSpec, parse_layers
+    from layerlab.schema.spec import Feature, ModelSpec, parse_layers
 
     features = [Feature(f"x{i}", "numeric") for i in range(case["numeric"])]
     features += [Feature(f"c{i}", "categorical") for i in range(case["categorical"])]
@@ -179,8 +179,8 @@ def run_worker(case_name: str, contender: str, epochs: int) -> dict:
     import numpy as np
     import tensorflow as tf  # imported before the baseline memory reading
 
-    from layerlab.build import encode_target
-    from layerlab.train import TrainingRun, preprocess
+    from layerlab.model.build import encode_target
+    from layerlab.model.train import TrainingRun, preprocess
 
     case = CASES[case_name]
     frame = make_table(case)
@@ -291,8 +291,8 @@ def _rebuild_network(case_name: str, spec):
     """A freshly initialized network of the same spec, for the steps_per_execution sweep."""
     import keras
 
-    from layerlab.build import build_model
-    from layerlab.train import split_frame
+    from layerlab.model.build import build_model
+    from layerlab.model.train import split_frame
 
     keras.utils.clear_session()
     splits = split_frame(make_table(CASES[case_name]), spec)
@@ -303,7 +303,7 @@ def _rebuild_network(case_name: str, spec):
 def _fit(network, spec, x_train, y_train, x_val, y_val, epochs, steps_per_execution):
     import keras
 
-    from layerlab.train import _optimizer
+    from layerlab.model.train import _optimizer
 
     _, loss = spec.resolved_output()
     network.compile(
@@ -338,7 +338,7 @@ def _floor_loop(network, spec, x_train, y_train, epochs):
     import numpy as np
     import tensorflow as tf
 
-    from layerlab.train import _optimizer, _per_sample_loss
+    from layerlab.model.train import _optimizer, _per_sample_loss
 
     optimizer = _optimizer(spec)
     optimizer.build(network.trainable_variables)
@@ -373,7 +373,7 @@ def _floor_loop(network, spec, x_train, y_train, epochs):
 
 # ------------------------------------------------------------------ driver
 def measure(case_name: str, contender: str, epochs: int) -> dict:
-    from layerlab.runtime import THREADS_VARIABLE
+    from layerlab.model.runtime import THREADS_VARIABLE
 
     env = dict(os.environ)
     env.pop(THREADS_VARIABLE, None)

@@ -70,9 +70,9 @@ def install_probe() -> None:
     probe = _Probe(path)
     probe.stamp("process")
     patches = {
-        "layerlab.train": probe.patch_train,
-        "layerlab.workers": probe.patch_workers,
-        "layerlab.store": probe.patch_store,
+        "layerlab.model.train": probe.patch_train,
+        "layerlab.runs.workers": probe.patch_workers,
+        "layerlab.runs.store": probe.patch_store,
         "layerlab_app.state": probe.start_census,
         "layerlab_app.figures": probe.patch_figures,
         "layerlab_app.live": probe.patch_live,
@@ -199,7 +199,7 @@ def _census() -> dict[str, Any]:
 
     import pandas as pd
 
-    from layerlab.workers import Job
+    from layerlab.runs.workers import Job
 
     gc.collect()
     everything = gc.get_objects()
@@ -248,7 +248,7 @@ def _holder(referrer: Any) -> str:
 @contextlib.contextmanager
 def probed_environment(folder: Path) -> Iterator[Path]:
     """Environment for a probed server whose workspaces live in ``folder``; yields the stamp file."""
-    from layerlab.workspaces import ROOT_ENV
+    from layerlab.runs.workspaces import ROOT_ENV
 
     hook = folder / "probe"
     hook.mkdir(parents=True)
@@ -479,7 +479,7 @@ def follow_run(e2e, page, slow: bool = False) -> dict[str, Any]:
 
 def _wait_until_kept(tokens: list[str]) -> None:
     """Until every workspace has a run and none of them still trains (read from disk)."""
-    from layerlab.workspaces import open_workspace
+    from layerlab.runs.workspaces import open_workspace
 
     deadline = time.monotonic() + TRAIN_SECONDS
     while time.monotonic() < deadline:
@@ -492,7 +492,7 @@ def _wait_until_kept(tokens: list[str]) -> None:
 
 def _models_on_disk(tokens: list[str]) -> tuple[int, int]:
     """How many finished runs have their model file in their workspace, and its bytes in all."""
-    from layerlab.workspaces import open_workspace
+    from layerlab.runs.workspaces import open_workspace
 
     count = size = 0
     for token in tokens:
@@ -900,7 +900,7 @@ def render(latency: dict, cases: list[dict], config: dict, seconds: float) -> st
 
 
 def _pool_size() -> int:
-    from layerlab.workers import worker_count
+    from layerlab.runs.workers import worker_count
 
     return worker_count()
 

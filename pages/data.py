@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from layerlab.data import class_balance, profiles_frame
-from layerlab.errors import LayerlabError
-from layerlab.reading import MAX_UPLOAD_MB, read_csv
-from layerlab.spec import Feature
-from layerlab.task import TASKS, check_target, describe_task, infer_task
+from layerlab.schema.errors import LayerlabError
+from layerlab.schema.spec import Feature
+from layerlab.tabular.data import class_balance, profiles_frame
+from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
+from layerlab.tabular.task import TASKS, check_target, describe_task, infer_task
 from layerlab_app import samples, state, teaching, ui
 from layerlab_app.text import code_name, md, percent
 

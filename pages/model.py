@@ -2,16 +2,16 @@
 
 import streamlit as st
 
-from layerlab import limits
-from layerlab.errors import LayerlabError
-from layerlab.memory import format_bytes
-from layerlab.spec import (
+from layerlab.schema import limits
+from layerlab.schema.errors import LayerlabError
+from layerlab.schema.spec import (
     BETA_2_OPTIMIZERS,
     CLASS_WEIGHTS,
     DEFAULT_LEARNING_RATES,
     LOSS_NAMES,
     ModelSpec,
 )
+from layerlab.tabular.memory import format_bytes
 from layerlab_app import layer_editor, search_panel, state, teaching, ui
 from layerlab_app.advice import advise, estimated_training_rows
 from layerlab_app.layers import output_choices, output_units

@@ -4,12 +4,12 @@ import re
 
 import streamlit as st
 
-from layerlab.errors import LayerlabError
-from layerlab.importance_report import importance_sentence
-from layerlab.numbers import readable_number
-from layerlab.predict import check_columns
-from layerlab.reading import MAX_UPLOAD_MB, csv_bytes, read_csv
-from layerlab.run_table import run_line
+from layerlab.report.run_table import run_line
+from layerlab.schema.errors import LayerlabError
+from layerlab.schema.numbers import readable_number
+from layerlab.tabular.importance_report import importance_sentence
+from layerlab.tabular.predict import check_columns
+from layerlab.tabular.reading import MAX_UPLOAD_MB, csv_bytes, read_csv
 from layerlab_app import diagnosis_panel, effects_panel, figures, state, ui
 from layerlab_app.network_figure import network_figure
 from layerlab_app.tables import (
@@ -154,7 +154,7 @@ def _downloads(result, evaluation) -> None:
             "Actual and predicted values for every test row",
         ),
     ]
-    if not result.bundle_file.is_file():  # an uploaded workspace's run: see layerlab.archive
+    if not result.bundle_file.is_file():  # an uploaded workspace's run: see layerlab.runs.archive
         buttons = [button for button in buttons if button[1] != "bundle"]
         if state.live_job(state.open_run_id()) is not None:
             st.caption(

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from layerlab.errors import LayerlabError
-from layerlab.run_events import main_metric
-from layerlab.run_table import runs_frame, spec_differences
+from layerlab.report.run_table import runs_frame, spec_differences
+from layerlab.schema.errors import LayerlabError
+from layerlab.schema.run_events import main_metric
 from layerlab_app import effects_panel, state, ui
 from layerlab_app.figures import compared_curves
 from layerlab_app.text import md

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from layerlab.run_events import main_metric
+from layerlab.schema.run_events import main_metric
 from layerlab_app import diagnosis_panel, live, state, ui
 from layerlab_app.figures import learning_curves
 from layerlab_app.journey import describe_run

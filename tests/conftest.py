@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
@@ -28,7 +28,7 @@ _NO_LAYERLAB = "import sys\nsys.modules['layerlab'] = None\n"
 def _workspaces_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory):
     """Every workspace a test makes (the app's, the CLI's) lives in a temporary folder, never
     beside the app; worker processes inherit the setting."""
-    from layerlab.workspaces import ROOT_ENV
+    from layerlab.runs.workspaces import ROOT_ENV
 
     previous = os.environ.get(ROOT_ENV)
     os.environ[ROOT_ENV] = str(tmp_path_factory.mktemp("workspaces"))
@@ -88,7 +88,7 @@ def table_spec():
 
 @pytest.fixture(scope="session")
 def churn_frame() -> pd.DataFrame:
-    from layerlab.reading import read_csv
+    from layerlab.tabular.reading import read_csv
 
     return read_csv(DATA_DIR / "customer_churn.csv")
 
@@ -96,9 +96,9 @@ def churn_frame() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def churn_result(churn_frame):
     """The default spec for churn, trained briefly: shared by the evaluation and export tests."""
-    from layerlab.data import profile_columns
-    from layerlab.spec import default_spec
-    from layerlab.train import train
+    from layerlab.model.train import train
+    from layerlab.schema.spec import default_spec
+    from layerlab.tabular.data import profile_columns
 
     spec = default_spec("churned", "binary", profile_columns(churn_frame, "churned"))
     return train(churn_frame, spec.replace(epochs=10))
@@ -106,7 +106,7 @@ def churn_result(churn_frame):
 
 @pytest.fixture(scope="session")
 def churn_evaluation(churn_result):
-    from layerlab.evaluate import evaluate
+    from layerlab.model.evaluate import evaluate
 
     return evaluate(churn_result)
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import math
 
-from layerlab.spec import DEFAULT_LEARNING_RATES, USUAL_LEARNING_RATE_RANGES, LayerSpec, ModelSpec
+from layerlab.schema.spec import (
+    DEFAULT_LEARNING_RATES,
+    USUAL_LEARNING_RATE_RANGES,
+    LayerSpec,
+    ModelSpec,
+)
 
 SATURATING = ("sigmoid", "tanh")
 # From this many sigmoid/tanh layers on, gradients typically vanish before the first layers.

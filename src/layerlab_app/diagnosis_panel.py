@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from layerlab.diagnosis import diagnose
-from layerlab.spec import ModelSpec
+from layerlab.report.diagnosis import diagnose
+from layerlab.schema.spec import ModelSpec
 from layerlab_app import state
 from layerlab_app.text import md
 

@@ -1,6 +1,6 @@
 """Plotly pictures of how the prediction moves: ICE lines and decision surfaces.
 
-Built from what ``layerlab.effects`` computes. Column names, categories and class labels
+Built from what ``layerlab.tabular.effects`` computes. Column names, categories and class labels
 come from the data, and Plotly reads HTML in every label, tick and hover, so each one
 goes through ``plotly_text``.
 """
@@ -12,8 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from layerlab.effects import Surface
-from layerlab.reading import as_category_text, parse_numbers
+from layerlab.tabular.effects import Surface
+from layerlab.tabular.reading import as_category_text, parse_numbers
 from layerlab_app.figures import READABLE_TICKS, RUN_COLORS
 from layerlab_app.text import plotly_text
 
@@ -29,7 +29,7 @@ def ice_figure(curves: pd.DataFrame, column: str, target_label: str) -> go.Figur
     """Each sampled row's prediction as ``column`` moves (thin grey lines), and their mean,
     the partial dependence (bold).
 
-    ``curves`` is ``layerlab.effects.ice_curves``'s frame; ``target_label`` names the
+    ``curves`` is ``layerlab.tabular.effects.ice_curves``'s frame; ``target_label`` names the
     prediction: the target for regression, ``probability of <class>`` for classification.
     """
     categorical = curves.attrs.get("kind", "numeric") != "numeric"

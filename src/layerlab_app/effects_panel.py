@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from layerlab.effects import (
+from layerlab.schema.errors import LayerlabError
+from layerlab.tabular.effects import (
     ice_curves,
     prediction_label,
     surface_values,
     view_grid,
 )
-from layerlab.errors import LayerlabError
 from layerlab_app import state
 from layerlab_app.effect_figures import ice_figure, side_by_side, surface_figure
 from layerlab_app.text import md

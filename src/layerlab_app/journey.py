@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layerlab.numbers import readable_number
+from layerlab.schema.numbers import readable_number
 
 PAGES = {
     "data": "pages/data.py",

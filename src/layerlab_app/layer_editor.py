@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from layerlab import limits
-from layerlab.spec import LayerSpec
+from layerlab.schema import limits
+from layerlab.schema.spec import LayerSpec
 from layerlab_app import state, teaching
 from layerlab_app.layers import (
     LAYER_NAMES,

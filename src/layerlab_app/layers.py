@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from layerlab.spec import LOSSES, LayerSpec
+from layerlab.schema.spec import LOSSES, LayerSpec
 
 NEW_DENSE_UNITS = 32
 NEW_DROPOUT_RATE = 0.2

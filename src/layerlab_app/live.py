@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from layerlab.records import RunRecord
-from layerlab.run_events import EpochEnd, EpochProgress
-from layerlab.workers import Job
+from layerlab.report.records import RunRecord
+from layerlab.runs.workers import Job
+from layerlab.schema.run_events import EpochEnd, EpochProgress
 from layerlab_app import diagnosis_panel
 from layerlab_app.figures import learning_curves
 from layerlab_app.progress import done_fraction, progress_text

@@ -1,6 +1,6 @@
 """The network as a forward-propagation diagram: inputs, hidden units and outputs as circles.
 
-Inputs are grouped by raw column, the way ``layerlab.build`` feeds them to the network:
+Inputs are grouped by raw column, the way ``layerlab.model.build`` feeds them to the network:
 a numeric column is one standardized input, plus a "missing" indicator where training
 had gaps; a categorical column is a group of one-hot inputs (the first catches unseen
 categories); a boolean column is one 0/1 input. Each Dense layer is a column of
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from layerlab.encoding import MAX_CATEGORIES, piecewise_bins
-from layerlab.network_weights import InputGroup
-from layerlab.spec import LayerSpec, ModelSpec
+from layerlab.schema.encoding import MAX_CATEGORIES, piecewise_bins
+from layerlab.schema.spec import LayerSpec, ModelSpec
+from layerlab.tabular.network_weights import InputGroup
 from layerlab_app.text import plotly_text
 
 MAX_DRAWN_UNITS = 8  # circles per layer; wider layers show 4, "⋮", 4
@@ -65,7 +65,7 @@ def input_groups_from_spec(
 ) -> list[InputGroup]:
     """A best guess at the inputs per column, before the model is built.
 
-    ``column_profiles`` (``layerlab.data.ColumnProfile``: ``name``, ``missing``,
+    ``column_profiles`` (``layerlab.tabular.data.ColumnProfile``: ``name``, ``missing``,
     ``distinct``) sharpen it: a numeric column with gaps gets its missing indicator, a
     categorical one its category count (capped like ``build``, plus the slot for
     unseen categories). The build sees only the training split, so this is an estimate.

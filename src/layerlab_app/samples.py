@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from layerlab.reading import read_csv
+from layerlab.tabular.reading import read_csv
 
 
 @dataclass(frozen=True)

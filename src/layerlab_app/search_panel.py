@@ -1,6 +1,6 @@
 """The Model page's Search panel: a random search or the capacity ladder, every trial a run.
 
-The search belongs to the server (``layerlab.search_board``), as runs do: it goes on
+The search belongs to the server (``layerlab.runs.search_board``), as runs do: it goes on
 through page switches and reloads, and only Stop ends it. This panel sets it up,
 follows it (the best score so far, Optuna's own figures, the ladder), and retrains
 the winner on all the rows in one click.
@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 import streamlit as st
 
-from layerlab import job_limits, limits
-from layerlab.errors import LayerlabError, SpecError
-from layerlab.search import SAMPLERS, SearchSettings, full_training_spec
-from layerlab.search_board import SearchEntry, shared_board
-from layerlab.search_space import Range, SearchSpace, default_space
-from layerlab.spec import ModelSpec
+from layerlab.runs import job_limits
+from layerlab.runs.search import SAMPLERS, SearchSettings, full_training_spec
+from layerlab.runs.search_board import SearchEntry, shared_board
+from layerlab.runs.search_space import Range, SearchSpace, default_space
+from layerlab.schema import limits
+from layerlab.schema.errors import LayerlabError, SpecError
+from layerlab.schema.spec import ModelSpec
 from layerlab_app import state
 from layerlab_app.text import md
 
@@ -240,7 +241,7 @@ def _setup(spec: ModelSpec, valid: bool) -> None:
 def _progress(entry: SearchEntry) -> None:
     board, store = shared_board(), state.store()
     if entry.kind == "search":
-        from layerlab.search import best_row, trial_rows
+        from layerlab.runs.search import best_row, trial_rows
 
         study = board.study(store, entry.id)  # read once for the line, the best and the figures
         rows = trial_rows(study) if study is not None else []
@@ -294,7 +295,7 @@ def _progress(entry: SearchEntry) -> None:
 
 
 def _figures(entry: SearchEntry, study: optuna.Study) -> None:
-    from layerlab.search import figures
+    from layerlab.runs.search import figures
 
     drawn = figures(study)
     if not drawn:

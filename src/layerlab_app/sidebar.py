@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from layerlab.numbers import readable_number
-from layerlab.run_events import main_metric
-from layerlab.task import describe_task
+from layerlab.schema.numbers import readable_number
+from layerlab.schema.run_events import main_metric
+from layerlab.tabular.task import describe_task
 from layerlab_app import state
 from layerlab_app.journey import describe_run, next_step
 from layerlab_app.text import code_name, md

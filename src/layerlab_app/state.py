@@ -1,14 +1,14 @@
 """Per-user state: one ``Session`` object under one ``st.session_state`` key, backed by a workspace.
 
 Everything a person makes lives in their workspace on the server's disk
-(``layerlab.store``), addressed by the unguessable token in the URL (``?ws=``):
+(``layerlab.runs.store``), addressed by the unguessable token in the URL (``?ws=``):
 the tables they loaded, the settings they chose, every run. The ``Session`` holds
 what this browser tab works on now (the table, target, spec, the run it follows
 and the run it has open) plus caches; ``save()`` writes the choices back to the
 workspace after every script run, and ``session()`` reads them back in a new tab,
 after a reload, or after a server restart.
 
-Training belongs to the server, not to the session (``layerlab.background``):
+Training belongs to the server, not to the session (``layerlab.runs.background``):
 closing the tab, reloading or clicking never stops a run; only Stop does.
 
 Widgets keep their own values in ``st.session_state`` under their keys, as
@@ -27,23 +27,23 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from layerlab.archive_settings import session_settings
-from layerlab.background import shared_manager
-from layerlab.errors import LayerlabError, WorkspaceError, WorkspaceFull
-from layerlab.profiling import profile_table
-from layerlab.run_files import ModelSummary, TrainedModel
-from layerlab.spec import ModelSpec, default_spec
-from layerlab.splits import split_frame
-from layerlab.workers import Job, quick_pool
+from layerlab.report.run_files import ModelSummary, TrainedModel
+from layerlab.runs.archive_settings import session_settings
+from layerlab.runs.background import shared_manager
+from layerlab.runs.profiling import profile_table
+from layerlab.runs.workers import Job, quick_pool
+from layerlab.schema.errors import LayerlabError, WorkspaceError, WorkspaceFull
+from layerlab.schema.spec import ModelSpec, default_spec
+from layerlab.tabular.splits import split_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from layerlab.data import ColumnProfile
-    from layerlab.memory import MemoryEstimate
-    from layerlab.records import RunRecord
-    from layerlab.store import WorkspaceStore
-    from layerlab.task import TargetInfo
+    from layerlab.report.records import RunRecord
+    from layerlab.runs.store import WorkspaceStore
+    from layerlab.tabular.data import ColumnProfile
+    from layerlab.tabular.memory import MemoryEstimate
+    from layerlab.tabular.task import TargetInfo
 
 SESSION_KEY = "layerlab"
 TOKEN_PARAM = "ws"
@@ -149,8 +149,8 @@ def session() -> Session:
     nobody can reach a workspace without its token. A new workspace is made on disk
     by the first thing saved in it, not by the visit.
     """
-    from layerlab import workspaces
-    from layerlab.store import is_workspace
+    from layerlab.runs import workspaces
+    from layerlab.runs.store import is_workspace
 
     workspaces.tidy_if_due()  # at server start, then every half hour, in the background
     current = st.session_state.get(SESSION_KEY)
@@ -222,7 +222,7 @@ def _restore(token: str, store: WorkspaceStore) -> Session:
 
 
 def _read_table(store: WorkspaceStore, table_id: str) -> pd.DataFrame:
-    from layerlab.reading import read_csv
+    from layerlab.tabular.reading import read_csv
 
     return read_csv(store.table_bytes(table_id), max_bytes=None)
 
@@ -237,7 +237,7 @@ def _spec_or_none(values: dict | None) -> ModelSpec | None:
 
 
 def _checked_target(restored: Session) -> TargetInfo | None:
-    from layerlab.task import check_target
+    from layerlab.tabular.task import check_target
 
     if restored.target is None or restored.frame is None:
         return None
@@ -322,7 +322,7 @@ def rename_workspace(name: str) -> None:
 
 def new_workspace() -> None:
     """Start an empty workspace in this tab; the old one stays at its own address."""
-    from layerlab import workspaces
+    from layerlab.runs import workspaces
 
     new_token, new_store = workspaces.create_workspace()
     _switch_to(Session(new_token, new_store))
@@ -342,7 +342,7 @@ def delete_workspace() -> None:
 def import_workspace(upload: Any) -> None:
     """Open an uploaded workspace file (binary, read where it is) as a new workspace (a new
     address) in this tab."""
-    from layerlab import workspaces
+    from layerlab.runs import workspaces
 
     new_token, new_store = workspaces.import_workspace(upload)
     _switch_to(_restore(new_token, new_store))
@@ -445,7 +445,7 @@ def target_info() -> TargetInfo | None:
 
 def profiles(target_column: str) -> list[ColumnProfile]:
     """Column profiles for the current dataset and target, computed once per pair (in a
-    worker for a large table, see ``layerlab.profiling``)."""
+    worker for a large table, see ``layerlab.runs.profiling``)."""
     current = session()
     key = (current.data_version, target_column)
     if current.profiles is None or current.profiles[0] != key:
@@ -518,7 +518,7 @@ def carry_settings(template: ModelSpec, fresh: ModelSpec) -> ModelSpec:
 
 
 def spec_problems(candidate: ModelSpec | None) -> list[str]:
-    from layerlab.errors import SpecError
+    from layerlab.schema.errors import SpecError
 
     if candidate is None:
         return []
@@ -548,8 +548,8 @@ def memory_verdict(candidate: ModelSpec) -> tuple[MemoryEstimate, str | None]:
     page, so the person sees it while choosing. Cached per data and spec (it reads every
     column's distinct values).
     """
-    from layerlab.errors import TrainingError
-    from layerlab.memory import check_memory, estimate_training_memory
+    from layerlab.schema.errors import TrainingError
+    from layerlab.tabular.memory import check_memory, estimate_training_memory
 
     current = session()
     if current.memory is not None and current.memory[0] == _summary_key(candidate):
@@ -579,7 +579,7 @@ def start_training() -> None:
     do not stop it; only ``request_stop`` does. Its record is in the workspace
     from this moment on, as queued.
     """
-    from layerlab.records import RunRecord
+    from layerlab.report.records import RunRecord
 
     if is_training():
         return
@@ -606,7 +606,7 @@ def start_training() -> None:
 
 def _run_name(workspace: WorkspaceStore, candidate: ModelSpec) -> str:
     """``Run 7: 64 relu → 32 relu``, numbered on from the workspace's last run (never reused)."""
-    from layerlab.run_table import network_line
+    from layerlab.report.run_table import network_line
 
     number = workspace.next_number("runs_started")
     return f"Run {number}: {network_line(candidate)}"
@@ -783,7 +783,7 @@ def run_frame(run_id: str) -> pd.DataFrame | None:
 def run_splits(run_id: str, spec: ModelSpec):
     """The train / validation / test splits of a run of this workspace, recomputed from its
     table (the split is seeded); a ``LayerlabError`` when that table is gone."""
-    from layerlab.task import drop_missing_target
+    from layerlab.tabular.task import drop_missing_target
 
     data = run_frame(run_id)
     if data is None:
@@ -823,7 +823,7 @@ def predict_with(trained: TrainedModel, rows: pd.DataFrame) -> pd.DataFrame:
 def view_predictions(trained: TrainedModel, view: tuple[str, ...], rows: pd.DataFrame):
     """Predictions (values, or a probability column per class) for a picture's ``rows``:
     kept with the run for the pictures the Results page opens on, else from a worker."""
-    from layerlab.effects import predictions_from_scored, rows_fingerprint
+    from layerlab.tabular.effects import predictions_from_scored, rows_fingerprint
 
     kept = trained.opening_predictions().get(view)
     if kept is not None and kept[0] == rows_fingerprint(rows):
@@ -872,8 +872,8 @@ def apply_fix(run_id: str | None, base: ModelSpec, finding) -> None:
     """Make the change a diagnosis suggests (``finding``, a ``diagnosis.Diagnosis``) on a copy
     of ``base``, the settings of run ``run_id``, and make it the spec to train next, on that
     run's table (loaded again if this tab has moved on to another one)."""
-    from layerlab.diagnosis import apply_action
-    from layerlab.numbers import readable_number
+    from layerlab.report.diagnosis import apply_action
+    from layerlab.schema.numbers import readable_number
 
     current = session()
     record = current.store.run(run_id) if run_id is not None else None

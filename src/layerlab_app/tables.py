@@ -7,16 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.evaluation import AHEAD, BASELINE_NAMES, BEHIND_STRONGEST, Evaluation
-from layerlab.leaks import (
+from layerlab.schema.numbers import readable_number
+from layerlab.schema.spec import ModelSpec
+from layerlab.tabular.evaluation import AHEAD, BASELINE_NAMES, BEHIND_STRONGEST, Evaluation
+from layerlab.tabular.leaks import (
     SingleColumnScore,
     baseline_too_good_sentence,
     suspiciously_good,
     too_good_sentence,
 )
-from layerlab.numbers import readable_number
-from layerlab.reading import as_category_text, as_numeric
-from layerlab.spec import ModelSpec
+from layerlab.tabular.reading import as_category_text, as_numeric
 from layerlab_app.text import md
 
 METRIC_NAMES = {
@@ -80,7 +80,7 @@ SUMMARY_COLUMNS = {
 
 
 def summary_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """``layerlab.build.summarize`` rows as a table with readable headers."""
+    """``layerlab.model.build.summarize`` rows as a table with readable headers."""
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).rename(columns=SUMMARY_COLUMNS)
 
 
@@ -127,7 +127,7 @@ def what_if_fields(train: pd.DataFrame, spec: ModelSpec) -> list[WhatIfField]:
 
 
 def what_if_row(values: dict[str, float | str]) -> pd.DataFrame:
-    """The form's values as a one-row table for ``layerlab.scoring.score``."""
+    """The form's values as a one-row table for ``layerlab.model.scoring.score``."""
     return pd.DataFrame({name: [value] for name, value in values.items()})
 
 

@@ -6,10 +6,10 @@ import functools
 
 import streamlit as st
 
-from layerlab import archive, workspaces
-from layerlab.errors import LayerlabError
-from layerlab.memory import format_bytes
-from layerlab.store import WorkspaceStore
+from layerlab.runs import archive, workspaces
+from layerlab.runs.store import WorkspaceStore
+from layerlab.schema.errors import LayerlabError
+from layerlab.tabular.memory import format_bytes
 from layerlab_app import state
 from layerlab_app.text import md
 

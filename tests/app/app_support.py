@@ -19,15 +19,15 @@ import pandas as pd
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from layerlab import workspaces
-from layerlab.background import keep_run, outcome_status, shared_manager
-from layerlab.data import profile_columns
-from layerlab.jobs import JobContext, train_model
-from layerlab.reading import read_csv
-from layerlab.records import RunRecord
-from layerlab.run_files import TrainedModel
-from layerlab.spec import LayerSpec, ModelSpec, default_spec
-from layerlab.task import check_target
+from layerlab.model.jobs import JobContext, train_model
+from layerlab.report.records import RunRecord
+from layerlab.report.run_files import TrainedModel
+from layerlab.runs import workspaces
+from layerlab.runs.background import keep_run, outcome_status, shared_manager
+from layerlab.schema.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.tabular.data import profile_columns
+from layerlab.tabular.reading import read_csv
+from layerlab.tabular.task import check_target
 from layerlab_app import state
 from layerlab_app.text import WORD_JOINER
 

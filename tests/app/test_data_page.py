@@ -15,7 +15,7 @@ from app_support import (
 )
 from markdown_it import MarkdownIt
 
-from layerlab.reading import MAX_UPLOAD_MB
+from layerlab.tabular.reading import MAX_UPLOAD_MB
 
 
 def load_sample(at, name: str):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from app_support import seed_trained, session_of, texts, train
 
-from layerlab.reading import read_csv
-from layerlab.spec import LayerSpec
+from layerlab.schema.spec import LayerSpec
+from layerlab.tabular.reading import read_csv
 
 CHURN = Path(__file__).resolve().parents[2] / "data" / "customer_churn.csv"
 

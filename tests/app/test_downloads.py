@@ -8,7 +8,7 @@ import pytest
 from app_support import seed_trained, session_of, small_network, train
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 
-from layerlab.reading import csv_bytes
+from layerlab.tabular.reading import csv_bytes
 
 FORMULAS = ["=1+1", "@SUM(A1)"]
 

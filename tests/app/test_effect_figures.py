@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from layerlab.effects import ice_curves, ice_rows, surface_rows, surface_values
-from layerlab.reading import as_numeric
-from layerlab.spec import Feature, ModelSpec
+from layerlab.schema.spec import Feature, ModelSpec
+from layerlab.tabular.effects import ice_curves, ice_rows, surface_rows, surface_values
+from layerlab.tabular.reading import as_numeric
 from layerlab_app.effect_figures import ice_figure, side_by_side, surface_figure
 
 MARKUP_X = "<b>x</b> & co"

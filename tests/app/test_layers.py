@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 from layerlab_app.layers import (
     PRESETS,
     add_layer,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from layerlab.train import EpochEnd, EpochProgress
-from layerlab.workers import Job
+from layerlab.model.train import EpochEnd, EpochProgress
+from layerlab.runs.workers import Job
 from layerlab_app.live import live_state
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from app_support import iris, seed_dataset, session_of, texts, tiny_regression_frame
 
-from layerlab.spec import LayerSpec
+from layerlab.schema.spec import LayerSpec
 from layerlab_app import state
 
 
@@ -216,7 +216,7 @@ def test_regression_has_no_class_weights_even_when_carried_from_a_classifier(app
 
 
 def test_a_new_number_target_starts_unweighted_when_settings_are_carried():
-    from layerlab.spec import Feature, ModelSpec
+    from layerlab.schema.spec import Feature, ModelSpec
 
     classifier = ModelSpec("label", "binary", [Feature("x", "numeric")], class_weight="balanced")
     fresh = ModelSpec("y", "regression", [Feature("x", "numeric")])

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 from layerlab_app.network_figure import (
     GREY_EDGE,
     MAX_DRAWN_UNITS,

@@ -20,9 +20,9 @@ from app_support import (
     workspace_of,
 )
 
-from layerlab.numbers import readable_number
-from layerlab.records import evaluation_from_json, evaluation_to_json
-from layerlab.train import split_frame
+from layerlab.model.train import split_frame
+from layerlab.report.records import evaluation_from_json, evaluation_to_json
+from layerlab.schema.numbers import readable_number
 
 IMBALANCED = "The classes are imbalanced"
 

@@ -14,7 +14,7 @@ from app_support import (
     workspace_of,
 )
 
-from layerlab.search_board import shared_board
+from layerlab.runs.search_board import shared_board
 
 
 @pytest.fixture
@@ -119,8 +119,8 @@ def test_a_capacity_ladder_is_shown_step_by_step(model_page):
 
 
 def test_on_a_shared_server_the_budget_widgets_stop_at_the_servers_caps(app, monkeypatch):
-    from layerlab.job_limits import SEARCH_MAX_MINUTES_ENV, SEARCH_MAX_TRIALS_ENV
-    from layerlab.workspaces import EPHEMERAL_ENV
+    from layerlab.runs.job_limits import SEARCH_MAX_MINUTES_ENV, SEARCH_MAX_TRIALS_ENV
+    from layerlab.runs.workspaces import EPHEMERAL_ENV
 
     monkeypatch.setenv(EPHEMERAL_ENV, "1")  # as on Community Cloud
     monkeypatch.delenv(SEARCH_MAX_TRIALS_ENV, raising=False)

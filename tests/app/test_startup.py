@@ -9,7 +9,7 @@ import tomllib
 
 from app_support import APP, ROOT
 
-from layerlab.reading import MAX_UPLOAD_MB
+from layerlab.tabular.reading import MAX_UPLOAD_MB
 
 # Each visit runs in a fresh interpreter (this test process may already hold TensorFlow
 # from other tests) and prints which of TensorFlow and Keras it imported.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from layerlab.evaluation import Evaluation
-from layerlab.spec import Feature, ModelSpec
+from layerlab.schema.spec import Feature, ModelSpec
+from layerlab.tabular.evaluation import Evaluation
 from layerlab_app.tables import (
     metrics_table,
     prediction_sentence,

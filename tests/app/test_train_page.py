@@ -20,10 +20,10 @@ from app_support import (
 )
 from streamlit.testing.v1 import AppTest
 
-from layerlab import workspaces
-from layerlab.records import RunRecord
-from layerlab.spec import MAX_EPOCHS, LayerSpec
-from layerlab.train import EpochEnd
+from layerlab.model.train import EpochEnd
+from layerlab.report.records import RunRecord
+from layerlab.runs import workspaces
+from layerlab.schema.spec import MAX_EPOCHS, LayerSpec
 from layerlab_app import state
 
 
@@ -154,8 +154,8 @@ def test_other_pages_and_clicks_do_not_stop_the_run(app):
 
 
 def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch, tmp_path):
-    from layerlab import background
-    from layerlab.workers import WorkerPool
+    from layerlab.runs import background
+    from layerlab.runs.workers import WorkerPool
 
     busy = WorkerPool(1)
     monkeypatch.setattr(background, "shared_pool", lambda: busy)
@@ -186,8 +186,8 @@ def test_stop_before_a_worker_is_free_cancels_the_queued_run(app, monkeypatch, t
 def test_a_run_queued_behind_its_own_workspaces_run_says_it_waits_for_that_one(
     app, monkeypatch, tmp_path
 ):
-    from layerlab import background
-    from layerlab.workers import WorkerPool
+    from layerlab.runs import background
+    from layerlab.runs.workers import WorkerPool
 
     busy = WorkerPool(2, per_owner=1)  # a slot is free, yet the run waits for its own
     monkeypatch.setattr(background, "shared_pool", lambda: busy)

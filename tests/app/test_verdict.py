@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layerlab.evaluation import Evaluation
-from layerlab.leaks import SingleColumnScore
+from layerlab.tabular.evaluation import Evaluation
+from layerlab.tabular.leaks import SingleColumnScore
 from layerlab_app.tables import verdict
 
 

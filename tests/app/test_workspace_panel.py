@@ -23,8 +23,8 @@ from app_support import (
 )
 from streamlit.testing.v1 import AppTest
 
-from layerlab import workspaces
-from layerlab.archive import export_archive
+from layerlab.runs import workspaces
+from layerlab.runs.archive import export_archive
 
 BUNDLE_PREDICT = Path(__file__).resolve().parents[2] / "src" / "layerlab" / "bundle_predict.py"
 

@@ -39,7 +39,7 @@ ALL_TRAINED_SECONDS = 240
 def _workers(server) -> list[str]:
     """The server's worker processes (they share its process group)."""
     found = subprocess.run(
-        ["pgrep", "-g", str(server.process.pid), "-f", "layerlab.workers"],
+        ["pgrep", "-g", str(server.process.pid), "-f", "layerlab.runs.workers"],
         capture_output=True,
         text=True,
     )

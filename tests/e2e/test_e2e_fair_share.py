@@ -24,7 +24,7 @@ from e2e_support import (
 )
 from playwright.sync_api import Page, expect
 
-from layerlab.spec import MAX_EPOCHS
+from layerlab.schema.spec import MAX_EPOCHS
 
 # Bob's first epoch is on his chart within this long of his Train click: a worker starts
 # for him (TensorFlow's import, seconds) while Alice's runs hold.

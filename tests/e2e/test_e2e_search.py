@@ -21,7 +21,7 @@ from e2e_support import (
 )
 from playwright.sync_api import Page, expect
 
-from layerlab.workspaces import open_workspace
+from layerlab.runs.workspaces import open_workspace
 
 TRIALS = 2
 EPOCHS = 3

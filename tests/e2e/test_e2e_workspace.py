@@ -45,8 +45,8 @@ from e2e_support import (
 )
 from playwright.sync_api import Browser, Page, expect
 
-from layerlab.records import RunRecord
-from layerlab.workspaces import ROOT_ENV, open_workspace
+from layerlab.report.records import RunRecord
+from layerlab.runs.workspaces import ROOT_ENV, open_workspace
 
 LONG = 10_000  # only ends because the user stops it (or the server dies)
 SHORT = 3

@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layerlab import archive, archive_settings, reading
-from layerlab.archive import export_archive, import_archive
-from layerlab.errors import BundleError, WorkspaceError
-from layerlab.keras_file_check import check_keras_file
-from layerlab.network_weights import check_network_file, read_network
-from layerlab.records import RunRecord
-from layerlab.store import WorkspaceStore
+from layerlab.report.records import RunRecord
+from layerlab.runs import archive, archive_settings
+from layerlab.runs.archive import export_archive, import_archive
+from layerlab.runs.store import WorkspaceStore
+from layerlab.schema.errors import BundleError, WorkspaceError
+from layerlab.tabular import reading
+from layerlab.tabular.keras_file_check import check_keras_file
+from layerlab.tabular.network_weights import check_network_file, read_network
 
 CSV = b"age,city,bought\n31,paris,yes\n45,lyon,no\n"
 EVALUATION = {
@@ -47,7 +48,7 @@ EVALUATION = {
 @pytest.fixture(scope="module")
 def model_bytes(tmp_path_factory, make_table, table_spec) -> bytes:
     """A real Layerlab model.keras (built, not trained: the check reads its configuration)."""
-    from layerlab.build import build_model
+    from layerlab.model.build import build_model
 
     spec = table_spec("regression", ensemble=2, numeric_embedding="piecewise", scaling="robust")
     path = tmp_path_factory.mktemp("model") / "model.keras"

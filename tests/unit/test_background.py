@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.background import RunManager, owner_alive, this_process
-from layerlab.data import profile_columns
-from layerlab.records import RunRecord
-from layerlab.run_files import TrainedModel
-from layerlab.spec import LayerSpec, ModelSpec, default_spec
-from layerlab.store import WorkspaceStore
-from layerlab.workers import WorkerPool
+from layerlab.report.records import RunRecord
+from layerlab.report.run_files import TrainedModel
+from layerlab.runs.background import RunManager, owner_alive, this_process
+from layerlab.runs.store import WorkspaceStore
+from layerlab.runs.workers import WorkerPool
+from layerlab.schema.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.tabular.data import profile_columns
 
 ROWS = 60
 
@@ -258,7 +258,7 @@ def _dead_pid() -> int:
 def test_a_run_past_the_servers_minutes_is_stopped_with_its_weights_and_says_why(
     store, monkeypatch
 ):
-    from layerlab.job_limits import JOB_MINUTES_ENV
+    from layerlab.runs.job_limits import JOB_MINUTES_ENV
 
     monkeypatch.setenv(JOB_MINUTES_ENV, "0.1")  # 6 s from the moment it starts training
     limited = WorkerPool(1)
@@ -279,7 +279,7 @@ def test_a_run_past_the_servers_minutes_is_stopped_with_its_weights_and_says_why
 
 
 def test_a_run_whose_worker_outgrows_the_memory_cap_fails_with_what_to_try(store, monkeypatch):
-    from layerlab.job_limits import WORKER_MEMORY_ENV
+    from layerlab.runs.job_limits import WORKER_MEMORY_ENV
 
     monkeypatch.setenv(WORKER_MEMORY_ENV, "1")  # 1 MB: any worker holding TensorFlow is past it
     capped = WorkerPool(1)

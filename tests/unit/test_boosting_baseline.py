@@ -11,21 +11,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.boosting import (
+from layerlab.cli.main import comparison_line
+from layerlab.model.boosting import (
     MAX_CATEGORIES,
     boosting_frames,
     boosting_predictions,
     boosting_probabilities,
 )
-from layerlab.cli import comparison_line
-from layerlab.data import profile_columns
-from layerlab.evaluate import evaluate
-from layerlab.evaluation import AHEAD, BEHIND, BEHIND_STRONGEST, Evaluation
-from layerlab.model_card import CardFacts, Interval, card_markdown
-from layerlab.reading import read_csv
-from layerlab.records import evaluation_from_json, evaluation_to_json
-from layerlab.spec import Feature, ModelSpec, default_spec
-from layerlab.train import train
+from layerlab.model.evaluate import evaluate
+from layerlab.model.train import train
+from layerlab.report.model_card import CardFacts, Interval, card_markdown
+from layerlab.report.records import evaluation_from_json, evaluation_to_json
+from layerlab.schema.spec import Feature, ModelSpec, default_spec
+from layerlab.tabular.data import profile_columns
+from layerlab.tabular.evaluation import AHEAD, BEHIND, BEHIND_STRONGEST, Evaluation
+from layerlab.tabular.reading import read_csv
 from layerlab_app.tables import metrics_table, verdict
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -259,12 +259,12 @@ def test_the_metrics_table_and_the_model_card_name_gradient_boosting():
 
 _EARLY_BOOSTING = """
 import dataclasses, json, sys
-from layerlab.data import profile_columns
-from layerlab.evaluate import evaluate
-from layerlab.reading import read_csv
-from layerlab.spec import default_spec
-from layerlab.task import infer_task
-from layerlab.train import TrainingRun
+from layerlab.tabular.data import profile_columns
+from layerlab.model.evaluate import evaluate
+from layerlab.tabular.reading import read_csv
+from layerlab.schema.spec import default_spec
+from layerlab.tabular.task import infer_task
+from layerlab.model.train import TrainingRun
 
 frame, target = read_csv(sys.argv[1]), sys.argv[2]
 task = infer_task(frame[target])
@@ -304,7 +304,7 @@ def test_a_process_that_has_tensorflow_fits_the_baseline_after_training(make_tab
 
     import tensorflow  # noqa: F401 (a worker's case: TensorFlow is there before the run)
 
-    from layerlab.train import TrainingRun
+    from layerlab.model.train import TrainingRun
 
     result = TrainingRun(make_table(200, "binary"), table_spec("binary", epochs=1)).run()
     assert result.boosting is None

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.build import (
+from layerlab.model.build import (
     MIN_ROWS_PER_CALL,
     PREDICT_CALL_CELLS,
     build_model,
@@ -16,8 +16,8 @@ from layerlab.build import (
     predict_frame,
     rows_per_call,
 )
-from layerlab.spec import Feature, LayerSpec, ModelSpec
-from layerlab.train import preprocess
+from layerlab.model.train import preprocess
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 
 # Raw values as a person's table holds them: NaN for a missing number, "" for a missing
 # category, a city never seen in training, and a flag spelled in a new way.

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.errors import BundleError
-from layerlab.export import bundle_zip, load_bundle, write_bundle
-from layerlab.reading import read_csv
-from layerlab.scoring import score
+from layerlab.model.export import bundle_zip, load_bundle, write_bundle
+from layerlab.model.scoring import score
+from layerlab.schema.errors import BundleError
+from layerlab.tabular.reading import read_csv
 
 CITIES = ["Café du Nord", "Crème", "Zürich", "Montréal"]
 LABELS = ["=1+1", "@SUM(A1)"]
@@ -55,10 +55,10 @@ def _cp1252_csv(frame: pd.DataFrame) -> bytes:
 
 @pytest.fixture(scope="module")
 def trained_on_spreadsheet(tmp_path_factory):
-    from layerlab.data import profile_columns
-    from layerlab.evaluate import evaluate
-    from layerlab.spec import default_spec
-    from layerlab.train import train
+    from layerlab.model.evaluate import evaluate
+    from layerlab.model.train import train
+    from layerlab.schema.spec import default_spec
+    from layerlab.tabular.data import profile_columns
 
     frame = read_csv(_cp1252_csv(_spreadsheet_rows(200, seed=1)))
     assert frame["price"].dtype.kind == "f"
@@ -205,7 +205,7 @@ def test_a_spec_that_is_not_json_is_refused(copied_bundle):
 
 def test_a_zipped_bundle_loads_as_the_folder_does(trained_on_spreadsheet, tmp_path):
     result, _ = trained_on_spreadsheet
-    from layerlab.evaluate import evaluate
+    from layerlab.model.evaluate import evaluate
 
     archive = tmp_path / "bundle.zip"
     archive.write_bytes(bundle_zip(result, evaluate(result)))

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.capacity import START_UNITS, CapacityLadder
-from layerlab.cli import main
-from layerlab.data import profile_columns
-from layerlab.errors import LayerlabError
-from layerlab.search import SearchSettings, TrialOutcome
-from layerlab.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.cli.main import main
+from layerlab.runs.capacity import START_UNITS, CapacityLadder
+from layerlab.runs.search import SearchSettings, TrialOutcome
+from layerlab.schema.errors import LayerlabError
+from layerlab.schema.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.tabular.data import profile_columns
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.build import encode_target, predict_frame, predict_outputs
-from layerlab.errors import TrainingError
-from layerlab.spec import LayerSpec, ModelSpec
-from layerlab.train import CheckpointSaved, EpochEnd, TrainingRun, preprocess
+from layerlab.model.build import encode_target, predict_frame, predict_outputs
+from layerlab.model.train import CheckpointSaved, EpochEnd, TrainingRun, preprocess
+from layerlab.schema.errors import TrainingError
+from layerlab.schema.spec import LayerSpec, ModelSpec
 
 
 def swinging_spec(table_spec, **changes) -> ModelSpec:
@@ -156,7 +156,7 @@ def test_validation_reads_its_snapshot_not_the_variables_so_a_checkpoint_swap_is
     """The helper thread validates while the main thread may hold other weights to save them."""
     import tensorflow as tf
 
-    from layerlab.engine import CompiledLoopEngine
+    from layerlab.model.engine import CompiledLoopEngine
 
     run = TrainingRun(make_table(150), table_spec())
     built, splits, target = run.built, run.splits, run.spec.target

@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from layerlab.cli import main
-from layerlab.cli_progress import EpochBar, EpochLines, epoch_display
-from layerlab.export import BUNDLE_FILES
-from layerlab.runtime import is_tensorflow_log_line
-from layerlab.train import EpochEnd, EpochProgress
+from layerlab.cli.main import main
+from layerlab.cli.progress import EpochBar, EpochLines, epoch_display
+from layerlab.model.export import BUNDLE_FILES
+from layerlab.model.runtime import is_tensorflow_log_line
+from layerlab.model.train import EpochEnd, EpochProgress
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CHURN = str(DATA / "customer_churn.csv")
@@ -271,12 +271,12 @@ def test_a_bundle_layerlab_did_not_write_is_refused_without_a_traceback(
 
 def test_a_bug_is_not_dressed_up_as_bad_input(trained_bundle, monkeypatch):
     # Only LayerlabError is the user's to fix; anything else must surface with its traceback.
-    import layerlab.reading
+    import layerlab.tabular.reading
 
     def broken_read_csv(*args, **kwargs):
         raise RuntimeError("a bug in Layerlab")
 
-    monkeypatch.setattr(layerlab.reading, "read_csv", broken_read_csv)
+    monkeypatch.setattr(layerlab.tabular.reading, "read_csv", broken_read_csv)
     _, out = trained_bundle
     with pytest.raises(RuntimeError, match="a bug in Layerlab"):
         main(["predict", str(out), CHURN])
@@ -436,8 +436,8 @@ def test_a_score_too_good_to_be_true_is_questioned_in_the_summary(tmp_path, caps
 
 
 def test_train_keeps_its_run_in_a_workspace_folder_and_runs_lists_it(tmp_path, capsys):
-    from layerlab.run_files import TrainedModel
-    from layerlab.store import WorkspaceStore
+    from layerlab.report.run_files import TrainedModel
+    from layerlab.runs.store import WorkspaceStore
 
     workspace = tmp_path / "study"
     argv = ["train", IRIS, "--target", "species", "--epochs", "2", "--quiet"]

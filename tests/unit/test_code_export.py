@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.code_export import CONFIG_END, CONFIG_START, TEMPLATE_PATH, train_script
-from layerlab.data import profile_columns
-from layerlab.errors import SpecError
-from layerlab.reading import read_csv
-from layerlab.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.model.code_export import CONFIG_END, CONFIG_START, TEMPLATE_PATH, train_script
+from layerlab.schema.errors import SpecError
+from layerlab.schema.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.tabular.data import profile_columns
+from layerlab.tabular.reading import read_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "data"
@@ -200,9 +200,9 @@ def test_script_is_ruff_clean(name, tmp_path):
 
 @pytest.mark.parametrize("name", TABLES)
 def test_script_splits_and_preprocesses_the_rows_as_layerlab_does(name, tmp_path):
-    from layerlab.build import build_model
-    from layerlab.task import check_target, drop_missing_target
-    from layerlab.train import preprocess, split_frame
+    from layerlab.model.build import build_model
+    from layerlab.model.train import preprocess, split_frame
+    from layerlab.tabular.task import check_target, drop_missing_target
 
     spec = table_spec(name)
     script = load_script(train_script(spec), tmp_path)
@@ -290,10 +290,10 @@ def test_script_trains_like_layerlab_without_layerlab(name, tmp_path):
     """
     import keras
 
-    from layerlab.build import predict_outputs
-    from layerlab.evaluate import evaluate
-    from layerlab.reading import as_category_text, as_numeric
-    from layerlab.train import train
+    from layerlab.model.build import predict_outputs
+    from layerlab.model.evaluate import evaluate
+    from layerlab.model.train import train
+    from layerlab.tabular.reading import as_category_text, as_numeric
 
     spec = table_spec(name)
     csv = DATA_DIR / TABLES[name][0]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from layerlab.data import profile_columns
-from layerlab.jobs import JobContext, predict_rows, train_model
-from layerlab.spec import LayerSpec, default_spec
+from layerlab.model.jobs import JobContext, predict_rows, train_model
+from layerlab.schema.spec import LayerSpec, default_spec
+from layerlab.tabular.data import profile_columns
 
 
 def test_names_with_slashes_and_markup_are_columns_like_any_other(tmp_path):
@@ -32,7 +32,7 @@ def test_names_with_slashes_and_markup_are_columns_like_any_other(tmp_path):
 
 def test_names_that_clean_to_the_same_stem_numbers_and_unicode_all_train_and_come_back(tmp_path):
     """Größe and Gräße both clean to "Gr_e"; "2024", "a.b", " spaced name " and 名前 are names too."""
-    from layerlab.reading import read_csv
+    from layerlab.tabular.reading import read_csv
 
     rows = 48
     rng = np.random.default_rng(0)

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import (
+from layerlab.schema.errors import DataError, LayerlabError
+from layerlab.tabular.data import (
     COLUMN_KINDS,
     ColumnProfile,
     class_balance,
     profile_columns,
     profiles_frame,
 )
-from layerlab.errors import DataError, LayerlabError
-from layerlab.reading import (
+from layerlab.tabular.reading import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     as_category_text,
@@ -501,7 +501,7 @@ def test_profiles_frame_has_display_columns(people):
 
 
 def test_the_profile_says_how_a_column_was_read():
-    from layerlab.reading import read_csv
+    from layerlab.tabular.reading import read_csv
 
     rows = "".join(
         f'"${1000 + 37 * i:,}",2024-01-{1 + i % 28:02d},{"Sales" if i % 3 else "sales"},{i % 2}\n'

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerlab.diagnosis import (
+from layerlab.report.diagnosis import (
     ACTIONS,
     ADD_DROPOUT,
     DEEPER,
@@ -27,8 +27,8 @@ from layerlab.diagnosis import (
     apply_action,
     diagnose,
 )
-from layerlab.run_messages import STOP_REASONS
-from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.report.run_messages import STOP_REASONS
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 
 NAIVE = 1.0
 TRAIN_LONGER = re.compile(r"more epochs|longer|train for", re.IGNORECASE)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab.data import profile_columns
-from layerlab.diagnosis import apply_action, diagnose
-from layerlab.spec import LayerSpec, default_spec
-from layerlab.train import TrainingRun
+from layerlab.model.train import TrainingRun
+from layerlab.report.diagnosis import apply_action, diagnose
+from layerlab.schema.spec import LayerSpec, default_spec
+from layerlab.tabular.data import profile_columns
 
 ADVICE_TO_TRAIN_LONGER = ("train longer", "more epochs")
 

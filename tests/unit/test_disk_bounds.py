@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 import layerlab
-from layerlab import workspaces
-from layerlab.disk import DISK_FULL_MESSAGE, FULL_ADVICE, expected_run_bytes
-from layerlab.errors import LayerlabError, ServerFull, WorkspaceFull
-from layerlab.records import RunRecord
-from layerlab.store import DEFAULT_NAME, WorkspaceStore, is_workspace
+from layerlab.report.records import RunRecord
+from layerlab.runs import workspaces
+from layerlab.runs.disk import DISK_FULL_MESSAGE, FULL_ADVICE, expected_run_bytes
+from layerlab.runs.store import DEFAULT_NAME, WorkspaceStore, is_workspace
+from layerlab.schema.errors import LayerlabError, ServerFull, WorkspaceFull
 
 CSV = b"age,city,bought\n31,paris,yes\n45,lyon,no\n"
 DAY = 86_400
@@ -137,7 +137,7 @@ def test_a_run_writing_its_own_files_uses_the_room_it_was_given(tmp_path, table_
 # ------------------------------------------------------------------ the run counter
 COUNTER = """
 import sys
-from layerlab.store import WorkspaceStore
+from layerlab.runs.store import WorkspaceStore
 store = WorkspaceStore(sys.argv[1], create=False)
 print(" ".join(str(store.next_number("runs_started")) for _ in range(15)))
 """
@@ -220,7 +220,7 @@ def test_a_server_at_its_most_workspaces_refuses_a_new_one_plainly(monkeypatch, 
 
 
 def test_an_upload_of_a_workspace_obeys_the_server_cap_too(monkeypatch, storage):
-    from layerlab.archive import export_archive
+    from layerlab.runs.archive import export_archive
 
     archive = io.BytesIO(export_archive(_saved()))
     monkeypatch.setenv(workspaces.MAX_WORKSPACES_ENV, "1")

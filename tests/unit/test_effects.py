@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.effects import (
+from layerlab.schema.errors import DataError, SchemaError, SpecError
+from layerlab.schema.spec import Feature, ModelSpec
+from layerlab.tabular.effects import (
     MAX_ICE_ROWS,
     ice_curves,
     ice_rows,
@@ -18,9 +20,7 @@ from layerlab.effects import (
     surface_rows,
     surface_values,
 )
-from layerlab.errors import DataError, SchemaError, SpecError
-from layerlab.reading import as_numeric, prediction_table
-from layerlab.spec import Feature, ModelSpec
+from layerlab.tabular.reading import as_numeric, prediction_table
 
 CLASSES = ("no", "yes")
 
@@ -276,8 +276,8 @@ def test_scored_frames_become_values_and_probabilities(numbers):
 
 def test_ice_with_a_trained_model_end_to_end(make_table, table_spec):
     pytest.importorskip("tensorflow")
-    from layerlab.build import predict_frame
-    from layerlab.train import train
+    from layerlab.model.build import predict_frame
+    from layerlab.model.train import train
 
     frame = make_table(120, "binary")
     result = train(frame, table_spec("binary", epochs=2))

@@ -9,19 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import class_balance, profile_columns
-from layerlab.evaluate import evaluate
-from layerlab.evaluation import (
+from layerlab.model.evaluate import evaluate
+from layerlab.model.train import train
+from layerlab.schema.numbers import readable_number
+from layerlab.schema.spec import Feature, ModelSpec, default_spec
+from layerlab.tabular.data import class_balance, profile_columns
+from layerlab.tabular.evaluation import (
     Evaluation,
     classification_metrics,
     regression_metrics,
     threshold_scores,
 )
-from layerlab.numbers import readable_number
-from layerlab.reading import read_csv
-from layerlab.spec import Feature, ModelSpec, default_spec
-from layerlab.task import check_target
-from layerlab.train import train
+from layerlab.tabular.reading import read_csv
+from layerlab.tabular.task import check_target
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
@@ -314,7 +314,7 @@ def test_regression_evaluation_compares_with_mean_linear_and_boosting_baselines(
 def test_balanced_accuracy_says_what_guessing_gives_for_so_many_classes(churn_evaluation):
     import dataclasses
 
-    from layerlab.data import ClassBalance
+    from layerlab.tabular.data import ClassBalance
 
     four = ClassBalance(
         rarest="d", rarest_share=0.02, commonest="a", commonest_share=0.6, classes=4
@@ -349,7 +349,7 @@ def test_a_stop_during_the_linear_fit_drops_it_without_waiting(churn_result, mon
     import dataclasses
     import threading
 
-    import layerlab.evaluate as module
+    import layerlab.model.evaluate as module
 
     release = threading.Event()
     started = threading.Event()

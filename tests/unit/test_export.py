@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.errors import LayerlabError, SchemaError
-from layerlab.export import BUNDLE_FILES, bundle_zip, load_bundle, write_bundle
-from layerlab.predict import check_columns
-from layerlab.reading import read_csv
-from layerlab.scoring import score
-from layerlab.spec import ModelSpec
+from layerlab.model.export import BUNDLE_FILES, bundle_zip, load_bundle, write_bundle
+from layerlab.model.scoring import score
+from layerlab.schema.errors import LayerlabError, SchemaError
+from layerlab.schema.spec import ModelSpec
+from layerlab.tabular.predict import check_columns
+from layerlab.tabular.reading import read_csv
 
 # `python BUNDLE/predict.py new.csv`, in an interpreter where Layerlab cannot be imported.
 RUN_PREDICT_SCRIPT = """

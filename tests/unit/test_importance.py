@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab import importance
-from layerlab.importance import permutation_importances
-from layerlab.importance_report import importance_csv, importance_sentence
-from layerlab.spec import Feature, LayerSpec, ModelSpec
-from layerlab.train import train
+from layerlab.model import importance
+from layerlab.model.importance import permutation_importances
+from layerlab.model.train import train
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
+from layerlab.tabular.importance_report import importance_csv, importance_sentence
 
 COLOUR_EFFECT = {"red": -2.0, "green": 0.0, "blue": 2.0}
 
@@ -114,8 +114,8 @@ def test_a_large_test_split_is_judged_on_a_seeded_sample(trained, monkeypatch):
 def test_shuffling_a_columns_inputs_predicts_as_the_whole_model_does(trained):
     """Importance shuffles a column's block of model inputs (made once) instead of the raw
     column; the network from those inputs must predict what the model predicts."""
-    from layerlab.build import predict_frame
-    from layerlab.train import preprocess
+    from layerlab.model.build import predict_frame
+    from layerlab.model.train import preprocess
 
     test = trained.splits.test
     np.testing.assert_allclose(
@@ -127,8 +127,8 @@ def test_shuffling_a_columns_inputs_predicts_as_the_whole_model_does(trained):
 
 
 def test_an_ensemble_with_dropout_and_batch_norm_predicts_the_same_from_its_inputs():
-    from layerlab.build import predict_frame
-    from layerlab.train import preprocess
+    from layerlab.model.build import predict_frame
+    from layerlab.model.train import preprocess
 
     spec = _signal_spec("binary").replace(
         layers=[LayerSpec.dense(8), LayerSpec.batch_norm(), LayerSpec.dropout(0.3)],
@@ -147,7 +147,7 @@ def test_an_ensemble_with_dropout_and_batch_norm_predicts_the_same_from_its_inpu
 def test_the_columns_likeliest_to_matter_are_measured_first(trained):
     """With time for only some columns, the screen puts the informative ones first: the
     noise column is the one left unmeasured."""
-    from layerlab.train import preprocess
+    from layerlab.model.train import preprocess
 
     built = trained.built
     features = preprocess(built, trained.splits.test)

@@ -7,10 +7,10 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from layerlab.evaluate import evaluate
-from layerlab.export import BUNDLE_FILES, write_bundle
-from layerlab.insights import left_out_reasons, run_insights
-from layerlab.jobs import keep_files
+from layerlab.model.evaluate import evaluate
+from layerlab.model.export import BUNDLE_FILES, write_bundle
+from layerlab.model.insights import left_out_reasons, run_insights
+from layerlab.model.jobs import keep_files
 
 
 def test_insights_rank_every_used_column_and_the_card_says_what_was_left_out(churn_result):
@@ -49,8 +49,8 @@ def test_the_run_keeps_its_kernels_and_exact_input_groups_for_the_picture(churn_
 
 
 def test_the_run_keeps_the_predictions_of_the_pictures_results_opens_on(churn_result, tmp_path):
-    from layerlab.build import predict_frame
-    from layerlab.effects import opening_views, rows_fingerprint, view_rows
+    from layerlab.model.build import predict_frame
+    from layerlab.tabular.effects import opening_views, rows_fingerprint, view_rows
 
     trained = keep_files(churn_result, tmp_path / "run")
     kept = trained.opening_predictions()
@@ -69,7 +69,7 @@ def test_the_run_keeps_the_predictions_of_the_pictures_results_opens_on(churn_re
 
 
 def test_the_card_names_the_test_rows_and_the_columns_not_measured_in_time():
-    from layerlab.model_card import CardFacts, card_markdown
+    from layerlab.report.model_card import CardFacts, card_markdown
 
     table = pd.DataFrame(
         {

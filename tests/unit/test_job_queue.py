@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab.job_queue import FairQueue, WaitReason
-from layerlab.workers import Job
+from layerlab.runs.job_queue import FairQueue, WaitReason
+from layerlab.runs.workers import Job
 
 
 def jobs(owner: str | None, count: int) -> list[Job]:

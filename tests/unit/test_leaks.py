@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import profile_columns
-from layerlab.evaluation import Evaluation
-from layerlab.leaks import (
+from layerlab.schema.spec import Feature, ModelSpec
+from layerlab.tabular.data import profile_columns
+from layerlab.tabular.evaluation import Evaluation
+from layerlab.tabular.leaks import (
     MIN_ROWS,
     SingleColumnScore,
     find_leaks,
     strongest_feature,
     suspiciously_good,
 )
-from layerlab.reading import read_csv
-from layerlab.spec import Feature, ModelSpec
+from layerlab.tabular.reading import read_csv
 
 ROWS = 600
 
@@ -299,9 +299,9 @@ def exact_table(rows: int = 120) -> pd.DataFrame:
 
 
 def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatch, tmp_path):
-    from layerlab import leaks
-    from layerlab.jobs import JobContext, train_model
-    from layerlab.spec import LayerSpec
+    from layerlab.model.jobs import JobContext, train_model
+    from layerlab.schema.spec import LayerSpec
+    from layerlab.tabular import leaks
 
     spec = ModelSpec(
         target="cm",
@@ -319,7 +319,7 @@ def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatc
 
 def test_a_near_perfect_linear_baseline_is_questioned_when_the_network_is_not():
     """California schools: the test score is the mean of the reading and maths scores."""
-    from layerlab.leaks import baseline_too_good_sentence
+    from layerlab.tabular.leaks import baseline_too_good_sentence
 
     naive = {"mae": 18.4, "r2": 0.0}
     linear = {"mae": 0.000016, "r2": 1.0}

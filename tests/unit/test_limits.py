@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from layerlab import limits
-from layerlab.errors import SpecError
-from layerlab.limits import Limit
-from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.schema import limits
+from layerlab.schema.errors import SpecError
+from layerlab.schema.limits import Limit
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 
 
 def base_spec() -> ModelSpec:

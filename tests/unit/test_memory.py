@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import profile_columns
-from layerlab.errors import LayerlabError, TrainingError
-from layerlab.memory import (
+from layerlab.schema.errors import LayerlabError, TrainingError
+from layerlab.schema.spec import MAX_LAYERS, MAX_UNITS, Feature, LayerSpec, ModelSpec, default_spec
+from layerlab.tabular.data import profile_columns
+from layerlab.tabular.memory import (
     BUDGET_VARIABLE,
     DEFAULT_BUDGET_MB,
     MB,
@@ -24,7 +25,6 @@ from layerlab.memory import (
     memory_budget_bytes,
     suggest_smaller,
 )
-from layerlab.spec import MAX_LAYERS, MAX_UNITS, Feature, LayerSpec, ModelSpec, default_spec
 
 SUGGESTED_LAYERS = re.compile(r"Try \d+ layers? of [\d,]+ units \(about [\d.,]+ [kMG]B\)\.")
 
@@ -135,7 +135,7 @@ def test_feature_widths_and_parameters_match_the_built_network():
             LayerSpec.dense(8),
         ],
     )
-    from layerlab.train import TrainingRun
+    from layerlab.model.train import TrainingRun
 
     built = TrainingRun(frame, spec).built  # split and built, not trained
     estimate = estimate_training_memory(spec, frame)
@@ -277,8 +277,8 @@ def test_estimating_does_not_import_tensorflow():
     code = (
         "import sys\n"
         "import pandas as pd\n"
-        "from layerlab.memory import check_memory\n"
-        "from layerlab.spec import Feature, ModelSpec\n"
+        "from layerlab.tabular.memory import check_memory\n"
+        "from layerlab.schema.spec import Feature, ModelSpec\n"
         "frame = pd.DataFrame({'x': [1.0, 2.0, 3.0] * 20, 'y': ['a', 'b', 'a'] * 20})\n"
         "spec = ModelSpec(target='y', task='binary', features=[Feature('x', 'numeric')])\n"
         "check_memory(spec, frame)\n"
@@ -291,8 +291,8 @@ def test_estimating_does_not_import_tensorflow():
 
 
 def test_training_refuses_a_run_over_the_budget_before_it_builds(monkeypatch):
-    from layerlab.reading import read_csv
-    from layerlab.train import TrainingRun
+    from layerlab.model.train import TrainingRun
+    from layerlab.tabular.reading import read_csv
 
     frame = read_csv(Path(__file__).resolve().parents[2] / "data" / "customer_churn.csv")
     spec = default_spec("churned", "binary", profile_columns(frame, "churned"))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score, log_loss, mean_absolute_error, r2_score
 
-from layerlab.model_card import CardFacts, Interval, bootstrap_intervals, card_markdown
+from layerlab.report.model_card import CardFacts, Interval, bootstrap_intervals, card_markdown
 
 
 def regression_predictions(n: int = 400, seed: int = 0) -> pd.DataFrame:

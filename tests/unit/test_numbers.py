@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layerlab.numbers import readable_number
+from layerlab.schema.numbers import readable_number
 
 WORDS = {"": 1.0, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from layerlab.errors import SchemaError
-from layerlab.predict import non_number_message
-from layerlab.reading import read_csv
-from layerlab.scoring import score
+from layerlab.model.scoring import score
+from layerlab.schema.errors import SchemaError
+from layerlab.tabular.predict import non_number_message
+from layerlab.tabular.reading import read_csv
 
 SCORED_COLUMNS = (
     "age,region,contract,tenure_months,monthly_charges,support_calls,payment_method,"

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab import profiling
-from layerlab.data import profile_columns
-from layerlab.errors import DataError, LayerlabError
+from layerlab.runs import profiling
+from layerlab.schema.errors import DataError, LayerlabError
+from layerlab.tabular.data import profile_columns
 
 
 def _table(rows: int = 300) -> pd.DataFrame:

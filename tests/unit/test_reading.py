@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.errors import DataError
-from layerlab.reading import (
+from layerlab.schema.errors import DataError
+from layerlab.tabular.reading import (
     MAX_COLUMNS,
     as_category_keys,
     as_numeric,

@@ -30,12 +30,12 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from layerlab.data import profile_columns
-from layerlab.errors import DataError, LayerlabError
-from layerlab.reading import MISSING_VALUES, read_csv
-from layerlab.spec import LayerSpec, default_spec
-from layerlab.task import check_target
-from layerlab.train import TrainingRun
+from layerlab.model.train import TrainingRun
+from layerlab.schema.errors import DataError, LayerlabError
+from layerlab.schema.spec import LayerSpec, default_spec
+from layerlab.tabular.data import profile_columns
+from layerlab.tabular.reading import MISSING_VALUES, read_csv
+from layerlab.tabular.task import check_target
 
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

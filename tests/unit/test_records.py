@@ -9,10 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import ClassBalance
-from layerlab.evaluation import Evaluation
-from layerlab.leaks import SingleColumnScore
-from layerlab.records import (
+from layerlab.report.records import (
     RunRecord,
     TableRecord,
     decode_json,
@@ -22,6 +19,9 @@ from layerlab.records import (
     leak_suspect_from_dict,
     leak_suspect_to_dict,
 )
+from layerlab.tabular.data import ClassBalance
+from layerlab.tabular.evaluation import Evaluation
+from layerlab.tabular.leaks import SingleColumnScore
 
 
 def a_run(spec, **changes) -> RunRecord:

@@ -12,9 +12,9 @@ import threading
 import keras
 import numpy as np
 
-from layerlab.build import build_model
-from layerlab.spec import LayerSpec
-from layerlab.train import train
+from layerlab.model.build import build_model
+from layerlab.model.train import train
+from layerlab.schema.spec import LayerSpec
 
 
 def reproducible_spec(table_spec, **changes):
@@ -33,13 +33,13 @@ def test_history_and_weights_are_bit_identical_with_other_runs_in_threads_and_an
     frame, spec = make_table(200), reproducible_spec(table_spec)
 
     # Alone, each epoch in one slice.
-    monkeypatch.setattr("layerlab.train.SLICE_SECONDS", 1e9)
+    monkeypatch.setattr("layerlab.model.train.SLICE_SECONDS", 1e9)
     alone = train(frame, spec)
 
     # Again, one step per slice from the third epoch (as on a machine too busy for more;
     # the first two are timed in one slice each), while two other runs
     # with other seeds build and train in threads of this process until it is done.
-    monkeypatch.setattr("layerlab.train.SLICE_SECONDS", 0.0)
+    monkeypatch.setattr("layerlab.model.train.SLICE_SECONDS", 0.0)
     done = threading.Event()
     failures: list[BaseException] = []
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from layerlab.records import RunRecord
-from layerlab.run_table import (
+from layerlab.report.records import RunRecord
+from layerlab.report.run_table import (
     beat_earlier,
     best_validation,
     network_line,
@@ -11,7 +11,7 @@ from layerlab.run_table import (
     runs_frame,
     spec_differences,
 )
-from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 
 
 def spec(**changes) -> ModelSpec:

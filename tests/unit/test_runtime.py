@@ -9,14 +9,14 @@ import sys
 
 import pytest
 
-from layerlab.errors import LayerlabError
-from layerlab.runtime import (
+from layerlab.model.runtime import (
     DEFAULT_THREADS,
     THREADS_VARIABLE,
     is_tensorflow_log_line,
     requested_threads,
     without_tensorflow_log_lines,
 )
+from layerlab.schema.errors import LayerlabError
 
 
 @pytest.mark.parametrize(("text", "threads"), [(None, DEFAULT_THREADS), ("", 1), (" 4 ", 4)])
@@ -41,8 +41,8 @@ def test_a_bad_thread_count_says_what_to_set(monkeypatch, text):
 PROBE = """
 import pandas as pd
 import tensorflow as tf
-from layerlab.build import build_model
-from layerlab.spec import Feature, ModelSpec
+from layerlab.model.build import build_model
+from layerlab.schema.spec import Feature, ModelSpec
 spec = ModelSpec(target="y", task="regression", features=[Feature("x", "numeric")])
 build_model(spec, pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 4.0]}))
 print(tf.config.threading.get_intra_op_parallelism_threads())
@@ -110,7 +110,7 @@ def test_only_tensorflows_lines_are_held_back_from_stderr(capfd):
 # set the level back to 0 after asking for quiet, so only the filter can hold the lines back.
 START = """
 import os, sys
-from layerlab import runtime
+from layerlab.model import runtime
 if sys.argv[1] == "quiet":
     runtime.keep_tensorflow_quiet()
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"

@@ -14,13 +14,10 @@ import optuna
 import pandas as pd
 import pytest
 
-from layerlab.background import RunManager
-from layerlab.cli import main
-from layerlab.data import profile_columns
-from layerlab.errors import LayerlabError, SpecError, WorkspaceFull
-from layerlab.export import BUNDLE_FILES
-from layerlab.reading import read_csv
-from layerlab.search import (
+from layerlab.cli.main import main
+from layerlab.model.export import BUNDLE_FILES
+from layerlab.runs.background import RunManager
+from layerlab.runs.search import (
     MIN_SEARCH_ROWS,
     PoolTrials,
     Search,
@@ -33,10 +30,13 @@ from layerlab.search import (
     trial_spec,
     trials_frame,
 )
-from layerlab.search_space import Range, SearchSpace, default_space
-from layerlab.spec import ModelSpec, default_spec
-from layerlab.store import WorkspaceStore
-from layerlab.workers import WorkerPool
+from layerlab.runs.search_space import Range, SearchSpace, default_space
+from layerlab.runs.store import WorkspaceStore
+from layerlab.runs.workers import WorkerPool
+from layerlab.schema.errors import LayerlabError, SpecError, WorkspaceFull
+from layerlab.schema.spec import ModelSpec, default_spec
+from layerlab.tabular.data import profile_columns
+from layerlab.tabular.reading import read_csv
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -45,7 +45,7 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 def table(name: str, target: str) -> tuple[pd.DataFrame, ModelSpec]:
     frame = read_csv(DATA / name)
     task = "regression" if name == "diabetes.csv" else None
-    from layerlab.task import check_target
+    from layerlab.tabular.task import check_target
 
     info = check_target(frame, target, task)
     return frame, default_spec(target, info.task, profile_columns(frame, target))

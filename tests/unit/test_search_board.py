@@ -6,11 +6,11 @@ import socket
 
 import pytest
 
-from layerlab.errors import LayerlabError
-from layerlab.search import BackgroundTask, SearchSettings
-from layerlab.search_board import SETTING, SearchBoard, SearchEntry
-from layerlab.spec import default_spec
-from layerlab.store import WorkspaceStore
+from layerlab.runs.search import BackgroundTask, SearchSettings
+from layerlab.runs.search_board import SETTING, SearchBoard, SearchEntry
+from layerlab.runs.store import WorkspaceStore
+from layerlab.schema.errors import LayerlabError
+from layerlab.schema.spec import default_spec
 
 
 def entry(status: str = "running", owner: str = "") -> SearchEntry:
@@ -45,7 +45,7 @@ def test_a_search_whose_server_is_gone_reads_as_interrupted(tmp_path):
 
 
 def test_a_second_search_waits_for_the_first_to_end(tmp_path):
-    from layerlab.background import this_process
+    from layerlab.runs.background import this_process
 
     store = WorkspaceStore(tmp_path / "ws")
     # Its owner is this process, as a search started here a moment ago.
@@ -69,8 +69,8 @@ def test_a_ladder_without_steps_has_no_best(tmp_path):
 @pytest.fixture
 def shared_caps(monkeypatch):
     """A shared server's caps: 50 trials and 30 minutes per search."""
-    from layerlab.job_limits import SEARCH_MAX_MINUTES_ENV, SEARCH_MAX_TRIALS_ENV
-    from layerlab.workspaces import EPHEMERAL_ENV
+    from layerlab.runs.job_limits import SEARCH_MAX_MINUTES_ENV, SEARCH_MAX_TRIALS_ENV
+    from layerlab.runs.workspaces import EPHEMERAL_ENV
 
     monkeypatch.setenv(EPHEMERAL_ENV, "1")
     monkeypatch.delenv(SEARCH_MAX_TRIALS_ENV, raising=False)
@@ -78,7 +78,7 @@ def shared_caps(monkeypatch):
 
 
 def test_a_search_past_the_servers_caps_is_refused_before_it_starts(tmp_path, shared_caps):
-    from layerlab.errors import SpecError
+    from layerlab.schema.errors import SpecError
 
     store = WorkspaceStore(tmp_path / "ws")
     spec = default_spec("y", "regression", [])
@@ -99,8 +99,8 @@ def test_a_search_past_the_servers_caps_is_refused_before_it_starts(tmp_path, sh
 
 
 def test_the_caps_give_a_search_of_minutes_a_number_of_trials_too(shared_caps, monkeypatch):
-    from layerlab.search_board import within_caps
-    from layerlab.workspaces import EPHEMERAL_ENV
+    from layerlab.runs.search_board import within_caps
+    from layerlab.runs.workspaces import EPHEMERAL_ENV
 
     assert within_caps(SearchSettings(minutes=10)).trials == 50
     assert within_caps(SearchSettings(trials=50, minutes=30)) == SearchSettings(50, 30)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerlab import limits
-from layerlab.search_space import Range, SearchSpace, SearchSpaceError, default_space
-from layerlab.spec import Feature, LayerSpec, ModelSpec
+from layerlab.runs.search_space import Range, SearchSpace, SearchSpaceError, default_space
+from layerlab.schema import limits
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -7,9 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from layerlab.data import profile_columns
-from layerlab.errors import LayerlabError, SpecError
-from layerlab.spec import (
+from layerlab.schema.errors import LayerlabError, SpecError
+from layerlab.schema.spec import (
     SPEC_VERSION,
     Feature,
     LayerSpec,
@@ -18,6 +17,7 @@ from layerlab.spec import (
     format_layers,
     parse_layers,
 )
+from layerlab.tabular.data import profile_columns
 
 
 def full_spec() -> ModelSpec:
@@ -243,7 +243,7 @@ def test_whole_numbers_in_real_valued_fields_are_read_as_floats():
 
 
 def test_spec_json_with_integer_learning_rate_and_momentum_trains(make_table, table_spec):
-    from layerlab.train import train
+    from layerlab.model.train import train
 
     config = table_spec(epochs=3).to_dict()
     config.update(optimizer="sgd", learning_rate=1, momentum=0)

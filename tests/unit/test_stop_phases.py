@@ -15,17 +15,17 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-from layerlab import evaluate as evaluate_module
-from layerlab import importance, insights
-from layerlab.boosting import fit_stoppably
-from layerlab.evaluate import evaluate
-from layerlab.importance_report import importance_sentence
-from layerlab.jobs import JobContext, skipped_sentence, train_model
-from layerlab.model_card import bootstrap_intervals
-from layerlab.records import evaluation_from_json
-from layerlab.run_files import RUN_FILES
-from layerlab.spec import Feature, LayerSpec, ModelSpec
-from layerlab.train import EpochEnd, train
+from layerlab.model import evaluate as evaluate_module
+from layerlab.model import importance, insights
+from layerlab.model.boosting import fit_stoppably
+from layerlab.model.evaluate import evaluate
+from layerlab.model.jobs import JobContext, skipped_sentence, train_model
+from layerlab.model.train import EpochEnd, train
+from layerlab.report.model_card import bootstrap_intervals
+from layerlab.report.records import evaluation_from_json
+from layerlab.report.run_files import RUN_FILES
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
+from layerlab.tabular.importance_report import importance_sentence
 from layerlab_app.tables import metrics_table, verdict
 
 

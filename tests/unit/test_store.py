@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import layerlab
-from layerlab.errors import WorkspaceError, WorkspaceFull
-from layerlab.records import RunRecord
-from layerlab.store import DEFAULT_NAME, FULL_ADVICE, Store, WorkspaceStore, new_id
+from layerlab.report.records import RunRecord
+from layerlab.runs.store import DEFAULT_NAME, FULL_ADVICE, Store, WorkspaceStore, new_id
+from layerlab.schema.errors import WorkspaceError, WorkspaceFull
 
 CSV = b"age,city,bought\n31,paris,yes\n45,lyon,no\n"
 
@@ -211,7 +211,7 @@ def test_a_full_workspace_says_how_full_and_what_to_do(tmp_path, table_spec):
 # Appends 40 epochs to its own run, records 10 files on the shared run, then exits.
 WRITER = """
 import sys, time
-from layerlab.store import WorkspaceStore
+from layerlab.runs.store import WorkspaceStore
 folder, own, shared, writer, start = sys.argv[1:]
 store = WorkspaceStore(folder, create=False)
 while time.time() < float(start):

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.errors import TargetError
-from layerlab.task import (
+from layerlab.schema.errors import TargetError
+from layerlab.tabular.task import (
     MAX_CLASSES,
     TASKS,
     TargetInfo,

@@ -11,10 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.build import encode_target, predict_frame
-from layerlab.errors import TrainingError
-from layerlab.spec import Feature, LayerSpec, ModelSpec
-from layerlab.train import (
+from layerlab.model.build import encode_target, predict_frame
+from layerlab.model.train import (
     EpochEnd,
     EpochProgress,
     TrainingRun,
@@ -24,6 +22,8 @@ from layerlab.train import (
     split_frame,
     train,
 )
+from layerlab.schema.errors import TrainingError
+from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
@@ -253,9 +253,9 @@ def test_a_loss_that_explodes_but_stays_finite_ends_the_run_as_diverged():
     # Plain SGD far above the stable step size on a linear model: the loss grows by orders of
     # magnitude every epoch but takes many epochs to overflow, so only the comparison with
     # the naive answer (always predicting the training mean) can tell.
-    from layerlab.data import profile_columns
-    from layerlab.reading import read_csv
-    from layerlab.spec import default_spec
+    from layerlab.schema.spec import default_spec
+    from layerlab.tabular.data import profile_columns
+    from layerlab.tabular.reading import read_csv
 
     frame = read_csv(DATA_DIR / "diabetes.csv")
     spec = default_spec(
@@ -295,7 +295,7 @@ def test_long_epochs_report_progress_and_slicing_does_not_change_learning(
     # With no time allowed per slice, each step is its own slice from the third epoch on
     # (the loop times a whole second epoch first, as the first one includes compilation),
     # and progress is sent after every slice.
-    monkeypatch.setattr("layerlab.train.SLICE_SECONDS", 0.0)
+    monkeypatch.setattr("layerlab.model.train.SLICE_SECONDS", 0.0)
     events = []
     sliced = train(frame, spec, on_event=events.append)
     progress = [event for event in events if isinstance(event, EpochProgress)]
@@ -308,7 +308,7 @@ def test_long_epochs_report_progress_and_slicing_does_not_change_learning(
 
 
 def test_stop_is_honoured_in_the_middle_of_an_epoch(make_table, table_spec, monkeypatch):
-    monkeypatch.setattr("layerlab.train.SLICE_SECONDS", 0.0)
+    monkeypatch.setattr("layerlab.model.train.SLICE_SECONDS", 0.0)
     events = []
     result = train(
         make_table(150),
@@ -333,7 +333,7 @@ def test_when_xla_cannot_compile_the_same_loop_runs_as_a_plain_graph(
 ):
     import tensorflow as tf
 
-    from layerlab import engine
+    from layerlab.model import engine
 
     frame, spec = make_table(150), table_spec(epochs=3)
     graph = TrainingRun(frame, spec, jit=False).run()
@@ -434,7 +434,7 @@ def test_dropout_and_batch_norm_train_and_save_as_plain_keras_layers(
     np.testing.assert_allclose(
         loaded.get_layer("batch_norm_1").moving_mean.numpy(), norm.moving_mean.numpy()
     )
-    from layerlab.build import predict_outputs
+    from layerlab.model.build import predict_outputs
 
     np.testing.assert_allclose(
         predict_outputs(loaded, result.spec, frame), predict_frame(result.built, frame), rtol=1e-5
@@ -478,7 +478,7 @@ def fit_with_keras(run: TrainingRun, orders=None, class_weight=None):
     ``orders``: the row order of each epoch, to feed exactly the batches the compiled loop
     saw; None lets ``fit`` shuffle on its own. ``class_weight``: passed on to ``fit``.
     """
-    from layerlab.build import build_model
+    from layerlab.model.build import build_model
 
     spec, splits = run.spec, run.splits
     built = build_model(spec, splits.train, run.target_info.classes)

@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from layerlab.run_messages import run_message
-from layerlab.training_guards import (
+from layerlab.model.training_guards import (
     DIVERGENCE_FACTOR,
     BestWeights,
     Divergence,
@@ -15,6 +14,7 @@ from layerlab.training_guards import (
     EarlyStopping,
     NaiveLosses,
 )
+from layerlab.report.run_messages import run_message
 
 # --------------------------------------------------------------------------- early stopping
 

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.build import SMOOTH_CLIP, build_model, predict_outputs
-from layerlab.encoding import PIECEWISE_BINS, piecewise_bins, piecewise_edges
-from layerlab.engine import learning_rate_schedule, make_optimizer, per_sample_loss
-from layerlab.errors import SpecError
-from layerlab.spec import LEGACY_TRAINING, Feature, ModelSpec
-from layerlab.train import TrainingRun, preprocess
+from layerlab.model.build import SMOOTH_CLIP, build_model, predict_outputs
+from layerlab.model.engine import learning_rate_schedule, make_optimizer, per_sample_loss
+from layerlab.model.train import TrainingRun, preprocess
+from layerlab.schema.encoding import PIECEWISE_BINS, piecewise_bins, piecewise_edges
+from layerlab.schema.errors import SpecError
+from layerlab.schema.spec import LEGACY_TRAINING, Feature, ModelSpec
 
 
 def skewed_table(n: int = 400) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def features_of(spec: ModelSpec, frame: pd.DataFrame) -> np.ndarray:
 
 
 def _inputs(spec, frame):
-    from layerlab.build import as_tensors, model_inputs
+    from layerlab.model.build import as_tensors, model_inputs
 
     return as_tensors(model_inputs(frame, spec))
 
@@ -174,7 +174,7 @@ def test_label_smoothing_trains_on_soft_labels_but_reports_the_plain_loss():
     result = run.run()
     built = result.built
     x = preprocess(built, run.splits.validation)
-    from layerlab.build import encode_target
+    from layerlab.model.build import encode_target
 
     y = encode_target(run.splits.validation[spec.target], built)
     p = built.network.predict(x, verbose=0)
@@ -252,7 +252,7 @@ def test_an_ensembles_reported_loss_is_the_loss_of_its_average():
     spec = table_spec(epochs=2, patience=0, restore_best_weights=False, ensemble=2)
     run = TrainingRun(frame, spec)
     result = run.run()
-    from layerlab.build import encode_target
+    from layerlab.model.build import encode_target
 
     x = preprocess(result.built, run.splits.validation)
     y = encode_target(run.splits.validation[spec.target], result.built)
@@ -272,7 +272,7 @@ def test_an_ensemble_is_named_in_the_networks_one_line_description():
 
 
 def test_the_memory_estimate_counts_every_member_and_every_bin():
-    from layerlab.memory import estimate_training_memory
+    from layerlab.tabular.memory import estimate_training_memory
 
     frame = skewed_table(20_000)
     base = estimate_training_memory(table_spec(), frame)

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.data import profile_columns
-from layerlab.errors import SpecError, TargetError, TrainingError
-from layerlab.spec import MAX_EPOCHS, LayerSpec, ModelSpec, default_spec
-from layerlab.task import check_target
-from layerlab.train import EpochEnd
-from layerlab.workers import WorkerPool
+from layerlab.model.train import EpochEnd
+from layerlab.runs.workers import WorkerPool
+from layerlab.schema.errors import SpecError, TargetError, TrainingError
+from layerlab.schema.spec import MAX_EPOCHS, LayerSpec, ModelSpec, default_spec
+from layerlab.tabular.data import profile_columns
+from layerlab.tabular.task import check_target
 
 ROWS = 60
 
@@ -94,8 +94,8 @@ def test_ten_runs_started_together_on_a_cold_pool_all_train():
 SERVER_SIDE = """
 import sys
 import pandas as pd
-from layerlab.spec import LayerSpec, ModelSpec, Feature
-from layerlab.workers import WorkerPool
+from layerlab.schema.spec import LayerSpec, ModelSpec, Feature
+from layerlab.runs.workers import WorkerPool
 
 frame = pd.DataFrame({"x": [float(i) for i in range(40)], "y": [2.0 * i for i in range(40)]})
 spec = ModelSpec(target="y", task="regression", features=[Feature("x", "numeric")],
@@ -259,8 +259,8 @@ def test_after_a_burst_the_extra_workers_exit_and_one_stays_warm_for_the_next_ru
 
 
 def test_the_extra_idle_time_is_read_from_the_environment(monkeypatch):
-    from layerlab.errors import LayerlabError
-    from layerlab.workers import EXTRA_IDLE_ENV, _extra_idle_seconds
+    from layerlab.runs.workers import EXTRA_IDLE_ENV, _extra_idle_seconds
+    from layerlab.schema.errors import LayerlabError
 
     monkeypatch.setenv(EXTRA_IDLE_ENV, "12.5")
     assert _extra_idle_seconds() == 12.5
@@ -307,9 +307,9 @@ def test_one_workspaces_three_runs_let_anothers_run_take_the_second_slot():
 
 
 def test_the_limits_are_read_from_the_environment_with_plain_errors(monkeypatch):
-    from layerlab import job_limits
-    from layerlab.errors import LayerlabError
-    from layerlab.workspaces import EPHEMERAL_ENV
+    from layerlab.runs import job_limits
+    from layerlab.runs.workspaces import EPHEMERAL_ENV
+    from layerlab.schema.errors import LayerlabError
 
     monkeypatch.setenv(EPHEMERAL_ENV, "1")  # a shared host's defaults
     for name in (
@@ -353,7 +353,7 @@ class _HeldWorker:
 
 
 def test_a_job_that_ignores_the_time_limits_stop_is_ended_after_the_grace():
-    from layerlab.workers import STOP_GRACE_SECONDS, Job
+    from layerlab.runs.workers import STOP_GRACE_SECONDS, Job
 
     held = WorkerPool(1, job_seconds=60, memory_bytes=0)
     try:

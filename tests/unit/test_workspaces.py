@@ -7,10 +7,9 @@ import io
 
 import pytest
 
-from layerlab import workspaces
-from layerlab.archive import export_archive
-from layerlab.errors import LayerlabError, WorkspaceError
-from layerlab.workspaces import (
+from layerlab.runs import workspaces
+from layerlab.runs.archive import export_archive
+from layerlab.runs.workspaces import (
     EPHEMERAL_ENV,
     QUOTA_ENV,
     ROOT_ENV,
@@ -24,6 +23,7 @@ from layerlab.workspaces import (
     quota_bytes,
     root_folder,
 )
+from layerlab.schema.errors import LayerlabError, WorkspaceError
 
 
 @pytest.fixture(autouse=True)
@@ -114,7 +114,7 @@ def test_the_disk_is_ephemeral_when_told_or_on_community_cloud(monkeypatch, tmp_
 
 
 def test_a_shared_server_is_declared_or_follows_the_disk_and_sets_the_limits(monkeypatch):
-    from layerlab import job_limits
+    from layerlab.runs import job_limits
 
     monkeypatch.delenv(workspaces.SHARED_ENV, raising=False)
     monkeypatch.setenv(EPHEMERAL_ENV, "0")

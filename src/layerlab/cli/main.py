@@ -1,0 +1,455 @@
+"""Command line: train a model from a CSV and write its bundle; score new data with a bundle.
+
+    python -m layerlab train DATA.csv --target COLUMN [--spec spec.json] [--out DIR]
+    python -m layerlab predict BUNDLE new.csv [--out predictions.csv]
+    python -m layerlab runs WORKSPACE
+    python -m layerlab search DATA.csv --target COLUMN --trials N --out DIR  (cli_search.py)
+
+``train --workspace DIR`` also keeps the run in a workspace folder, as the app
+keeps its runs; ``runs DIR`` lists a workspace's runs.
+
+Exit status: 0 when done; 2 when the input cannot be used (``error: ...`` says
+why, the same plain message as the app, no traceback); 130 when interrupted.
+Anything else is a bug in Layerlab and shows its traceback (status 1).
+
+Standard error carries Layerlab's own lines only: TensorFlow's C++ log lines,
+its Python loggers and library warnings (about internals a user cannot change)
+show only with ``--verbose``. ``--quiet`` leaves the final result lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from layerlab.schema.errors import LayerlabError
+from layerlab.schema.spec import (
+    CLASS_WEIGHTS,
+    OPTIMIZERS,
+    ModelSpec,
+    default_spec,
+    format_layers,
+    parse_layers,
+)
+
+if TYPE_CHECKING:
+    from layerlab.cli.progress import EpochBar, EpochLines
+
+EPILOG = """examples:
+  python -m layerlab train data/customer_churn.csv --target churned
+  python -m layerlab train data/diabetes.csv --target disease_progression \\
+      --layers dense:64:relu,dropout:0.2,dense:32:tanh --epochs 300 --patience 20
+  python -m layerlab predict layerlab-churned data/customer_churn.csv > predictions.csv
+
+The network learns on the training split, early stopping watches the validation
+split, and the test split is only used for the final scores.
+"""
+
+
+def _add_output_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--quiet", action="store_true", help="print only the final result lines (no progress)"
+    )
+    command.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's own log lines and library warnings (for bug reports)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m layerlab",
+        description="Train Keras networks on tabular data, and predict with them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train a model on a CSV and write its bundle",
+        description="Train a model on a CSV and write its bundle (model.keras, spec.json, "
+        "metrics.json, history.csv, predict.py, ...). Flags override the spec.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("data", help="the training table, a CSV file")
+    train.add_argument("--target", required=True, help="the column to predict")
+    train.add_argument(
+        "--task",
+        choices=("regression", "binary", "multiclass"),
+        help="override the task inferred from the target column",
+    )
+    train.add_argument("--spec", help="a spec.json to start from (e.g. from an earlier bundle)")
+    train.add_argument("--out", help="folder to write the bundle to (default: layerlab-TARGET)")
+    train.add_argument(
+        "--layers",
+        help="hidden layers, comma-separated: dense:UNITS[:ACTIVATION], dropout:RATE or "
+        "batchnorm (e.g. dense:64:relu,dropout:0.2,dense:32:tanh)",
+    )
+    train.add_argument("--optimizer", choices=OPTIMIZERS)
+    train.add_argument("--learning-rate", type=float, metavar="LR")
+    train.add_argument("--batch-size", type=int, metavar="N")
+    train.add_argument("--epochs", type=int, metavar="N", help="the most epochs to run")
+    train.add_argument(
+        "--patience",
+        type=int,
+        metavar="N",
+        help="stop after N epochs without validation improvement (0 turns early stopping off)",
+    )
+    train.add_argument(
+        "--class-weight",
+        choices=CLASS_WEIGHTS,
+        help="balanced: every class counts the same in the loss, however rare (classification)",
+    )
+    train.add_argument("--seed", type=int, help="seed for the split, initial weights and shuffling")
+    train.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="also keep this run (table, settings, curves, scores, model) in the workspace "
+        "folder DIR, created if needed; list its runs with `runs DIR`",
+    )
+    _add_output_flags(train)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict new rows with a trained bundle",
+        description="Predict each row of a CSV with a bundle written by `train`; "
+        "writes a CSV of predictions to standard output (or --out).",
+    )
+    predict.add_argument("bundle", help="the bundle folder written by `train`")
+    predict.add_argument("data", help="a CSV with the columns the model was trained on")
+    predict.add_argument("--out", help="write predictions here instead of standard output")
+    _add_output_flags(predict)
+
+    runs = commands.add_parser(
+        "runs",
+        help="list the runs kept in a workspace folder",
+        description="List the runs kept in a workspace folder (written by `train --workspace`).",
+    )
+    runs.add_argument("workspace", help="the workspace folder")
+    runs.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+
+    from layerlab.cli.search import add_search_command
+
+    add_search_command(commands, _add_output_flags)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        with contextlib.nullcontext() if args.verbose else _libraries_quiet():
+            if args.command == "train":
+                return _train(args)
+            if args.command == "runs":
+                return _runs(args)
+            if args.command == "search":
+                from layerlab.cli.search import search_command
+
+                return search_command(args)
+            return _predict(args)
+    except LayerlabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process now, once the command is done, if TensorFlow was imported.
+
+    Python's own shutdown then tears down TensorFlow's modules and C++ objects
+    one by one, 1 to 1.5 s after every file is written and every line printed
+    (bench/END_TO_END.md), while the person waits for their prompt. Everything
+    the command made is already closed: its files, its worker pools (``search``
+    closes its own) and the gradient-boosting thread ``evaluate`` waited for.
+    Log handlers and the standard streams are flushed first.
+    """
+    if "tensorflow" not in sys.modules:
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+@contextlib.contextmanager
+def _libraries_quiet() -> Iterator[None]:
+    """No TensorFlow log lines and no library warnings while the command runs."""
+    from layerlab.model.runtime import keep_tensorflow_quiet
+
+    keep_tensorflow_quiet()
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+def _spec_from_args(args, frame) -> ModelSpec:
+    from layerlab.tabular.data import profile_columns
+    from layerlab.tabular.task import check_target
+
+    if args.spec:
+        try:
+            spec = ModelSpec.from_json(Path(args.spec).read_text())
+        except OSError as error:
+            raise LayerlabError(
+                f"Cannot read the spec file '{args.spec}': {error.strerror}."
+            ) from None
+        spec = spec.replace(target=args.target, task=args.task or spec.task)
+    else:
+        info = check_target(frame, args.target, args.task)
+        spec = default_spec(args.target, info.task, profile_columns(frame, args.target))
+    overrides = {
+        "optimizer": args.optimizer,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "patience": args.patience,
+        "class_weight": args.class_weight,
+        "seed": args.seed,
+    }
+    if args.optimizer and args.learning_rate is None and not args.spec:
+        from layerlab.schema.spec import DEFAULT_LEARNING_RATES
+
+        overrides["learning_rate"] = DEFAULT_LEARNING_RATES[args.optimizer]
+    spec = spec.replace(**{key: value for key, value in overrides.items() if value is not None})
+    if args.layers is not None:
+        spec = spec.replace(layers=parse_layers(args.layers))
+    missing = [name for name in spec.feature_names if name not in frame.columns]
+    if missing:
+        raise LayerlabError(
+            f"The spec uses column(s) {missing} that are not in '{args.data}'. Use the table the "
+            "spec was made for, or edit the spec's features."
+        )
+    return spec.validate()
+
+
+def _train(args) -> int:
+    from layerlab.model.evaluate import evaluate
+    from layerlab.model.export import write_bundle
+    from layerlab.model.train import train
+    from layerlab.tabular.reading import read_csv
+
+    frame = read_csv(args.data)
+    spec = _spec_from_args(args, frame)
+    out = Path(args.out or f"layerlab-{_safe_name(spec.target)}")
+    if out.exists() and not out.is_dir():  # found before training, not after
+        raise LayerlabError(
+            f"'{out}' is a file, and a bundle is a folder. Choose a folder name with --out."
+        )
+    if not args.quiet:
+        print(
+            f"Predicting '{spec.target}' ({spec.task}) from {len(spec.features)} columns: "
+            f"{', '.join(spec.feature_names)}",
+            file=sys.stderr,
+        )
+        print(
+            f"Network: {spec.describe()}  [--layers {format_layers(spec.layers)}]", file=sys.stderr
+        )
+    kept = _WorkspaceRun.begin(args.workspace, args.data, frame, spec) if args.workspace else None
+    with contextlib.nullcontext() if args.quiet else _epoch_display() as display:
+        try:
+            result = train(frame, spec, on_event=_both(display, kept))
+        except BaseException as error:
+            if kept is not None:
+                kept.failed(error)
+            raise
+    print(result.message, file=sys.stderr)
+    evaluation = evaluate(result)
+    print(evaluation.headline(), file=sys.stderr)
+    doubt = _doubt(result, evaluation)
+    print(comparison_line(evaluation) if doubt is None else doubt, file=sys.stderr)
+    rare = evaluation.imbalance_headline()
+    if rare is not None:
+        weights = "" if spec.class_weight == "balanced" else " Try --class-weight balanced."
+        print(rare + weights, file=sys.stderr)
+    with _writing("the bundle", out, "Choose another folder with --out."):
+        write_bundle(result, evaluation, out)
+    print(f"Bundle written to {out}/ (try: python {out}/predict.py NEW.csv)", file=sys.stderr)
+    if kept is not None:
+        kept.finish(result, evaluation)
+        print(f"Run kept in the workspace {args.workspace}/ as {kept.run_id}.", file=sys.stderr)
+    return 0
+
+
+def _both(display, kept):
+    """One event handler that feeds the progress display and the workspace's record."""
+    handlers = [handler for handler in (display, kept) if handler is not None]
+    if not handlers:
+        return None
+
+    def handle(event) -> None:
+        for handler in handlers:
+            handler(event)
+
+    return handle
+
+
+class _WorkspaceRun:
+    """A CLI run kept in a workspace folder as the app keeps its runs: record, epochs, files."""
+
+    def __init__(self, store, run_id: str) -> None:
+        self.store, self.run_id = store, run_id
+
+    @classmethod
+    def begin(cls, folder: str, data_path: str, frame, spec: ModelSpec) -> _WorkspaceRun:
+        import time
+
+        from layerlab.report.records import RunRecord
+        from layerlab.report.run_table import network_line
+        from layerlab.runs.background import this_process
+        from layerlab.runs.store import WorkspaceStore
+
+        store = WorkspaceStore(folder)
+        table = store.add_table(
+            Path(data_path).name,
+            Path(data_path).read_bytes(),
+            rows=len(frame),
+            columns=frame.shape[1],
+        )
+        now = time.time()
+        record = RunRecord(
+            id=store.new_run_id(),
+            name=f"{Path(data_path).name}: {network_line(spec)}",
+            created=now,
+            spec=spec,
+            table_id=table.id,
+            data_fingerprint=table.fingerprint,
+            status="training",
+            started=now,
+            owner=this_process(),
+        )
+        store.add_run(record)
+        return cls(store, record.id)
+
+    def __call__(self, event) -> None:
+        from layerlab.model.train import EpochEnd
+
+        if isinstance(event, EpochEnd):
+            self.store.append_epochs(self.run_id, [{"epoch": event.epoch, **event.metrics}])
+
+    def finish(self, result, evaluation) -> None:
+        from layerlab.model.jobs import keep_files
+        from layerlab.runs.background import keep_run, outcome_status
+
+        trained = keep_files(result, self.store.run_folder(self.run_id), evaluation)
+        keep_run(self.store, self.run_id, trained, outcome_status(result.stop_reason))
+
+    def failed(self, error: BaseException) -> None:
+        import time
+
+        reason = (
+            "Interrupted from the keyboard." if isinstance(error, KeyboardInterrupt) else str(error)
+        )
+        self.store.update_run(self.run_id, status="failed", finished=time.time(), error=reason)
+
+
+def _runs(args) -> int:
+    from layerlab.report.run_table import runs_frame
+    from layerlab.runs.store import DATABASE_FILE, WorkspaceStore, is_workspace
+
+    if not is_workspace(args.workspace):
+        raise LayerlabError(
+            f"'{args.workspace}' is not a Layerlab workspace folder (it has no {DATABASE_FILE}). "
+            "Give the folder you passed to `train --workspace`."
+        )
+    store = WorkspaceStore(args.workspace, create=False)
+    records = store.runs()
+    if not records:
+        print(f"No runs in the workspace {args.workspace}/ yet.", file=sys.stderr)
+        return 0
+    table = runs_frame(records).drop(columns=["Chosen"])
+    print(table.to_string(index=False))
+    return 0
+
+
+def comparison_line(evaluation, *, searched: bool = False) -> str:
+    """How the network compares with its baselines, and what to try when gradient boosting
+    does better (``searched``: the network is already a search's winner)."""
+    from layerlab.tabular.evaluation import BEHIND_STRONGEST
+
+    outcome, sentence = evaluation.comparison()
+    if outcome != BEHIND_STRONGEST:
+        return sentence
+    if searched:
+        return sentence + " Search longer, or use gradient boosting."
+    return sentence + " Try `python -m layerlab search`, or use gradient boosting."
+
+
+def _doubt(result, evaluation) -> str | None:
+    """The Results page's question about a score close to perfect, or None."""
+    from layerlab.tabular.leaks import (
+        baseline_too_good_sentence,
+        strongest_feature,
+        suspiciously_good,
+        too_good_sentence,
+    )
+
+    if suspiciously_good(evaluation):
+        suspect = strongest_feature(result.splits.train, result.spec)
+        return too_good_sentence(evaluation, suspect)
+    return baseline_too_good_sentence(evaluation)
+
+
+def _epoch_display() -> EpochBar | EpochLines:
+    from rich.console import Console
+
+    from layerlab.cli.progress import epoch_display
+
+    return epoch_display(Console(stderr=True))
+
+
+def _predict(args) -> int:
+    from layerlab.model.export import load_bundle
+    from layerlab.model.scoring import score
+    from layerlab.tabular.predict import check_columns
+    from layerlab.tabular.reading import read_csv, write_csv
+
+    bundle = load_bundle(args.bundle)
+    frame = read_csv(args.data)
+    extra = check_columns(frame, bundle.spec)
+    if extra and not args.quiet:
+        print(
+            f"note: ignoring column(s) the model does not use: {', '.join(extra)}", file=sys.stderr
+        )
+    table = score(bundle.model, bundle.spec, bundle.classes, frame)
+    if not args.out:
+        write_csv(table, sys.stdout)
+        return 0
+    with _writing("the predictions", args.out, "Choose another path with --out."):
+        write_csv(table, args.out)
+    print(f"{len(table)} predictions written to {args.out}", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def _writing(what: str, where: str | Path, fix: str) -> Iterator[None]:
+    """A write that fails (a missing folder, no permission, a full disk) as a plain message."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error).rstrip(".")  # the system's words, or pandas'
+        raise LayerlabError(f"Cannot write {what} to '{where}': {reason}. {fix}") from None
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "model"

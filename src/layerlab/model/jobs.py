@@ -1,0 +1,380 @@
+"""The TensorFlow work the app hands to a worker process, and what comes back as plain values.
+
+A worker (``workers.py``) runs one of ``JOBS`` at a time. A training job writes
+its files (``model.keras``, the bundle zip, the evaluation as JSON) straight
+into the run's folder in the workspace and sends back only plain values, so the
+Streamlit server can show and serve a run without ever importing TensorFlow
+(see ``workers.py`` for why) and without holding a model in its memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from layerlab.report.run_files import RUN_FILES, ModelSummary, TrainedModel
+from layerlab.schema.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from layerlab.model.train import TrainingResult
+    from layerlab.tabular.data import ColumnProfile
+    from layerlab.tabular.evaluation import Evaluation
+
+# How many loaded models a worker keeps for repeated scoring (what-if, new files).
+LOADED_MODELS = 2
+
+
+class JobContext:
+    """What a job may do besides computing: report events, and hear a request to stop."""
+
+    def __init__(
+        self,
+        emit: Callable[[Any], None] | None = None,
+        stop_requested: Callable[[], bool] | None = None,
+    ) -> None:
+        self.emit = emit or (lambda event: None)
+        self.stop_requested = stop_requested or (lambda: False)
+
+
+def summarize_network(context: JobContext, frame: pd.DataFrame, spec: ModelSpec) -> ModelSummary:
+    """Build the network exactly as training would and describe it."""
+    from layerlab.model.train import TrainingRun
+
+    return _summary(TrainingRun(frame, spec).built)
+
+
+def train_model(
+    context: JobContext,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    folder: str | Path,
+    jit: bool = True,
+    insights: bool = True,
+) -> TrainedModel:
+    """Train, saving the best weights to ``folder`` as they improve; then score the test split
+    and the baselines and write the model, the bundle and the evaluation into ``folder``.
+
+    ``jit``: compile the training loop with XLA (see ``train.TrainingRun``). ``insights``:
+    also work out its importance, model card and train.py (``keep_files``)."""
+    from layerlab.model.train import TrainingRun
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(frame, spec, jit=jit, checkpoint_path=folder / RUN_FILES["checkpoint"])
+    result = run.run(on_event=context.emit, should_stop=context.stop_requested)
+    return keep_files(result, folder, insights=insights, should_stop=context.stop_requested)
+
+
+def finish_interrupted(
+    context: JobContext,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    history: list[dict[str, float]],
+    checkpoint_epoch: int,
+    folder: str | Path,
+) -> TrainedModel:
+    """Make a run that the server lost mid-training whole again, from its checkpoint.
+
+    The split is seeded and the model is rebuilt from the same training rows, so the
+    checkpoint's weights fit it exactly; the run is then scored and bundled as if it
+    had been stopped at the checkpoint's epoch.
+    """
+    from layerlab.model.train import TrainingResult, TrainingRun
+    from layerlab.schema.errors import TrainingError
+
+    folder = Path(folder)
+    checkpoint = folder / RUN_FILES["checkpoint"]
+    if not checkpoint.is_file():
+        raise TrainingError(
+            "This run was interrupted before its first checkpoint was saved, so there are no "
+            "weights to keep. Train it again."
+        )
+    run = TrainingRun(frame, spec)
+    saved = _load(checkpoint, spec, run.built.classes)
+    run.built.model.set_weights(saved.get_weights())
+    kept = [row for row in history if row["epoch"] <= checkpoint_epoch]
+    result = TrainingResult(
+        built=run.built,
+        splits=run.splits,
+        history=kept,
+        best_epoch=min(kept, key=lambda row: row["val_loss"])["epoch"] if kept else None,
+        stop_reason="stopped",
+        message=(
+            f"The server stopped while this run trained; the weights of epoch "
+            f"{checkpoint_epoch}, saved as it trained, are kept."
+        ),
+        seconds=0.0,
+        engine="compiled loop (restored from its checkpoint)",
+        kept_epoch=checkpoint_epoch,
+        class_weights=None
+        if run.class_weights is None
+        else dict(zip(run.built.classes, map(float, run.class_weights), strict=True)),
+    )
+    return keep_files(result, folder, should_stop=context.stop_requested)
+
+
+def rebuild_uploaded(
+    context: JobContext,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    record: dict[str, Any],
+    folder: str | Path,
+) -> TrainedModel:
+    """Make the files Layerlab derives from a run of an uploaded workspace: its bundle,
+    train.py, model card, scores and pictures, from its table, its spec and its weights.
+
+    An upload brings data only (``layerlab.runs.archive``): a bundle or a script from it would be
+    served as its author wrote it. So the network is built from the spec, as training built
+    it (the split is seeded: the same rows), the uploaded ``model.keras`` (counted before
+    Keras builds it, see ``reading.load_model_file``) lends it its weights, which must fit
+    it exactly, and ``keep_files`` writes everything again. ``record`` holds the run's own
+    ``history``, epochs, stop reason, message, seconds and engine.
+    """
+    from layerlab.model.train import TrainingResult, TrainingRun
+    from layerlab.schema.errors import BundleError
+
+    folder = Path(folder)
+    run = TrainingRun(frame, spec)
+    uploaded = _load(folder / RUN_FILES["model"], spec, run.built.classes)
+    try:
+        run.built.model.set_weights(uploaded.get_weights())
+    except ValueError:
+        raise BundleError(
+            "The uploaded model.keras holds weights that do not fit the network its settings "
+            "describe, so it was not made by Layerlab for this run or was changed after. "
+            "Train the run again."
+        ) from None
+    result = TrainingResult(
+        built=run.built,
+        splits=run.splits,
+        history=list(record["history"]),
+        best_epoch=record.get("best_epoch"),
+        stop_reason=record.get("stop_reason") or "stopped",
+        message=record.get("message") or "",
+        seconds=float(record.get("seconds") or 0.0),
+        engine=record.get("engine") or "",
+        kept_epoch=record["kept_epoch"],
+        class_weights=None
+        if run.class_weights is None
+        else dict(zip(run.built.classes, map(float, run.class_weights), strict=True)),
+    )
+    return keep_files(result, folder, should_stop=context.stop_requested)
+
+
+def keep_files(
+    result: TrainingResult,
+    folder: str | Path,
+    evaluation: Evaluation | None = None,
+    *,
+    insights: bool = True,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainedModel:
+    """Score a trained run (unless ``evaluation`` is given) and write its files into
+    ``folder``; what goes back to the server is plain values.
+
+    ``insights``: also write its importance, model card, train.py and the weights for its
+    picture (seconds on a large table; a search trial, which is compared only by its
+    validation loss, goes without them).
+
+    ``should_stop``: Stop pressed after the epochs. What was trained is kept all the
+    same: the model, its test scores and the bundle are always written; the parts that
+    take seconds on a wide table (the linear and boosting baselines, importance, the
+    model card, the picture's weights and predictions) are skipped once it says yes,
+    asked between them and inside their loops, and the run's message says which.
+    """
+    from layerlab.model.build import predict_frame
+    from layerlab.model.code_export import train_script
+    from layerlab.model.evaluate import evaluate
+    from layerlab.model.export import bundle_zip
+    from layerlab.model.insights import run_insights
+    from layerlab.report.records import evaluation_to_json
+    from layerlab.tabular.effects import opening_predictions_json
+    from layerlab.tabular.evaluation import BASELINE_NAMES
+    from layerlab.tabular.leaks import strongest_feature, suspiciously_good
+    from layerlab.tabular.network_weights import network_bytes
+
+    def stopped() -> bool:
+        return should_stop is not None and should_stop()
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    usable = result.kept_epoch is not None
+    if evaluation is None and usable:
+        evaluation = evaluate(result, should_stop=should_stop)
+    leak_suspect = None
+    if evaluation is not None and suspiciously_good(evaluation) and not stopped():
+        leak_suspect = strongest_feature(result.splits.train, result.spec)
+    summary = _summary(result.built)
+    write = _atomic_writer(folder)
+    write("summary", json.dumps(summary.to_dict()).encode())
+    skipped: list[str] = []
+    if evaluation is not None:
+        model_path = folder / RUN_FILES["model"]
+        partial = model_path.with_name(model_path.name + ".tmp.keras")
+        result.built.model.save(partial)
+        os.replace(partial, model_path)
+        if stopped():  # baselines are left out only once Stop is heard (``evaluate``)
+            names = BASELINE_NAMES[evaluation.task]
+            skipped += [names[key] for key in names if key not in evaluation.baselines]
+        explained = None
+        if insights:
+            explained = (
+                None
+                if stopped()
+                else run_insights(result, evaluation, leak_suspect, should_stop=should_stop)
+            )
+            if explained is None:
+                skipped += ["importance", "the model card"]
+                write("train_script", train_script(result.spec).encode("utf-8"))
+            else:
+                files = explained.files()
+                write("importance", explained.importance.to_json(orient="records").encode())
+                write("card", files[RUN_FILES["card"]])
+                write("train_script", files[RUN_FILES["train_script"]])
+        bundle = bundle_zip(
+            result,
+            evaluation,
+            explained,
+            explain=False,
+            model_file=model_path,
+            summary=summary.text,
+        )
+        write("bundle", bundle)
+        if insights:
+            opening = None
+            if not stopped():
+                network = network_bytes(result.built)
+                if network is not None:
+                    write("network", network)
+                opening = opening_predictions_json(
+                    result.splits.test,
+                    result.spec,
+                    lambda rows: predict_frame(result.built, rows),
+                    should_stop,
+                )
+            if opening is None:
+                skipped.append("the picture of the network and its first predictions")
+            else:
+                write("effects", opening)
+        write("evaluation", evaluation_to_json(evaluation).encode())
+    return TrainedModel(
+        spec=result.spec,
+        classes=result.classes,
+        history=list(result.history),
+        best_epoch=result.best_epoch,
+        kept_epoch=result.kept_epoch,
+        stop_reason=result.stop_reason,
+        message=result.message + skipped_sentence(skipped),
+        seconds=result.seconds,
+        engine=result.engine,
+        rows={
+            "train": len(result.splits.train),
+            "validation": len(result.splits.validation),
+            "test": len(result.splits.test),
+        },
+        summary=summary,
+        evaluation=evaluation,
+        folder=str(folder),
+        leak_suspect=leak_suspect,
+        naive_val_loss=result.naive_val_loss,
+    )
+
+
+def skipped_sentence(skipped: list[str]) -> str:
+    """What Stop, pressed while a run was kept, left out of it (" ..." to add to its message),
+    or "" when nothing was."""
+    if not skipped:
+        return ""
+    listed = skipped[0] if len(skipped) == 1 else ", ".join(skipped[:-1]) + " and " + skipped[-1]
+    return (
+        f" Stop was pressed while the run was being kept, so {listed} "
+        f"{'was' if len(skipped) == 1 else 'were'} skipped; the model, its test scores and "
+        "its bundle are kept."
+    )
+
+
+def _atomic_writer(folder: Path) -> Callable[[str, bytes], None]:
+    """Write a run file whole or not at all: a crash mid-write leaves the old file or none."""
+
+    def write(role: str, data: bytes) -> None:
+        path = folder / RUN_FILES[role]
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+
+    return write
+
+
+_loaded: OrderedDict[tuple, object] = OrderedDict()
+
+
+def predict_rows(
+    context: JobContext,
+    model_file: str | Path,
+    spec: ModelSpec,
+    classes: tuple[str, ...],
+    frame: pd.DataFrame,
+) -> pd.DataFrame:
+    """Score ``frame`` with the model in ``model_file``; the loaded model is kept for next time."""
+    from layerlab.model.scoring import score
+
+    return score(_load(Path(model_file), spec, classes), spec, classes, frame)
+
+
+def _load(path: Path, spec: ModelSpec, classes: tuple[str, ...]):
+    """The Keras model in ``path``, loaded in safe mode and checked against its spec (a
+    workspace can be uploaded, so its files are not trusted), from a small cache by file
+    and version."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key in _loaded:
+        _loaded.move_to_end(key)
+        return _loaded[key]
+    from layerlab.model.runtime import configure_tensorflow
+    from layerlab.tabular.reading import load_model_file, model_outputs
+
+    configure_tensorflow()
+    model = load_model_file(
+        path,
+        [(feature.name, feature.kind) for feature in spec.features],
+        model_outputs(spec.task, classes),
+    )
+    _loaded[key] = model
+    while len(_loaded) > LOADED_MODELS:
+        _loaded.popitem(last=False)
+    return model
+
+
+def forget_loaded_models() -> None:
+    _loaded.clear()
+
+
+def _summary(built) -> ModelSummary:
+    from layerlab.model.build import summarize, summary_text
+
+    return ModelSummary(built.model.count_params(), summarize(built), summary_text(built))
+
+
+def profile_table(
+    context: JobContext, frame: pd.DataFrame, target_column: str | None
+) -> list[ColumnProfile]:
+    """The table's column profiles (``data.profile_columns``), stopping when asked."""
+    from layerlab.tabular.data import profile_columns
+
+    return profile_columns(frame, target_column, should_stop=context.stop_requested)
+
+
+JOBS: dict[str, Callable[..., Any]] = {
+    "profile": profile_table,
+    "summary": summarize_network,
+    "train": train_model,
+    "finish": finish_interrupted,
+    "rebuild": rebuild_uploaded,
+    "predict": predict_rows,
+}

@@ -1,0 +1,68 @@
+"""The sentence that tells a person how a training run ended, from the run's plain facts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from layerlab.schema.numbers import readable_number
+from layerlab.schema.spec import DEFAULT_LEARNING_RATES
+
+if TYPE_CHECKING:  # the trainer's record of a divergence; its module needs the engine
+    from layerlab.model.training_guards import Divergence
+
+STOP_REASONS = {
+    "completed": "Training ran all {epochs} epochs.",
+    "early_stopping": (
+        "Validation loss has not improved for {patience} epochs, so training stopped early."
+    ),
+    "stopped": "Training was stopped on request.",
+    "diverged": "Training stopped because the loss became NaN or infinite.",
+}
+
+NAIVE_ANSWERS = {
+    "mean": "the training mean",
+    "class_shares": "the class shares of the training rows",
+}
+
+
+def run_message(
+    stop_reason: str,
+    *,
+    epochs: int,
+    patience: int,
+    optimizer: str,
+    learning_rate: float,
+    kept_epoch: int | None,
+    divergence: Divergence | None = None,
+    xla_failed: bool = False,
+) -> str:
+    """Why training ended, what to try when it diverged, which weights are kept, and whether it
+    ran without XLA. ``stop_reason`` is a key of ``STOP_REASONS``."""
+    text = STOP_REASONS[stop_reason].format(epochs=epochs, patience=patience)
+    if stop_reason == "diverged":
+        if divergence is not None and divergence.exploded_to is not None:
+            text = _explosion_sentence(divergence)
+        suggestion = min(learning_rate / 10, DEFAULT_LEARNING_RATES[optimizer])
+        text += (
+            f" The learning rate {learning_rate:g} is probably too high for "
+            f"{optimizer}; try {suggestion:g}."
+        )
+    if kept_epoch is not None:
+        text += f" The weights of epoch {kept_epoch:,} are kept."
+    elif stop_reason in ("diverged", "stopped"):
+        text += " No epoch finished, so the model is untrained."
+    if xla_failed:
+        text += (
+            " XLA could not compile this network, so it trained on TensorFlow's slower "
+            "plain graph path (the same steps, only slower)."
+        )
+    return text
+
+
+def _explosion_sentence(divergence: Divergence) -> str:
+    naive = divergence.naive
+    return (
+        f"Training stopped because the loss exploded: the validation loss reached "
+        f"{readable_number(divergence.exploded_to)}, over {divergence.factor:,} times the "
+        f"{readable_number(naive.validation)} of always predicting {NAIVE_ANSWERS[naive.predicts]}."
+    )

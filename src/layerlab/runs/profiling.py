@@ -1,0 +1,77 @@
+"""Column profiles for the app, worked out where they cannot slow other visitors down.
+
+Profiling grows with the table: a 3,000 x 2,000 table takes more than a second of pure
+Python and pandas work, and in the Streamlit server that second holds the one
+interpreter lock every visitor's page needs (two tabs profiling such a file tripled
+everyone else's page times). So a table above ``worker_cells()`` cells is profiled in a
+worker process of the quick pool, within a time budget (``budget_seconds()``); a small
+table is profiled in place, where a worker's round trip would cost more than the work.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from layerlab.tabular.data import ColumnProfile, profile_columns
+from layerlab.schema.errors import DataError, LayerlabError
+from layerlab.runs.workers import quick_pool
+
+WORKER_CELLS_ENV = "LAYERLAB_PROFILE_WORKER_CELLS"
+BUDGET_ENV = "LAYERLAB_PROFILE_SECONDS"
+# About 0.2 s of profiling on one core: below it the server does it itself.
+DEFAULT_WORKER_CELLS = 1_000_000
+DEFAULT_BUDGET_SECONDS = 60.0
+
+
+def worker_cells() -> int:
+    """Tables with more cells than this are profiled in a worker
+    (``LAYERLAB_PROFILE_WORKER_CELLS``, default 1,000,000; 0 sends every table)."""
+    raw = os.environ.get(WORKER_CELLS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_WORKER_CELLS
+    if raw.isdigit():
+        return int(raw)
+    raise LayerlabError(
+        f"{WORKER_CELLS_ENV} must be a whole number of cells (rows x columns), 0 or more; got "
+        f"{raw!r}. Set it to, for example, {DEFAULT_WORKER_CELLS}, or unset it."
+    )
+
+
+def budget_seconds() -> float:
+    """The most time a worker may spend profiling one table (``LAYERLAB_PROFILE_SECONDS``)."""
+    raw = os.environ.get(BUDGET_ENV, "").strip()
+    if not raw:
+        return DEFAULT_BUDGET_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise LayerlabError(
+            f"{BUDGET_ENV} must be a number of seconds above 0, such as "
+            f"{DEFAULT_BUDGET_SECONDS:g}; got {raw!r}. Set it so, or unset it."
+        )
+    return seconds
+
+
+def profile_table(frame: pd.DataFrame, target_column: str | None) -> list[ColumnProfile]:
+    """``data.profile_columns`` of ``frame``: in place for a small table, else in a worker.
+
+    A worker that has not finished within ``budget_seconds()`` is told to stop, and the
+    person is told to upload fewer rows or columns (``DataError``).
+    """
+    threshold, budget = worker_cells(), budget_seconds()
+    if frame.size <= threshold:
+        return profile_columns(frame, target_column)
+    job = quick_pool().submit("profile", frame, target_column)
+    if not job.wait(budget):
+        job.stop()
+        raise DataError(
+            f"Looking through this table's {frame.shape[0]:,} rows and {frame.shape[1]:,} "
+            f"columns took more than the {budget:g} s this server allows. Expected a table "
+            "that can be profiled in that time. Upload a sample of the rows, or keep only the "
+            "columns you need, and try again."
+        )
+    return job.outcome()

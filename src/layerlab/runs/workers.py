@@ -1,0 +1,594 @@
+"""A small pool of worker processes that do all of the app's TensorFlow work.
+
+Why processes, not threads in the Streamlit server:
+
+- Two threads that import TensorFlow at once deadlock on its module locks or
+  leave it half-registered, and every later training in that process fails.
+  Each worker imports TensorFlow once, on its own, before it takes a job.
+- Streamlit calls ``keras.backend.clear_session()`` after every script run of
+  every session once Keras is imported, which resets Keras's name counters
+  under a model being built in another session. The server process never
+  imports Keras, so there is nothing for it to reset.
+- A run that exhausts memory or crashes takes down only its worker: that run
+  is marked failed with the reason, a fresh worker takes the next job, and
+  nobody else notices. A worker that has grown large is replaced after its job,
+  and one left idle for a while exits, so memory goes back to the machine.
+
+Each worker runs one job at a time (``jobs.JOBS``), streams the trainer's
+events back while it runs, and hears Stop. Jobs wait in their pool's queue, which
+takes workspaces in turn (``job_queue.FairQueue``): one workspace's long runs never
+hold every slot. ``Job.ahead()`` says how many are in line before one, and
+``Job.wait_reason()`` why. While a job runs, its slot holds it to the server's
+limits (``job_limits``): past its minutes it is stopped as Stop would, and a worker
+that grows past its memory cap is ended. Training has its own pool
+(``shared_pool``), short jobs another (``quick_pool``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from layerlab.schema import errors
+from layerlab.runs import job_limits
+from layerlab.schema.errors import LayerlabError, TrainingError
+from layerlab.runs.job_queue import FairQueue, WaitReason
+
+WORKERS_ENV = "LAYERLAB_WORKERS"
+RECYCLE_ENV = "LAYERLAB_WORKER_RECYCLE_MB"
+# A worker holds about 500 MB once TensorFlow is imported; one that has grown past this after
+# a job (a wide network leaves its memory with the allocator) is replaced by a fresh one.
+DEFAULT_RECYCLE_MB = 1200
+# A worker with nothing to do for this long exits; the next job starts a new one (a few seconds).
+IDLE_SECONDS = 600.0
+# A worker beyond the first one still up exits sooner: it only held memory for a burst of
+# runs at once (each worker holds 650-900 MB), and the first one stays warm for the next.
+EXTRA_IDLE_ENV = "LAYERLAB_EXTRA_WORKER_IDLE_SECONDS"
+EXTRA_IDLE_SECONDS = 60.0
+START_TIMEOUT = 180.0
+# How often a slot looks at its running job's minutes and its worker's memory.
+WATCH_SECONDS = 0.25
+# A job stopped by its time limit that has not ended this long after is ended with its worker.
+STOP_GRACE_SECONDS = 30.0
+
+JOB_LABELS = {
+    "train": "training run",
+    "summary": "network summary",
+    "finish": "recovery of an interrupted run",
+    "rebuild": "rebuild of an uploaded run's files",
+    "predict": "scoring",
+    "profile": "column profile",
+}
+
+
+class WorkerBug(RuntimeError):
+    """A job failed with an error that is not the user's to fix: a bug, shown loudly."""
+
+
+def worker_count() -> int:
+    """Workers in the shared pool: ``LAYERLAB_WORKERS``, or one per core this process may use."""
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if not raw:
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    raise LayerlabError(
+        f"{WORKERS_ENV} must be a whole number of worker processes, 1 or more; got {raw!r}. "
+        f"Set it to, for example, 2, or unset it to use one worker per core."
+    )
+
+
+def _extra_idle_seconds() -> float:
+    raw = os.environ.get(EXTRA_IDLE_ENV, "").strip()
+    if not raw:
+        return EXTRA_IDLE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise LayerlabError(
+            f"{EXTRA_IDLE_ENV} must be a number of seconds, 0 or more; got {raw!r}. Set it "
+            f"to, for example, {EXTRA_IDLE_SECONDS:.0f}, or unset it."
+        )
+    return seconds
+
+
+def _recycle_bytes() -> int:
+    raw = os.environ.get(RECYCLE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RECYCLE_MB * 1024 * 1024
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw) * 1024 * 1024
+    raise LayerlabError(
+        f"{RECYCLE_ENV} must be a whole number of megabytes; got {raw!r}. Set it to, for "
+        f"example, {DEFAULT_RECYCLE_MB}, or unset it."
+    )
+
+
+@dataclass(eq=False)
+class Job:
+    """One piece of work for a worker, as the app sees it while it waits, runs and ends.
+
+    ``events`` grows while a training job runs (the trainer's ``EpochEnd`` and
+    ``EpochProgress``); it is only ever appended to, so a reader may keep an
+    index into it.
+    """
+
+    kind: str
+    args: tuple
+    owner: str | None = None  # the workspace it works for: one turn each in the queue
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    status: str = "queued"  # queued, running, done, failed, cancelled (stopped while queued)
+    events: list[Any] = field(default_factory=list)
+    value: Any = None
+    error: LayerlabError | None = None
+    bug: str | None = None
+    stop_requested: bool = False
+    # Set when the time limit stopped it: the sentence that says so, for its run's message.
+    stopped_by_limit: str | None = None
+    _pool: WorkerPool | None = field(default=None, repr=False)
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    def stop(self) -> None:
+        """Ask the job to end: a queued job is dropped, a running one stops within a moment."""
+        self.stop_requested = True
+        if self._pool is not None:
+            self._pool._stop(self)
+
+    def ahead(self) -> int:
+        """How many jobs are in line before this queued one, in the fair order (0 once it
+        runs)."""
+        reason = self.wait_reason()
+        return reason.ahead if reason is not None else 0
+
+    def wait_reason(self) -> WaitReason | None:
+        """Why this job waits (its own workspace's other runs, or other people's), or None
+        once it runs."""
+        return self._pool._wait_reason(self) if self._pool is not None else None
+
+    def outcome(self, timeout: float | None = None) -> Any:
+        """The job's value; raises its ``LayerlabError``, or ``WorkerBug`` for a bug."""
+        if not self.wait(timeout):
+            raise TimeoutError(f"The {JOB_LABELS.get(self.kind, self.kind)} is still running.")
+        if self.error is not None:
+            raise self.error
+        if self.bug is not None:
+            raise WorkerBug(self.bug)
+        return self.value
+
+    def _end(self, status: str, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.status = status
+        self._finished.set()
+
+
+class WorkerPool:
+    """``size`` worker processes, started when the first jobs arrive, fed from one fair queue.
+
+    ``per_owner``, ``job_seconds`` and ``memory_bytes`` are the limits of
+    ``job_limits`` (0: none); left out, they are read from the environment.
+    """
+
+    def __init__(
+        self,
+        size: int | None = None,
+        *,
+        recycle_bytes: int | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+        extra_idle_seconds: float | None = None,
+        per_owner: int | None = None,
+        job_seconds: float | None = None,
+        memory_bytes: int | None = None,
+    ) -> None:
+        self.size = size or worker_count()
+        self.recycle_bytes = recycle_bytes or _recycle_bytes()
+        self.per_owner = job_limits.runs_per_workspace() if per_owner is None else per_owner
+        self.job_seconds = job_limits.job_seconds() if job_seconds is None else job_seconds
+        self.memory_bytes = (
+            job_limits.worker_memory_bytes() if memory_bytes is None else memory_bytes
+        )
+        self.idle_seconds = idle_seconds
+        self.extra_idle_seconds = min(
+            idle_seconds,
+            _extra_idle_seconds() if extra_idle_seconds is None else extra_idle_seconds,
+        )
+        self._queue = FairQueue(self.per_owner)
+        self._changed = threading.Condition()
+        self.closed = False
+        with self._changed:  # each slot's thread reads the others in ``_take``
+            self._slots = [_Slot(self, number) for number in range(self.size)]
+
+    def submit(self, kind: str, *args: Any, owner: str | None = None) -> Job:
+        """Queue ``jobs.JOBS[kind](context, *args)`` for ``owner`` (a workspace's key; None:
+        a job of its own); the returned job tracks it."""
+        if kind not in JOB_LABELS:
+            raise ValueError(f"Unknown job kind {kind!r}; known kinds are {sorted(JOB_LABELS)}.")
+        job = Job(kind, args, owner=owner, _pool=self)
+        with self._changed:
+            if self.closed:
+                raise RuntimeError("The worker pool is closed.")
+            self._queue.add(job)
+            self._changed.notify_all()  # every idle slot looks: one whose worker is up takes it
+        return job
+
+    def run(self, kind: str, *args: Any, timeout: float | None = None) -> Any:
+        """Submit and wait: the job's value, or its error raised here."""
+        return self.submit(kind, *args).outcome(timeout)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for tests and the operator)."""
+        return [slot.worker.pid for slot in self._slots if slot.worker is not None]
+
+    def close(self) -> None:
+        """Cancel what waits, end the workers, and let the slot threads go."""
+        with self._changed:
+            self.closed = True
+            waiting = self._queue.clear()
+            self._changed.notify_all()
+        for job in waiting:
+            job._end("cancelled")
+        for slot in self._slots:
+            slot.close()
+
+    # The slots' side.
+
+    def _take(self, slot: _Slot) -> Job | None:
+        """The next job for ``slot``, or None when its worker should exit (or when closed).
+
+        A slot with no worker up leaves a job to an idle slot whose worker is up (it
+        starts in milliseconds, a new one in seconds). A slot whose worker idles exits
+        it after ``extra_idle_seconds`` while another worker is up, else after
+        ``idle_seconds``; one worker of a pool that had work stays warm that long.
+        """
+        with self._changed:
+            slot.idle = True
+            try:
+                idle_since = time.monotonic()
+                while not self.closed:
+                    job = None
+                    if self._queue and (slot.warm() or not self._warm_idle_slots(slot)):
+                        job = self._queue.take(self._running())
+                    if job is not None:
+                        job.status = "running"
+                        slot.job = job
+                        if self._queue:  # the rest may go to the slots that left this one
+                            self._changed.notify_all()
+                        return job
+                    others_up = sum(other.warm() for other in self._slots if other is not slot)
+                    limit = self.extra_idle_seconds if others_up else self.idle_seconds
+                    left = idle_since + limit - time.monotonic()
+                    if left <= 0 and slot.warm():
+                        slot.retiring = True  # seen by the other slots at once
+                        return None
+                    # a slot with no worker only waits for work
+                    self._changed.wait(left if slot.warm() else None)
+                return None
+            finally:
+                slot.idle = False
+
+    def _warm_idle_slots(self, slot: _Slot) -> list[_Slot]:
+        return [other for other in self._slots if other is not slot and other.idle and other.warm()]
+
+    def _running(self) -> list[Job]:
+        return [slot.job for slot in self._slots if slot.job is not None]
+
+    def _done(self, slot: _Slot) -> None:
+        """``slot`` has ended its job: its owner's next job may start, in any idle slot."""
+        with self._changed:
+            slot.job = None
+            self._queue.forget_idle(self._running())
+            self._changed.notify_all()
+
+    def _wait_reason(self, job: Job) -> WaitReason | None:
+        with self._changed:
+            return self._queue.wait_reason(job, self._running(), self.size)
+
+    def _stop(self, job: Job) -> None:
+        with self._changed:
+            if self._queue.remove(job, self._running()):
+                job._end("cancelled")
+                return
+        for slot in self._slots:
+            if slot.job is job:
+                slot.send_stop(job)
+
+
+class _Slot:
+    """One thread that owns one worker process and feeds it jobs, one at a time."""
+
+    def __init__(self, pool: WorkerPool, number: int) -> None:
+        self.pool = pool
+        self.worker: _Worker | None = None
+        self.job: Job | None = None
+        self.idle = False  # waiting in ``WorkerPool._take``
+        self.retiring = False  # its worker is about to exit
+        self._thread = threading.Thread(
+            target=self._serve, name=f"layerlab-worker-slot-{number}", daemon=True
+        )
+        self._thread.start()
+
+    def warm(self) -> bool:
+        """Its worker is up (started and not about to exit)."""
+        return self.worker is not None and not self.retiring
+
+    def _serve(self) -> None:
+        while True:
+            job = self.pool._take(self)
+            if job is None:
+                if self.pool.closed:
+                    return
+                self._retire()  # idle for a while: give the memory back
+                with self.pool._changed:
+                    self.retiring = False
+                    self.pool._changed.notify_all()  # a queued job may now want this slot
+                continue
+            try:
+                self._run(job)
+            finally:
+                self.pool._done(self)
+
+    def _run(self, job: Job) -> None:
+        label = JOB_LABELS[job.kind]
+        try:
+            worker = self._ready_worker()
+        except OSError as error:
+            job._end(
+                "failed",
+                error=TrainingError(
+                    f"Could not start a worker process for this {label}: {error}. Try again in a "
+                    "moment; if it keeps failing, the server is short of memory or processes."
+                ),
+            )
+            return
+        seconds = self.pool.job_seconds
+        deadline = time.monotonic() + seconds if seconds else None
+        ended_for: str | None = None  # why this slot ended the worker, when it did
+        next_look = 0.0
+        try:
+            worker.send(("job", job.id, job.kind, job.args))
+            if job.stop_requested:
+                worker.send(("stop", job.id))
+            while True:
+                now = time.monotonic()
+                if ended_for is None and now >= next_look:
+                    next_look = now + WATCH_SECONDS
+                    ended_for = self._hold_to_limits(job, worker, now, deadline)
+                if not worker.poll(WATCH_SECONDS):
+                    continue
+                tag, payload = worker.recv()
+                if tag == "event":
+                    job.events.append(payload)
+                elif tag == "done":
+                    job._end("done", value=payload)
+                    break
+                elif tag == "error":
+                    job._end("failed", error=_rebuild_error(payload))
+                    break
+                else:  # "bug"
+                    job._end("failed", bug=payload)
+                    break
+        except (EOFError, OSError):
+            self.worker = None
+            code = worker.reap()
+            if self.pool.closed:
+                job._end("cancelled")
+            else:
+                reason = ended_for or _death_message(label, code)
+                job._end("failed", error=TrainingError(reason))
+            return
+        rss = worker.rss()
+        if rss is not None and rss > self.pool.recycle_bytes:
+            self._retire()
+
+    def _hold_to_limits(
+        self, job: Job, worker: _Worker, now: float, deadline: float | None
+    ) -> str | None:
+        """Stop a job past its minutes (as Stop does), or end its worker when that grew past
+        the memory cap or the job did not stop; returns the failure's words in those cases."""
+        label, cap = JOB_LABELS[job.kind], self.pool.memory_bytes
+        if cap:
+            used = worker.rss()
+            if used is not None and used > cap:
+                worker.kill()
+                return job_limits.memory_cap_text(label, cap, used)
+        if deadline is None or now < deadline:
+            return None
+        minutes = self.pool.job_seconds / 60
+        if job.stopped_by_limit is None:
+            job.stopped_by_limit = job_limits.time_limit_sentence(minutes)
+            self.send_stop(job)
+        elif now >= deadline + STOP_GRACE_SECONDS:
+            worker.kill()
+            return job_limits.time_limit_kill_text(label, minutes, STOP_GRACE_SECONDS)
+        return None
+
+    def _ready_worker(self) -> _Worker:
+        if self.worker is None or not self.worker.alive():
+            self.worker = _Worker.start()
+        return self.worker
+
+    def send_stop(self, job: Job) -> None:
+        worker = self.worker
+        if worker is not None and self.job is job:
+            with contextlib.suppress(OSError):  # a gone worker is reported by its slot
+                worker.send(("stop", job.id))
+
+    def _retire(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.close()
+
+    def close(self) -> None:
+        self._retire()
+
+
+class _Worker:
+    """The server's end of one worker process: a socket for messages and the process itself."""
+
+    def __init__(self, process: subprocess.Popen, connection: Connection) -> None:
+        self.process = process
+        self.pid = process.pid
+        self._connection = connection
+        self._send_lock = threading.Lock()
+
+    @classmethod
+    def start(cls) -> _Worker:
+        """Start a worker and wait until it has imported TensorFlow and says it is ready."""
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "layerlab.runs.workers", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            theirs.close()
+        worker = cls(process, Connection(ours.detach()))
+        if not worker._connection.poll(START_TIMEOUT):
+            worker.close()
+            raise OSError(f"the worker did not start within {START_TIMEOUT:.0f} s")
+        try:
+            worker.recv()  # ("ready", pid)
+        except EOFError:
+            code = worker.reap()
+            raise OSError(f"the worker exited while starting (exit code {code})") from None
+        return worker
+
+    def send(self, message: tuple) -> None:
+        with self._send_lock:
+            self._connection.send(message)
+
+    def recv(self) -> tuple:
+        return self._connection.recv()
+
+    def poll(self, timeout: float) -> bool:
+        """Whether a message (or the end of the connection) is there within ``timeout`` s."""
+        return self._connection.poll(timeout)
+
+    def kill(self) -> None:
+        """End the process at once (its slot then reads the end of the connection)."""
+        with contextlib.suppress(OSError):
+            self.process.kill()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def rss(self) -> int | None:
+        """Resident memory of the worker in bytes, where the system says (Linux)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+        return None
+
+    def reap(self) -> int | None:
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def close(self) -> None:
+        """Hang up (the worker reads EOF and exits), then wait for it to go.
+
+        The socket is shut down rather than closed, so a slot thread still reading
+        from it gets EOF instead of a closed handle; the handle closes with the object.
+        """
+        with contextlib.suppress(OSError):
+            duplicate = socket.fromfd(self._connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
+            duplicate.shutdown(socket.SHUT_RDWR)
+            duplicate.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _death_message(label: str, code: int | None) -> str:
+    if code is not None and code < 0 and -code == 9:
+        how = "was killed (signal 9), most often because the server ran out of memory"
+    elif code is not None and code < 0:
+        how = f"was ended by signal {-code}"
+    else:
+        how = f"ended unexpectedly (exit code {code})"
+    return (
+        f"The worker process doing this {label} {how}. Only this {label} was affected. Try "
+        "again; if it happens again, try a smaller network (fewer or narrower layers), a "
+        "smaller batch size or fewer rows."
+    )
+
+
+def _rebuild_error(described: dict[str, Any]) -> LayerlabError:
+    """The worker's ``LayerlabError`` again, of the same class, on the server's side."""
+    kind = getattr(errors, described["type"], LayerlabError)
+    if not (isinstance(kind, type) and issubclass(kind, LayerlabError)):
+        kind = LayerlabError
+    if described["problems"] is not None:
+        return errors.SpecError(described["problems"])
+    return kind(described["message"])
+
+
+QUICK_WORKERS_ENV = "LAYERLAB_QUICK_WORKERS"
+
+_pools: dict[str, WorkerPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(name: str, size: int | None) -> WorkerPool:
+    with _pools_lock:
+        pool = _pools.get(name)
+        if pool is None or pool.closed:
+            pool = _pools[name] = WorkerPool(size)
+            atexit.register(pool.close)
+        return pool
+
+
+def shared_pool() -> WorkerPool:
+    """The server-wide pool that trains runs: at most ``worker_count()`` at once (one per core
+    unless ``LAYERLAB_WORKERS`` says otherwise); the rest wait in its queue."""
+    return _pool("training", None)
+
+
+def quick_pool() -> WorkerPool:
+    """The server-wide pool for short jobs (a network's summary, scoring rows), so a person on
+    the Results page never waits behind other people's training runs. One worker unless
+    ``LAYERLAB_QUICK_WORKERS`` says otherwise; like every worker, it exits when idle."""
+    raw = os.environ.get(QUICK_WORKERS_ENV, "").strip()
+    if raw and not (raw.isdigit() and int(raw) >= 1):
+        raise LayerlabError(
+            f"{QUICK_WORKERS_ENV} must be a whole number of worker processes, 1 or more; got "
+            f"{raw!r}. Set it to, for example, 1, or unset it."
+        )
+    return _pool("quick", int(raw) if raw else 1)
+
+
+if __name__ == "__main__":  # a worker process: ``python -m layerlab.runs.workers <fd>``
+    from layerlab.model.worker_process import serve_forever
+
+    serve_forever(Connection(int(sys.argv[1])))
