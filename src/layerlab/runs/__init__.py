@@ -1,0 +1,1 @@
+"""The server side: workspaces on disk, the worker pool and its fair queue, background runs and searches. Never imports Keras."""
