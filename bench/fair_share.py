@@ -31,8 +31,8 @@ from pathlib import Path
 
 from bench.report import Report
 from layerlab.runs import archive, workspaces
-from layerlab.runs.search import SearchSettings
 from layerlab.runs.search_board import within_caps
+from layerlab.runs.search_settings import SearchSettings
 from layerlab.runs.store import WorkspaceStore
 from layerlab.schema.errors import LayerlabError
 from layerlab.tabular.keras_file_check import check_keras_file

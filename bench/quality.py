@@ -73,6 +73,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.numbers import readable_number
+from layerlab.schema.vocabulary import Task
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 0
@@ -80,7 +81,7 @@ TEST_SHARE = 0.25
 WITHIN = 2.0  # percent: the "as good as" margin
 CONTENDERS = ("layerlab", "hist_gradient_boosting", "mlp", "linear")
 SKLEARN_CONTENDERS = CONTENDERS[1:]
-TASKS = ("regression", "binary", "multiclass")
+TASKS = tuple(Task)
 
 # Name -> the spec fields a variant changes; "default" changes none. Fields Layerlab
 # does not know are its to refuse: the row then shows its error.

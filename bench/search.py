@@ -9,7 +9,7 @@ starts (a server's pool is warm too), so the time is the search's own. The two s
 must draw the same trials and reach the same validation losses, bit for bit.
 
 **Memory.** One worker process trains 50 trials of the default space in a row, as a
-search's trials train (the graph loop, ``search.TRIAL_JIT``; the pool's recycling of large
+search's trials train (the graph loop, ``trials.TRIAL_JIT``; the pool's recycling of large
 workers is turned off for this, so the same process is measured throughout); its resident
 memory (VmRSS) is read after each trial. KerasTuner's users report memory that grows with
 every trial until the process dies; the target is that after the first few trials the
@@ -73,8 +73,10 @@ def rss_mb(pid: int) -> float:
 def timed_search(workers: int, frame, spec) -> tuple[float, list, float]:
     """The search's seconds and trials, and the default network's best validation loss on the
     same rows with the same epochs."""
-    from layerlab.runs.search import PoolTrials, Search, SearchSettings, trial_spec
+    from layerlab.runs.search import Search
+    from layerlab.runs.search_settings import SearchSettings, trial_spec
     from layerlab.runs.search_space import default_space
+    from layerlab.runs.trials import PoolTrials
     from layerlab.runs.workers import WorkerPool
 
     pool = WorkerPool(workers)
@@ -123,8 +125,10 @@ def speed(frame, spec) -> dict:
 
 
 def memory(frame, spec) -> dict:
-    from layerlab.runs.search import PoolTrials, Search, SearchSettings
+    from layerlab.runs.search import Search
+    from layerlab.runs.search_settings import SearchSettings
     from layerlab.runs.search_space import default_space
+    from layerlab.runs.trials import PoolTrials
     from layerlab.runs.workers import WorkerPool
 
     pool = WorkerPool(1, recycle_bytes=1 << 50)  # never replace the worker: measure one process
@@ -191,8 +195,9 @@ def trials_in_this_process(mode: str) -> None:
     from layerlab.model import engine
     from layerlab.model.jobs import JobContext, train_model
     from layerlab.model.runtime import configure_tensorflow
-    from layerlab.runs.search import SearchSettings, make_sampler, search_rows, trial_spec
+    from layerlab.runs.search_settings import SearchSettings, search_rows, trial_spec
     from layerlab.runs.search_space import default_space
+    from layerlab.runs.study import make_sampler
 
     configure_tensorflow()
     if mode == "graph-all-reduce":
@@ -363,7 +368,7 @@ def _findings(slopes: dict[str, float]) -> list[str]:
         "The rest is XLA's: TensorFlow keeps every executable XLA compiles for the life of "
         "the process (its compilation cache has no eviction) and every trial is a new network "
         f"({slopes['xla']:+.1f} MB a trial). So search trials train with the graph loop "
-        "(`search.TRIAL_JIT`): on a search's sample of rows and few epochs XLA's compile time "
+        "(`trials.TRIAL_JIT`): on a search's sample of rows and few epochs XLA's compile time "
         "is most of a trial, so the graph loop is also faster (median seconds above). Runs "
         "trained by hand, and the winner retrained on all the data, keep XLA; the pool "
         "replaces a worker that has grown past `LAYERLAB_WORKER_RECYCLE_MB` (1,200 MB by "

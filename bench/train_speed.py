@@ -15,7 +15,7 @@ against contenders measured in the same run, never against fixed numbers.
 Contenders:
 - layerlab: ``layerlab.model.train.TrainingRun`` from the raw table (its time includes
   preprocessing and per-epoch validation, like fit's), as users get it: on one
-  TensorFlow intra-op thread (``layerlab/runtime.py``).
+  TensorFlow intra-op thread (``layerlab/model/runtime.py``).
 - layerlab_tf_threads: the same with ``LAYERLAB_TF_THREADS=0``, TensorFlow's
   default thread pool, to show what the one-thread setting is worth.
 - fit_default: ``network.compile()`` + ``fit`` with defaults (batch 32).
@@ -508,7 +508,7 @@ TARGETS = (
 NOTES = """\
 ## How to read this
 
-- **Threads.** Layerlab runs TensorFlow on one intra-op thread (`src/layerlab/runtime.py`):
+- **Threads.** Layerlab runs TensorFlow on one intra-op thread (`src/layerlab/model/runtime.py`):
   at batch size 32 the matrices are so small that splitting each op over cores costs more
   than it saves. Every other TensorFlow contender runs on TensorFlow's defaults (all
   cores), as its users would get it. Two extra rows show each effect alone:

@@ -14,6 +14,7 @@ from layerlab.schema.spec import (
     LayerSpec,
     ModelSpec,
 )
+from layerlab.schema.vocabulary import LayerKind
 
 SATURATING = ("sigmoid", "tanh")
 # From this many sigmoid/tanh layers on, gradients typically vanish before the first layers.
@@ -49,7 +50,7 @@ def _hidden_softmax(layers: list[LayerSpec]) -> list[str]:
     positions = [
         position
         for position, layer in enumerate(layers, start=1)
-        if layer.kind == "dense" and layer.activation == "softmax"
+        if layer.kind == LayerKind.DENSE and layer.activation == "softmax"
     ]
     if not positions:
         return []
@@ -62,7 +63,9 @@ def _hidden_softmax(layers: list[LayerSpec]) -> list[str]:
 
 def _vanishing_gradients(layers: list[LayerSpec]) -> list[str]:
     saturating = [
-        layer for layer in layers if layer.kind == "dense" and layer.activation in SATURATING
+        layer
+        for layer in layers
+        if layer.kind == LayerKind.DENSE and layer.activation in SATURATING
     ]
     if len(saturating) < SATURATING_STACK:
         return []

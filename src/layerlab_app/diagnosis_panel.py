@@ -7,11 +7,12 @@ import streamlit as st
 
 from layerlab.report.diagnosis import diagnose
 from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import DiagnosisKind
 from layerlab_app import state
 from layerlab_app.text import md
 
 # A finding that says something went wrong is a warning; the rest are for information.
-_INFO_KINDS = frozenset({"early_stopping", "learning_rate_too_low"})
+_INFO_KINDS = frozenset({DiagnosisKind.EARLY_STOPPING, DiagnosisKind.LEARNING_RATE_TOO_LOW})
 
 
 def render(
@@ -41,7 +42,7 @@ def render(
         box = st.container(border=True)
         show = box.info if finding.kind in _INFO_KINDS else box.warning
         show(md(finding.sentence), icon=":material/troubleshoot:")
-        if finding.action_label is not None:
+        if finding.action is not None:
             box.button(
                 finding.action_label,
                 key=f"{key}_fix_{finding.kind}",

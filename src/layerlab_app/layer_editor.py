@@ -8,16 +8,17 @@ spec instead of keeping the values of whatever layer used to sit at ``i``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from layerlab.schema import limits
+from layerlab.schema.layers import LAYER_KINDS, LayerSetting, definition_of
 from layerlab.schema.spec import LayerSpec
 from layerlab_app import state, teaching
 from layerlab_app.layers import (
-    LAYER_NAMES,
     PRESETS,
     add_layer,
-    layer_from_row,
+    layer_from_widgets,
     move_layer,
     remove_layer,
 )
@@ -74,35 +75,21 @@ def _presets() -> None:
 
 
 def _row(position: int, layer: LayerSpec, count: int) -> LayerSpec:
+    """One layer's heading, a widget for each setting its kind shows, and its move buttons."""
     prefix = f"layer_{position}"
     name, first, second, up, down, remove = st.columns(
         [1.4, 2, 2, 0.5, 0.5, 0.5], vertical_alignment="bottom"
     )
-    name.markdown(f"**{position + 1}. {LAYER_NAMES.get(layer.kind, layer.kind)}**")
-    units = activation = rate = None
-    if layer.kind == "dense":
-        state.seed(f"{prefix}_units", layer.units)
-        units = first.number_input(
-            "Units",
-            min_value=limits.UNITS.low,
-            max_value=limits.UNITS.high,
-            step=limits.UNITS.step,
-            key=f"{prefix}_units",
-        )
-        state.seed(f"{prefix}_activation", layer.activation)
-        activation = second.selectbox("Activation", limits.ACTIVATIONS, key=f"{prefix}_activation")
-    elif layer.kind == "dropout":
-        state.seed(f"{prefix}_rate", layer.rate)
-        rate = first.number_input(
-            "Dropout rate",
-            min_value=limits.DROPOUT_RATE.low,
-            max_value=limits.DROPOUT_RATE.high,
-            step=limits.DROPOUT_RATE.step,
-            key=f"{prefix}_rate",
-            help=teaching.DROPOUT,
-        )
-    else:
-        first.caption(teaching.BATCH_NORM)
+    definition = definition_of(layer.kind)
+    name.markdown(f"**{position + 1}. {definition.keras_name if definition else layer.kind}**")
+    settings = definition.settings if definition else ()
+    shown = [setting for setting in settings if setting.widget]
+    # A setting without a widget keeps the value the spec has (a file's L2 factor).
+    values = {setting.name: getattr(layer, setting.name) for setting in settings}
+    for setting, column in zip(shown, (first, second), strict=False):
+        values[setting.name] = _widget(column, f"{prefix}_{setting.name}", setting, layer)
+    if definition is not None and not shown:
+        first.caption(definition.description)
     up.button(
         "↑",
         key=f"{prefix}_up",
@@ -120,32 +107,33 @@ def _row(position: int, layer: LayerSpec, count: int) -> LayerSpec:
         args=(position, 1),
     )
     remove.button("✕", key=f"{prefix}_remove", help="Remove", on_click=_remove, args=(position,))
-    return layer_from_row(layer.kind, units, activation, rate, layer.l2)
+    return layer_from_widgets(layer.kind, values)
+
+
+def _widget(column, key: str, setting: LayerSetting, layer: LayerSpec) -> Any:
+    """A number input within the setting's limit, or a choice among its words."""
+    state.seed(key, getattr(layer, setting.name))
+    if setting.limit is None:
+        return column.selectbox(setting.label, setting.choices, key=key, help=setting.help)
+    return column.number_input(
+        setting.label,
+        min_value=setting.limit.low,
+        max_value=setting.limit.high,
+        step=setting.limit.step,
+        key=key,
+        help=setting.help,
+    )
 
 
 def _add_buttons() -> None:
-    dense, dropout, batch_norm, _ = st.columns([1, 1, 1, 2])
-    dense.button(
-        "Add Dense",
-        key="add_dense",
-        icon=":material/add:",
-        on_click=_add,
-        args=("dense",),
-        help=teaching.DENSE,
-    )
-    dropout.button(
-        "Add Dropout",
-        key="add_dropout",
-        icon=":material/add:",
-        on_click=_add,
-        args=("dropout",),
-        help=teaching.DROPOUT,
-    )
-    batch_norm.button(
-        "Add BatchNorm",
-        key="add_batch_norm",
-        icon=":material/add:",
-        on_click=_add,
-        args=("batch_norm",),
-        help=teaching.BATCH_NORM,
-    )
+    """An Add button per layer kind, in the order ``LAYER_KINDS`` lists them."""
+    columns = st.columns([1] * len(LAYER_KINDS) + [2])
+    for column, definition in zip(columns, LAYER_KINDS.values(), strict=False):
+        column.button(
+            f"Add {definition.name}",
+            key=f"add_{definition.kind}",
+            icon=":material/add:",
+            on_click=_add,
+            args=(definition.kind,),
+            help=definition.description,
+        )

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from layerlab.schema.layers import LAYER_KINDS, definition_of
 from layerlab.schema.spec import LOSSES, LayerSpec
-
-NEW_DENSE_UNITS = 32
-NEW_DROPOUT_RATE = 0.2
+from layerlab.schema.vocabulary import LayerKind, Task
 
 
 @dataclass(frozen=True)
@@ -56,19 +56,20 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-LAYER_NAMES = {"dense": "Dense", "dropout": "Dropout", "batch_norm": "BatchNormalization"}
 
-
-def new_layer(kind: str, layers: list[LayerSpec]) -> LayerSpec:
-    """A sensible layer to append: a Dense layer copies the width of the last Dense layer."""
-    if kind == "dense":
-        widths = [layer.units for layer in layers if layer.kind == "dense" and layer.units]
-        return LayerSpec.dense(widths[-1] if widths else NEW_DENSE_UNITS, "relu")
-    if kind == "dropout":
-        return LayerSpec.dropout(NEW_DROPOUT_RATE)
-    if kind == "batch_norm":
-        return LayerSpec.batch_norm()
-    raise ValueError(f"Unknown layer kind {kind!r}; expected one of {', '.join(LAYER_NAMES)}.")
+def new_layer(kind: LayerKind | str, layers: list[LayerSpec]) -> LayerSpec:
+    """A sensible layer to append: each setting's ``new_value``, or, where the kind says so,
+    the last such layer's value (a Dense layer copies the width of the last Dense layer)."""
+    definition = definition_of(kind)
+    if definition is None:
+        raise ValueError(f"Unknown layer kind {kind!r}; expected one of {', '.join(LAYER_KINDS)}.")
+    same_kind = [layer for layer in layers if layer.kind == definition.kind]
+    values = {}
+    for setting in definition.settings:
+        earlier = [getattr(layer, setting.name) for layer in same_kind]
+        earlier = [value for value in earlier if value] if setting.carried_to_new else []
+        values[setting.name] = earlier[-1] if earlier else setting.new_value
+    return LayerSpec(kind=definition.kind, **values)
 
 
 def add_layer(layers: list[LayerSpec], kind: str) -> list[LayerSpec]:
@@ -90,29 +91,44 @@ def move_layer(layers: list[LayerSpec], position: int, offset: int) -> list[Laye
 
 
 def layer_from_row(
-    kind: str,
+    kind: LayerKind | str,
     units: int | None = None,
     activation: str | None = None,
     rate: float | None = None,
     l2: float = 0.0,
 ) -> LayerSpec:
-    """One row of the editor's widgets as a ``LayerSpec`` (values are checked by ``validate``).
+    """One row of the editor's widgets as a ``LayerSpec``; see ``layer_from_widgets``."""
+    return layer_from_widgets(
+        kind, {"units": units, "activation": activation, "rate": rate, "l2": l2}
+    )
 
-    ``l2`` has no widget; it is carried over so a spec loaded from a file keeps it.
+
+def layer_from_widgets(kind: LayerKind | str, values: dict[str, Any]) -> LayerSpec:
+    """The values of one row of the editor as a ``LayerSpec`` (checked later by ``validate``).
+
+    Numbers come back from a widget as floats, so a whole-number setting is made whole; an
+    empty value takes the setting's default (an empty ``units`` stays empty, for ``validate``
+    to name). A setting without a widget (``l2``) is passed in, so a loaded spec keeps it.
     """
-    if kind == "dense":
-        whole = int(units) if units is not None else None
-        return LayerSpec.dense(whole, activation or "relu", l2)
-    if kind == "dropout":
-        return LayerSpec.dropout(float(rate) if rate is not None else rate)
-    return LayerSpec(kind=kind)
+    definition = definition_of(kind)
+    if definition is None:
+        return LayerSpec(kind=kind)
+    settings = {}
+    for setting in definition.settings:
+        value = values.get(setting.name)
+        if value is None or value == "":
+            value = setting.default
+        elif setting.limit is not None:
+            value = int(value) if setting.limit.whole else float(value)
+        settings[setting.name] = value
+    return LayerSpec(kind=definition.kind, **settings)
 
 
 def output_choices(task: str) -> list[tuple[str, str]]:
     """The (output activation, loss) pairs a task allows; the first is the derived default."""
-    if task == "regression":
-        return [("linear", loss) for loss in LOSSES["regression"]]
-    if task == "binary":
+    if task == Task.REGRESSION:
+        return [("linear", loss) for loss in LOSSES[Task.REGRESSION]]
+    if task == Task.BINARY:
         return [("sigmoid", "binary_crossentropy"), ("softmax", "categorical_crossentropy")]
     return [("softmax", "categorical_crossentropy")]
 

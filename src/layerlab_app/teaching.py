@@ -31,15 +31,6 @@ CAPACITY = (
     "underfitting: make it wider (more units), then deeper (more layers). If training gets "
     "much better than validation, it is overfitting: add dropout or use fewer units."
 )
-DENSE = "A Dense layer connects every input to every unit; relu is the usual activation."
-DROPOUT = (
-    "Dropout switches off this fraction of the previous layer's outputs at random during "
-    "training, which discourages memorising the training rows."
-)
-BATCH_NORM = (
-    "Batch normalization re-centres and re-scales the previous layer's outputs, which often "
-    "lets deeper networks train faster."
-)
 OPTIMIZER = (
     "Adam adapts the step size for every weight and works well without tuning; SGD with "
     "momentum is the classic alternative."

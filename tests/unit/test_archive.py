@@ -23,6 +23,7 @@ from layerlab.runs.store import WorkspaceStore
 from layerlab.schema.errors import BundleError, WorkspaceError
 from layerlab.tabular import reading
 from layerlab.tabular.keras_file_check import check_keras_file
+from layerlab.tabular.model_file import load_model_file
 from layerlab.tabular.network_weights import check_network_file, read_network
 
 CSV = b"age,city,bought\n31,paris,yes\n45,lyon,no\n"
@@ -337,7 +338,7 @@ def test_a_model_declaring_two_16000_unit_layers_is_refused_before_keras_builds_
     path = _written(tmp_path / "wide.keras", wide)
     started = time.perf_counter()
     with pytest.raises(BundleError, match="16,000 units"):
-        reading.load_model_file(path, [], 1)  # the worker's way in, before keras.load_model
+        load_model_file(path, [], 1)  # the worker's way in, before keras.load_model
     assert time.perf_counter() - started < 1.0
     message = refused(rezipped(exported, replace={"model.keras": wide}), tmp_path / "i", "refused")
     assert "model.keras" in message and "16,000 units" in message

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.cli.main import comparison_line
+from layerlab.cli.common import comparison_line
 from layerlab.model.boosting import (
     MAX_CATEGORIES,
     boosting_frames,

@@ -11,7 +11,8 @@ import pytest
 
 from layerlab.cli.main import main
 from layerlab.runs.capacity import START_UNITS, CapacityLadder
-from layerlab.runs.search import SearchSettings, TrialOutcome
+from layerlab.runs.search_settings import SearchSettings
+from layerlab.runs.trials import TrialOutcome
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.spec import LayerSpec, ModelSpec, default_spec
 from layerlab.tabular.data import profile_columns

@@ -293,7 +293,7 @@ def test_script_trains_like_layerlab_without_layerlab(name, tmp_path):
     from layerlab.model.build import predict_outputs
     from layerlab.model.evaluate import evaluate
     from layerlab.model.train import train
-    from layerlab.tabular.reading import as_category_text, as_numeric
+    from layerlab.tabular.values import as_category_text, as_numeric
 
     spec = table_spec(name)
     csv = DATA_DIR / TABLES[name][0]

@@ -14,15 +14,8 @@ from layerlab.tabular.data import (
     profile_columns,
     profiles_frame,
 )
-from layerlab.tabular.reading import (
-    MAX_UPLOAD_BYTES,
-    MAX_UPLOAD_MB,
-    as_category_text,
-    as_numeric,
-    category_text,
-    check_size,
-    read_csv,
-)
+from layerlab.tabular.reading import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, check_size, read_csv
+from layerlab.tabular.values import as_category_text, as_numeric, category_text
 
 # --------------------------------------------------------------------------- files people upload
 

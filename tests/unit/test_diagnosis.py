@@ -10,25 +10,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layerlab.report.diagnosis import (
-    ACTIONS,
-    ADD_DROPOUT,
-    DEEPER,
-    DIVIDE_LEARNING_RATE,
-    DOUBLE_LEARNING_RATE,
-    EASE_REGULARISATION,
-    HALVE_LEARNING_RATE,
     KINDS,
     MIN_EPOCHS,
-    MULTIPLY_LEARNING_RATE,
-    NARROWER,
-    RAISE_DROPOUT,
-    WIDER,
     Diagnosis,
     apply_action,
     diagnose,
 )
+from layerlab.report.fixes import FIX_LABELS, FIXES
 from layerlab.report.run_messages import STOP_REASONS
 from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
+from layerlab.schema.vocabulary import DiagnosisKind, FixAction
 
 NAIVE = 1.0
 TRAIN_LONGER = re.compile(r"more epochs|longer|train for", re.IGNORECASE)
@@ -121,14 +112,14 @@ def test_overfitting_names_the_best_validation_epoch_and_suggests_dropout():
     best = min(history, key=lambda row: row["val_loss"])["epoch"]
     assert found[0].began_epoch == best and 8 <= best <= 12
     assert f"epoch {best}" in found[0].sentence
-    assert found[0].action_label == ADD_DROPOUT
+    assert found[0].action == FixAction.ADD_DROPOUT
 
 
 def test_overfitting_with_dropout_already_suggests_more_of_it_then_fewer_units():
     with_dropout = a_spec([LayerSpec.dense(64), LayerSpec.dropout(0.2), LayerSpec.dense(32)])
     strong_dropout = a_spec([LayerSpec.dense(64), LayerSpec.dropout(0.5)])
-    assert diagnose(overfitting(), spec=with_dropout)[0].action_label == RAISE_DROPOUT
-    assert diagnose(overfitting(), spec=strong_dropout)[0].action_label == NARROWER
+    assert diagnose(overfitting(), spec=with_dropout)[0].action == FixAction.RAISE_DROPOUT
+    assert diagnose(overfitting(), spec=strong_dropout)[0].action == FixAction.NARROWER
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -143,20 +134,20 @@ def test_noisy_but_flat_validation_loss_is_not_overfitting(seed):
 def test_underfitting_when_both_losses_stay_near_the_naive_answer():
     found = diagnose(underfitting(), naive_val_loss=NAIVE, stop_reason="completed")
     assert kinds(found) == ["underfitting"]
-    assert found[0].action_label == WIDER
+    assert found[0].action == FixAction.WIDER
     assert "7% better than the 1.00" in found[0].sentence
 
 
 def test_a_network_at_the_width_cap_is_made_deeper_instead():
     wide = a_spec([LayerSpec.dense(4096)])
     found = diagnose(underfitting(), naive_val_loss=NAIVE, spec=wide)
-    assert found[0].action_label == DEEPER
+    assert found[0].action == FixAction.DEEPER
 
 
 def test_an_underfit_network_under_heavy_regularisation_is_told_to_ease_it():
     held = a_spec([LayerSpec.dense(64, "relu", l2=1.0), LayerSpec.dropout(0.6)])
     found = diagnose(underfitting(), naive_val_loss=NAIVE, spec=held)
-    assert found[0].action_label == EASE_REGULARISATION
+    assert found[0].action == FixAction.EASE_REGULARISATION
     assert "regularisation (L2 1 and dropout 0.6) holds it back" in found[0].sentence
     eased = apply_action(held, found[0])
     assert [(layer.l2, layer.rate) for layer in eased.layers] == [(0.1, None), (0.0, 0.3)]
@@ -164,7 +155,7 @@ def test_an_underfit_network_under_heavy_regularisation_is_told_to_ease_it():
 
 def test_ease_the_regularisation_leaves_light_regularisation_alone():
     light = a_spec([LayerSpec.dense(64, "relu", l2=0.001), LayerSpec.dropout(0.2)])
-    assert make_change(light, EASE_REGULARISATION).to_dict() == light.to_dict()
+    assert make_change(light, FixAction.EASE_REGULARISATION).to_dict() == light.to_dict()
 
 
 def test_a_run_a_hair_better_than_the_naive_answer_is_hardly_better():
@@ -188,24 +179,24 @@ def test_a_plateau_from_the_first_epoch_is_stuck_not_converged():
     found = diagnose(plateau(), naive_val_loss=NAIVE)
     assert kinds(found) == ["plateau"]
     assert found[0].began_epoch == 1
-    assert found[0].action_label == DOUBLE_LEARNING_RATE
+    assert found[0].action == FixAction.DOUBLE_LEARNING_RATE
 
 
 def test_a_plateau_at_a_tiny_learning_rate_suggests_ten_times_it():
     found = diagnose(plateau(), naive_val_loss=NAIVE, spec=a_spec(learning_rate=1e-6))
-    assert found[0].action_label == MULTIPLY_LEARNING_RATE
+    assert found[0].action == FixAction.MULTIPLY_LEARNING_RATE
 
 
 def test_a_plateau_at_an_already_high_learning_rate_suggests_lowering_it():
     found = diagnose(plateau(), naive_val_loss=NAIVE, spec=a_spec(learning_rate=0.05))
-    assert found[0].action_label == HALVE_LEARNING_RATE
+    assert found[0].action == FixAction.HALVE_LEARNING_RATE
 
 
 # ---------------------------------------------------- learning rate too high
 def test_a_zigzag_training_loss_means_the_learning_rate_is_too_high():
     found = diagnose(zigzag(), naive_val_loss=NAIVE)
     assert kinds(found)[0] == "learning_rate_too_high"
-    assert found[0].action_label == HALVE_LEARNING_RATE
+    assert found[0].action == FixAction.HALVE_LEARNING_RATE
 
 
 def test_a_spike_in_the_training_loss_names_its_epoch():
@@ -221,7 +212,7 @@ def test_an_exploding_loss_suggests_a_learning_rate_ten_times_smaller():
     train = [1.0, 0.8, 0.7, 0.65, 7.0, 70.0, 2_000_000.0]
     found = diagnose(make_history(train, train))
     assert kinds(found) == ["learning_rate_too_high"]
-    assert (found[0].began_epoch, found[0].action_label) == (5, DIVIDE_LEARNING_RATE)
+    assert (found[0].began_epoch, found[0].action) == (5, FixAction.DIVIDE_LEARNING_RATE)
     assert "2,000,000" in found[0].sentence
 
 
@@ -233,7 +224,7 @@ def test_a_loss_that_became_nan_is_named_even_on_the_second_epoch():
 def test_a_diverged_run_hears_only_about_its_divergence():
     found = diagnose(overfitting(), naive_val_loss=NAIVE, stop_reason="diverged")
     assert kinds(found) == ["learning_rate_too_high"]
-    assert (found[0].began_epoch, found[0].action_label) == (31, DIVIDE_LEARNING_RATE)
+    assert (found[0].began_epoch, found[0].action) == (31, FixAction.DIVIDE_LEARNING_RATE)
     assert diagnose([], stop_reason="diverged")[0].began_epoch == 1
 
 
@@ -241,7 +232,7 @@ def test_a_diverged_run_hears_only_about_its_divergence():
 def test_a_slow_straight_decline_that_ran_out_of_epochs_wants_a_higher_learning_rate():
     found = diagnose(slow_line(), naive_val_loss=1.2, stop_reason="completed")
     assert kinds(found) == ["learning_rate_too_low"]
-    assert found[0].action_label == DOUBLE_LEARNING_RATE
+    assert found[0].action == FixAction.DOUBLE_LEARNING_RATE
     assert "more epochs" in found[0].sentence
 
 
@@ -288,7 +279,7 @@ def test_early_stopping_is_good_news_with_the_kept_epoch_and_no_button():
     history = make_history(0.1 + 0.9 * np.exp(-t / 8), val)
     found = diagnose(history, naive_val_loss=NAIVE, stop_reason="early_stopping", patience=10)
     stop = found[-1]
-    assert (stop.kind, stop.action_label, stop.began_epoch) == ("early_stopping", None, 20)
+    assert (stop.kind, stop.action, stop.began_epoch) == ("early_stopping", None, 20)
     assert "epoch 20" in stop.sentence and "10 epochs" in stop.sentence
 
 
@@ -312,7 +303,7 @@ def test_add_dropout_puts_one_after_each_dense_block_without_one():
         [LayerSpec.dense(8), LayerSpec.batch_norm(), LayerSpec.dense(4), LayerSpec.dropout(0.3)]
     )
     before = spec.to_dict()
-    changed = apply_action(spec, Diagnosis("overfitting", "...", ADD_DROPOUT))
+    changed = apply_action(spec, Diagnosis("overfitting", "...", FixAction.ADD_DROPOUT))
     assert changed.describe().split(" → ")[:-1] == [
         "Dense 8 relu",
         "BatchNorm",
@@ -323,16 +314,16 @@ def test_add_dropout_puts_one_after_each_dense_block_without_one():
     assert spec.to_dict() == before
 
 
-def make_change(spec: ModelSpec, label: str) -> ModelSpec:
+def make_change(spec: ModelSpec, action: FixAction) -> ModelSpec:
     before = spec.to_dict()
-    changed = apply_action(spec, Diagnosis("any", "...", label))
+    changed = apply_action(spec, Diagnosis("any", "...", action))
     assert changed.validate() is changed
     assert spec.to_dict() == before  # the input is untouched
     return changed
 
 
 def test_the_default_network_gets_dropout_after_both_layers():
-    changed = make_change(a_spec(), ADD_DROPOUT)
+    changed = make_change(a_spec(), FixAction.ADD_DROPOUT)
     assert [layer.describe() for layer in changed.layers] == [
         "Dense 64 relu",
         "Dropout 0.2",
@@ -343,53 +334,54 @@ def test_the_default_network_gets_dropout_after_both_layers():
 
 def test_raise_dropout_adds_a_tenth_up_to_one_half():
     spec = a_spec([LayerSpec.dropout(0.2), LayerSpec.dropout(0.45), LayerSpec.dropout(0.6)])
-    assert [layer.rate for layer in make_change(spec, RAISE_DROPOUT).layers] == [0.3, 0.5, 0.6]
+    assert [layer.rate for layer in make_change(spec, FixAction.RAISE_DROPOUT).layers] == [
+        0.3,
+        0.5,
+        0.6,
+    ]
 
 
 def test_wider_doubles_units_up_to_the_cap_and_narrower_halves_them_down_to_one():
     spec = a_spec([LayerSpec.dense(64, "tanh", 0.01), LayerSpec.dense(3000), LayerSpec.dense(1)])
-    wider = make_change(spec, WIDER)
+    wider = make_change(spec, FixAction.WIDER)
     assert [layer.units for layer in wider.layers] == [128, 4096, 2]
     assert (wider.layers[0].activation, wider.layers[0].l2) == ("tanh", 0.01)
-    assert [layer.units for layer in make_change(spec, NARROWER).layers] == [32, 1500, 1]
+    assert [layer.units for layer in make_change(spec, FixAction.NARROWER).layers] == [32, 1500, 1]
 
 
 def test_deeper_adds_a_layer_as_wide_as_the_last():
-    assert [layer.describe() for layer in make_change(a_spec(), DEEPER).layers][-1] == (
+    assert [layer.describe() for layer in make_change(a_spec(), FixAction.DEEPER).layers][-1] == (
         "Dense 32 relu"
     )
-    assert make_change(a_spec([]), DEEPER).layers == [LayerSpec.dense(32)]
+    assert make_change(a_spec([]), FixAction.DEEPER).layers == [LayerSpec.dense(32)]
 
 
 @pytest.mark.parametrize(
-    "label, rate, expected",
+    "action, rate, expected",
     [
-        (HALVE_LEARNING_RATE, 0.001, 0.0005),
-        (DIVIDE_LEARNING_RATE, 0.001, 0.0001),
-        (DOUBLE_LEARNING_RATE, 0.001, 0.002),
-        (DOUBLE_LEARNING_RATE, 8.0, 10.0),  # clamped to the spec's limit
-        (MULTIPLY_LEARNING_RATE, 0.00001, 0.0001),
+        (FixAction.HALVE_LEARNING_RATE, 0.001, 0.0005),
+        (FixAction.DIVIDE_LEARNING_RATE, 0.001, 0.0001),
+        (FixAction.DOUBLE_LEARNING_RATE, 0.001, 0.002),
+        (FixAction.DOUBLE_LEARNING_RATE, 8.0, 10.0),  # clamped to the spec's limit
+        (FixAction.MULTIPLY_LEARNING_RATE, 0.00001, 0.0001),
     ],
 )
-def test_learning_rate_actions_scale_it_within_the_allowed_range(label, rate, expected):
-    changed = make_change(a_spec(learning_rate=rate), label)
+def test_learning_rate_actions_scale_it_within_the_allowed_range(action, rate, expected):
+    changed = make_change(a_spec(learning_rate=rate), action)
     assert changed.learning_rate == pytest.approx(expected)
     assert changed.replace(learning_rate=rate).to_dict() == a_spec(learning_rate=rate).to_dict()
 
 
-def test_every_label_diagnose_can_give_has_an_action():
-    assert set(ACTIONS) == {
-        ADD_DROPOUT,
-        RAISE_DROPOUT,
-        NARROWER,
-        WIDER,
-        DEEPER,
-        HALVE_LEARNING_RATE,
-        DIVIDE_LEARNING_RATE,
-        DOUBLE_LEARNING_RATE,
-        MULTIPLY_LEARNING_RATE,
-        EASE_REGULARISATION,
-    }
+def test_every_fix_has_a_change_and_the_words_of_its_button():
+    assert set(FIXES) == set(FixAction) == set(FIX_LABELS)
+    assert len(set(FIX_LABELS.values())) == len(FIX_LABELS)
+
+
+def test_a_fix_is_found_by_its_action_whatever_its_button_says():
+    finding = Diagnosis(DiagnosisKind.OVERFITTING, "...", FixAction.WIDER)
+    assert finding.action_label == "Make it wider"
+    assert Diagnosis("overfitting", "...", "wider") == finding  # strings read as members
+    assert [layer.units for layer in apply_action(a_spec(), finding).layers] == [128, 64]
 
 
 def test_a_diagnosis_without_a_button_has_no_action_to_apply():
@@ -427,6 +419,6 @@ def test_any_finite_history_gets_plain_sentences(
         assert isinstance(item.sentence, str) and item.sentence.strip()
         assert "e+" not in item.sentence and "e-" not in item.sentence
         assert not SCIENTIFIC.search(item.sentence)
-        assert item.action_label is None or item.action_label in ACTIONS
-        if item.action_label is not None:
+        assert item.action is None or item.action in FIXES
+        if item.action is not None:
             apply_action(a_spec(), item).validate()

@@ -7,6 +7,7 @@ import pytest
 from layerlab.model.train import TrainingRun
 from layerlab.report.diagnosis import apply_action, diagnose
 from layerlab.schema.spec import LayerSpec, default_spec
+from layerlab.schema.vocabulary import FixAction
 from layerlab.tabular.data import profile_columns
 
 ADVICE_TO_TRAIN_LONGER = ("train longer", "more epochs")
@@ -57,7 +58,7 @@ def test_a_wide_network_on_few_rows_for_many_epochs_is_called_overfitting(churn_
     assert "overfitting" in kinds, result.history[-5:]
     overfitting = next(f for f in findings_of(result) if f.kind == "overfitting")
     assert overfitting.began_epoch is not None and overfitting.began_epoch < 120
-    assert "dropout" in overfitting.action_label.lower()
+    assert overfitting.action in (FixAction.ADD_DROPOUT, FixAction.RAISE_DROPOUT)
 
 
 def test_the_default_network_on_churn_gets_no_warning(churn_frame, churn_spec):
@@ -110,4 +111,4 @@ def test_early_stopping_on_a_real_run_names_the_kept_epoch(churn_frame, churn_sp
     [finding] = [f for f in findings_of(result) if f.kind == "early_stopping"]
     assert finding.began_epoch == result.best_epoch
     assert f"epoch {result.best_epoch}, its best" in finding.sentence
-    assert finding.action_label is None
+    assert finding.action is None

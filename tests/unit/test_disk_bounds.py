@@ -19,7 +19,8 @@ import layerlab
 from layerlab.report.records import RunRecord
 from layerlab.runs import workspaces
 from layerlab.runs.disk import DISK_FULL_MESSAGE, FULL_ADVICE, expected_run_bytes
-from layerlab.runs.store import DEFAULT_NAME, WorkspaceStore, is_workspace
+from layerlab.runs.store import DEFAULT_NAME, WorkspaceStore
+from layerlab.runs.workspace_paths import is_workspace
 from layerlab.schema.errors import LayerlabError, ServerFull, WorkspaceFull
 
 CSV = b"age,city,bought\n31,paris,yes\n45,lyon,no\n"

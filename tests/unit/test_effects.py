@@ -20,7 +20,8 @@ from layerlab.tabular.effects import (
     surface_rows,
     surface_values,
 )
-from layerlab.tabular.reading import as_numeric, prediction_table
+from layerlab.tabular.model_io import prediction_table
+from layerlab.tabular.values import as_numeric
 
 CLASSES = ("no", "yes")
 

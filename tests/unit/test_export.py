@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerlab.model.export import BUNDLE_FILES, bundle_zip, load_bundle, write_bundle
+from layerlab.model.export import (
+    BUNDLE_FILES,
+    BUNDLE_MEMBERS,
+    bundle_zip,
+    load_bundle,
+    write_bundle,
+)
 from layerlab.model.scoring import score
 from layerlab.schema.errors import LayerlabError, SchemaError
 from layerlab.schema.spec import ModelSpec
@@ -103,7 +109,7 @@ def test_loaded_bundle_scores_like_the_trained_model(bundle, churn_result, churn
 
 def test_zip_holds_the_bundle_files(churn_result, churn_evaluation):
     with zipfile.ZipFile(io.BytesIO(bundle_zip(churn_result, churn_evaluation))) as archive:
-        assert sorted(archive.namelist()) == sorted(BUNDLE_FILES)
+        assert sorted(archive.namelist()) == sorted(BUNDLE_MEMBERS)
         spec = ModelSpec.from_json(archive.read("spec.json").decode())
     assert spec == churn_result.spec
 

@@ -299,9 +299,9 @@ def exact_table(rows: int = 120) -> pd.DataFrame:
 
 
 def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatch, tmp_path):
+    from layerlab.model import jobs
     from layerlab.model.jobs import JobContext, train_model
     from layerlab.schema.spec import LayerSpec
-    from layerlab.tabular import leaks
 
     spec = ModelSpec(
         target="cm",
@@ -310,9 +310,9 @@ def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatc
         layers=[LayerSpec.dense(4, "relu")],
         epochs=1,
     )
-    monkeypatch.setattr(leaks, "suspiciously_good", lambda evaluation: False)
+    monkeypatch.setattr(jobs, "suspiciously_good", lambda evaluation: False)
     assert train_model(JobContext(), exact_table(), spec, tmp_path).leak_suspect is None
-    monkeypatch.setattr(leaks, "suspiciously_good", lambda evaluation: True)
+    monkeypatch.setattr(jobs, "suspiciously_good", lambda evaluation: True)
     suspect = train_model(JobContext(), exact_table(), spec, tmp_path).leak_suspect
     assert (suspect.column, suspect.target, suspect.near_perfect) == ("inches", "cm", True)
 

@@ -7,19 +7,17 @@ import pandas as pd
 import pytest
 
 from layerlab.schema.errors import DataError
-from layerlab.tabular.reading import (
-    MAX_COLUMNS,
+from layerlab.tabular.dates import date_part_source
+from layerlab.tabular.model_io import missing_columns_message
+from layerlab.tabular.reading import MAX_COLUMNS, read_csv
+from layerlab.tabular.values import (
     as_category_keys,
     as_numeric,
     category_key,
     class_indices,
-    date_part_source,
-    missing_columns_message,
     parse_numbers,
-    read_csv,
-    spreadsheet_safe_text,
-    write_csv,
 )
+from layerlab.tabular.writing import spreadsheet_safe_text, write_csv
 
 # --------------------------------------------------------------------------- numbers
 

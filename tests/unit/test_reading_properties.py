@@ -34,8 +34,9 @@ from layerlab.model.train import TrainingRun
 from layerlab.schema.errors import DataError, LayerlabError
 from layerlab.schema.spec import LayerSpec, default_spec
 from layerlab.tabular.data import profile_columns
-from layerlab.tabular.reading import MISSING_VALUES, read_csv
+from layerlab.tabular.reading import read_csv
 from layerlab.tabular.task import check_target
+from layerlab.tabular.values import MISSING_VALUES
 
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -17,21 +17,12 @@ import pytest
 from layerlab.cli.main import main
 from layerlab.model.export import BUNDLE_FILES
 from layerlab.runs.background import RunManager
-from layerlab.runs.search import (
-    MIN_SEARCH_ROWS,
-    PoolTrials,
-    Search,
-    SearchSettings,
-    TrialOutcome,
-    WorkspaceTrials,
-    figures,
-    open_storage,
-    search_rows,
-    trial_spec,
-    trials_frame,
-)
+from layerlab.runs.search import Search
+from layerlab.runs.search_settings import MIN_SEARCH_ROWS, SearchSettings, search_rows, trial_spec
 from layerlab.runs.search_space import Range, SearchSpace, default_space
 from layerlab.runs.store import WorkspaceStore
+from layerlab.runs.study import figures, open_storage, trials_frame
+from layerlab.runs.trials import PoolTrials, TrialOutcome, WorkspaceTrials
 from layerlab.runs.workers import WorkerPool
 from layerlab.schema.errors import LayerlabError, SpecError, WorkspaceFull
 from layerlab.schema.spec import ModelSpec, default_spec
@@ -207,6 +198,33 @@ def test_two_searches_on_one_study_split_its_trials_run_each_once_and_agree_on_t
     alone = fake_search(FakeRunner(slots=1), trials=10)
     alone.run()
     assert settings_in_order(alone) == settings_in_order(searches[0])
+
+
+def test_searches_racing_for_the_last_trials_never_make_one_past_the_budget():
+    storage = open_storage(None)
+    runners = [FakeRunner(slots=2) for _ in range(4)]
+    searches = [fake_search(runner, trials=12, storage=storage) for runner in runners]
+    threads = [threading.Thread(target=search.run) for search in searches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    names = [name for runner in runners for name, _ in runner.started]
+    assert sorted(names) == sorted(f"trial {n}" for n in range(12))
+    assert [trial.number for trial in searches[0].study.trials] == list(range(12))
+    assert {trial.state.name for trial in searches[0].study.trials} == {"COMPLETE"}
+
+
+def test_a_stopped_search_started_again_runs_the_rest_of_its_budget():
+    storage = open_storage(None)
+    runner = FakeRunner(slots=1)
+    first = fake_search(runner, trials=5, storage=storage)
+    first.run(lambda row: first.stop() if row.number == 1 else None)
+    again = fake_search(FakeRunner(slots=2), trials=5, storage=storage)
+    rows = again.run()
+    assert [row.number for row in rows] == [0, 1, 2, 3, 4]
+    assert {row.status for row in rows} == {"finished"}
+    assert [name for name, _ in runner.started] == ["trial 0", "trial 1"]
 
 
 def test_joining_a_study_that_searches_something_else_says_what_differs():

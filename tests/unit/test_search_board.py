@@ -6,9 +6,10 @@ import socket
 
 import pytest
 
-from layerlab.runs.search import BackgroundTask, SearchSettings
 from layerlab.runs.search_board import SETTING, SearchBoard, SearchEntry
+from layerlab.runs.search_settings import SearchSettings
 from layerlab.runs.store import WorkspaceStore
+from layerlab.runs.tasks import BackgroundTask
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.spec import default_spec
 

@@ -16,7 +16,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from layerlab.model import evaluate as evaluate_module
-from layerlab.model import importance, insights
+from layerlab.model import importance, insights, jobs
 from layerlab.model.boosting import fit_stoppably
 from layerlab.model.evaluate import evaluate
 from layerlab.model.jobs import JobContext, skipped_sentence, train_model
@@ -87,9 +87,9 @@ def test_stop_after_the_epochs_keeps_the_model_scores_and_bundle_and_skips_the_r
     def never(*args, **kwargs):
         raise AssertionError("a slow part ran after Stop")
 
-    monkeypatch.setattr(importance, "permutation_importances", never)
+    monkeypatch.setattr(insights, "permutation_importances", never)
     monkeypatch.setattr(evaluate_module, "boosting_probabilities", never)
-    monkeypatch.setattr(insights, "run_insights", never)
+    monkeypatch.setattr(jobs, "run_insights", never)
     stop = StopAfterTheEpochs(epochs=2)
     trained = train_model(
         JobContext(emit=stop.emit, stop_requested=stop),

@@ -14,7 +14,10 @@ import pytest
 
 import layerlab
 from layerlab.report.records import RunRecord
-from layerlab.runs.store import DEFAULT_NAME, FULL_ADVICE, Store, WorkspaceStore, new_id
+from layerlab.runs.disk import FULL_ADVICE
+from layerlab.runs.store import DEFAULT_NAME, WorkspaceStore
+from layerlab.runs.store_protocol import Store
+from layerlab.runs.workspace_paths import new_id
 from layerlab.schema.errors import WorkspaceError, WorkspaceFull
 
 CSV = b"age,city,bought\n31,paris,yes\n45,lyon,no\n"

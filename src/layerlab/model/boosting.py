@@ -14,15 +14,14 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
-from layerlab.tabular.reading import as_category_keys, as_category_text, as_numeric
-
-if TYPE_CHECKING:
-    from layerlab.schema.spec import ModelSpec
+from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import FeatureKind, Task
+from layerlab.tabular.values import as_category_keys, as_category_text, as_numeric
 
 # scikit-learn refuses a categorical column with more distinct values than its bins
 # (255 by default); the rarer training categories beyond that count as missing.
@@ -52,7 +51,7 @@ def boosting_frames(
     x_train, x_test = {}, {}
     for feature in spec.features:
         name = feature.name
-        if feature.kind == "numeric":
+        if feature.kind == FeatureKind.NUMERIC:
             x_train[name] = _finite(as_numeric(train[name]))
             x_test[name] = _finite(as_numeric(test[name]))
             if np.isnan(x_train[name]).all():  # nothing to learn, and scikit-learn refuses it
@@ -88,6 +87,7 @@ def boosting_predictions(
 ) -> np.ndarray | None:
     """Fit gradient boosting on the training split; its predictions for the test rows, or
     None when ``should_stop()`` said so before the fit was done (see ``fit_stoppably``)."""
+    # Not at the top: scikit-learn takes 0.7 s to import, and `predict` imports this module.
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     x_train, x_test = boosting_frames(spec, train, test)
@@ -113,6 +113,7 @@ def boosting_probabilities(
 
     ``balanced`` weighs the classes as the network's balanced class weights do.
     """
+    # Not at the top: scikit-learn takes 0.7 s to import, and `predict` imports this module.
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     x_train, x_test = boosting_frames(spec, train, test)
@@ -170,7 +171,7 @@ def boosting_baseline(
     Reads only the splits and the spec, not the network, so it can run while the
     network is built and trained (see ``start_boosting_baseline``).
     """
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         return boosting_predictions(spec, train, as_numeric(train[spec.target]), test)
     index = pd.Index(list(classes), dtype=object)
     y_train = index.get_indexer(as_category_text(train[spec.target]))
@@ -212,8 +213,6 @@ def start_boosting_baseline(
 
 
 def _threads(rows: int, *, single: bool = False) -> contextlib.AbstractContextManager:
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
-
     if rows >= THREADED_ROWS and not single:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="openmp")

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,14 +49,11 @@ from layerlab.schema.encoding import (
     MAX_CATEGORIES,
     piecewise_edges,
 )
-from layerlab.schema.spec import ModelSpec
-from layerlab.tabular.reading import (
-    as_category_keys,
-    as_numeric,
-    class_indices,
-    input_name,
-)
-from layerlab.tabular.reading import model_inputs as column_inputs
+from layerlab.schema.spec import LayerSpec, ModelSpec
+from layerlab.schema.vocabulary import FeatureKind, LayerKind, Task
+from layerlab.tabular.model_io import input_name
+from layerlab.tabular.model_io import model_inputs as column_inputs
+from layerlab.tabular.values import as_category_keys, as_numeric, class_indices
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "on"})
 # Robust scaling clips smoothly towards ±SMOOTH_CLIP: x / sqrt(1 + (x / 3)²).
@@ -155,14 +153,14 @@ def build_model(
         stem = layer_stems[feature.name]
         values = train_frame[feature.name]
         parts_before = len(encoded)
-        if feature.kind == "numeric":
+        if feature.kind == FeatureKind.NUMERIC:
             numbers = as_numeric(values)
             finite = numbers[np.isfinite(numbers)]
             raw = keras.Input(shape=(1,), name=input_name(feature.name), dtype="float32")
             encoded += _numeric_encoding(spec, raw, finite, stem)
             if not np.isfinite(numbers).all():
                 encoded.append(ops.cast(ops.logical_not(ops.isfinite(raw)), "float32"))
-        elif feature.kind == "categorical":
+        elif feature.kind == FeatureKind.CATEGORICAL:
             vocabulary = _category_vocabulary(as_category_keys(values))
             raw = keras.Input(shape=(1,), name=input_name(feature.name), dtype="string")
             encoded.append(
@@ -208,7 +206,7 @@ def build_model(
         prediction[0] if len(prediction) == 1 else layers.Average(name="average")(prediction)
     )
     target_scaling = None
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         target_scaling = _target_scaling(train_frame[spec.target])
         prediction = layers.Rescaling(
             scale=target_scaling.std, offset=target_scaling.mean, name="target_units"
@@ -291,32 +289,15 @@ MEMBER_SEED_STRIDE = 1000
 
 def _member_stack(spec: ModelSpec, member: int, units: int) -> list[object]:
     """One member's hidden layers and output layer; names get ``_member_M`` after the first."""
-    from keras import layers, regularizers
+    from keras import layers
 
     suffix = f"_member_{member + 1}" if member else ""
     stack = []
-    dense_count = dropout_count = norm_count = 0
+    counts: dict[LayerKind, int] = {}
     for position, layer in enumerate(spec.layers):
-        if layer.kind == "dense":
-            dense_count += 1
-            stack.append(
-                layers.Dense(
-                    layer.units,
-                    activation=layer.activation,
-                    kernel_initializer=_kernel_initializer(spec, position, member),
-                    kernel_regularizer=regularizers.L2(layer.l2) if layer.l2 else None,
-                    name=f"dense_{dense_count}{suffix}",
-                )
-            )
-        elif layer.kind == "dropout":
-            dropout_count += 1
-            seed = spec.seed + position + member * MEMBER_SEED_STRIDE
-            stack.append(
-                layers.Dropout(layer.rate, seed=seed, name=f"dropout_{dropout_count}{suffix}")
-            )
-        else:
-            norm_count += 1
-            stack.append(layers.BatchNormalization(name=f"batch_norm_{norm_count}{suffix}"))
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        name = f"{layer.kind}_{counts[layer.kind]}{suffix}"
+        stack.append(KERAS_LAYERS[layer.kind](layer, LayerPlace(spec, position, member, name)))
     activation, _ = spec.resolved_output()
     stack.append(
         layers.Dense(
@@ -327,6 +308,51 @@ def _member_stack(spec: ModelSpec, member: int, units: int) -> list[object]:
         )
     )
     return stack
+
+
+@dataclass(frozen=True)
+class LayerPlace:
+    """Where a hidden layer sits, which is what seeds and names it: the spec, its position
+    among the hidden layers, the ensemble member, and its Keras name (``dense_2``)."""
+
+    spec: ModelSpec
+    position: int
+    member: int
+    name: str
+
+
+def _dense(layer: LayerSpec, place: LayerPlace) -> object:
+    from keras import layers, regularizers
+
+    return layers.Dense(
+        layer.units,
+        activation=layer.activation,
+        kernel_initializer=_kernel_initializer(place.spec, place.position, place.member),
+        kernel_regularizer=regularizers.L2(layer.l2) if layer.l2 else None,
+        name=place.name,
+    )
+
+
+def _dropout(layer: LayerSpec, place: LayerPlace) -> object:
+    from keras import layers
+
+    seed = place.spec.seed + place.position + place.member * MEMBER_SEED_STRIDE
+    return layers.Dropout(layer.rate, seed=seed, name=place.name)
+
+
+def _batch_norm(layer: LayerSpec, place: LayerPlace) -> object:
+    from keras import layers
+
+    return layers.BatchNormalization(name=place.name)
+
+
+# The Keras layer of each layer kind (``layerlab.schema.layers`` defines the kinds); a test
+# fails when a kind has none.
+KERAS_LAYERS: dict[LayerKind, Callable[[LayerSpec, LayerPlace], object]] = {
+    LayerKind.DENSE: _dense,
+    LayerKind.DROPOUT: _dropout,
+    LayerKind.BATCH_NORM: _batch_norm,
+}
 
 
 def _kernel_initializer(spec: ModelSpec, position: int, member: int = 0):
@@ -357,7 +383,7 @@ def encode_target(target: pd.Series, built: BuiltModel) -> np.ndarray:
     0/1 float32, shape (n, 1). Otherwise: class indices, int32, shape (n,).
     """
     spec = built.spec
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         scaling = built.target_scaling
         return ((as_numeric(target) - scaling.mean) / scaling.std).astype("float32").reshape(-1, 1)
     labels = class_indices(target, built.classes).astype("int32")
@@ -398,7 +424,7 @@ def predict_outputs(model, spec: ModelSpec, frame: pd.DataFrame) -> np.ndarray:
         for start in range(0, len(frame), step)
     ]
     outputs = np.concatenate(chunks) if chunks else _empty_outputs(model)
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         return outputs.reshape(-1)
     if outputs.shape[-1] == 1:
         positive = outputs.reshape(-1)

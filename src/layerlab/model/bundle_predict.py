@@ -3,8 +3,8 @@
     python predict.py new.csv > predictions.csv
 
 This file is a bundle's ``predict.py``. It needs pandas and Keras 3 with
-TensorFlow; Layerlab itself is not needed. It reads the CSV with
-``layerlab_reading.py`` beside it, the very module Layerlab read the training
+TensorFlow; Layerlab itself is not needed. It reads the CSV with the package
+``layerlab_reading/`` beside it, the very modules Layerlab read the training
 file with, so encodings, delimiters, spreadsheet numbers, dates and categories
 are read the same way. The CSV must have the columns listed in spec.json
 ("features"); other columns are ignored, empty cells count as missing, and

@@ -33,6 +33,7 @@ import numpy as np
 from layerlab.model.build import BuiltModel
 from layerlab.schema.encoding import EVAL_BATCH
 from layerlab.schema.spec import BETA_2_OPTIMIZERS, ModelSpec
+from layerlab.schema.vocabulary import Task
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def per_sample_metric(built: BuiltModel):
     from keras import ops
 
     spec = built.spec
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         std = built.target_scaling.std
         return lambda y, p: ops.abs(ops.reshape(p - y, (-1,))) * std
     activation, _ = spec.resolved_output()

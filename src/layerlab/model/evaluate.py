@@ -25,17 +25,20 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
 from layerlab.model.boosting import boosting_predictions, boosting_probabilities
 from layerlab.model.build import predict_frame
 from layerlab.model.train import TrainingResult, preprocess
+from layerlab.schema.vocabulary import Task
 from layerlab.tabular.data import class_balance
 from layerlab.tabular.evaluation import (  # the record and its words live there, plain
     Evaluation,
     classification_metrics,
     regression_metrics,
 )
-from layerlab.tabular.reading import as_category_text, as_numeric, class_indices
+from layerlab.tabular.values import as_category_text, as_numeric, class_indices
 
 # How often a baseline's fit, which has no callback, is asked whether Stop was pressed.
 POLL_SECONDS = 0.05
@@ -64,13 +67,11 @@ def evaluate(
             return np.asarray(result.train_inputs), preprocess(built, test)
         return preprocess(built, train), preprocess(built, test)
 
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         actual = as_numeric(test[spec.target]).astype(float)
         y_train = as_numeric(train[spec.target]).astype(float)
 
         def linear_fit(cancelled: Callable[[], bool] | None) -> np.ndarray:
-            from sklearn.linear_model import LinearRegression
-
             x_train, x_test = inputs()
             return LinearRegression().fit(x_train, y_train).predict(x_test)
 
@@ -172,7 +173,7 @@ def _early_boosting(
     stopped, predictions = _wait(result.boosting, should_stop)
     if stopped:
         return None
-    if result.spec.task != "regression" and predictions.shape[1] != len(result.classes):
+    if result.spec.task != Task.REGRESSION and predictions.shape[1] != len(result.classes):
         return None
     return predictions
 
@@ -225,8 +226,6 @@ def _wait(future: Future, should_stop: Callable[[], bool] | None) -> tuple[bool,
 def _logistic_probabilities(
     x_train, y_train, x_test, n_classes: int, *, balanced: bool = False
 ) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-
     weights = "balanced" if balanced else None
     model = LogisticRegression(max_iter=1000, class_weight=weights).fit(x_train, y_train)
     probabilities = np.zeros((len(x_test), n_classes))
@@ -235,16 +234,12 @@ def _logistic_probabilities(
 
 
 def _confusion(actual, predicted, classes) -> pd.DataFrame:
-    from sklearn.metrics import confusion_matrix
-
     matrix = confusion_matrix(actual, predicted, labels=list(range(len(classes))))
     return pd.DataFrame(matrix, index=list(classes), columns=list(classes))
 
 
 def _roc_curves(actual, probabilities, classes) -> dict[str, pd.DataFrame]:
     """ROC curve of the positive class (binary) or each class against the rest."""
-    from sklearn.metrics import roc_curve
-
     curves = {}
     targets = [1] if len(classes) == 2 else range(len(classes))
     for position in targets:
@@ -258,8 +253,6 @@ def _roc_curves(actual, probabilities, classes) -> dict[str, pd.DataFrame]:
 
 def _precision_recall_curves(actual, probabilities, classes) -> dict[str, pd.DataFrame]:
     """Precision against recall for the positive class (binary) or each class against the rest."""
-    from sklearn.metrics import precision_recall_curve
-
     curves = {}
     targets = [1] if len(classes) == 2 else range(len(classes))
     for position in targets:

@@ -4,8 +4,9 @@ A folder (and the same as a zip) with ``model.keras`` (preprocessing inside; loa
 with plain Keras in safe mode), ``spec.json``, ``metrics.json``, ``history.csv``,
 ``classes.json``, ``summary.txt``, and ``predict.py``, a standalone script that
 needs only pandas and Keras/TensorFlow: ``python predict.py new.csv > predictions.csv``.
-``predict.py`` is ``layerlab/bundle_predict.py`` and reads files with
-``layerlab_reading.py``, which is ``layerlab/reading.py``: both are copied as they
+``predict.py`` is ``model/bundle_predict.py`` and reads files with the package
+``layerlab_reading/``, which is ``tabular/``'s reading modules (``READING_MODULES``)
+under ``tabular/bundle_reading.py`` as its ``__init__.py``: all are copied as they
 are, so a bundle reads a file exactly as training did. With them: ``importance.csv``
 and ``MODEL_CARD.md`` (``insights.py``), and ``train.py``, the same preprocessing and
 network in plain pandas and Keras (``code_export.py``).
@@ -23,15 +24,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.model.build import summary_text
-from layerlab.model.insights import Insights
+from layerlab.model.insights import Insights, run_insights
 from layerlab.model.runtime import configure_tensorflow
 from layerlab.model.train import TrainingResult
 from layerlab.schema.errors import BundleError, SpecError
 from layerlab.schema.spec import ModelSpec
 from layerlab.tabular.evaluation import Evaluation
-from layerlab.tabular.reading import load_model_file, model_outputs, read_bundle_json, write_csv
+from layerlab.tabular.model_file import load_model_file, read_bundle_json
+from layerlab.tabular.model_io import model_outputs
+from layerlab.tabular.writing import write_csv
 
-READING_MODULE_NAME = "layerlab_reading.py"
+READING_PACKAGE = "layerlab_reading"
+# The modules of ``layerlab.tabular`` a bundle's predict.py needs; each imports only the
+# others (relatively), so the folder of them works where Layerlab is not installed.
+READING_MODULES = (
+    "errors.py",
+    "values.py",
+    "dates.py",
+    "tidying.py",
+    "reading.py",
+    "writing.py",
+    "model_io.py",
+    "model_file.py",
+)
+# What a bundle folder holds at its top level: files, and the reading package.
 BUNDLE_FILES = (
     "model.keras",
     "spec.json",
@@ -40,17 +56,23 @@ BUNDLE_FILES = (
     "classes.json",
     "summary.txt",
     "predict.py",
-    READING_MODULE_NAME,
+    READING_PACKAGE,
     "README.md",
     "importance.csv",
     "MODEL_CARD.md",
     "train.py",
 )
 
+# Every file of a bundle, by its path inside the bundle (and its zip).
+BUNDLE_MEMBERS = (
+    *(name for name in BUNDLE_FILES if name != READING_PACKAGE),
+    *(f"{READING_PACKAGE}/{name}" for name in ("__init__.py", *READING_MODULES)),
+)
+
 _PACKAGE = Path(__file__).resolve().parent
-# Shipped as they are: the bundle's predict.py, and the reading module it imports.
+# Shipped as they are: the bundle's predict.py, and the reading modules it imports.
 PREDICT_SCRIPT_SOURCE = _PACKAGE / "bundle_predict.py"
-READING_MODULE_SOURCE = _PACKAGE.parent / "tabular" / "reading.py"
+READING_SOURCES = _PACKAGE.parent / "tabular"
 
 
 def predict_script() -> str:
@@ -58,9 +80,12 @@ def predict_script() -> str:
     return PREDICT_SCRIPT_SOURCE.read_text(encoding="utf-8")
 
 
-def reading_module() -> str:
-    """The bundle's ``layerlab_reading.py``: ``layerlab/reading.py``, the one reading rule."""
-    return READING_MODULE_SOURCE.read_text(encoding="utf-8")
+def reading_package() -> dict[str, str]:
+    """The files of the bundle's ``layerlab_reading/``, by name: the one reading rule, as it is."""
+    files = {"__init__.py": (READING_SOURCES / "bundle_reading.py").read_text(encoding="utf-8")}
+    for name in READING_MODULES:
+        files[name] = (READING_SOURCES / name).read_text(encoding="utf-8")
+    return files
 
 
 def _json_safe(value):
@@ -92,8 +117,6 @@ def write_bundle(
     ``summary``: the model already saved and its summary text, when the run's folder has
     them (saving and describing a model of 2,000 columns took 9 s and 8 s: once is enough).
     """
-    from layerlab.model.insights import run_insights
-
     if insights is None and explain:
         insights = run_insights(result, evaluation)
     directory = Path(directory)
@@ -125,7 +148,10 @@ def write_bundle(
     (directory / "classes.json").write_text(json.dumps(list(result.built.classes)) + "\n")
     (directory / "summary.txt").write_text((summary or summary_text(result.built)) + "\n")
     (directory / "predict.py").write_text(predict_script(), encoding="utf-8")
-    (directory / READING_MODULE_NAME).write_text(reading_module(), encoding="utf-8")
+    package = directory / READING_PACKAGE
+    package.mkdir(exist_ok=True)
+    for name, source in reading_package().items():
+        (package / name).write_text(source, encoding="utf-8")
     (directory / "README.md").write_text(_bundle_readme(result, evaluation))
     for name, data in (insights.files() if insights is not None else {}).items():
         (directory / name).write_bytes(data)
@@ -150,12 +176,12 @@ def _bundle_readme(result: TrainingResult, evaluation: Evaluation) -> str:
         "    outputs = model.predict({name: tf.constant(x) for name, x in inputs.items()})\n\n"
         "The model takes one input per column, each shaped (rows, 1): numbers as float32 "
         "(NaN = missing), categories as lower-case text (empty = missing). "
-        "`layerlab_reading.py` reads a CSV exactly as Layerlab read the training file "
+        "`layerlab_reading/` reads a CSV exactly as Layerlab read the training file "
         "(spreadsheet numbers, dates as parts, one spelling per category).\n\n"
         "Files: model.keras, spec.json (every setting; reload it with "
         "`python -m layerlab train DATA.csv --spec spec.json`), metrics.json, history.csv, "
         "classes.json (class labels in output order), summary.txt, predict.py, "
-        "layerlab_reading.py, importance.csv (which columns matter: how much worse the test "
+        "layerlab_reading/, importance.csv (which columns matter: how much worse the test "
         "score gets when each is shuffled), MODEL_CARD.md (data, scores with confidence "
         "intervals, warnings, intended use), train.py (the same preprocessing and network in "
         "plain pandas and Keras, trained with model.fit: `python train.py DATA.csv`).\n"
@@ -163,11 +189,14 @@ def _bundle_readme(result: TrainingResult, evaluation: Evaluation) -> str:
 
 
 def zip_directory(directory: str | Path) -> bytes:
-    """The bundle folder as zip bytes (files at the top level of the archive)."""
+    """The bundle folder as zip bytes, paths as in the folder (Python's caches left out)."""
+    directory = Path(directory)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(Path(directory).iterdir()):
-            archive.write(path, arcname=path.name)
+        for path in sorted(directory.rglob("*")):
+            inside = path.relative_to(directory)
+            if path.is_file() and "__pycache__" not in inside.parts:
+                archive.write(path, arcname=inside.as_posix())
     return buffer.getvalue()
 
 
@@ -216,12 +245,12 @@ def load_bundle(location: str | Path) -> LoadedBundle:
     """Read a bundle folder or zip back, refusing (``BundleError``) one that Layerlab did not write.
 
     The model is loaded in Keras's safe mode and checked against the spec; see
-    ``reading.load_model_file``.
+    ``model_file.load_model_file``.
     """
     location = Path(location)
     if location.is_file() and zipfile.is_zipfile(location):
         with tempfile.TemporaryDirectory(prefix="layerlab-") as folder:
-            _unzip_bundle(location, Path(folder))
+            unpack_bundle(location, Path(folder))
             return load_bundle(folder)
     if not location.is_dir():
         raise BundleError(
@@ -254,12 +283,14 @@ def load_bundle(location: str | Path) -> LoadedBundle:
     return LoadedBundle(model=model, spec=spec, classes=tuple(classes))
 
 
-def _unzip_bundle(archive: Path, folder: Path) -> None:
-    """Extract a bundle zip's own files (top level, known names only) into ``folder``."""
+def unpack_bundle(archive: str | Path, folder: str | Path) -> None:
+    """Extract a bundle zip's own files (``BUNDLE_MEMBERS``, nothing else) into ``folder``."""
+    folder = Path(folder)
     try:
         with zipfile.ZipFile(archive) as bundle:
             for name in bundle.namelist():
-                if name in BUNDLE_FILES:
+                if name in BUNDLE_MEMBERS:
+                    (folder / name).parent.mkdir(parents=True, exist_ok=True)
                     (folder / name).write_bytes(bundle.read(name))
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise BundleError(

@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 
 from layerlab.model.train import TrainingResult, preprocess
+from layerlab.schema.vocabulary import Task
 from layerlab.tabular.importance_report import (
     MIN_SECONDS,
     SCORE_NAMES,
     TIME_SHARE,
 )
-from layerlab.tabular.reading import as_numeric, class_indices
+from layerlab.tabular.values import as_numeric, class_indices
 
 __all__ = ["importance_seconds", "permutation_importances"]
 
@@ -61,7 +62,7 @@ def _losses(task: str, actual: np.ndarray, outputs: np.ndarray) -> list[float]:
     inputs on every call, 2.4 ms each, half a second for 20 columns and 5 shuffles.
     """
     copies = len(outputs) // len(actual)
-    if task == "regression":
+    if task == Task.REGRESSION:
         errors = np.abs(outputs.reshape(copies, len(actual)) - actual)
         return errors.mean(axis=1).tolist()
     # Clipped as in ``evaluate``, so one sure miss does not make the loss infinite.
@@ -76,7 +77,7 @@ def _losses(task: str, actual: np.ndarray, outputs: np.ndarray) -> list[float]:
 def _targets(result: TrainingResult, test: pd.DataFrame) -> np.ndarray:
     """The test rows' targets as the loss reads them: numbers, or class indices."""
     target = test[result.spec.target]
-    if result.spec.task == "regression":
+    if result.spec.task == Task.REGRESSION:
         return as_numeric(target).astype(float)
     return class_indices(target, result.classes)
 
@@ -98,7 +99,7 @@ def network_outputs(built, features: np.ndarray) -> np.ndarray:
     """What ``build.predict_frame`` gives for the rows whose model inputs are ``features``
     (``train.preprocess``): each member's stack, their average, the target's units for
     regression, one probability column per class otherwise (a test checks they agree)."""
-    import keras
+    import keras  # not at the top: TensorFlow is first imported by runtime.configure_tensorflow
 
     members = built.members or (built.stack,)
     x = keras.ops.convert_to_tensor(features)
@@ -109,7 +110,7 @@ def network_outputs(built, features: np.ndarray) -> np.ndarray:
             y = layer(y, training=False)
         outputs.append(np.asarray(y, dtype="float64"))
     output = np.mean(outputs, axis=0)
-    if built.spec.task == "regression":
+    if built.spec.task == Task.REGRESSION:
         scaling = built.target_scaling
         return output.reshape(-1) * scaling.std + scaling.mean
     if output.shape[-1] == 1:

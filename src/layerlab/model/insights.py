@@ -13,9 +13,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from layerlab.model.code_export import train_script
+from layerlab.model.importance import permutation_importances
 from layerlab.model.train import TrainingResult
+from layerlab.report.diagnosis import diagnose
+from layerlab.report.model_card import CardFacts, bootstrap_intervals, card_markdown
 from layerlab.schema.errors import DataError
+from layerlab.tabular.data import profile_columns
 from layerlab.tabular.evaluation import BASELINE_NAMES, Evaluation
+from layerlab.tabular.importance_report import importance_csv
+from layerlab.tabular.leaks import suspiciously_good, too_good_sentence
 
 INSIGHT_FILES = {
     "importance": "importance.csv",
@@ -34,8 +41,6 @@ class Insights:
 
     def files(self) -> dict[str, bytes]:
         """File name -> bytes, to write beside the model and into the bundle."""
-        from layerlab.tabular.importance_report import importance_csv
-
         return {
             INSIGHT_FILES["importance"]: importance_csv(self.importance),
             INSIGHT_FILES["card"]: self.card.encode("utf-8"),
@@ -54,10 +59,6 @@ def run_insights(
     ``should_stop()`` turns true first (asked between the parts and inside the long ones:
     importance's copies, the bootstrap's blocks), so Stop is heard within a fraction of a
     second and the run is kept without them."""
-    from layerlab.model.code_export import train_script
-    from layerlab.model.importance import permutation_importances
-    from layerlab.report.diagnosis import diagnose
-    from layerlab.report.model_card import CardFacts, bootstrap_intervals, card_markdown
 
     def stopped() -> bool:
         return should_stop is not None and should_stop()
@@ -118,8 +119,6 @@ def left_out_reasons(
     cost follows the columns left out, not the table. ``should_stop`` is asked
     between columns (``data.profile_columns`` raises ``DataError`` once it says yes).
     """
-    from layerlab.tabular.data import profile_columns
-
     spec, train = result.spec, result.splits.train
     used = {feature.name for feature in spec.features} | {spec.target}
     left = [name for name in train.columns if name not in used]
@@ -137,8 +136,6 @@ def left_out_reasons(
 
 
 def _warnings(evaluation: Evaluation, leak_suspect) -> list[str]:
-    from layerlab.tabular.leaks import suspiciously_good, too_good_sentence
-
     warnings = []
     imbalance = evaluation.imbalance_headline()
     if imbalance:

@@ -10,21 +10,33 @@ Streamlit server can show and serve a run without ever importing TensorFlow
 from __future__ import annotations
 
 import json
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
+from layerlab.model.build import predict_frame, summarize, summary_text
+from layerlab.model.code_export import train_script
+from layerlab.model.evaluate import evaluate
+from layerlab.model.export import bundle_zip
+from layerlab.model.insights import run_insights
+from layerlab.model.runtime import configure_tensorflow
+from layerlab.model.scoring import score
+from layerlab.model.train import TrainingResult, TrainingRun
+from layerlab.report.records import evaluation_to_json
 from layerlab.report.run_files import RUN_FILES, ModelSummary, TrainedModel
+from layerlab.schema.errors import BundleError, TrainingError
+from layerlab.schema.files import replacing, write_atomically
 from layerlab.schema.spec import ModelSpec
-
-if TYPE_CHECKING:
-    from layerlab.model.train import TrainingResult
-    from layerlab.tabular.data import ColumnProfile
-    from layerlab.tabular.evaluation import Evaluation
+from layerlab.tabular.data import ColumnProfile, profile_columns
+from layerlab.tabular.effects import opening_predictions_json
+from layerlab.tabular.evaluation import BASELINE_NAMES, Evaluation
+from layerlab.tabular.leaks import strongest_feature, suspiciously_good
+from layerlab.tabular.model_file import load_model_file
+from layerlab.tabular.model_io import model_outputs
+from layerlab.tabular.network_weights import network_bytes
 
 # How many loaded models a worker keeps for repeated scoring (what-if, new files).
 LOADED_MODELS = 2
@@ -44,8 +56,6 @@ class JobContext:
 
 def summarize_network(context: JobContext, frame: pd.DataFrame, spec: ModelSpec) -> ModelSummary:
     """Build the network exactly as training would and describe it."""
-    from layerlab.model.train import TrainingRun
-
     return _summary(TrainingRun(frame, spec).built)
 
 
@@ -62,8 +72,6 @@ def train_model(
 
     ``jit``: compile the training loop with XLA (see ``train.TrainingRun``). ``insights``:
     also work out its importance, model card and train.py (``keep_files``)."""
-    from layerlab.model.train import TrainingRun
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     run = TrainingRun(frame, spec, jit=jit, checkpoint_path=folder / RUN_FILES["checkpoint"])
@@ -85,9 +93,6 @@ def finish_interrupted(
     checkpoint's weights fit it exactly; the run is then scored and bundled as if it
     had been stopped at the checkpoint's epoch.
     """
-    from layerlab.model.train import TrainingResult, TrainingRun
-    from layerlab.schema.errors import TrainingError
-
     folder = Path(folder)
     checkpoint = folder / RUN_FILES["checkpoint"]
     if not checkpoint.is_file():
@@ -136,9 +141,6 @@ def rebuild_uploaded(
     it exactly, and ``keep_files`` writes everything again. ``record`` holds the run's own
     ``history``, epochs, stop reason, message, seconds and engine.
     """
-    from layerlab.model.train import TrainingResult, TrainingRun
-    from layerlab.schema.errors import BundleError
-
     folder = Path(folder)
     run = TrainingRun(frame, spec)
     uploaded = _load(folder / RUN_FILES["model"], spec, run.built.classes)
@@ -188,16 +190,6 @@ def keep_files(
     model card, the picture's weights and predictions) are skipped once it says yes,
     asked between them and inside their loops, and the run's message says which.
     """
-    from layerlab.model.build import predict_frame
-    from layerlab.model.code_export import train_script
-    from layerlab.model.evaluate import evaluate
-    from layerlab.model.export import bundle_zip
-    from layerlab.model.insights import run_insights
-    from layerlab.report.records import evaluation_to_json
-    from layerlab.tabular.effects import opening_predictions_json
-    from layerlab.tabular.evaluation import BASELINE_NAMES
-    from layerlab.tabular.leaks import strongest_feature, suspiciously_good
-    from layerlab.tabular.network_weights import network_bytes
 
     def stopped() -> bool:
         return should_stop is not None and should_stop()
@@ -211,14 +203,13 @@ def keep_files(
     if evaluation is not None and suspiciously_good(evaluation) and not stopped():
         leak_suspect = strongest_feature(result.splits.train, result.spec)
     summary = _summary(result.built)
-    write = _atomic_writer(folder)
+    write = _run_file_writer(folder)
     write("summary", json.dumps(summary.to_dict()).encode())
     skipped: list[str] = []
     if evaluation is not None:
         model_path = folder / RUN_FILES["model"]
-        partial = model_path.with_name(model_path.name + ".tmp.keras")
-        result.built.model.save(partial)
-        os.replace(partial, model_path)
+        with replacing(model_path, suffix=".keras") as partial:  # Keras saves only to .keras
+            result.built.model.save(partial)
         if stopped():  # baselines are left out only once Stop is heard (``evaluate``)
             names = BASELINE_NAMES[evaluation.task]
             skipped += [names[key] for key in names if key not in evaluation.baselines]
@@ -299,14 +290,11 @@ def skipped_sentence(skipped: list[str]) -> str:
     )
 
 
-def _atomic_writer(folder: Path) -> Callable[[str, bytes], None]:
-    """Write a run file whole or not at all: a crash mid-write leaves the old file or none."""
+def _run_file_writer(folder: Path) -> Callable[[str, bytes], None]:
+    """Write a run file by its role, whole or not at all (a crash leaves the old file or none)."""
 
     def write(role: str, data: bytes) -> None:
-        path = folder / RUN_FILES[role]
-        partial = path.with_name(path.name + ".tmp")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        write_atomically(folder / RUN_FILES[role], data)
 
     return write
 
@@ -322,8 +310,6 @@ def predict_rows(
     frame: pd.DataFrame,
 ) -> pd.DataFrame:
     """Score ``frame`` with the model in ``model_file``; the loaded model is kept for next time."""
-    from layerlab.model.scoring import score
-
     return score(_load(Path(model_file), spec, classes), spec, classes, frame)
 
 
@@ -336,9 +322,6 @@ def _load(path: Path, spec: ModelSpec, classes: tuple[str, ...]):
     if key in _loaded:
         _loaded.move_to_end(key)
         return _loaded[key]
-    from layerlab.model.runtime import configure_tensorflow
-    from layerlab.tabular.reading import load_model_file, model_outputs
-
     configure_tensorflow()
     model = load_model_file(
         path,
@@ -356,8 +339,6 @@ def forget_loaded_models() -> None:
 
 
 def _summary(built) -> ModelSummary:
-    from layerlab.model.build import summarize, summary_text
-
     return ModelSummary(built.model.count_params(), summarize(built), summary_text(built))
 
 
@@ -365,8 +346,6 @@ def profile_table(
     context: JobContext, frame: pd.DataFrame, target_column: str | None
 ) -> list[ColumnProfile]:
     """The table's column profiles (``data.profile_columns``), stopping when asked."""
-    from layerlab.tabular.data import profile_columns
-
     return profile_columns(frame, target_column, should_stop=context.stop_requested)
 
 

@@ -21,6 +21,13 @@ it is set before the import; CUDA builds print some even then (tensorflow/tensor
 at the file-descriptor level and writes back every line that is not one of
 TensorFlow's. ``TF_ENABLE_ONEDNN_OPTS`` is left alone: it changes the
 arithmetic, not only the messages.
+
+So TensorFlow is first imported here, by ``configure_tensorflow``, and the
+modules of ``layerlab.model`` import ``tensorflow`` and ``keras`` inside the
+functions that run after it, never at their top. A top-level import would also
+load it (3 s) wherever the module is imported: in ``python -m layerlab predict``
+before it checks the bundle, and in ``train`` before the gradient-boosting
+baseline starts on the core the import leaves idle (``boosting.py``).
 """
 
 from __future__ import annotations
@@ -108,7 +115,7 @@ def without_tensorflow_log_lines() -> Iterator[None]:
 def import_tensorflow():
     """``import tensorflow``, quietly if ``keep_tensorflow_quiet`` was called first."""
     if not _quiet or "tensorflow" in sys.modules:
-        import tensorflow
+        import tensorflow  # here, not at the top: see the module's docstring
 
         return tensorflow
     with without_tensorflow_log_lines():

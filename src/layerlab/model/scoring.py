@@ -8,8 +8,8 @@ import pandas as pd
 from layerlab.model.build import predict_outputs
 from layerlab.schema.errors import SchemaError
 from layerlab.schema.spec import ModelSpec
+from layerlab.tabular.model_io import prediction_table
 from layerlab.tabular.predict import check_columns, check_values
-from layerlab.tabular.reading import prediction_table
 
 
 def score(model, spec: ModelSpec, classes: tuple[str, ...], frame: pd.DataFrame) -> pd.DataFrame:

@@ -27,9 +27,6 @@ up an epoch's sums in the same order however the clock slices it.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -54,6 +51,7 @@ from layerlab.model.training_guards import (
 )
 from layerlab.report.run_messages import STOP_REASONS, run_message
 from layerlab.schema.errors import TrainingError
+from layerlab.schema.files import replacing
 from layerlab.schema.run_events import (
     CheckpointSaved,
     EpochEnd,
@@ -62,6 +60,7 @@ from layerlab.schema.run_events import (
     main_metric,
 )
 from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import StopReason, Task
 from layerlab.tabular.memory import check_memory
 from layerlab.tabular.splits import Splits, split_frame
 from layerlab.tabular.task import check_target, drop_missing_target
@@ -141,6 +140,7 @@ def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     so the loss keeps its usual scale. A class with no training row (possible
     for a class of two or three rows) gets the largest weight, for validation.
     """
+    # Not at the top: scikit-learn takes 0.7 s to import, and `predict` imports this module.
     from sklearn.utils.class_weight import compute_class_weight
 
     present = np.unique(labels)
@@ -152,7 +152,7 @@ def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 def _class_weights(spec: ModelSpec, built: BuiltModel, train: pd.DataFrame) -> np.ndarray | None:
     """Per-class weights for the loss from the training rows, or None when the spec has none."""
-    if spec.class_weight != "balanced" or spec.task == "regression":
+    if spec.class_weight != "balanced" or spec.task == Task.REGRESSION:
         return None
     labels = np.asarray(encode_target(train[spec.target], built)).reshape(-1).astype("int64")
     return balanced_class_weights(labels, len(built.classes))
@@ -264,6 +264,7 @@ class TrainingRun:
         training of the next epoch is then abandoned if the closed epoch ends
         the run.
         """
+        # Not at the top: TensorFlow is first imported by configure_tensorflow (see runtime.py).
         import tensorflow as tf
 
         spec, built = self.spec, self.built
@@ -483,19 +484,9 @@ class _Checkpoints:
 
 
 def save_model_atomically(model, path: Path) -> None:
-    """``model.save(path)``, so that ``path`` always holds a whole model, the old or the new.
-
-    The model is written to ``<path>.tmp`` beside it, then renamed over it.
-    Keras saves only to names ending in ``.keras``, so it saves in a private
-    folder first, and the file is copied from there.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    with tempfile.TemporaryDirectory(prefix="layerlab-") as folder:
-        saved = Path(folder) / "model.keras"
-        model.save(saved)
-        shutil.copyfile(saved, partial)
-    os.replace(partial, path)
+    """``model.save(path)``, so that ``path`` always holds a whole model, the old or the new."""
+    with replacing(path, suffix=".keras") as partial:  # Keras saves only to names ending .keras
+        model.save(partial)
 
 
 def train(
@@ -511,6 +502,6 @@ def train(
     ``TrainingError`` with the suggested fix.
     """
     result = TrainingRun(frame, spec).run(on_event=on_event, should_stop=should_stop)
-    if result.stop_reason == "diverged" and result.kept_epoch is None:
+    if result.stop_reason == StopReason.DIVERGED and result.kept_epoch is None:
         raise TrainingError(result.message)
     return result

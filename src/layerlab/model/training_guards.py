@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from layerlab.model.build import BuiltModel
+from layerlab.model.build import BuiltModel
+from layerlab.model.engine import per_sample_loss
+from layerlab.schema.vocabulary import StopReason, Task
 
 # A finite loss this many times the naive answer's ends the run as diverged.
 DIVERGENCE_FACTOR = 1000
@@ -33,12 +34,10 @@ class NaiveLosses:
 
 def naive_losses(built: BuiltModel, y_train, y_val) -> NaiveLosses:
     """The loss a model without features gets, on the training and the validation rows."""
-    from layerlab.model.engine import per_sample_loss
-
     spec = built.spec
     loss_fn = per_sample_loss(spec)
     y_train, y_val = np.asarray(y_train), np.asarray(y_val)
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         predicts, guess = "mean", np.zeros((1, 1), "float32")
     else:
         predicts = "class_shares"
@@ -124,7 +123,7 @@ class BestWeights(Generic[Snapshot]):
         no epoch closed); ``stop_reason`` None: the run goes on, so what it would keep if
         it completed."""
         keep_best = self.best is not None and (
-            self.restore_best_weights or stop_reason in ("stopped", "diverged")
+            self.restore_best_weights or stop_reason in (StopReason.STOPPED, StopReason.DIVERGED)
         )
         if keep_best:
             return self.best_epoch, self.best

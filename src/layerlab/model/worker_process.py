@@ -18,6 +18,8 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from layerlab.model.jobs import JOBS, JobContext, forget_loaded_models
+from layerlab.model.runtime import configure_tensorflow
 from layerlab.schema.errors import LayerlabError
 
 # Jobs that build a new network start from a clean Keras session (see ``serve_forever``).
@@ -35,11 +37,8 @@ def describe_error(error: LayerlabError) -> dict[str, Any]:
 
 def serve_forever(connection: Connection) -> None:
     """Import TensorFlow, say ready, then run jobs one at a time until the server hangs up."""
-    from layerlab.model.jobs import JOBS, JobContext, forget_loaded_models
-    from layerlab.model.runtime import configure_tensorflow
-
     configure_tensorflow()
-    import keras  # paid for once, before the first job
+    import keras  # after configure_tensorflow; paid for once, before the first job
 
     send_lock = threading.Lock()
 

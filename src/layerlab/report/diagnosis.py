@@ -6,26 +6,41 @@ important first. It is cheap and safe on a partial history, so the app can call 
 after every epoch: below ``MIN_EPOCHS`` it reports only what is certain (a loss that
 became NaN or infinite, a run that diverged or stopped early).
 
-Each finding carries ``action_label``, the text of a button; ``apply_action`` turns
-that label into a validated copy of the spec with the change made.
+Each finding carries its ``action``, a ``FixAction`` (``fixes.py`` chooses the one that fits
+the spec, names it for the button and makes it); ``apply_action`` turns a finding into a
+validated copy of the spec with the change made.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from layerlab.schema import limits
+from layerlab.report.fixes import (
+    FIX_LABELS,
+    STRONG_DROPOUT,
+    STRONG_L2,
+    apply_fix,
+    capacity_fix,
+    raising_fix,
+    regularising_fix,
+    usual_learning_rates,
+)
 from layerlab.schema.numbers import readable_number
-from layerlab.schema.spec import USUAL_LEARNING_RATE_RANGES, LayerSpec, ModelSpec
+from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import (
+    DiagnosisKind,
+    FixAction,
+    LayerKind,
+    StopReason,
+    member_or_value,
+)
 
 __all__ = [
-    "ACTIONS",
     "KINDS",
     "MIN_EPOCHS",
     "Diagnosis",
@@ -33,14 +48,7 @@ __all__ = [
     "diagnose",
 ]
 
-KINDS = (
-    "learning_rate_too_high",
-    "plateau",
-    "underfitting",
-    "overfitting",
-    "learning_rate_too_low",
-    "early_stopping",
-)
+KINDS = tuple(DiagnosisKind)
 
 # Fewer closed epochs than this and a trend is indistinguishable from the first steps' noise.
 MIN_EPOCHS = 5
@@ -73,36 +81,39 @@ STEADY_SHARE = 0.8
 STILL_FALLING = 0.001
 LINEAR_RATIO = 0.5
 
-SUGGESTED_DROPOUT = 0.2
-DROPOUT_STEP = 0.1
-MAX_SUGGESTED_DROPOUT = 0.5
-
-ADD_DROPOUT = "Add dropout 0.2"
-RAISE_DROPOUT = "Raise dropout by 0.1"
-NARROWER = "Make it narrower"
-WIDER = "Make it wider"
-DEEPER = "Make it deeper"
-HALVE_LEARNING_RATE = "Halve the learning rate"
-DIVIDE_LEARNING_RATE = "Divide the learning rate by 10"
-DOUBLE_LEARNING_RATE = "Double the learning rate"
-MULTIPLY_LEARNING_RATE = "Multiply the learning rate by 10"
-EASE_REGULARISATION = "Ease the regularisation"
-
-# Regularisation this strong can hold a network back by itself: an L2 factor of 0.01 or more
-# on a Dense layer's weights, or a Dropout rate of one half or more.
-STRONG_L2 = 0.01
-STRONG_DROPOUT = 0.5
-
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """One finding: its ``kind`` (a key of ``KINDS``), one sentence for a person, the label of
-    the button that tries the fix (None: nothing to do), and the epoch it began (if known)."""
+    """One finding: its ``kind``, one sentence for a person, the fix to try (None: nothing to
+    do), and the epoch it began (if known)."""
 
-    kind: str
+    kind: DiagnosisKind
     sentence: str
-    action_label: str | None
+    action: FixAction | None
     began_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", member_or_value(DiagnosisKind, self.kind))
+        object.__setattr__(self, "action", member_or_value(FixAction, self.action))
+
+    @property
+    def action_label(self) -> str | None:
+        """The words of the fix's button (None: no button)."""
+        return FIX_LABELS.get(self.action) if self.action is not None else None
+
+
+def apply_action(spec: ModelSpec, diagnosis: Diagnosis) -> ModelSpec:
+    """A validated copy of ``spec`` with the diagnosis's fix made; ``spec`` is untouched.
+
+    Raises ``ValueError`` for a diagnosis without a fix (the app shows no button for it)
+    and ``SpecError`` if the spec was invalid to begin with.
+    """
+    if diagnosis.action is None:
+        raise ValueError(
+            f"The diagnosis '{diagnosis.kind}' suggests no fix; fixes that change a spec are: "
+            f"{', '.join(FixAction)}."
+        )
+    return apply_fix(spec, diagnosis.action)
 
 
 def diagnose(
@@ -118,7 +129,7 @@ def diagnose(
 
     ``naive_val_loss`` is the validation loss of the guess that ignores every column
     (``NaiveLosses.validation``): without it, nothing is called poor. ``stop_reason`` is a
-    key of ``STOP_REASONS`` (None while training runs). ``spec``, when given, picks the
+    ``StopReason`` (None while training runs). ``spec``, when given, picks the
     fitting action (dropout only if there is none yet) and fills ``planned_epochs`` and
     ``patience``. A diverged run gets only its divergence: advice on its other traits
     would be noise.
@@ -152,12 +163,12 @@ def diagnose(
 # Each sentence starts with the lesson's name for what it found, so the word is met where
 # it applies.
 TITLES = {
-    "learning_rate_too_high": "Learning rate too high",
-    "plateau": "Plateau",
-    "underfitting": "Underfitting",
-    "overfitting": "Overfitting",
-    "learning_rate_too_low": "Learning rate too low",
-    "early_stopping": "Early stopping",
+    DiagnosisKind.LEARNING_RATE_TOO_HIGH: "Learning rate too high",
+    DiagnosisKind.PLATEAU: "Plateau",
+    DiagnosisKind.UNDERFITTING: "Underfitting",
+    DiagnosisKind.OVERFITTING: "Overfitting",
+    DiagnosisKind.LEARNING_RATE_TOO_LOW: "Learning rate too low",
+    DiagnosisKind.EARLY_STOPPING: "Early stopping",
 }
 
 
@@ -173,24 +184,24 @@ def _divergence(
     epochs: list[int], train: np.ndarray, val: np.ndarray, stop_reason: str | None
 ) -> Diagnosis | None:
     """A NaN or infinite loss, a run the guard stopped, or a loss 10 times its lowest."""
-    label = DIVIDE_LEARNING_RATE
+    action = FixAction.DIVIDE_LEARNING_RATE
     bad = ~(np.isfinite(train) & np.isfinite(val))
     if bad.any():
         epoch = epochs[int(np.argmax(bad))]
         return Diagnosis(
-            "learning_rate_too_high",
+            DiagnosisKind.LEARNING_RATE_TOO_HIGH,
             f"The loss stopped being a number at epoch {epoch}, which means the learning rate "
             "is far too high: the steps overshoot until the numbers overflow.",
-            label,
+            action,
             epoch,
         )
-    if stop_reason == "diverged":
+    if stop_reason == StopReason.DIVERGED:
         epoch = (epochs[-1] + 1) if epochs else 1
         return Diagnosis(
-            "learning_rate_too_high",
+            DiagnosisKind.LEARNING_RATE_TOO_HIGH,
             f"The loss blew up in epoch {epoch}, so training stopped: the learning rate is "
             "far too high and each step overshoots the answer.",
-            label,
+            action,
             epoch,
         )
     if len(train) >= 3:
@@ -199,11 +210,11 @@ def _divergence(
             exploded = train > EXPLOSION_FACTOR * np.maximum(lowest, 0)
             began = epochs[int(np.argmax(exploded))]
             return Diagnosis(
-                "learning_rate_too_high",
+                DiagnosisKind.LEARNING_RATE_TOO_HIGH,
                 f"The training loss exploded from {_number(lowest[-1])} to "
                 f"{_number(train[-1])} from epoch {began} on: the learning rate is far too "
                 "high.",
-                label,
+                action,
                 began,
             )
     return None
@@ -219,10 +230,10 @@ def _unstable(epochs: list[int], train: np.ndarray) -> Diagnosis | None:
     if spikes.any():
         at = int(np.argmax(spikes))
         return Diagnosis(
-            "learning_rate_too_high",
+            DiagnosisKind.LEARNING_RATE_TOO_HIGH,
             f"The training loss jumped from {_number(train[at])} to {_number(train[at + 1])} "
             f"at epoch {epochs[at + 1]}, a sign that the learning rate is too high.",
-            HALVE_LEARNING_RATE,
+            FixAction.HALVE_LEARNING_RATE,
             epochs[at + 1],
         )
     window = steps[-(OSCILLATION_WINDOW - 1) :]
@@ -235,10 +246,10 @@ def _unstable(epochs: list[int], train: np.ndarray) -> Diagnosis | None:
     if turns >= OSCILLATION_TURNS and typical_step >= OSCILLATION_STEP * level > 0:
         began = epochs[-len(window) - 1]
         return Diagnosis(
-            "learning_rate_too_high",
+            DiagnosisKind.LEARNING_RATE_TOO_HIGH,
             f"The training loss zigzags up and down by about {_number(typical_step)} an epoch "
             f"instead of settling, a sign that the learning rate is too high.",
-            HALVE_LEARNING_RATE,
+            FixAction.HALVE_LEARNING_RATE,
             began,
         )
     return None
@@ -260,15 +271,15 @@ def _plateau(
         return None
     if not (_within_band(train) and _within_band(val)):
         return None
-    label = _raising_label(spec)
-    if spec is not None and spec.learning_rate >= _usual_high(spec):
-        label = HALVE_LEARNING_RATE
+    action = raising_fix(spec)
+    if spec is not None and spec.learning_rate >= usual_learning_rates(spec)[1]:
+        action = FixAction.HALVE_LEARNING_RATE
     return Diagnosis(
-        "plateau",
+        DiagnosisKind.PLATEAU,
         f"Both losses have stayed flat since epoch {epochs[0]}, near the "
         f"{_number(naive)} of a guess that ignores every column: the network is stuck, "
         "so change the learning rate (or check that the columns can predict the target).",
-        label,
+        action,
         epochs[0],
     )
 
@@ -295,15 +306,17 @@ def _underfitting(
         comparison = f"only {_percent(1 - best_val / naive)} better than"
     held_back = _strong_regularisation(spec)
     if held_back:
-        reason, label = f"its regularisation ({held_back}) holds it back", EASE_REGULARISATION
+        reason = f"its regularisation ({held_back}) holds it back"
+        action = FixAction.EASE_REGULARISATION
     else:
-        reason, label = "the network is probably too small to learn the pattern", None
+        reason = "the network is probably too small to learn the pattern"
+        action = capacity_fix(spec)
     return Diagnosis(
-        "underfitting",
+        DiagnosisKind.UNDERFITTING,
         f"Both losses stayed poor: the best validation loss, {_number(best_val)}, is "
         f"{comparison} the {_number(naive)} of a guess that ignores every column, so "
         f"{reason}.",
-        label or _capacity_label(spec),
+        action,
         None,
     )
 
@@ -312,8 +325,9 @@ def _strong_regularisation(spec: ModelSpec | None) -> str:
     """The heavy regularisation in ``spec`` in words ("L2 1 and dropout 0.95"), or ""."""
     if spec is None:
         return ""
-    l2 = max((layer.l2 or 0.0 for layer in spec.layers if layer.kind == "dense"), default=0.0)
-    rate = max((layer.rate for layer in spec.layers if layer.kind == "dropout"), default=0.0)
+    layers = spec.layers
+    l2 = max((layer.l2 or 0.0 for layer in layers if layer.kind == LayerKind.DENSE), default=0.0)
+    rate = max((layer.rate for layer in layers if layer.kind == LayerKind.DROPOUT), default=0.0)
     parts = []
     if l2 >= STRONG_L2:
         parts.append(f"L2 {readable_number(l2)}")
@@ -345,11 +359,11 @@ def _overfitting(
         return None
     began = epochs[best]
     return Diagnosis(
-        "overfitting",
+        DiagnosisKind.OVERFITTING,
         f"The model began memorising the training rows after epoch {began}: since then the "
         f"validation loss rose from {_number(val[best])} to {_number(val[-1])} while the "
         f"training loss kept falling to {_number(train[-1])}.",
-        _regularising_label(spec),
+        regularising_fix(spec),
         began,
     )
 
@@ -368,7 +382,7 @@ def _too_slow(
     each step is too small. More epochs are mentioned only for a run already better than
     the naive guess: a run worse than it needs a change, not more of the same.
     """
-    ran_out = stop_reason == "completed" or (
+    ran_out = stop_reason == StopReason.COMPLETED or (
         stop_reason is None and planned_epochs is not None and len(train) >= planned_epochs
     )
     if not ran_out or not _steady_decline(train):
@@ -383,7 +397,7 @@ def _too_slow(
         sentence += "; a higher one (or more epochs) should reach a better model."
     else:
         sentence += "; a higher one should help."
-    return Diagnosis("learning_rate_too_low", sentence, _raising_label(spec), None)
+    return Diagnosis(DiagnosisKind.LEARNING_RATE_TOO_LOW, sentence, raising_fix(spec), None)
 
 
 def _early_stop(
@@ -394,11 +408,11 @@ def _early_stop(
     spec: ModelSpec | None,
 ) -> Diagnosis | None:
     """Early stopping worked as meant: good news, so no button."""
-    if stop_reason != "early_stopping":
+    if stop_reason != StopReason.EARLY_STOPPING:
         return None
     if not epochs:
         return Diagnosis(
-            "early_stopping",
+            DiagnosisKind.EARLY_STOPPING,
             "Training stopped early because the validation loss stopped improving.",
             None,
         )
@@ -408,156 +422,12 @@ def _early_stop(
     if spec is not None and not spec.restore_best_weights:
         kept = f"its last weights (epoch {best} was its best)"
     return Diagnosis(
-        "early_stopping",
+        DiagnosisKind.EARLY_STOPPING,
         f"Training stopped early at epoch {epochs[-1]} because the validation loss had not "
         f"improved for {waited} epochs; the model keeps {kept}.",
         None,
         best,
     )
-
-
-# ---------------------------------------------------------------- the actions
-def apply_action(spec: ModelSpec, diagnosis: Diagnosis) -> ModelSpec:
-    """A validated copy of ``spec`` with the diagnosis's next step done; ``spec`` is untouched.
-
-    Raises ``ValueError`` for a diagnosis without an action (the app shows no button for
-    it) and ``SpecError`` if the spec was invalid to begin with.
-    """
-    label = diagnosis.action_label
-    if label not in ACTIONS:
-        raise ValueError(
-            f"The diagnosis {diagnosis.kind!r} has the action {label!r}; actions that change "
-            f"a spec are: {', '.join(ACTIONS)}."
-        )
-    return ACTIONS[label](copy.deepcopy(spec)).validate()
-
-
-def _add_dropout(spec: ModelSpec) -> ModelSpec:
-    """A Dropout(0.2) after each Dense (after its batch norm, if any) that has none."""
-    room = int(limits.LAYERS.high) - len(spec.layers)
-    layers: list[LayerSpec] = []
-    for index, layer in enumerate(spec.layers):
-        layers.append(layer)
-        after = spec.layers[index + 1] if index + 1 < len(spec.layers) else None
-        ends_block = after is None or after.kind == "dense"
-        if room > 0 and ends_block and _needs_dropout(spec.layers, index):
-            layers.append(LayerSpec.dropout(SUGGESTED_DROPOUT))
-            room -= 1
-    return spec.replace(layers=layers)
-
-
-def _needs_dropout(layers: list[LayerSpec], index: int) -> bool:
-    """Whether the block of layers ending at ``index`` has a Dense and no Dropout."""
-    for layer in reversed(layers[: index + 1]):
-        if layer.kind == "dropout":
-            return False
-        if layer.kind == "dense":
-            return True
-    return False
-
-
-def _raise_dropout(spec: ModelSpec) -> ModelSpec:
-    def stronger(layer: LayerSpec) -> LayerSpec:
-        if layer.kind != "dropout":
-            return layer
-        rate = min(round(layer.rate + DROPOUT_STEP, 2), max(layer.rate, MAX_SUGGESTED_DROPOUT))
-        return LayerSpec.dropout(rate)
-
-    return spec.replace(layers=[stronger(layer) for layer in spec.layers])
-
-
-def _ease_regularisation(spec: ModelSpec) -> ModelSpec:
-    """A tenth of each strong L2 factor and half of each strong Dropout rate; the rest stays."""
-
-    def eased(layer: LayerSpec) -> LayerSpec:
-        if layer.kind == "dense" and (layer.l2 or 0.0) >= STRONG_L2:
-            return LayerSpec.dense(layer.units, layer.activation, layer.l2 / 10)
-        if layer.kind == "dropout" and layer.rate >= STRONG_DROPOUT:
-            return LayerSpec.dropout(round(layer.rate / 2, 2))
-        return layer
-
-    return spec.replace(layers=[eased(layer) for layer in spec.layers])
-
-
-def _scale_units(factor: float) -> Callable[[ModelSpec], ModelSpec]:
-    def scale(spec: ModelSpec) -> ModelSpec:
-        def scaled(layer: LayerSpec) -> LayerSpec:
-            if layer.kind != "dense":
-                return layer
-            units = min(max(int(layer.units * factor), 1), int(limits.UNITS.high))
-            return LayerSpec.dense(units, layer.activation, layer.l2)
-
-        return spec.replace(layers=[scaled(layer) for layer in spec.layers])
-
-    return scale
-
-
-def _deeper(spec: ModelSpec) -> ModelSpec:
-    """One more ReLU layer as wide as the last Dense (32 units in a network without one)."""
-    dense = [layer for layer in spec.layers if layer.kind == "dense"]
-    units = dense[-1].units if dense else 32
-    return spec.replace(layers=[*spec.layers, LayerSpec.dense(units, "relu")])
-
-
-def _scale_learning_rate(factor: float) -> Callable[[ModelSpec], ModelSpec]:
-    def scale(spec: ModelSpec) -> ModelSpec:
-        rate = min(spec.learning_rate * factor, limits.LEARNING_RATE.high)
-        if not limits.LEARNING_RATE.allows(rate):
-            return spec
-        return spec.replace(learning_rate=rate)
-
-    return scale
-
-
-ACTIONS: dict[str, Callable[[ModelSpec], ModelSpec]] = {
-    ADD_DROPOUT: _add_dropout,
-    RAISE_DROPOUT: _raise_dropout,
-    NARROWER: _scale_units(0.5),
-    WIDER: _scale_units(2),
-    DEEPER: _deeper,
-    HALVE_LEARNING_RATE: _scale_learning_rate(0.5),
-    DIVIDE_LEARNING_RATE: _scale_learning_rate(0.1),
-    DOUBLE_LEARNING_RATE: _scale_learning_rate(2),
-    MULTIPLY_LEARNING_RATE: _scale_learning_rate(10),
-    EASE_REGULARISATION: _ease_regularisation,
-}
-
-
-def _raising_label(spec: ModelSpec | None) -> str:
-    """Ten times for a rate near the bottom of its optimizer's usual range (doubling 0.00001
-    would take many runs to matter); double otherwise."""
-    if spec is not None and spec.learning_rate <= 10 * _usual_low(spec):
-        return MULTIPLY_LEARNING_RATE
-    return DOUBLE_LEARNING_RATE
-
-
-def _regularising_label(spec: ModelSpec | None) -> str | None:
-    """Dropout first, since it costs no capacity; then more of it; then fewer units (None for
-    a network without a Dense layer: nothing to regularise)."""
-    if spec is None:
-        return ADD_DROPOUT
-    layers = spec.layers
-    if not any(layer.kind == "dense" for layer in layers):
-        return None
-    if (
-        len(layers) < limits.LAYERS.high
-        and any(_needs_dropout(layers, i) for i in range(len(layers)))
-        and not any(layer.kind == "dropout" for layer in layers)
-    ):
-        return ADD_DROPOUT
-    if any(layer.kind == "dropout" and layer.rate < MAX_SUGGESTED_DROPOUT for layer in layers):
-        return RAISE_DROPOUT
-    return NARROWER
-
-
-def _capacity_label(spec: ModelSpec | None) -> str | None:
-    """Wider while there is room; deeper when there is no Dense to widen or all are at the cap."""
-    if spec is None:
-        return WIDER
-    dense = [layer for layer in spec.layers if layer.kind == "dense"]
-    if dense and any(layer.units < limits.UNITS.high for layer in dense):
-        return WIDER
-    return DEEPER if len(spec.layers) < limits.LAYERS.high else None
 
 
 # ------------------------------------------------------------------- helpers
@@ -586,14 +456,6 @@ def _recent_fall(series: np.ndarray) -> float:
     before, now = float(np.mean(series[-2 * span : -span])), float(np.mean(series[-span:]))
     level = max(abs(now), 1e-300)
     return (before - now) / (span * level)
-
-
-def _usual_low(spec: ModelSpec) -> float:
-    return USUAL_LEARNING_RATE_RANGES.get(spec.optimizer, (1e-5, 1e-2))[0]
-
-
-def _usual_high(spec: ModelSpec) -> float:
-    return USUAL_LEARNING_RATE_RANGES.get(spec.optimizer, (0, 1e-2))[1]
 
 
 def _number(value: float) -> str:

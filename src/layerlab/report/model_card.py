@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.numbers import readable_number
+from layerlab.schema.vocabulary import Task
 
 BOOTSTRAP_ROUNDS = 500
 # Cells of the index matrix drawn at once (rounds x test rows).
@@ -74,7 +75,7 @@ def bootstrap_intervals(
     n = len(predictions)
     if n == 0:
         return {}
-    if task == "regression":
+    if task == Task.REGRESSION:
         actual = predictions["actual"].to_numpy(dtype="float64")
         error = actual - predictions["predicted"].to_numpy(dtype="float64")
         values = {
@@ -170,8 +171,8 @@ class CardFacts:
 
 def card_markdown(facts: CardFacts) -> str:
     """The card as Markdown, for ``MODEL_CARD.md`` and the Results page."""
-    family = "regression" if facts.task == "regression" else "classification"
-    kind = "a number" if facts.task == "regression" else "a class"
+    family = "regression" if facts.task == Task.REGRESSION else "classification"
+    kind = "a number" if facts.task == Task.REGRESSION else "a class"
     rows = facts.rows
     total = sum(rows.values())
     lines = [

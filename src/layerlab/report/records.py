@@ -13,18 +13,18 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import ACTIVE_RUN_STATUSES, RunStatus
+from layerlab.tabular.data import ClassBalance
+from layerlab.tabular.evaluation import Evaluation
+from layerlab.tabular.leaks import SingleColumnScore
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from layerlab.tabular.evaluation import Evaluation
-    from layerlab.tabular.leaks import SingleColumnScore
-
-RUN_STATUSES = ("queued", "training", "finished", "stopped", "diverged", "failed", "interrupted")
-ACTIVE_STATUSES = ("queued", "training")
+RUN_STATUSES = tuple(RunStatus)
+ACTIVE_STATUSES = ACTIVE_RUN_STATUSES
 EVALUATION_FORMAT_VERSION = 1
 
 _FLOAT_TAG = "$float"
@@ -270,8 +270,6 @@ def _checked_dtype(name: Any) -> str:
 
 
 def _frame_from_dict(config: Any) -> pd.DataFrame:
-    import pandas as pd
-
     if not isinstance(config, dict):
         raise ValueError(
             f"A table in an evaluation must be a JSON object; got {type(config).__name__}."
@@ -325,9 +323,6 @@ def evaluation_to_json(evaluation: Evaluation) -> str:
 
 def evaluation_from_json(text: str | bytes) -> Evaluation:
     """Read what ``evaluation_to_json`` wrote; ``ValueError`` saying what is wrong otherwise."""
-    from layerlab.tabular.data import ClassBalance
-    from layerlab.tabular.evaluation import Evaluation
-
     content = decode_json(text)
     if not isinstance(content, dict):
         raise ValueError("An evaluation file must hold a JSON object.")
@@ -371,50 +366,6 @@ def evaluation_from_json(text: str | bytes) -> Evaluation:
         ) from None
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def check_run_json(role: str, text: bytes) -> None:
-    """Read one of a run's JSON files (``evaluation``, ``summary``, ``importance``,
-    ``effects``) as the app will, or raise ``ValueError`` saying what is wrong: an
-    uploaded workspace's files are not trusted."""
-    if role == "evaluation":
-        evaluation_from_json(text)
-        return
-    values = json.loads(text)
-    if role == "summary":
-        from layerlab.report.run_files import ModelSummary
-
-        if not (
-            isinstance(values, dict)
-            and isinstance(values.get("rows"), list)
-            and all(isinstance(row, dict) for row in values["rows"])
-            and isinstance(values.get("text"), str)
-        ):
-            raise ValueError("it lacks the network's rows and text.")
-        ModelSummary.from_dict(values)
-    elif role == "importance":
-        from layerlab.tabular.importance_report import COLUMNS
-
-        if not isinstance(values, list) or not all(
-            isinstance(row, dict)
-            and set(row) <= set(COLUMNS)
-            and all(isinstance(value, _SCALARS) for value in row.values())
-            for row in values
-        ):
-            raise ValueError(f"expected a list of rows with {', '.join(COLUMNS)}.")
-    elif role == "effects":
-        from layerlab.tabular.effects import read_opening_predictions
-
-        for view, (rows, predictions) in read_opening_predictions(text.decode()).items():
-            if not all(isinstance(name, str) for name in view) or not isinstance(rows, str):
-                raise ValueError("expected views of column names, each with its predictions.")
-            if predictions.dtype.kind != "f":
-                raise ValueError("its predictions are not numbers.")
-    else:
-        raise ValueError(f"a run has no JSON file for {role!r}.")
-
-
 def leak_suspect_to_dict(score: SingleColumnScore) -> dict[str, Any]:
     """A leak check's score of one column as plain JSON values."""
     return to_json_safe(dataclasses.asdict(score))
@@ -422,8 +373,6 @@ def leak_suspect_to_dict(score: SingleColumnScore) -> dict[str, Any]:
 
 def leak_suspect_from_dict(config: dict[str, Any]) -> SingleColumnScore:
     """Read what ``leak_suspect_to_dict`` wrote; unknown keys are ignored."""
-    from layerlab.tabular.leaks import SingleColumnScore
-
     if not isinstance(config, dict):
         raise ValueError(f"A leak suspect must be a JSON object; got {type(config).__name__}.")
     known = {item.name for item in dataclasses.fields(SingleColumnScore)}

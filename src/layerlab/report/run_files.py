@@ -10,20 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from layerlab.report.records import evaluation_from_json, leak_suspect_from_dict
+from layerlab.report.records import RunRecord, evaluation_from_json, leak_suspect_from_dict
 from layerlab.schema.spec import ModelSpec
 from layerlab.tabular.effects import read_opening_predictions
+from layerlab.tabular.evaluation import Evaluation
 from layerlab.tabular.importance_report import COLUMNS
+from layerlab.tabular.leaks import SingleColumnScore
 from layerlab.tabular.network_weights import read_network
-
-if TYPE_CHECKING:
-    from layerlab.report.records import RunRecord
-    from layerlab.tabular.evaluation import Evaluation
-    from layerlab.tabular.leaks import SingleColumnScore
 
 # The files a training job writes into its run's folder, by role.
 RUN_FILES = {
@@ -151,3 +148,41 @@ class TrainedModel:
     @property
     def usable(self) -> bool:
         return self.kept_epoch is not None
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def check_run_json(role: str, text: bytes) -> None:
+    """Read one of a run's JSON files (``evaluation``, ``summary``, ``importance``,
+    ``effects``) as the app will, or raise ``ValueError`` saying what is wrong: an
+    uploaded workspace's files are not trusted."""
+    if role == "evaluation":
+        evaluation_from_json(text)
+        return
+    values = json.loads(text)
+    if role == "summary":
+        if not (
+            isinstance(values, dict)
+            and isinstance(values.get("rows"), list)
+            and all(isinstance(row, dict) for row in values["rows"])
+            and isinstance(values.get("text"), str)
+        ):
+            raise ValueError("it lacks the network's rows and text.")
+        ModelSummary.from_dict(values)
+    elif role == "importance":
+        if not isinstance(values, list) or not all(
+            isinstance(row, dict)
+            and set(row) <= set(COLUMNS)
+            and all(isinstance(value, _SCALARS) for value in row.values())
+            for row in values
+        ):
+            raise ValueError(f"expected a list of rows with {', '.join(COLUMNS)}.")
+    elif role == "effects":
+        for view, (rows, predictions) in read_opening_predictions(text.decode()).items():
+            if not all(isinstance(name, str) for name in view) or not isinstance(rows, str):
+                raise ValueError("expected views of column names, each with its predictions.")
+            if predictions.dtype.kind != "f":
+                raise ValueError("its predictions are not numbers.")
+    else:
+        raise ValueError(f"a run has no JSON file for {role!r}.")

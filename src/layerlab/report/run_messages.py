@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING
 
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.spec import DEFAULT_LEARNING_RATES
+from layerlab.schema.vocabulary import StopReason
 
 if TYPE_CHECKING:  # the trainer's record of a divergence; its module needs the engine
     from layerlab.model.training_guards import Divergence
 
 STOP_REASONS = {
-    "completed": "Training ran all {epochs} epochs.",
+    StopReason.COMPLETED: "Training ran all {epochs} epochs.",
     "early_stopping": (
         "Validation loss has not improved for {patience} epochs, so training stopped early."
     ),
@@ -39,7 +40,7 @@ def run_message(
     """Why training ended, what to try when it diverged, which weights are kept, and whether it
     ran without XLA. ``stop_reason`` is a key of ``STOP_REASONS``."""
     text = STOP_REASONS[stop_reason].format(epochs=epochs, patience=patience)
-    if stop_reason == "diverged":
+    if stop_reason == StopReason.DIVERGED:
         if divergence is not None and divergence.exploded_to is not None:
             text = _explosion_sentence(divergence)
         suggestion = min(learning_rate / 10, DEFAULT_LEARNING_RATES[optimizer])
@@ -49,7 +50,7 @@ def run_message(
         )
     if kept_epoch is not None:
         text += f" The weights of epoch {kept_epoch:,} are kept."
-    elif stop_reason in ("diverged", "stopped"):
+    elif stop_reason in (StopReason.DIVERGED, StopReason.STOPPED):
         text += " No epoch finished, so the model is untrained."
     if xla_failed:
         text += (

@@ -15,6 +15,7 @@ import pandas as pd
 from layerlab.report.records import RunRecord
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import LayerKind
 from layerlab.tabular.evaluation import HEADLINE
 
 STATUS_WORDS = {
@@ -52,9 +53,9 @@ def network_line(spec: ModelSpec) -> str:
     """The hidden layers in one short line: ``64 relu → dropout 0.2 → 32 relu``."""
     parts = []
     for layer in spec.layers:
-        if layer.kind == "dense":
+        if layer.kind == LayerKind.DENSE:
             parts.append(f"{layer.units} {layer.activation}")
-        elif layer.kind == "dropout":
+        elif layer.kind == LayerKind.DROPOUT:
             parts.append(f"dropout {layer.rate:g}")
         else:
             parts.append("batch norm")
@@ -78,17 +79,6 @@ def best_validation(record: RunRecord) -> float | None:
     losses = [row.get("val_loss") for row in record.history]
     finite = [value for value in losses if isinstance(value, float) and math.isfinite(value)]
     return min(finite) if finite else None
-
-
-def best_validation_metric(record: RunRecord) -> float | None:
-    """Validation accuracy (or MAE) at the best epoch."""
-    name = "val_mae" if record.spec.task == "regression" else "val_accuracy"
-    best = best_validation(record)
-    for row in record.history:
-        if row.get("val_loss") == best:
-            value = row.get(name)
-            return float(value) if value is not None else None
-    return None
 
 
 def test_rows_key(record: RunRecord) -> tuple:

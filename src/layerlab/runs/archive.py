@@ -38,25 +38,18 @@ import zlib
 from pathlib import Path
 from typing import IO, Any
 
-from layerlab.schema import limits
-from layerlab.tabular import reading
+from layerlab.report.records import RunRecord, TableRecord, decode_json, encode_json
+from layerlab.report.run_files import RUN_FILES, check_run_json
 from layerlab.runs.archive_settings import LABEL_LENGTH, TEXT_LENGTH, checked_settings
+from layerlab.runs.disk import MB, megabytes
+from layerlab.runs.store import WorkspaceStore
+from layerlab.runs.workspace_db import DEFAULT_NAME, SETTING_KEY
+from layerlab.runs.workspace_paths import ID_PATTERN, check_name, checked_id, run_file_parts
+from layerlab.schema import limits
 from layerlab.schema.errors import LayerlabError, SpecError, WorkspaceError
+from layerlab.tabular import reading
 from layerlab.tabular.keras_file_check import check_keras_file, max_keras_file_bytes
 from layerlab.tabular.network_weights import check_network_file
-from layerlab.report.records import RunRecord, TableRecord, check_run_json, decode_json, encode_json
-from layerlab.report.run_files import RUN_FILES
-from layerlab.runs.store import (
-    _ID,
-    _SETTING,
-    DEFAULT_NAME,
-    MB,
-    WorkspaceStore,
-    _checked_id,
-    _run_file_parts,
-    check_name,
-    megabytes,
-)
 
 ARCHIVE_FORMAT = "layerlab-workspace"
 ARCHIVE_FORMAT_VERSION = 1
@@ -87,8 +80,8 @@ JSON_FILE_BYTES = {
 }
 NETWORK_FILE_BYTES = 16 * MB  # network_weights keeps at most 4 MB of kernels, compressed
 KEPT_ROLES = ("model", "checkpoint", "network", *JSON_FILE_BYTES)
-# Never taken from an archive: code and text that would be served as Layerlab's own.
-DROPPED_ROLES = ("bundle", "train_script", "card")
+# Never taken from an archive (code and text that would be served as Layerlab's own): the
+# bundle, train.py and the model card, which a worker makes again (``jobs.rebuild_uploaded``).
 LEFT_OUT = (
     "Its runs keep their scores, curves and model; their download bundle, train.py and "
     "model card are never taken from an uploaded file, so train a run again to get them."
@@ -126,7 +119,7 @@ def export_archive(store: WorkspaceStore) -> bytes:
         for run in store.runs():
             files = {}
             for role, relative in run.files.items():
-                parts = _run_file_parts(relative)
+                parts = run_file_parts(relative)
                 path = store.folder / relative
                 if parts is None or parts[0] != run.id or not path.is_file():
                     continue
@@ -152,9 +145,9 @@ def export_archive(store: WorkspaceStore) -> bytes:
 def _settings(store: WorkspaceStore) -> dict[str, Any]:
     with store._connection() as connection:
         rows = connection.execute(
-            "SELECT key, value_json FROM meta WHERE key LIKE ? ORDER BY key", (_SETTING + "%",)
+            "SELECT key, value_json FROM meta WHERE key LIKE ? ORDER BY key", (SETTING_KEY + "%",)
         ).fetchall()
-    return {key.removeprefix(_SETTING): decode_json(value) for key, value in rows}
+    return {key.removeprefix(SETTING_KEY): decode_json(value) for key, value in rows}
 
 
 # ------------------------------------------------------------------ reading
@@ -194,7 +187,7 @@ def import_archive(
         try:
             store = WorkspaceStore(staging)
             _unpack(archive, infos, content, store, budget)
-            settings = {_SETTING + key: value for key, value in content.settings.items()}
+            settings = {SETTING_KEY + key: value for key, value in content.settings.items()}
             store._set_meta({"name": content.name, "created": content.created, **settings})
             with store._transaction() as connection:
                 for table in content.tables:
@@ -256,8 +249,10 @@ def _member_is_expected(name: str) -> bool:
         return True
     parts = name.split("/")
     if len(parts) == 2 and parts[0] == "tables":
-        return parts[1].endswith(".csv") and bool(_ID.fullmatch(parts[1].removesuffix(".csv")))
-    return _run_file_parts(name) is not None
+        return parts[1].endswith(".csv") and bool(
+            ID_PATTERN.fullmatch(parts[1].removesuffix(".csv"))
+        )
+    return run_file_parts(name) is not None
 
 
 def _archive_infos(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -433,7 +428,7 @@ def _archive_content(manifest_bytes: bytes, members: set[str]) -> _ArchiveConten
 def _archive_table(position: int, config: Any, members: set[str]) -> TableRecord:
     try:
         table = TableRecord.from_dict(config)
-        _checked_id(table.id, "table id")
+        checked_id(table.id, "table id")
         _checked_text(table.name, "name", LABEL_LENGTH)
     except ValueError as problem:
         raise WorkspaceError(f"Table {position} in {MANIFEST_FILE}: {problem}") from None
@@ -448,9 +443,9 @@ def _archive_table(position: int, config: Any, members: set[str]) -> TableRecord
 def _archive_run(position: int, config: Any, members: set[str]) -> RunRecord:
     try:
         run = RunRecord.from_dict(config)
-        _checked_id(run.id, "run id")
+        checked_id(run.id, "run id")
         if run.table_id is not None:
-            _checked_id(run.table_id, "table id")
+            checked_id(run.table_id, "table id")
         _checked_text(run.name, "name", LABEL_LENGTH)
         for field in ("message", "error"):
             _checked_text(getattr(run, field) or "", field, TEXT_LENGTH)
@@ -458,7 +453,7 @@ def _archive_run(position: int, config: Any, members: set[str]) -> RunRecord:
     except (ValueError, SpecError) as problem:
         raise WorkspaceError(f"Run {position} in {MANIFEST_FILE}: {problem}") from None
     for role, relative in run.files.items():
-        parts = _run_file_parts(relative)
+        parts = run_file_parts(relative)
         if parts is None or parts[0] != run.id:
             raise WorkspaceError(
                 f'Run "{run.name}" in {MANIFEST_FILE} keeps its {role} file at "{relative}"; '

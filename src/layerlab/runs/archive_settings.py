@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from layerlab.runs.workspace_paths import ID_PATTERN
 from layerlab.schema.errors import WorkspaceError
-from layerlab.runs.store import _ID
 
 MAX_SEARCHES = 500
 MAX_LADDER_STEPS = 100
@@ -32,7 +32,7 @@ def _optional(kinds: tuple[type, ...]) -> Callable[[Any], bool]:
 
 
 def _is_id(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= ID_LENGTH and bool(_ID.fullmatch(value))
+    return isinstance(value, str) and len(value) <= ID_LENGTH and bool(ID_PATTERN.fullmatch(value))
 
 
 def _optional_id(value: Any) -> bool:

@@ -31,12 +31,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from layerlab.schema.errors import LayerlabError, WorkspaceFull
-from layerlab.report.records import RunRecord
-from layerlab.schema.run_events import CheckpointSaved, EpochEnd
+from layerlab.report.records import RunRecord, leak_suspect_to_dict
+from layerlab.report.run_files import RUN_FILES
 from layerlab.report.run_messages import STOP_REASONS
-from layerlab.runs.store import WorkspaceStore, is_workspace
+from layerlab.runs.store import WorkspaceStore
 from layerlab.runs.workers import Job, WorkerBug, WorkerPool, shared_pool
+from layerlab.runs.workspace_paths import is_workspace
+from layerlab.schema.errors import LayerlabError, WorkspaceFull
+from layerlab.schema.run_events import CheckpointSaved, EpochEnd
+from layerlab.schema.vocabulary import RunStatus, StopReason
 
 # How often a watcher looks for new events while its run trains.
 WATCH_SECONDS = 0.2
@@ -129,7 +132,7 @@ class RunManager:
         """Queue ``record``'s run on ``frame``; its record is written at once as queued.
 
         ``jit`` and ``insights`` as in ``jobs.train_model`` (a search trial has neither:
-        see ``search.TRIAL_JIT``)."""
+        see ``trials.TRIAL_JIT``)."""
         store.check_room()
         record.status = "queued"
         record.owner = this_process()
@@ -306,7 +309,7 @@ class RunManager:
             if record is not None and record.checkpoint_epoch:
                 self._rebuild(store, record, job.args[0])  # keep what it had
             return
-        if job.stopped_by_limit is not None and trained.stop_reason == "stopped":
+        if job.stopped_by_limit is not None and trained.stop_reason == StopReason.STOPPED:
             message = _limit_message(trained.message, job.stopped_by_limit)
             trained = dataclasses.replace(trained, message=message)
         keep_run(store, run_id, trained, outcome_status(trained.stop_reason))
@@ -376,7 +379,10 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
         "metrics": _metrics(trained),
         "params": trained.summary.params,
     }
-    if status not in ("interrupted", "failed"):  # a rebuilt run keeps its own time and words
+    if status not in (
+        RunStatus.INTERRUPTED,
+        RunStatus.FAILED,
+    ):  # a rebuilt run keeps its own time and words
         fields |= {"seconds": trained.seconds, "finished": time.time()}
         fields["message"] = trained.message
         # The epochs came as events already; this makes sure none was missed.
@@ -391,8 +397,6 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
 
 def _metrics(trained) -> dict:
     """A trained run's scores as its record keeps them."""
-    from layerlab.report.records import leak_suspect_to_dict
-
     metrics = trained.evaluation.to_dict() if trained.evaluation is not None else {}
     if trained.leak_suspect is not None:
         metrics["leak_suspect"] = leak_suspect_to_dict(trained.leak_suspect)
@@ -413,8 +417,6 @@ def _discard_if_gone(store: WorkspaceStore, run_id: str) -> None:
 def _files_on_disk(store: WorkspaceStore, run_id: str) -> dict[str, str]:
     """The run's files (written by the worker) that are on disk, by role, relative to the
     workspace."""
-    from layerlab.report.run_files import RUN_FILES
-
     folder = store.run_folder(run_id)
     return {
         role: str((folder / name).relative_to(store.folder))

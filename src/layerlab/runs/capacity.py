@@ -28,20 +28,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from layerlab.runs.search_settings import SearchSettings, search_rows, trial_spec
+from layerlab.runs.tasks import POLL_SECONDS, BackgroundTask
+from layerlab.runs.trials import TrialHandle, TrialOutcome, TrialRunner
 from layerlab.schema import limits
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
-from layerlab.runs.search import (
-    POLL_SECONDS,
-    BackgroundTask,
-    SearchSettings,
-    TrialHandle,
-    TrialOutcome,
-    TrialRunner,
-    search_rows,
-    trial_spec,
-)
 from layerlab.schema.spec import LayerSpec, ModelSpec, format_layers
+from layerlab.schema.vocabulary import LayerKind
 
 START_UNITS = 8
 WIDTH_FACTOR = 2
@@ -126,7 +120,7 @@ class CapacityLadder(BackgroundTask):
         self.base_spec = base_spec.validate()
         self.settings = (settings or SearchSettings()).validate()
         self.training_rows = search_rows(frame, base_spec, self.settings.sample, self.settings.seed)
-        dense = [layer for layer in base_spec.layers if layer.kind == "dense"]
+        dense = [layer for layer in base_spec.layers if layer.kind == LayerKind.DENSE]
         self.activation = dense[0].activation if dense else "relu"
         self.steps: list[LadderStep] = []
         self.noise: float | None = None

@@ -20,12 +20,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from layerlab.schema.errors import ServerFull, WorkspaceFull
-
-if TYPE_CHECKING:
-    from layerlab.schema.spec import ModelSpec
+from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import LayerKind
 
 try:
     import fcntl
@@ -134,7 +133,7 @@ def expected_run_bytes(spec: ModelSpec) -> int:
     """
     width, weights = max(len(spec.features), 1), 0
     for layer in spec.layers:
-        if layer.kind == "dense" and layer.units:
+        if layer.kind == LayerKind.DENSE and layer.units:
             weights += (width + 1) * layer.units
             width = layer.units
     weights += width + 1

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 
+from layerlab.runs.workspaces import shared_server
 from layerlab.schema.errors import LayerlabError
 
 RUNS_PER_WORKSPACE_ENV = "LAYERLAB_RUNS_PER_WORKSPACE"
@@ -46,8 +47,6 @@ SHARED_SEARCH_MAX_MINUTES = 30.0
 
 def shared_host() -> bool:
     """Whether this server is one shared by many visitors (see the module's docstring)."""
-    from layerlab.runs.workspaces import shared_server  # the store, only when asked
-
     return shared_server()
 
 

@@ -20,12 +20,11 @@ The queue does no locking: its ``WorkerPool`` calls it under its own lock.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
+if TYPE_CHECKING:  # workers imports this module
     from layerlab.runs.workers import Job
 
 

@@ -14,9 +14,9 @@ import os
 
 import pandas as pd
 
-from layerlab.tabular.data import ColumnProfile, profile_columns
-from layerlab.schema.errors import DataError, LayerlabError
 from layerlab.runs.workers import quick_pool
+from layerlab.schema.errors import DataError, LayerlabError
+from layerlab.tabular.data import ColumnProfile, profile_columns
 
 WORKER_CELLS_ENV = "LAYERLAB_PROFILE_WORKER_CELLS"
 BUDGET_ENV = "LAYERLAB_PROFILE_SECONDS"

@@ -28,24 +28,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from layerlab.runs import job_limits
-from layerlab.schema.errors import LayerlabError, SpecError
+from layerlab.runs.background import RunManager, owner_alive, shared_manager, this_process
+from layerlab.runs.capacity import CapacityLadder, LadderStep
+from layerlab.runs.search import Search
+from layerlab.runs.search_settings import SearchSettings
+from layerlab.runs.search_space import SearchSpace
+from layerlab.runs.store import WorkspaceStore
+from layerlab.runs.study import best_row
+from layerlab.runs.tasks import BackgroundTask
+from layerlab.runs.trials import WorkspaceTrials
+from layerlab.runs.workspace_paths import new_id
+from layerlab.schema.errors import LayerlabError, SpecError, WorkspaceError
+from layerlab.schema.spec import ModelSpec
 
 if TYPE_CHECKING:
     import optuna
-    import pandas as pd
-
-    from layerlab.runs.background import RunManager
-    from layerlab.runs.capacity import LadderStep
-    from layerlab.runs.search import BackgroundTask, SearchSettings
-    from layerlab.runs.search_space import SearchSpace
-    from layerlab.schema.spec import ModelSpec
-    from layerlab.runs.store import WorkspaceStore
 
 SETTING = "searches"
 KINDS = ("search", "capacity")
-# How long Stop waits for a search's running trials to be stopped and recorded.
-STOP_SECONDS = 60.0
 
 
 @dataclass
@@ -123,7 +126,6 @@ class SearchBoard:
 
     @property
     def manager(self) -> RunManager:
-        from layerlab.runs.background import shared_manager
 
         return self._manager if self._manager is not None else shared_manager()
 
@@ -131,8 +133,6 @@ class SearchBoard:
     def entries(self, store: WorkspaceStore) -> list[SearchEntry]:
         """Every search of the workspace, oldest first; one whose server is gone reads as
         interrupted."""
-        from layerlab.runs.background import owner_alive
-
         entries = [SearchEntry.from_dict(values) for values in store.get_setting(SETTING, [])]
         for entry in entries:
             gone = not entry.owner or not owner_alive(entry.owner)
@@ -155,7 +155,7 @@ class SearchBoard:
 
     def study(self, store: WorkspaceStore, search_id: str) -> optuna.Study | None:
         """The search's Optuna study, read from its file (None for a ladder, or when gone)."""
-        import optuna
+        import optuna  # loaded when a search is shown, not with every page
 
         task = self.live(store, search_id)
         if task is not None and hasattr(task, "study"):
@@ -169,9 +169,6 @@ class SearchBoard:
 
     def best_spec(self, store: WorkspaceStore, search_id: str) -> ModelSpec | None:
         """The best trial's spec (a search), or the ladder's chosen step's (a capacity ladder)."""
-        from layerlab.runs.search import best_row
-        from layerlab.schema.spec import ModelSpec
-
         entry = self.entry(store, search_id)
         if entry is None:
             return None
@@ -200,11 +197,6 @@ class SearchBoard:
         ``LayerlabError`` (a bad space or settings, settings past the server's caps, a full
         workspace, a search still running here) comes back before anything starts.
         """
-        from layerlab.runs.background import this_process
-        from layerlab.runs.capacity import CapacityLadder
-        from layerlab.runs.search import Search, WorkspaceTrials
-        from layerlab.runs.store import new_id
-
         if kind not in KINDS:
             raise LayerlabError(f"A search is one of {', '.join(KINDS)}; got {kind!r}.")
         running = [each for each in self.entries(store) if each.running]
@@ -334,7 +326,6 @@ class SearchBoard:
             store.set_setting(SETTING, [*entries, entry.to_dict()])
 
     def _update(self, store: WorkspaceStore, search_id: str, **changes: Any) -> None:
-        from layerlab.schema.errors import WorkspaceError
 
         with self._write_lock:
             try:

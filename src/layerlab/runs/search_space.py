@@ -35,6 +35,7 @@ from layerlab.schema import limits
 from layerlab.schema.errors import SpecError
 from layerlab.schema.limits import ACTIVATIONS, OPTIMIZERS, Limit
 from layerlab.schema.spec import LayerSpec, ModelSpec
+from layerlab.schema.vocabulary import LayerKind
 
 if TYPE_CHECKING:
     import optuna
@@ -252,8 +253,8 @@ class SearchSpace:
         return base_spec.replace(**changes).validate()
 
     def _sample_layers(self, trial: optuna.trial.BaseTrial, base: ModelSpec) -> list[LayerSpec]:
-        dense = [layer for layer in base.layers if layer.kind == "dense"]
-        dropout = [layer.rate for layer in base.layers if layer.kind == "dropout"]
+        dense = [layer for layer in base.layers if layer.kind == LayerKind.DENSE]
+        dropout = [layer.rate for layer in base.layers if layer.kind == LayerKind.DROPOUT]
         if self.hidden_layers is None:
             depth = len(dense)
         else:

@@ -26,19 +26,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
-import re
-import secrets
 import shutil
 import sqlite3
-import string
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from layerlab.runs.disk import FULL_ADVICE as FULL_ADVICE
-from layerlab.runs.disk import MB as MB
+from layerlab.report.records import (
+    ACTIVE_STATUSES,
+    RUN_STATUSES,
+    RunRecord,
+    TableRecord,
+    decode_json,
+    encode_json,
+)
+from layerlab.report.run_files import RUN_FILES
 from layerlab.runs.disk import (
     Room,
     check_quota,
@@ -48,19 +51,12 @@ from layerlab.runs.disk import (
     folder_lock,
     megabytes,
 )
-from layerlab.schema.errors import WorkspaceError
-from layerlab.report.records import (
-    ACTIVE_STATUSES,
-    RUN_STATUSES,
-    RunRecord,
-    TableRecord,
-    decode_json,
-    encode_json,
-)
 from layerlab.runs.workspace_db import (
     DEFAULT_NAME,
     GONE,
+    RESERVED_KEY,
     SCHEMA_VERSION,
+    SETTING_KEY,
     connect,
     empty_workspace,
     epoch_rows,
@@ -69,116 +65,23 @@ from layerlab.runs.workspace_db import (
     run_from_json,
     run_json,
 )
+from layerlab.runs.workspace_paths import (
+    DATABASE_FILE,
+    FILENAME_PATTERN,
+    check_name,
+    checked_id,
+    new_id,
+    run_file_parts,
+)
+from layerlab.schema.errors import WorkspaceError
+from layerlab.schema.files import write_atomically
 
-DATABASE_FILE = "workspace.sqlite"
-NAME_LENGTH = 80
 # How old the count behind ``used_bytes`` may be.
 USED_BYTES_SECONDS = 60.0
-# The file each role is written to unless the caller names another.
-ROLE_FILES = {
-    "model": "model.keras",
-    "bundle": "bundle.zip",
-    "evaluation": "evaluation.json",
-    "checkpoint": "checkpoint.keras",
-}
-
-_ID = re.compile(r"[A-Za-z0-9_-]+")
-_FILENAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
-_ID_ALPHABET = string.digits + string.ascii_lowercase
-_SETTING = "setting:"
-# The room a queued or training run was given for its files (``add_run``), by run id.
-_RESERVED = "reserved:"
 _UPDATABLE_FIELDS = frozenset(field.name for field in dataclasses.fields(RunRecord)) - {
     "id",
     "history",
 }
-
-
-def new_id() -> str:
-    """A short, url-safe id that sorts by creation time: 9 base-36 digits of milliseconds, 4 random."""
-    stamp, digits = int(time.time() * 1000), []
-    for _ in range(9):
-        stamp, digit = divmod(stamp, 36)
-        digits.append(_ID_ALPHABET[digit])
-    return "".join(reversed(digits)) + "".join(secrets.choice(_ID_ALPHABET) for _ in range(4))
-
-
-def is_workspace(folder: str | Path) -> bool:
-    """Whether ``folder`` holds a workspace (its database file), without opening it."""
-    return (Path(folder) / DATABASE_FILE).is_file()
-
-
-def check_name(name: str) -> str:
-    """The workspace name as it is kept (stripped), or ``WorkspaceError`` saying why not."""
-    cleaned = name.strip() if isinstance(name, str) else ""
-    if not 1 <= len(cleaned) <= NAME_LENGTH:
-        raise WorkspaceError(
-            f"A workspace name needs 1 to {NAME_LENGTH} characters; this one has {len(cleaned)}."
-        )
-    return cleaned
-
-
-def _checked_id(identifier: str, what: str = "id") -> str:
-    """An id that is safe as a folder or file name; anything else is a bug (``ValueError``)."""
-    if not isinstance(identifier, str) or not _ID.fullmatch(identifier):
-        raise ValueError(f"A {what} must be letters, digits, '_' or '-'; got {identifier!r}.")
-    return identifier
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with disk_errors():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-@runtime_checkable
-class Store(Protocol):
-    """What the app and the run manager use of a workspace; ``WorkspaceStore`` keeps one on disk."""
-
-    folder: Path
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def created(self) -> float: ...
-    def rename(self, name: str) -> None: ...
-    def get_setting(self, key: str, default: Any = None) -> Any: ...
-    def set_setting(self, key: str, value: Any) -> None: ...
-    def add_table(self, name: str, data: bytes, *, rows: int, columns: int) -> TableRecord: ...
-    def tables(self) -> list[TableRecord]: ...
-    def table(self, table_id: str) -> TableRecord | None: ...
-    def table_bytes(self, table_id: str) -> bytes: ...
-    def delete_table(self, table_id: str) -> None: ...
-    def new_run_id(self) -> str: ...
-    def add_run(self, record: RunRecord) -> None: ...
-    def run(self, run_id: str) -> RunRecord | None: ...
-    def runs(self) -> list[RunRecord]: ...
-    def run_count(self) -> int: ...
-    def update_run(self, run_id: str, **fields: Any) -> None: ...
-    def append_epochs(self, run_id: str, epochs: list[dict[str, float]]) -> None: ...
-    def delete_run(self, run_id: str) -> None: ...
-    def run_folder(self, run_id: str) -> Path: ...
-    def write_run_file(
-        self, run_id: str, role: str, data: bytes, filename: str | None = None
-    ) -> Path: ...
-    def run_file(self, run_id: str, role: str) -> Path | None: ...
-    def size_bytes(self) -> int: ...
-    def used_bytes(self) -> int: ...
-    def check_room(self, extra_bytes: int = 0) -> None: ...
-    def next_number(self, key: str) -> int: ...
-    @property
-    def is_pending(self) -> bool: ...
-    def delete(self) -> None: ...
 
 
 class WorkspaceStore:
@@ -338,31 +241,31 @@ class WorkspaceStore:
         return self._meta("created")
 
     def get_setting(self, key: str, default: Any = None) -> Any:
-        return self._meta(_SETTING + key, default)
+        return self._meta(SETTING_KEY + key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
         """Keep a JSON value (the app's current table, target, draft spec, open run)."""
-        self._set_meta({_SETTING + key: value})
+        self._set_meta({SETTING_KEY + key: value})
 
     def next_number(self, key: str) -> int:
         """The whole-number setting ``key`` plus one, kept; read and written in one
         transaction, so two callers at once never get the same number."""
         with self._transaction() as connection:
             row = connection.execute(
-                "SELECT value_json FROM meta WHERE key = ?", (_SETTING + key,)
+                "SELECT value_json FROM meta WHERE key = ?", (SETTING_KEY + key,)
             ).fetchone()
             last = decode_json(row[0]) if row is not None else 0
             if not isinstance(last, int) or isinstance(last, bool) or last < 0:
                 last = 0
             connection.execute(
                 "INSERT OR REPLACE INTO meta (key, value_json) VALUES (?, ?)",
-                (_SETTING + key, encode_json(last + 1)),
+                (SETTING_KEY + key, encode_json(last + 1)),
             )
         return last + 1
 
     # ------------------------------------------------------------ tables
     def _table_path(self, table_id: str) -> Path:
-        return self.folder / "tables" / f"{_checked_id(table_id, 'table id')}.csv"
+        return self.folder / "tables" / f"{checked_id(table_id, 'table id')}.csv"
 
     def add_table(self, name: str, data: bytes, *, rows: int, columns: int) -> TableRecord:
         """Keep an uploaded table's bytes; the same bytes again give back the record already kept."""
@@ -385,7 +288,8 @@ class WorkspaceStore:
         path = self._table_path(record.id)
         with self._locked():
             self._check_room_locked(len(data))
-            _write_atomically(path, data)
+            with disk_errors():
+                write_atomically(path, data)
             try:
                 with self._transaction() as connection:
                     kept = connection.execute(
@@ -446,10 +350,10 @@ class WorkspaceStore:
 
     def add_run(self, record: RunRecord) -> None:
         """Keep a new run, with any history it already has; an id kept before is a ``ValueError``."""
-        _checked_id(record.id, "run id")
+        checked_id(record.id, "run id")
         if record.status not in RUN_STATUSES:
             raise ValueError(
-                f"A run's status must be one of {RUN_STATUSES}; got {record.status!r}."
+                f"A run's status must be one of {', '.join(RUN_STATUSES)}; got {record.status!r}."
             )
         # A run still to train is given room for its files now, so runs started together
         # cannot all pass the quota; its files are counted when they are recorded.
@@ -474,7 +378,7 @@ class WorkspaceStore:
                 if room:
                     connection.execute(
                         "INSERT OR REPLACE INTO meta (key, value_json) VALUES (?, ?)",
-                        (_RESERVED + record.id, encode_json(room)),
+                        (RESERVED_KEY + record.id, encode_json(room)),
                     )
 
     def run(self, run_id: str) -> RunRecord | None:
@@ -522,7 +426,7 @@ class WorkspaceStore:
         record = dataclasses.replace(record, **changes(record))
         if record.status not in RUN_STATUSES:
             raise ValueError(
-                f"A run's status must be one of {RUN_STATUSES}; got {record.status!r}."
+                f"A run's status must be one of {', '.join(RUN_STATUSES)}; got {record.status!r}."
             )
         connection.execute(
             "UPDATE runs SET created = ?, status = ?, record_json = ? WHERE id = ?",
@@ -540,9 +444,22 @@ class WorkspaceStore:
         with self._transaction() as connection:
             self._change_run(connection, run_id, lambda record: fields)
             if fields.get("status", "queued") not in ACTIVE_STATUSES:  # ended: its files count
-                connection.execute("DELETE FROM meta WHERE key = ?", (_RESERVED + run_id,))
+                connection.execute("DELETE FROM meta WHERE key = ?", (RESERVED_KEY + run_id,))
         if "files" in fields:
             self._count()  # what the worker wrote, for the caption and the server's total
+
+    def choose_run(self, run_id: str) -> None:
+        """Mark ``run_id`` as the chosen model and every other run as not, in one transaction."""
+        with self._transaction() as connection:
+            ids = [row[0] for row in connection.execute("SELECT id FROM runs")]
+            if run_id not in ids:
+                raise WorkspaceError(
+                    f"This workspace has no run {run_id!r}; it may have been deleted."
+                )
+            for other in ids:
+                self._change_run(
+                    connection, other, lambda _, chosen=other == run_id: {"chosen": chosen}
+                )
 
     def append_epochs(self, run_id: str, epochs: list[dict[str, float]]) -> None:
         """Add epochs to a run's history; an epoch number kept before is replaced."""
@@ -563,11 +480,11 @@ class WorkspaceStore:
         with self._transaction() as connection:
             connection.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
             connection.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-            connection.execute("DELETE FROM meta WHERE key = ?", (_RESERVED + run_id,))
+            connection.execute("DELETE FROM meta WHERE key = ?", (RESERVED_KEY + run_id,))
         shutil.rmtree(folder, ignore_errors=True)
 
     def _run_path(self, run_id: str) -> Path:
-        return self.folder / "runs" / _checked_id(run_id, "run id")
+        return self.folder / "runs" / checked_id(run_id, "run id")
 
     def run_folder(self, run_id: str) -> Path:
         folder = self._run_path(run_id)
@@ -581,10 +498,10 @@ class WorkspaceStore:
     ) -> Path:
         """Write one of a run's files whole (never half-written) and record it under ``role``.
 
-        ``filename`` defaults to the role's usual file (``ROLE_FILES``), else the role itself.
+        ``filename`` defaults to the role's usual file (``RUN_FILES``), else the role itself.
         """
-        filename = filename or ROLE_FILES.get(role, role)
-        if not _FILENAME.fullmatch(filename):
+        filename = filename or RUN_FILES.get(role, role)
+        if not FILENAME_PATTERN.fullmatch(filename):
             raise ValueError(
                 f"A run's file name must be letters, digits, '_', '-' or '.'; got {filename!r}."
             )
@@ -594,7 +511,8 @@ class WorkspaceStore:
         with self._locked():
             replaced = path.stat().st_size if path.is_file() else 0
             self._check_room_locked(len(data) - replaced, run_id=run_id)
-            _write_atomically(path, data)
+            with disk_errors():
+                write_atomically(path, data)
             relative = f"runs/{run_id}/{filename}"
             with self._transaction() as connection:
                 self._change_run(
@@ -606,7 +524,7 @@ class WorkspaceStore:
         """The path of a run's file, or None if none is recorded or it is gone from disk."""
         record = self._stored_run(run_id)
         relative = None if record is None else record.files.get(role)
-        if relative is None or _run_file_parts(relative) is None:
+        if relative is None or run_file_parts(relative) is None:
             return None
         path = self.folder / relative
         return path if path.is_file() else None
@@ -653,9 +571,9 @@ class WorkspaceStore:
             used, runs = self._count()
             with self._connection() as connection:
                 reserved = {
-                    key.removeprefix(_RESERVED): decode_json(value)
+                    key.removeprefix(RESERVED_KEY): decode_json(value)
                     for key, value in connection.execute(
-                        "SELECT key, value_json FROM meta WHERE key LIKE ?", (_RESERVED + "%",)
+                        "SELECT key, value_json FROM meta WHERE key LIKE ?", (RESERVED_KEY + "%",)
                     )
                 }
             check_quota(self.quota_bytes, used, runs, reserved, extra_bytes, run_id, needs)
@@ -668,17 +586,3 @@ class WorkspaceStore:
             shutil.rmtree(self.folder)
         if self.room is not None:
             self.room.counted(self.folder, 0)
-
-
-# ------------------------------------------------------------------ record rows
-def _run_file_parts(relative: str) -> tuple[str, str] | None:
-    """(run id, file name) of a path ``runs/<id>/<file>``; None for any other path."""
-    parts = relative.split("/")
-    if (
-        len(parts) == 3
-        and parts[0] == "runs"
-        and _ID.fullmatch(parts[1])
-        and _FILENAME.fullmatch(parts[2])
-    ):
-        return parts[1], parts[2]
-    return None

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from layerlab.schema import errors
 from layerlab.runs import job_limits
-from layerlab.schema.errors import LayerlabError, TrainingError
 from layerlab.runs.job_queue import FairQueue, WaitReason
+from layerlab.schema import errors
+from layerlab.schema.errors import LayerlabError, TrainingError
 
 WORKERS_ENV = "LAYERLAB_WORKERS"
 RECYCLE_ENV = "LAYERLAB_WORKER_RECYCLE_MB"

@@ -12,13 +12,17 @@ import operator
 import sqlite3
 from pathlib import Path
 
+from layerlab.report.records import ACTIVE_STATUSES, RunRecord, decode_json, encode_json
 from layerlab.runs.disk import DISK_FULL_MESSAGE, is_disk_full
 from layerlab.schema.errors import ServerFull, WorkspaceError
-from layerlab.report.records import ACTIVE_STATUSES, RunRecord, decode_json, encode_json
 
 SCHEMA_VERSION = 1
 DEFAULT_NAME = "Untitled workspace"
 BUSY_TIMEOUT_SECONDS = 10.0
+# Keys of the meta table: a setting the app keeps, and the room a queued or training run
+# was given for its files (``WorkspaceStore.add_run``), by run id.
+SETTING_KEY = "setting:"
+RESERVED_KEY = "reserved:"
 GONE = "This workspace is no longer on disk: it was deleted, or the disk was reset."
 
 SCHEMA = (

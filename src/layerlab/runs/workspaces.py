@@ -32,10 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from layerlab.runs.disk import count_workspace, folder_lock, free_bytes, megabytes
-from layerlab.schema.errors import LayerlabError, ServerFull
-from layerlab.runs.store import DATABASE_FILE, MB, WorkspaceStore, is_workspace
+from layerlab.runs.archive import import_archive
+from layerlab.runs.disk import MB, count_workspace, folder_lock, free_bytes, megabytes
+from layerlab.runs.store import WorkspaceStore
 from layerlab.runs.workspace_db import has_active_runs
+from layerlab.runs.workspace_paths import DATABASE_FILE, is_workspace
+from layerlab.schema.errors import LayerlabError, ServerFull
+from layerlab.schema.files import is_partial
 
 ROOT_ENV = "LAYERLAB_WORKSPACES"
 QUOTA_ENV = "LAYERLAB_WORKSPACE_MB"
@@ -59,7 +62,7 @@ TIDY_SECONDS = 30 * 60.0
 LEFTOVER_SECONDS = 3600.0
 TRY_LATER = "Try again later, or run Layerlab on your own machine."
 # The folder beside app.py.
-APP_FOLDER = Path(__file__).resolve().parents[2]
+APP_FOLDER = Path(__file__).resolve().parents[3]
 # Community Cloud clones every app under this folder.
 COMMUNITY_CLOUD_FOLDER = Path("/mount/src")
 
@@ -169,8 +172,6 @@ def open_workspace(token: str) -> WorkspaceStore | None:
 
 def import_workspace(source: IO[bytes] | str | os.PathLike[str]) -> tuple[str, WorkspaceStore]:
     """A downloaded workspace uploaded again (a binary file or a path), under a fresh token."""
-    from layerlab.runs.archive import import_archive
-
     token, room = new_token(), server_room()
     folder = folder_for(token)
     room.admit_workspace(folder)  # the server's cap and budget, as for a first save
@@ -368,12 +369,12 @@ def tidy(now: float | None = None) -> Tidied:
 
 
 def _old_temporaries(folder: Path, now: float) -> list[Path]:
-    """Remove the ``*.tmp`` files a write cut off left in ``folder`` (older than an hour)."""
+    """Remove the partial files a write cut off left in ``folder`` (older than an hour)."""
     removed = []
     for parent, _, names in os.walk(folder):
         for name in names:
             path = Path(parent) / name
-            if name.endswith(".tmp"):
+            if is_partial(name):
                 with contextlib.suppress(OSError):
                     if now - path.stat().st_mtime > LEFTOVER_SECONDS:
                         path.unlink()

@@ -1,1 +1,2 @@
-"""Plain Python every other layer shares: errors, limits, numbers, the model spec and its records. No pandas, no Keras."""
+"""Plain Python every other layer shares: the domain's words (vocabulary), errors, limits,
+numbers, the layer kinds and the model spec. No pandas, no Keras."""

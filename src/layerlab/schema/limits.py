@@ -46,6 +46,15 @@ class Limit:
         return f"a number from {self.low:g} to {self.high:g}"
 
 
+def check_limit(
+    field: str, value: Any, limit: Limit, *, meaning: str = "", hint: str = ""
+) -> list[str]:
+    """One message template for every numeric setting: the field, what is allowed, what it got."""
+    if limit.allows(value):
+        return []
+    return [f"The {field} must be {limit.describe()}{meaning}; got {value!r}.{hint}"]
+
+
 # Network.
 UNITS = Limit(1, 4096, 1, whole=True)
 LAYERS = Limit(0, 32, 1, whole=True)

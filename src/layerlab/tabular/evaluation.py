@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.numbers import readable_number
+from layerlab.schema.vocabulary import Task
 from layerlab.tabular.data import ClassBalance
+
+# scikit-learn takes about 1.5 s to import, so the metrics below import it where they are
+# worked out: the Streamlit server imports this module at start-up, for ``Evaluation``.
 
 # For each task: the headline metric, whether higher is better, and its plain name.
 HEADLINE = {
@@ -110,7 +114,7 @@ class Evaluation:
 
     def at_threshold(self, threshold: float) -> ThresholdScores:
         """The test-set scores of a binary model at another decision threshold."""
-        if self.task != "binary":
+        if self.task != Task.BINARY:
             raise ValueError(f"A decision threshold needs a binary task; got {self.task!r}.")
         negative, positive = self.classes
         return threshold_scores(

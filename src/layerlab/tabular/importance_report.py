@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.numbers import readable_number
-from layerlab.tabular.reading import csv_bytes
+from layerlab.tabular.writing import csv_bytes
 
 SCORE_NAMES = {"regression": "MAE", "binary": "log loss", "multiclass": "log loss"}
 # ``rows``: the test rows the importance was judged on (missing in runs kept before it was).

@@ -27,9 +27,10 @@ from typing import Any
 
 from layerlab.schema import limits
 from layerlab.schema.errors import BundleError
+from layerlab.tabular import reading
+from layerlab.tabular.memory import memory_budget_bytes
 
 CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.weights.h5"
 CONFIG_BYTES = 16_000_000  # vocabularies and bin edges of every column, with room to spare
 MAX_MEMBERS = 64
 MAX_COLUMNS = 10_000  # where reading.py has no column limit of its own
@@ -84,8 +85,6 @@ _KNOWN = _SAME_WIDTH | _REDUCTIONS | {"InputLayer", "Dense", "Concatenate", "Str
 
 def max_parameters() -> int:
     """The most parameters a model file may declare: what trains within the memory budget."""
-    from layerlab.tabular.memory import memory_budget_bytes
-
     return memory_budget_bytes() // BYTES_PER_TRAINED_PARAMETER
 
 
@@ -95,8 +94,6 @@ def max_keras_file_bytes() -> int:
 
 
 def _max_columns() -> int:
-    from layerlab.tabular import reading
-
     return int(getattr(reading, "MAX_COLUMNS", MAX_COLUMNS))
 
 

@@ -38,10 +38,12 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.numbers import readable_number
-from layerlab.tabular.reading import as_category_text, as_numeric, date_part_source
+from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import FeatureKind, Task
+from layerlab.tabular.dates import date_part_source
+from layerlab.tabular.values import as_category_text, as_numeric
 
-if TYPE_CHECKING:
-    from layerlab.schema.spec import ModelSpec
+if TYPE_CHECKING:  # a type name only: evaluation imports data, which imports this module
     from layerlab.tabular.evaluation import Evaluation
 
 # Held-out scores that count as "almost exactly".
@@ -162,7 +164,7 @@ def strongest_feature(frame: pd.DataFrame, spec: ModelSpec) -> SingleColumnScore
     For the Results page, when a network scores close to perfect: the column most
     likely to leak the answer. None when the table is too small to say.
     """
-    sample = _Sample.of(frame, spec.target, spec.task != "regression")
+    sample = _Sample.of(frame, spec.target, spec.task != Task.REGRESSION)
     features = [feature for feature in spec.features if feature.name in frame.columns]
     if sample is None or sample.rows < _MIN_SUSPECT_ROWS or not features:
         return None
@@ -188,7 +190,7 @@ def suspiciously_good(evaluation: Evaluation) -> bool:
     mistakes than always guessing the common class.
     """
     metrics = evaluation.metrics
-    if evaluation.task == "regression":
+    if evaluation.task == Task.REGRESSION:
         naive = evaluation.baselines.get("naive", {}).get("mae", float("nan"))
         return metrics.get("r2", 0.0) >= SUSPICIOUS_R2 or bool(
             naive > 0 and metrics.get("mae", float("inf")) <= SUSPICIOUS_MAE_SHARE * naive
@@ -230,7 +232,7 @@ def too_good_sentence(evaluation: Evaluation, suspect: SingleColumnScore | None)
 
 def _near_perfect_score(evaluation: Evaluation) -> str:
     metrics = evaluation.metrics
-    if evaluation.task != "regression":
+    if evaluation.task != Task.REGRESSION:
         return f"test accuracy is {metrics['accuracy']:.1%}"
     if metrics.get("r2", 0.0) >= SUSPICIOUS_R2:
         return f"test R² is {metrics['r2']:.3f}"
@@ -252,7 +254,7 @@ def baseline_too_good_sentence(evaluation: Evaluation) -> str | None:
     linear = evaluation.baselines.get("linear")
     if not linear or not suspiciously_good(dataclasses.replace(evaluation, metrics=linear)):
         return None
-    name = "Linear regression" if evaluation.task == "regression" else "Logistic regression"
+    name = "Linear regression" if evaluation.task == Task.REGRESSION else "Logistic regression"
     return (
         f"{name} predicts the test rows almost exactly: rare on real data, where it usually "
         "means some features together give the answer away, such as the parts of a total or "
@@ -381,7 +383,7 @@ class _Sample:
     def encode(self, column: pd.Series, kind: str) -> tuple[np.ndarray, bool]:
         """The sampled values as floats (NaN = missing), and whether they are category codes."""
         values = column.iloc[self.index]
-        if kind == "numeric":
+        if kind == FeatureKind.NUMERIC:
             return as_numeric(values).astype(np.float64), False
         # Raw values, not category text: the same codes for any one column, and much faster.
         codes, _ = pd.factorize(values.to_numpy())
@@ -537,6 +539,8 @@ class _Sample:
             # More categories than the model reads as categories: the lookup, which keeps
             # every category apart, is the better one-feature model.
             return self.lookup(name, values, categorical)
+        # Here: scikit-learn takes about 1.5 s to import, and the server imports this module
+        # at start-up (profiling) but fits only when a table is checked.
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
         from threadpoolctl import threadpool_limits
 

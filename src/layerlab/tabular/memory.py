@@ -23,7 +23,8 @@ import pandas as pd
 from layerlab.schema.encoding import EVAL_BATCH, MAX_CATEGORIES, piecewise_bins
 from layerlab.schema.errors import LayerlabError, TrainingError
 from layerlab.schema.spec import LayerSpec, ModelSpec
-from layerlab.tabular.reading import as_numeric
+from layerlab.schema.vocabulary import FeatureKind, LayerKind, Task
+from layerlab.tabular.values import as_numeric
 
 BUDGET_VARIABLE = "LAYERLAB_MEMORY_BUDGET_MB"
 # Streamlit Community Cloud gives an app 2.7 GB for all its visitors together.
@@ -195,14 +196,14 @@ class _Table:
 
 def _feature_width(values: pd.Series, kind: str, spec: ModelSpec) -> int:
     """Columns that build.py encodes this feature into."""
-    if kind == "numeric":
+    if kind == FeatureKind.NUMERIC:
         numbers = as_numeric(values)
         finite = np.isfinite(numbers)
         width = 1 if finite.all() else 2  # the scaled value, and a missing-value flag
         if spec.numeric_embedding == "piecewise":
             width += piecewise_bins(len(np.unique(numbers[finite])))
         return width
-    if kind == "categorical":
+    if kind == FeatureKind.CATEGORICAL:
         # The kept categories (missing, "", among them) and the out-of-vocabulary slot.
         return min(int(values.nunique(dropna=False)), MAX_CATEGORIES) + 1
     return 1
@@ -240,10 +241,10 @@ def _parameters(layers: list[LayerSpec], n_features: int, n_outputs: int) -> tup
     """(trainable, non-trainable) weights of the hidden layers and the output layer."""
     width, trainable, frozen = n_features, 0, 0
     for layer in layers:
-        if layer.kind == "dense":
+        if layer.kind == LayerKind.DENSE:
             trainable += width * layer.units + layer.units
             width = layer.units
-        elif layer.kind == "batch_norm":
+        elif layer.kind == LayerKind.BATCH_NORM:
             trainable += 2 * width  # gamma and beta
             frozen += 2 * width  # the moving mean and variance
     trainable += width * n_outputs + n_outputs
@@ -278,7 +279,7 @@ def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
 
     widths = [table.n_features]
     for layer in spec.layers:
-        widths.append(layer.units if layer.kind == "dense" else widths[-1])
+        widths.append(layer.units if layer.kind == LayerKind.DENSE else widths[-1])
     widths.append(table.n_outputs)
     # The gathered batch (and its gradient), then every layer's output and its gradient.
     activations = ACTIVATION_COPIES * sum(widths[1:]) * spec.ensemble
@@ -340,7 +341,7 @@ def _evaluation(spec: ModelSpec, table: _Table, n_train: int, n_test: int) -> in
     if n_train > BOOSTING_SPLIT_ROWS:
         boosting += 8 * table.n_columns * n_train
     linear = row * n_test  # the test rows' inputs
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         linear += LINEAR_REGRESSION_COPIES * 2 * row * n_train  # float64: twice float32
     # The shuffled copies predicted at once (and their copy on the way in): at most a chunk,
     # and no more than every column's shuffles of the sampled rows together.
@@ -473,7 +474,7 @@ def _shrink(spec: ModelSpec, table: _Table, budget: int) -> ModelSpec:
 
 
 def _dense_units(spec: ModelSpec) -> list[int]:
-    return [layer.units for layer in spec.layers if layer.kind == "dense"]
+    return [layer.units for layer in spec.layers if layer.kind == LayerKind.DENSE]
 
 
 def _halve_widest(spec: ModelSpec) -> ModelSpec | None:
@@ -484,7 +485,7 @@ def _halve_widest(spec: ModelSpec) -> ModelSpec | None:
     narrower = max(widest // 2, MIN_UNITS)
     layers = [
         LayerSpec.dense(narrower, layer.activation, layer.l2)
-        if layer.kind == "dense" and layer.units == widest
+        if layer.kind == LayerKind.DENSE and layer.units == widest
         else layer
         for layer in spec.layers
     ]
@@ -493,7 +494,7 @@ def _halve_widest(spec: ModelSpec) -> ModelSpec | None:
 
 def _drop_last_dense(spec: ModelSpec) -> ModelSpec | None:
     """Without the last Dense layer and the Dropout or BatchNorm layers after it."""
-    positions = [i for i, layer in enumerate(spec.layers) if layer.kind == "dense"]
+    positions = [i for i, layer in enumerate(spec.layers) if layer.kind == LayerKind.DENSE]
     if len(positions) < 2:
         return None
     return spec.replace(layers=spec.layers[: positions[-1]])

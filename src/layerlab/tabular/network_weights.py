@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.lib import format as npy
 
 # Kernels up to this many weights in all are kept (4 MB as float32).
 MAX_KEPT_WEIGHTS = 1_000_000
@@ -117,8 +118,6 @@ def check_network_file(path: str | Path) -> None:
 
 def _array_header(member) -> tuple[tuple[int, ...], np.dtype]:
     """An ``.npy`` member's shape and dtype, from its header alone."""
-    from numpy.lib import format as npy
-
     try:
         version = npy.read_magic(member)
         if version == (1, 0):

@@ -4,7 +4,7 @@ scoring itself is ``scoring.score``'s, in a worker or the CLI.
 
 The same rules serve the app's "score new data" panel, the CLI's ``predict``
 command and the bundle's standalone ``predict.py``: they live in
-``layerlab.tabular.reading``, which the bundle ships.
+``layerlab.tabular.model_io``, which the bundle ships.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import pandas as pd
 
 from layerlab.schema.errors import SchemaError
 from layerlab.schema.spec import ModelSpec
-from layerlab.tabular.reading import (
-    date_part_source,
-    missing_columns_message,
-    non_number_message,
-)
+from layerlab.schema.vocabulary import FeatureKind
+from layerlab.tabular.dates import date_part_source
+from layerlab.tabular.model_io import missing_columns_message, non_number_message
 
 
 def check_columns(frame: pd.DataFrame, spec: ModelSpec) -> list[str]:
@@ -32,7 +30,7 @@ def check_columns(frame: pd.DataFrame, spec: ModelSpec) -> list[str]:
 
 def check_values(frame: pd.DataFrame, spec: ModelSpec) -> None:
     """Raise ``SchemaError`` if a numeric feature holds values that are not numbers."""
-    numeric = [feature.name for feature in spec.features if feature.kind == "numeric"]
+    numeric = [feature.name for feature in spec.features if feature.kind == FeatureKind.NUMERIC]
     message = non_number_message(frame, numeric)
     if message is not None:
         raise SchemaError(message)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from layerlab.schema.spec import ModelSpec
-from layerlab.tabular.reading import as_category_text
+from layerlab.schema.vocabulary import Task
+from layerlab.tabular.values import as_category_text
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,12 @@ def split_frame(frame: pd.DataFrame, spec: ModelSpec) -> Splits:
     Stratification is skipped when a class is too small for it; the split is
     then random but still seeded.
     """
+    # Here: scikit-learn takes about 1 s to import, and the server imports this module at start-up.
     from sklearn.model_selection import train_test_split
 
     def split(part: pd.DataFrame, fraction: float, seed: int):
         stratify = None
-        if spec.task != "regression":
+        if spec.task != Task.REGRESSION:
             labels = as_category_text(part[spec.target])
             if pd.Series(labels).value_counts().min() >= 2:
                 stratify = labels

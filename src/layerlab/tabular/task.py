@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.errors import TargetError
-from layerlab.tabular.reading import as_category_text, per_distinct
+from layerlab.schema.vocabulary import Task
+from layerlab.tabular.values import as_category_text, per_distinct
 
-TASKS = ("regression", "binary", "multiclass")
+TASKS = tuple(Task)
 MAX_CLASSES = 50
 MIN_ROWS = 10
 
@@ -90,7 +91,7 @@ def check_target(df: pd.DataFrame, target_column: str, task: str | None = None) 
             "checked on rows it has not seen. Add more rows to the file."
         )
     task = task or infer_task(present)
-    if task == "regression":
+    if task == Task.REGRESSION:
         _check_regression(present, target_column)
         classes: tuple[str, ...] = ()
     else:
@@ -203,7 +204,7 @@ def _check_classes(present: pd.Series, target_column: str, task: str) -> tuple[s
             "there is only one class and nothing to tell apart. Expected at least two classes. "
             "Choose another target column, or add rows of the other classes."
         )
-    if task == "binary" and len(classes) > 2:
+    if task == Task.BINARY and len(classes) > 2:
         raise TargetError(
             f'Binary classification needs exactly two classes, but column "{target_column}" '
             f"has {len(classes)}: {_label_list(classes)}. Choose multiclass classification "

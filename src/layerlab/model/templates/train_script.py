@@ -386,8 +386,11 @@ def hidden_layers(member: int = 0) -> list:
             # Zeroes a random share of the units at each training step (never when
             # predicting), so the network cannot lean on any one of them.
             stack.append(layers.Dropout(spec["rate"], seed=SEED + position + 1000 * member))
-        else:  # batch_norm: re-centres and re-scales each unit over the batch
+        elif spec["kind"] == "batch_norm":
+            # Re-centres and re-scales each unit's outputs over the batch.
             stack.append(layers.BatchNormalization())
+        else:
+            raise ValueError(f"Unknown layer kind {spec['kind']!r} in LAYERS.")
     return stack
 
 
