@@ -91,7 +91,7 @@ print(f"test_accuracy={model.score(test.drop(columns=[target]), test[target]):.4
 # count once: a step's seconds are its own, without the wrapped steps inside it.
 PHASES = (
     ("layerlab.tabular.reading", "read_csv", "read the CSV"),
-    ("layerlab.cli.main", "_spec_from_args", "choose the columns (profiles, leak checks)"),
+    ("layerlab.cli.main", "spec_from_args", "choose the columns (profiles, leak checks)"),
     ("layerlab.model.train", "split_frame", "split the rows"),
     ("layerlab.model.runtime", "import_tensorflow", "import TensorFlow"),
     ("layerlab.model.train", "build_model", "build the network and its preprocessing"),
@@ -413,18 +413,17 @@ os.environ["LAYERLAB_WORKSPACES"] = tempfile.mkdtemp()
 sys.path.insert(0, {tests!r})
 import pandas as pd
 from streamlit.runtime.scriptrunner import script_runner
-from streamlit.testing.v1 import AppTest, app_test
-from app_support import APP, RouterPagesManager, seed_trained, train
-app_test.PagesManager = RouterPagesManager
+from streamlit.testing.v1 import AppTest
+from app_support import APP, seed_trained, train
 script_runner._clean_problem_modules = lambda: None
 trained = train(pd.read_csv({table!r}), {target!r}, epochs=2, patience=0)
 seconds = []
 for visit in range({visits} + 1):  # the first imports what the page needs: not counted
     at = AppTest.from_file(APP, default_timeout=120).run()
     seed_trained(at, trained)
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     begun = time.perf_counter()
-    at.switch_page("pages/results.py").run()
+    at.switch_page("app_pages/results.py").run()
     assert not at.exception, at.exception
     seconds.append(time.perf_counter() - begun)
 print("SECONDS=" + json.dumps(seconds[1:]))

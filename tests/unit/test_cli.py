@@ -271,12 +271,12 @@ def test_a_bundle_layerlab_did_not_write_is_refused_without_a_traceback(
 
 def test_a_bug_is_not_dressed_up_as_bad_input(trained_bundle, monkeypatch):
     # Only LayerlabError is the user's to fix; anything else must surface with its traceback.
-    import layerlab.tabular.reading
+    import layerlab.cli.main
 
     def broken_read_csv(*args, **kwargs):
         raise RuntimeError("a bug in Layerlab")
 
-    monkeypatch.setattr(layerlab.tabular.reading, "read_csv", broken_read_csv)
+    monkeypatch.setattr(layerlab.cli.main, "read_csv", broken_read_csv)
     _, out = trained_bundle
     with pytest.raises(RuntimeError, match="a bug in Layerlab"):
         main(["predict", str(out), CHURN])
@@ -454,7 +454,8 @@ def test_train_keeps_its_run_in_a_workspace_folder_and_runs_lists_it(tmp_path, c
 
     assert main(["runs", str(workspace)]) == 0
     listing = capsys.readouterr().out
-    assert listing.count("iris.csv:") == 2
+    assert listing.count("iris.csv") == 2
+    assert "Run 1: " in listing and "Run 2: " in listing  # numbered as the app numbers runs
     assert "finished" in listing and "2 of 2" in listing
 
 

@@ -12,6 +12,9 @@ Exit status: 0 when done; 2 when the input cannot be used (``error: ...`` says
 why, the same plain message as the app, no traceback); 130 when interrupted.
 Anything else is a bug in Layerlab and shows its traceback (status 1).
 
+``layerlab.model`` is imported inside the commands that train or score: it brings
+TensorFlow (about 4 s), which ``--help``, ``runs`` and a refused flag never pay.
+
 Standard error carries Layerlab's own lines only: TensorFlow's C++ log lines,
 its Python loggers and library warnings (about internals a user cannot change)
 show only with ``--verbose``. ``--quiet`` leaves the final result lines.
@@ -24,20 +27,36 @@ import contextlib
 import logging
 import os
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from layerlab.cli.common import comparison_line, spec_from_args, writing
+from layerlab.cli.progress import epoch_display
+from layerlab.cli.search import add_search_command, search_command
+from layerlab.report.run_table import runs_frame
+from layerlab.runs.background import keep_run, outcome_status
+from layerlab.runs.service import WorkspaceService
+from layerlab.runs.store import WorkspaceStore
+from layerlab.runs.workspace_paths import DATABASE_FILE, is_workspace
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.spec import (
     CLASS_WEIGHTS,
     OPTIMIZERS,
     ModelSpec,
-    default_spec,
     format_layers,
-    parse_layers,
 )
+from layerlab.tabular.leaks import (
+    baseline_too_good_sentence,
+    strongest_feature,
+    suspiciously_good,
+    too_good_sentence,
+)
+from layerlab.tabular.predict import check_columns
+from layerlab.tabular.reading import read_csv
+from layerlab.tabular.writing import write_csv
 
 if TYPE_CHECKING:
     from layerlab.cli.progress import EpochBar, EpochLines
@@ -138,8 +157,6 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("workspace", help="the workspace folder")
     runs.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
 
-    from layerlab.cli.search import add_search_command
-
     add_search_command(commands, _add_output_flags)
     return parser
 
@@ -153,8 +170,6 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "runs":
                 return _runs(args)
             if args.command == "search":
-                from layerlab.cli.search import search_command
-
                 return search_command(args)
             return _predict(args)
     except LayerlabError as error:
@@ -203,54 +218,13 @@ def _libraries_quiet() -> Iterator[None]:
                 logger.setLevel(level)
 
 
-def _spec_from_args(args, frame) -> ModelSpec:
-    from layerlab.tabular.data import profile_columns
-    from layerlab.tabular.task import check_target
-
-    if args.spec:
-        try:
-            spec = ModelSpec.from_json(Path(args.spec).read_text())
-        except OSError as error:
-            raise LayerlabError(
-                f"Cannot read the spec file '{args.spec}': {error.strerror}."
-            ) from None
-        spec = spec.replace(target=args.target, task=args.task or spec.task)
-    else:
-        info = check_target(frame, args.target, args.task)
-        spec = default_spec(args.target, info.task, profile_columns(frame, args.target))
-    overrides = {
-        "optimizer": args.optimizer,
-        "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size,
-        "epochs": args.epochs,
-        "patience": args.patience,
-        "class_weight": args.class_weight,
-        "seed": args.seed,
-    }
-    if args.optimizer and args.learning_rate is None and not args.spec:
-        from layerlab.schema.spec import DEFAULT_LEARNING_RATES
-
-        overrides["learning_rate"] = DEFAULT_LEARNING_RATES[args.optimizer]
-    spec = spec.replace(**{key: value for key, value in overrides.items() if value is not None})
-    if args.layers is not None:
-        spec = spec.replace(layers=parse_layers(args.layers))
-    missing = [name for name in spec.feature_names if name not in frame.columns]
-    if missing:
-        raise LayerlabError(
-            f"The spec uses column(s) {missing} that are not in '{args.data}'. Use the table the "
-            "spec was made for, or edit the spec's features."
-        )
-    return spec.validate()
-
-
 def _train(args) -> int:
     from layerlab.model.evaluate import evaluate
     from layerlab.model.export import write_bundle
     from layerlab.model.train import train
-    from layerlab.tabular.reading import read_csv
 
     frame = read_csv(args.data)
-    spec = _spec_from_args(args, frame)
+    spec = spec_from_args(args, frame)
     out = Path(args.out or f"layerlab-{_safe_name(spec.target)}")
     if out.exists() and not out.is_dir():  # found before training, not after
         raise LayerlabError(
@@ -282,7 +256,7 @@ def _train(args) -> int:
     if rare is not None:
         weights = "" if spec.class_weight == "balanced" else " Try --class-weight balanced."
         print(rare + weights, file=sys.stderr)
-    with _writing("the bundle", out, "Choose another folder with --out."):
+    with writing("the bundle", out, "Choose another folder with --out."):
         write_bundle(result, evaluation, out)
     print(f"Bundle written to {out}/ (try: python {out}/predict.py NEW.csv)", file=sys.stderr)
     if kept is not None:
@@ -312,34 +286,12 @@ class _WorkspaceRun:
 
     @classmethod
     def begin(cls, folder: str, data_path: str, frame, spec: ModelSpec) -> _WorkspaceRun:
-        import time
+        """Keep the table and a run record through the workspace service, as the app does."""
 
-        from layerlab.report.records import RunRecord
-        from layerlab.report.run_table import network_line
-        from layerlab.runs.background import this_process
-        from layerlab.runs.store import WorkspaceStore
-
-        store = WorkspaceStore(folder)
-        table = store.add_table(
-            Path(data_path).name,
-            Path(data_path).read_bytes(),
-            rows=len(frame),
-            columns=frame.shape[1],
-        )
-        now = time.time()
-        record = RunRecord(
-            id=store.new_run_id(),
-            name=f"{Path(data_path).name}: {network_line(spec)}",
-            created=now,
-            spec=spec,
-            table_id=table.id,
-            data_fingerprint=table.fingerprint,
-            status="training",
-            started=now,
-            owner=this_process(),
-        )
-        store.add_run(record)
-        return cls(store, record.id)
+        service = WorkspaceService(WorkspaceStore(folder))
+        path = Path(data_path)
+        record = service.start_local_run(frame, path.name, path.read_bytes(), spec)
+        return cls(service.store, record.id)
 
     def __call__(self, event) -> None:
         from layerlab.model.train import EpochEnd
@@ -349,13 +301,11 @@ class _WorkspaceRun:
 
     def finish(self, result, evaluation) -> None:
         from layerlab.model.jobs import keep_files
-        from layerlab.runs.background import keep_run, outcome_status
 
         trained = keep_files(result, self.store.run_folder(self.run_id), evaluation)
         keep_run(self.store, self.run_id, trained, outcome_status(result.stop_reason))
 
     def failed(self, error: BaseException) -> None:
-        import time
 
         reason = (
             "Interrupted from the keyboard." if isinstance(error, KeyboardInterrupt) else str(error)
@@ -364,8 +314,6 @@ class _WorkspaceRun:
 
 
 def _runs(args) -> int:
-    from layerlab.report.run_table import runs_frame
-    from layerlab.runs.store import DATABASE_FILE, WorkspaceStore, is_workspace
 
     if not is_workspace(args.workspace):
         raise LayerlabError(
@@ -378,31 +326,15 @@ def _runs(args) -> int:
         print(f"No runs in the workspace {args.workspace}/ yet.", file=sys.stderr)
         return 0
     table = runs_frame(records).drop(columns=["Chosen"])
+    names = {kept.id: kept.name for kept in store.tables()}
+    newest_first = sorted(records, key=lambda record: record.created, reverse=True)
+    table.insert(1, "Table", [names.get(record.table_id, "") for record in newest_first])
     print(table.to_string(index=False))
     return 0
 
 
-def comparison_line(evaluation, *, searched: bool = False) -> str:
-    """How the network compares with its baselines, and what to try when gradient boosting
-    does better (``searched``: the network is already a search's winner)."""
-    from layerlab.tabular.evaluation import BEHIND_STRONGEST
-
-    outcome, sentence = evaluation.comparison()
-    if outcome != BEHIND_STRONGEST:
-        return sentence
-    if searched:
-        return sentence + " Search longer, or use gradient boosting."
-    return sentence + " Try `python -m layerlab search`, or use gradient boosting."
-
-
 def _doubt(result, evaluation) -> str | None:
     """The Results page's question about a score close to perfect, or None."""
-    from layerlab.tabular.leaks import (
-        baseline_too_good_sentence,
-        strongest_feature,
-        suspiciously_good,
-        too_good_sentence,
-    )
 
     if suspiciously_good(evaluation):
         suspect = strongest_feature(result.splits.train, result.spec)
@@ -413,16 +345,12 @@ def _doubt(result, evaluation) -> str | None:
 def _epoch_display() -> EpochBar | EpochLines:
     from rich.console import Console
 
-    from layerlab.cli.progress import epoch_display
-
     return epoch_display(Console(stderr=True))
 
 
 def _predict(args) -> int:
     from layerlab.model.export import load_bundle
     from layerlab.model.scoring import score
-    from layerlab.tabular.predict import check_columns
-    from layerlab.tabular.reading import read_csv, write_csv
 
     bundle = load_bundle(args.bundle)
     frame = read_csv(args.data)
@@ -435,20 +363,10 @@ def _predict(args) -> int:
     if not args.out:
         write_csv(table, sys.stdout)
         return 0
-    with _writing("the predictions", args.out, "Choose another path with --out."):
+    with writing("the predictions", args.out, "Choose another path with --out."):
         write_csv(table, args.out)
     print(f"{len(table)} predictions written to {args.out}", file=sys.stderr)
     return 0
-
-
-@contextlib.contextmanager
-def _writing(what: str, where: str | Path, fix: str) -> Iterator[None]:
-    """A write that fails (a missing folder, no permission, a full disk) as a plain message."""
-    try:
-        yield
-    except OSError as error:
-        reason = error.strerror or str(error).rstrip(".")  # the system's words, or pandas'
-        raise LayerlabError(f"Cannot write {what} to '{where}': {reason}. {fix}") from None
 
 
 def _safe_name(text: str) -> str:

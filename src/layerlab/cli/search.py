@@ -18,18 +18,28 @@ import contextlib
 import hashlib
 import sys
 import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from layerlab.runs.search import SAMPLERS, SearchSettings
+from layerlab.cli.common import comparison_line, spec_from_args, writing
+from layerlab.runs.capacity import CapacityLadder, Ladder
+from layerlab.runs.search import Search
+from layerlab.runs.search_settings import SAMPLERS, SearchSettings, full_training_spec
+from layerlab.runs.search_space import SearchSpace, default_space
+from layerlab.runs.study import shown_url, trials_frame
+from layerlab.runs.trials import PoolTrials, retrain_best
+from layerlab.runs.workers import WorkerPool, worker_count
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
+from layerlab.tabular.leaks import suspiciously_good, too_good_sentence
+from layerlab.tabular.reading import read_csv
+from layerlab.tabular.writing import write_csv
 
 if TYPE_CHECKING:
     from layerlab.runs.capacity import LadderStep
-    from layerlab.runs.search import TrialOutcome, TrialRow, TrialRunner
+    from layerlab.runs.study import TrialRow
+    from layerlab.runs.trials import TrialOutcome, TrialRunner
     from layerlab.schema.spec import ModelSpec
 
 DEFAULT_STUDY = "layerlab-search"
@@ -142,7 +152,6 @@ def add_search_command(commands, add_output_flags: Callable[[argparse.ArgumentPa
 
 
 def search_command(args: argparse.Namespace) -> int:
-    from layerlab.tabular.reading import read_csv
 
     _check_flags(args)
     if not args.verbose:
@@ -165,8 +174,6 @@ def search_command(args: argparse.Namespace) -> int:
         sampler=args.sampler,
     ).validate()
     space = _space(args.space)
-    from layerlab.runs.search import PoolTrials
-    from layerlab.runs.workers import WorkerPool, worker_count
 
     with _writing(out):
         out.mkdir(parents=True, exist_ok=True)
@@ -209,15 +216,10 @@ def _check_flags(args: argparse.Namespace) -> None:
 def _base_spec(args: argparse.Namespace, frame) -> ModelSpec:
     """The spec the search starts from: the spec file's or the default network, as `train`
     reads it, with ``--seed``."""
-    from layerlab.cli.main import _spec_from_args
-
-    return _spec_from_args(
-        argparse.Namespace(**{**vars(args), **dict.fromkeys(_TRAIN_ONLY)}), frame
-    )
+    return spec_from_args(argparse.Namespace(**{**vars(args), **dict.fromkeys(_TRAIN_ONLY)}), frame)
 
 
 def _space(path: str | None):
-    from layerlab.runs.search_space import SearchSpace, default_space
 
     if path is None:
         return default_space()
@@ -237,8 +239,6 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 # --------------------------------------------------------------------------- the search
 def _search(args, runner: TrialRunner, frame, base_spec, settings, space, out: Path) -> ModelSpec:
-    from layerlab.runs.search import Search, shown_url, trials_frame
-    from layerlab.tabular.reading import write_csv
 
     storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
     search = Search(
@@ -327,8 +327,6 @@ def _trial_line(row: TrialRow, best: float | None) -> str:
 
 # --------------------------------------------------------------------------- the ladder
 def _ladder(args, runner: TrialRunner, frame, base_spec, settings, out: Path) -> ModelSpec:
-    from layerlab.runs.capacity import CapacityLadder, Ladder
-    from layerlab.tabular.reading import write_csv
 
     ladder = CapacityLadder(runner, frame, base_spec, settings)
     _say(
@@ -372,7 +370,6 @@ def _ladder(args, runner: TrialRunner, frame, base_spec, settings, out: Path) ->
 # --------------------------------------------------------------------------- the best, again
 def _train_best(args, pool, frame, spec: ModelSpec, base_spec: ModelSpec, out: Path) -> None:
     """Train the chosen network on all the rows with the full epochs; its bundle is DIR/best/."""
-    from layerlab.runs.search import PoolTrials, full_training_spec, retrain_best
 
     final = full_training_spec(spec, base_spec)
     _say(
@@ -403,8 +400,6 @@ def _train_best(args, pool, frame, spec: ModelSpec, base_spec: ModelSpec, out: P
 
 def _verdict_line(trained) -> str:
     """The winner against its baselines, or the question a score close to perfect raises."""
-    from layerlab.cli.main import comparison_line
-    from layerlab.tabular.leaks import suspiciously_good, too_good_sentence
 
     if suspiciously_good(trained.evaluation):
         return too_good_sentence(trained.evaluation, trained.leak_suspect)
@@ -413,18 +408,13 @@ def _verdict_line(trained) -> str:
 
 def _unpack_bundle(archive: Path, folder: Path) -> None:
     """The bundle zip a training job wrote, as the bundle folder `train --out` writes."""
-    from layerlab.model.export import BUNDLE_FILES
+    from layerlab.model.export import unpack_bundle
 
     folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(archive) as bundle:
-        for name in bundle.namelist():
-            if name in BUNDLE_FILES:
-                (folder / name).write_bytes(bundle.read(name))
+    unpack_bundle(archive, folder)
 
 
 @contextlib.contextmanager
 def _writing(where: Path):
-    from layerlab.cli.main import _writing as writing
-
     with writing("the results", where, "Choose another folder with --out."):
         yield
