@@ -1,7 +1,10 @@
 """Layerlab: build, train and export Keras networks on tabular data, without code.
 
-This file is the router: the pages live in ``pages/`` and the sidebar says
+This file is the router: the pages live in ``app_pages/`` and the sidebar says
 where the user stands. Run it with ``streamlit run app.py``.
+
+The folder is not named ``pages/``: Streamlit would take that name for its old multipage
+convention, and a fresh server would run a page visited by its URL without this router.
 """
 
 from pathlib import Path
@@ -9,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from layerlab.schema.errors import LayerlabError
-from layerlab_app import routing, sidebar, state, workspace_panel
+from layerlab_app import sidebar, state, workspace_panel
 from layerlab_app.text import md
 
 # The icon is a file the server serves itself: a :material/...: icon makes every browser
@@ -24,20 +27,18 @@ state.adopt_finished_run()
 
 page = st.navigation(
     [
-        st.Page("pages/data.py", title="Data", icon=":material/table:", default=True),
-        st.Page("pages/model.py", title="Model", icon=":material/hub:"),
-        st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
-        st.Page("pages/results.py", title="Results", icon=":material/task_alt:"),
-        st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:"),
+        st.Page("app_pages/data.py", title="Data", icon=":material/table:", default=True),
+        st.Page("app_pages/model.py", title="Model", icon=":material/hub:"),
+        st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
+        st.Page("app_pages/results.py", title="Results", icon=":material/task_alt:"),
+        st.Page("app_pages/runs.py", title="Runs", icon=":material/table_rows:"),
     ]
 )
-routing.resume_requested_page()
 with st.sidebar:
     status = st.empty()
 sidebar.render(status)
 try:
-    with routing.inside_router():
-        page.run()
+    page.run()
 except LayerlabError as error:
     st.error(md(error))
 # Again, so the sidebar shows what the page just changed.

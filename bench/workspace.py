@@ -990,7 +990,7 @@ def _facts(browser_version: str) -> str:
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
     changed = subprocess.run(
-        ["git", "status", "--porcelain", "--", "src", "pages", "app.py"],
+        ["git", "status", "--porcelain", "--", "src", "app_pages", "app.py"],
         cwd=REPO,
         capture_output=True,
         text=True,

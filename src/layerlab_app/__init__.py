@@ -1,4 +1,4 @@
-"""Layerlab's Streamlit face: small UI helpers for the pages in ``pages/``.
+"""Layerlab's Streamlit face: small UI helpers for the pages in ``app_pages/``.
 
 Pure helpers (``advice``, ``layers``, ``journey``, ``progress``, ``tables``,
 ``figures``, ``teaching``) take and return plain values and never import

@@ -12,8 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from layerlab.schema.vocabulary import FeatureKind
 from layerlab.tabular.effects import Surface
-from layerlab.tabular.reading import as_category_text, parse_numbers
+from layerlab.tabular.values import as_category_text, parse_numbers
 from layerlab_app.figures import READABLE_TICKS, RUN_COLORS
 from layerlab_app.text import plotly_text
 
@@ -32,7 +33,7 @@ def ice_figure(curves: pd.DataFrame, column: str, target_label: str) -> go.Figur
     ``curves`` is ``layerlab.tabular.effects.ice_curves``'s frame; ``target_label`` names the
     prediction: the target for regression, ``probability of <class>`` for classification.
     """
-    categorical = curves.attrs.get("kind", "numeric") != "numeric"
+    categorical = curves.attrs.get("kind", "numeric") != FeatureKind.NUMERIC
     probability = curves.attrs.get("target_class") is not None
     lines = curves[~curves["mean"]]
     average = curves[curves["mean"]]

@@ -10,13 +10,14 @@ from __future__ import annotations
 import streamlit as st
 
 from layerlab.schema.errors import LayerlabError
+from layerlab.schema.vocabulary import FeatureKind, Task
 from layerlab.tabular.effects import (
     ice_curves,
     prediction_label,
     surface_values,
     view_grid,
 )
-from layerlab_app import state
+from layerlab_app import run_view
 from layerlab_app.effect_figures import ice_figure, side_by_side, surface_figure
 from layerlab_app.text import md
 
@@ -33,13 +34,13 @@ def render(result) -> None:
     names = [feature.name for feature in spec.features]
     column = st.selectbox("Column", names, key="effect_column")
     try:
-        figure = state.for_result(("ice", column), lambda: _ice(result, column))
+        figure = run_view.for_result(("ice", column), lambda: _ice(result, column))
     except LayerlabError as error:
         st.info(md(str(error)))
     else:
         st.plotly_chart(figure, key="ice_chart")
-    numeric = [feature.name for feature in spec.features if feature.kind == "numeric"]
-    if spec.task == "regression" or len(numeric) < 2:
+    numeric = [feature.name for feature in spec.features if feature.kind == FeatureKind.NUMERIC]
+    if spec.task == Task.REGRESSION or len(numeric) < 2:
         return
     st.markdown("**Decision surface**")
     st.caption(
@@ -53,7 +54,7 @@ def render(result) -> None:
         st.info("Choose two different columns.")
         return
     try:
-        figure = state.for_result(
+        figure = run_view.for_result(
             ("surface", x_column, y_column), lambda: _surface(result, x_column, y_column)
         )
     except LayerlabError as error:
@@ -65,18 +66,18 @@ def render(result) -> None:
 def _ice(result, column: str):
     spec, classes = result.spec, result.classes
     view = ("ice", column)
-    grid = view_grid(state.test_rows(), spec, view)
-    predictions = state.view_predictions(result, view, grid.rows)
+    grid = view_grid(run_view.test_rows(), spec, view)
+    predictions = run_view.view_predictions(result, view, grid.rows)
     curves = ice_curves(grid, predictions, classes)
     return ice_figure(curves, column, prediction_label(spec, classes))
 
 
 def _surface(result, x_column: str, y_column: str):
     spec, classes = result.spec, result.classes
-    test = state.test_rows()
+    test = run_view.test_rows()
     view = ("surface", x_column, y_column)
     grid = view_grid(test, spec, view)
-    predictions = state.view_predictions(result, view, grid.rows)
+    predictions = run_view.view_predictions(result, view, grid.rows)
     surface = surface_values(grid, predictions, classes)
     return surface_figure(surface, test, x_column, y_column, spec.target, classes)
 
@@ -91,7 +92,7 @@ def render_pair(records: list) -> None:
         and first.spec.target == second.spec.target
         and [f.name for f in first.spec.features] == [f.name for f in second.spec.features]
     )
-    trained = [state.kept_model(record.id) for record in records]
+    trained = [run_view.kept_model(record.id) for record in records]
     if not same or None in trained:
         return
     st.markdown("**How the prediction moves, side by side**")
@@ -103,7 +104,7 @@ def render_pair(records: list) -> None:
     column = st.selectbox("Column", names, key="pair_effect_column")
     key = ("ice pair", first.id, second.id, column)
     try:
-        figure = state.for_result(
+        figure = run_view.for_result(
             key, lambda: _ice_pair(trained, [r.name for r in records], first.id, column)
         )
     except LayerlabError as error:
@@ -114,12 +115,12 @@ def render_pair(records: list) -> None:
 
 def _ice_pair(trained: list, titles: list[str], run_id: str, column: str):
     spec = trained[0].spec
-    test = state.run_splits(run_id, spec).test
+    test = run_view.run_splits(run_id, spec).test
     view = ("ice", column)
     grid = view_grid(test, spec, view)
     figures = []
     for model in trained:
-        predictions = state.view_predictions(model, view, grid.rows)
+        predictions = run_view.view_predictions(model, view, grid.rows)
         curves = ice_curves(grid, predictions, model.classes)
         figures.append(ice_figure(curves, column, prediction_label(model.spec, model.classes)))
     return side_by_side(figures, titles)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from layerlab.schema.numbers import readable_number
+from layerlab.schema.vocabulary import StopReason
 
 PAGES = {
-    "data": "pages/data.py",
-    "model": "pages/model.py",
-    "train": "pages/train.py",
-    "results": "pages/results.py",
-    "runs": "pages/runs.py",
+    "data": "app_pages/data.py",
+    "model": "app_pages/model.py",
+    "train": "app_pages/train.py",
+    "results": "app_pages/results.py",
+    "runs": "app_pages/runs.py",
 }
 
 _STOPS = {
@@ -72,7 +73,7 @@ def describe_run(
 ) -> str:
     """One line about a finished run, e.g. "Stopped early after 23 of 200 epochs; epoch 13 kept
     (validation accuracy 0.84)"."""
-    if stop_reason == "completed" and epochs == 1:
+    if stop_reason == StopReason.COMPLETED and epochs == 1:
         text = "Ran its one epoch"
     else:
         text = _STOPS.get(stop_reason, "Ran {done} of {epochs}").format(

@@ -1,17 +1,10 @@
 """The network as a forward-propagation diagram: inputs, hidden units and outputs as circles.
 
-Inputs are grouped by raw column, the way ``layerlab.model.build`` feeds them to the network:
-a numeric column is one standardized input, plus a "missing" indicator where training
-had gaps; a categorical column is a group of one-hot inputs (the first catches unseen
-categories); a boolean column is one 0/1 input. Each Dense layer is a column of
-circles, with Dropout and BatchNormalization marked as a band on the layer they
-follow. After training, each line's colour shows its weight: red positive, blue
-negative, stronger for a larger ``|w|`` relative to the largest in its layer.
-
-A wide network stays readable: at most ``MAX_DRAWN_UNITS`` circles per layer around
-a "⋮", at most ``MAX_INPUT_SLOTS`` rows of inputs, at most ``MAX_EDGES`` lines (a
-sample where units are elided), drawn as one trace per colour. Column names and class
-labels come from the data, so each goes through ``plotly_text``.
+``network_columns`` decides which circles stand for what and where they sit; this module
+draws them with the lines between, and the titles, captions and names around them. After
+training, each line's colour shows its weight: red positive, blue negative, stronger for
+a larger ``|w|`` relative to the largest in its layer. At most ``MAX_EDGES`` lines are
+drawn (a sample where units are elided), as one trace per colour.
 """
 
 from __future__ import annotations
@@ -20,22 +13,18 @@ import html
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
-from layerlab.schema.encoding import MAX_CATEGORIES, piecewise_bins
 from layerlab.schema.spec import LayerSpec, ModelSpec
+from layerlab.schema.vocabulary import LayerKind
 from layerlab.tabular.network_weights import InputGroup
-from layerlab_app.text import plotly_text
+from layerlab_app.network_columns import Column, Slot, diagram_columns, input_groups_from_spec
 
-MAX_DRAWN_UNITS = 8  # circles per layer; wider layers show 4, "⋮", 4
-MAX_INPUT_SLOTS = 24  # rows of the input column, gaps between columns included
-MAX_GROUP_INPUTS = 4  # a one-hot group wider than this shows 2, "⋮", the last
 MAX_EDGES = 2000
-MAX_LABEL_CHARS = 22
 MIN_WIDTH = 560  # room for the note under the figure
 MAX_WIDTH = 2000  # pixels; beyond it the columns move closer and their labels alternate rows
 
@@ -45,7 +34,6 @@ SLOT_PX = 24
 LINE_PX = 15
 FONT_PX = 11
 NODE_PX = 14
-GROUP_GAP = 0.5
 
 GREY_EDGE = "rgba(150, 150, 150, 0.45)"
 # RdBu, light to strong, and how opaque and wide each strength is drawn.
@@ -53,74 +41,8 @@ POSITIVE_COLORS = ("#f4a582", "#e07b62", "#d6604d", "#b2182b")
 NEGATIVE_COLORS = ("#92c5de", "#6aa9d0", "#4393c3", "#2166ac")
 BIN_OPACITY = (0.3, 0.5, 0.7, 0.95)
 BIN_WIDTH = (0.6, 1.0, 1.5, 2.2)
-INPUT_COLORS = {"numeric": "#8fd19e", "categorical": "#c5b0e8", "boolean": "#f2d479"}
-UNIT_COLOR = "#ffffff"
-OUTPUT_COLOR = "#ffbb78"
 BAND_COLOR = "rgba(255, 187, 120, 0.18)"
 TEXT_COLOR = "#444444"
-
-
-def input_groups_from_spec(
-    spec: ModelSpec, column_profiles: Sequence[Any] | None = None
-) -> list[InputGroup]:
-    """A best guess at the inputs per column, before the model is built.
-
-    ``column_profiles`` (``layerlab.tabular.data.ColumnProfile``: ``name``, ``missing``,
-    ``distinct``) sharpen it: a numeric column with gaps gets its missing indicator, a
-    categorical one its category count (capped like ``build``, plus the slot for
-    unseen categories). The build sees only the training split, so this is an estimate.
-    """
-    profiles = {profile.name: profile for profile in column_profiles or ()}
-    groups = []
-    for feature in spec.features:
-        profile = profiles.get(feature.name)
-        if feature.kind == "numeric":
-            inputs: int | None = 1 + int(profile is not None and profile.missing > 0)
-            if spec.numeric_embedding == "piecewise" and profile is not None:
-                inputs += piecewise_bins(profile.distinct)
-        elif feature.kind == "categorical":
-            inputs = min(profile.distinct, MAX_CATEGORIES) + 1 if profile is not None else None
-        else:
-            inputs = 1
-        groups.append(InputGroup(feature.name, inputs))
-    return groups
-
-
-@dataclass
-class _Slot:
-    """One row of a column: a circle or, where ``elided``, a "⋮" for the units not drawn.
-
-    ``row`` is the circle's unit in its layer (for an input, its row of the first
-    kernel); None where that is not known before the model is built.
-    """
-
-    hover: str
-    row: int | None = None
-    elided: bool = False
-    color: str = UNIT_COLOR
-    y: float = 0.0
-
-
-@dataclass
-class _Column:
-    title: str
-    caption: list[str]
-    slots: list[_Slot]
-    modifiers: list[str] = field(default_factory=list)
-    # Text beside the circles (input names, class labels): (slot index, escaped text).
-    labels: list[tuple[int, str]] = field(default_factory=list)
-
-    @property
-    def circles(self) -> list[_Slot]:
-        return [slot for slot in self.slots if not slot.elided]
-
-    @property
-    def top(self) -> float:
-        return self.slots[0].y
-
-    @property
-    def bottom(self) -> float:
-        return self.slots[-1].y
 
 
 @dataclass(frozen=True)
@@ -157,14 +79,9 @@ def network_figure(
     if input_groups is None:
         input_groups = input_groups_from_spec(spec)
     groups = [InputGroup(column, inputs) for column, inputs in input_groups]
-    dense_layers = [layer for layer in spec.layers if layer.kind == "dense"]
+    dense_layers = [layer for layer in spec.layers if layer.kind == LayerKind.DENSE]
     kernels = _checked_kernels(weights, dense_layers)
-    columns = [_input_column(spec, groups)]
-    for number, layer in enumerate(dense_layers, start=1):
-        columns.append(_units_column(f"Dense {number}", layer.units, layer.activation or "linear"))
-    columns.append(_output_column(spec, classes, kernels))
-    _mark_modifiers(spec, columns)
-    _place(columns)
+    columns = diagram_columns(spec, groups, classes, kernels)
     known = [group.inputs for group in groups if group.inputs is not None]
     total_inputs = sum(known) if len(known) == len(groups) else None
     geometry = _geometry(columns)
@@ -174,171 +91,6 @@ def network_figure(
         *_text_traces(columns, geometry),
     ]
     return go.Figure(data=data, layout=_layout(columns, geometry, coloured=kernels is not None))
-
-
-# ----------------------------------------------------------------- columns
-def _short(text: object) -> str:
-    """One line of at most ``MAX_LABEL_CHARS``, escaped for Plotly (cut first, so no entity is cut)."""
-    text = " ".join(str(text).split())
-    if len(text) > MAX_LABEL_CHARS:
-        text = text[: MAX_LABEL_CHARS - 1] + "…"
-    return plotly_text(text)
-
-
-def _count(number: int, word: str) -> str:
-    return f"{number:,} {word}" + ("" if number == 1 else "s")
-
-
-def _input_column(spec: ModelSpec, groups: list[InputGroup]) -> _Column:
-    """One block of rows per raw column, a half-row gap between blocks, a "⋮" past the cap."""
-    kinds = {feature.name: feature.kind for feature in spec.features}
-    slots: list[_Slot] = []
-    labels: list[tuple[int, str]] = []
-    position = 0.0
-    first_row: int | None = 0  # the group's first row of the first kernel, while sizes are known
-    for number, group in enumerate(groups):
-        group_slots, group_labels = _group_slots(group, kinds.get(group.column, "numeric"))
-        if slots and position + len(group_slots) > MAX_INPUT_SLOTS:
-            more = _count(len(groups) - number, "more column")
-            labels.append((len(slots), more))
-            slots.append(_Slot(hover=f"{more}, not drawn", elided=True, y=position))
-            break
-        for offset, slot in enumerate(group_slots):
-            slot.y = position + offset
-            if slot.row is not None:
-                slot.row = None if first_row is None else first_row + slot.row
-        labels += [(len(slots) + index, text) for index, text in group_labels]
-        slots += group_slots
-        position += len(group_slots) + GROUP_GAP
-        first_row = None if first_row is None or group.inputs is None else first_row + group.inputs
-    if not slots:
-        slots.append(_Slot(hover="No feature columns chosen yet", elided=True))
-    known = [group.inputs for group in groups if group.inputs is not None]
-    total = _count(sum(known), "input")
-    if len(known) < len(groups):  # one-hot groups whose size the build sets
-        total = f"{sum(known):,} + one-hot inputs" if known else "one-hot inputs"
-    caption = [total, f"from {_count(len(groups), 'column')}"]
-    return _Column("Inputs", caption, slots, labels=labels)
-
-
-def _group_slots(group: InputGroup, kind: str) -> tuple[list[_Slot], list[tuple[int, str]]]:
-    """The rows of one column's inputs (``row`` within the group) and the labels beside them."""
-    name = _short(group.column)
-    described = f"{plotly_text(group.column)} ({kind})"
-    color = INPUT_COLORS.get(kind, INPUT_COLORS["numeric"])
-    if kind == "categorical":
-        return _one_hot_slots(group.inputs, name, described, color)
-    if kind == "boolean":
-        return [_Slot(f"{described}<br>1 for a true-like value, else 0", 0, color=color)], [
-            (0, name)
-        ]
-    slots = [_Slot(f"{described}<br>standardized value", 0, color=color)]
-    labels = [(0, name)]
-    for row in range(1, group.inputs or 1):
-        slots.append(_Slot(f"{described}<br>1 where the value is missing", row, color=color))
-        labels.append((row, f"{name} missing"))
-    return slots, labels
-
-
-def _one_hot_slots(
-    size: int | None, name: str, described: str, color: str
-) -> tuple[list[_Slot], list[tuple[int, str]]]:
-    """All inputs of a small group; else the first two, "⋮" and the last.
-
-    The first one-hot input is ``StringLookup``'s slot for unseen (and cut rare) categories.
-    """
-
-    def circle(row: int | None) -> _Slot:
-        if row == 0:
-            return _Slot(f"{described}<br>one-hot: unseen or rare categories", 0, color=color)
-        where = f"{row + 1:,} of {size:,}" if row is not None and size else "the last"
-        return _Slot(f"{described}<br>one-hot input {where}", row, color=color)
-
-    if size is not None and size <= MAX_GROUP_INPUTS:
-        slots = [circle(row) for row in range(size)]
-    else:
-        hidden = f"{size - 3:,} more one-hot inputs" if size else "one input per category"
-        elided = _Slot(f"{described}<br>{hidden}", elided=True)
-        slots = [circle(0), circle(1), elided, circle(size - 1 if size else None)]
-    inputs = _count(size, "input") if size is not None else "size set when built"
-    return slots, [((len(slots) - 1) // 2, f"{name}<br>one-hot, {inputs}")]
-
-
-def _unit_slots(title: str, units: int | None, activation: str, color: str) -> list[_Slot]:
-    """All units of a narrow layer; else the first and last ``MAX_DRAWN_UNITS // 2`` around "⋮"."""
-    width = _count(units, "unit") if units is not None else "one unit per class"
-
-    def circle(unit: int | None) -> _Slot:
-        which = f"unit {unit + 1:,} of {width}" if unit is not None else f"the last unit, {width}"
-        return _Slot(f"{title}: {which}<br>activation {activation}", unit, color=color)
-
-    if units is not None and units <= MAX_DRAWN_UNITS:
-        return [circle(unit) for unit in range(units)]
-    half = MAX_DRAWN_UNITS // 2
-    if units is None:
-        first, last, hidden = [0, 1], [None], "one unit per class"
-    else:
-        first, last = list(range(half)), list(range(units - half, units))
-        hidden = f"{units - 2 * half:,} more units"
-    elided = _Slot(f"{title}: {hidden}, not drawn", elided=True)
-    return [*map(circle, first), elided, *map(circle, last)]
-
-
-def _units_column(title: str, units: int, activation: str) -> _Column:
-    slots = _unit_slots(title, units, activation, UNIT_COLOR)
-    return _Column(title, [_count(units, "unit"), activation], slots)
-
-
-def _output_column(
-    spec: ModelSpec, classes: tuple[str, ...], kernels: list[np.ndarray] | None
-) -> _Column:
-    """One unit for regression or a sigmoid, one per class for softmax (as ``build`` makes it)."""
-    activation, _ = spec.resolved_output()
-    if kernels is not None:
-        units: int | None = int(kernels[-1].shape[1])
-    elif activation != "softmax":
-        units = 1
-    elif classes or spec.task == "binary":
-        units = max(len(classes), 2)
-    else:
-        units = None
-    slots = _unit_slots("Output", units, activation, OUTPUT_COLOR)
-    caption = [_count(units, "unit") if units is not None else "one unit per class", activation]
-    if spec.task == "regression":
-        names = {0: f"{_short(spec.target)} (predicted)"}
-    elif units == 1:
-        names = {0: f"P({_short(classes[1]) if len(classes) == 2 else 'second class'})"}
-    else:
-        names = {position: _short(label) for position, label in enumerate(classes)}
-    labels = []
-    for index, slot in enumerate(slots):
-        if not slot.elided and slot.row in names:
-            slot.hover += f"<br>{names[slot.row]}"
-            labels.append((index, names[slot.row]))
-    return _Column("Output", caption, slots, labels=labels)
-
-
-def _mark_modifiers(spec: ModelSpec, columns: list[_Column]) -> None:
-    """Dropout and batch norm as notes on the column they follow (the inputs if they come first)."""
-    column = 0
-    for layer in spec.layers:
-        if layer.kind == "dense":
-            column += 1
-        elif layer.kind == "dropout":
-            columns[column].modifiers.append(f"dropout {layer.rate:g}")
-        else:
-            columns[column].modifiers.append("batch norm")
-
-
-def _place(columns: list[_Column]) -> None:
-    """Every column centred on y = 0, its first row on top; inputs keep their gaps."""
-    for position, column in enumerate(columns):
-        if position:
-            for row, slot in enumerate(column.slots):
-                slot.y = float(row)
-        middle = (column.slots[0].y + column.slots[-1].y) / 2
-        for slot in column.slots:
-            slot.y = middle - slot.y
 
 
 # ------------------------------------------------------------------- edges
@@ -378,7 +130,7 @@ def _edge_budgets(sizes: list[int]) -> list[int]:
 
 
 def _edges(
-    columns: list[_Column], kernels: list[np.ndarray] | None, total_inputs: int | None
+    columns: list[Column], kernels: list[np.ndarray] | None, total_inputs: int | None
 ) -> list[go.Scatter]:
     """One line trace per colour, segments separated by gaps, behind the circles."""
     pairs = list(itertools.pairwise(columns))
@@ -435,8 +187,8 @@ def _edges(
 def _weight_bins(
     kernels: list[np.ndarray] | None,
     position: int,
-    sources: list[_Slot],
-    targets: list[_Slot],
+    sources: list[Slot],
+    targets: list[Slot],
     source_at: np.ndarray,
     target_at: np.ndarray,
     total_inputs: int | None,
@@ -466,7 +218,7 @@ def _rgba(hex_color: str, opacity: float) -> str:
 
 
 # ------------------------------------------------------------------ traces
-def _node_traces(columns: list[_Column]) -> list[go.Scatter]:
+def _node_traces(columns: list[Column]) -> list[go.Scatter]:
     traces = []
     for name, chosen in (("inputs", columns[:1]), ("units", columns[1:])):
         circles = [
@@ -508,11 +260,11 @@ def _node_traces(columns: list[_Column]) -> list[go.Scatter]:
     return traces
 
 
-def _above(column: _Column) -> list[str]:
+def _above(column: Column) -> list[str]:
     return [*column.modifiers, f"<b>{column.title}</b>"]
 
 
-def _text_traces(columns: list[_Column], geometry: _Geometry) -> list[go.Scatter]:
+def _text_traces(columns: list[Column], geometry: _Geometry) -> list[go.Scatter]:
     """Titles and dropout/batch norm notes above, unit counts and activations below, names beside."""
     font = {"size": FONT_PX, "color": TEXT_COLOR}
     rows = [position % 2 if geometry.stagger else 0 for position in range(len(columns))]
@@ -568,7 +320,7 @@ def _plain_width(text: str) -> int:
     return max(len(html.unescape(re.sub("<[^>]*>", "", line))) for line in text.split("<br>"))
 
 
-def _geometry(columns: list[_Column]) -> _Geometry:
+def _geometry(columns: list[Column]) -> _Geometry:
     """Room for the names beside, columns as far apart as the width cap allows, text rows."""
     char_px = FONT_PX * 0.6
     left = max((_plain_width(text) for _, text in columns[0].labels), default=0)
@@ -597,7 +349,7 @@ def _geometry(columns: list[_Column]) -> _Geometry:
     )
 
 
-def _layout(columns: list[_Column], geometry: _Geometry, *, coloured: bool) -> dict[str, Any]:
+def _layout(columns: list[Column], geometry: _Geometry, *, coloured: bool) -> dict[str, Any]:
     if coloured:
         note = (
             "Line colour: the weight after training, red positive, blue negative,<br>"
@@ -639,7 +391,7 @@ def _layout(columns: list[_Column], geometry: _Geometry, *, coloured: bool) -> d
     }
 
 
-def _band(x: int, column: _Column) -> dict[str, Any]:
+def _band(x: int, column: Column) -> dict[str, Any]:
     """A shaded strip behind a layer that has dropout or batch norm after it."""
     return {
         "type": "rect",

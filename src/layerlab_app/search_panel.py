@@ -15,9 +15,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from layerlab.runs import job_limits
-from layerlab.runs.search import SAMPLERS, SearchSettings, full_training_spec
 from layerlab.runs.search_board import SearchEntry, shared_board
+from layerlab.runs.search_settings import SAMPLERS, SearchSettings, full_training_spec
 from layerlab.runs.search_space import Range, SearchSpace, default_space
+from layerlab.runs.study import best_row, figures, trial_rows
 from layerlab.schema import limits
 from layerlab.schema.errors import LayerlabError, SpecError
 from layerlab.schema.spec import ModelSpec
@@ -176,18 +177,11 @@ def _settings_from_widgets(spec: ModelSpec) -> SearchSettings:
 
 
 def _start(kind: str, spec: ModelSpec, space: SearchSpace, settings: SearchSettings) -> None:
-    store, table_id = state.store(), state.table_id()
-    table = store.table(table_id) if table_id else None
+    """Start a search (or the capacity ladder, ``kind``) from ``spec`` on this tab's table."""
+    focus = state.session().focus.replace(spec=spec)
     try:
-        shared_board().start(
-            store,
-            state.frame(),
-            table_id=table_id or "",
-            fingerprint=table.fingerprint if table is not None else "",
-            base_spec=spec,
-            settings=settings,
-            space=space if kind == "search" else None,
-            kind=kind,
+        state.service().start_search(
+            focus, state.frame(), settings, space if kind == "search" else None
         )
     except SpecError as error:
         st.session_state["search_problems"] = list(error.problems)
@@ -241,8 +235,6 @@ def _setup(spec: ModelSpec, valid: bool) -> None:
 def _progress(entry: SearchEntry) -> None:
     board, store = shared_board(), state.store()
     if entry.kind == "search":
-        from layerlab.runs.search import best_row, trial_rows
-
         study = board.study(store, entry.id)  # read once for the line, the best and the figures
         rows = trial_rows(study) if study is not None else []
         done = [row for row in rows if row.status != "running"]
@@ -281,8 +273,8 @@ def _progress(entry: SearchEntry) -> None:
         st.button(
             "Stop the search",
             key="search_stop",
-            on_click=shared_board().stop,
-            args=(store, entry.id),
+            on_click=state.service().stop_search,
+            args=(entry.id,),
             help="No new trial starts; those training now stop and are kept.",
         )
     elif best is not None and st.button(
@@ -295,7 +287,6 @@ def _progress(entry: SearchEntry) -> None:
 
 
 def _figures(entry: SearchEntry, study: optuna.Study) -> None:
-    from layerlab.runs.search import figures
 
     drawn = figures(study)
     if not drawn:
@@ -363,7 +354,7 @@ def _train_best(entry: SearchEntry, best: ModelSpec) -> None:
     if message is not None and message[0] == "error":
         st.error(md(message[1]))
         return
-    st.switch_page("pages/train.py")
+    st.switch_page("app_pages/train.py")
 
 
 def _follow() -> None:

@@ -7,7 +7,7 @@ import streamlit as st
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.run_events import main_metric
 from layerlab.tabular.task import describe_task
-from layerlab_app import state
+from layerlab_app import run_view, spec_view, state
 from layerlab_app.journey import describe_run, next_step
 from layerlab_app.text import code_name, md
 
@@ -36,7 +36,7 @@ def render(slot) -> None:
             elsewhere = table is not None and training.table_id != state.table_id()
             on = f" (on {md(table.name)})" if elsewhere else ""
             st.markdown(f"**Training:** {md(training.name)}{on}")
-        trained = state.result()
+        trained = run_view.result()
         if trained is not None:
             metric = main_metric(trained.spec.task)
             line = describe_run(
@@ -55,9 +55,9 @@ def render(slot) -> None:
             target=target,
             target_ok=info is not None,
             n_features=len(spec.features) if spec is not None else 0,
-            spec_problems=len(state.spec_problems(spec)),
+            spec_problems=len(spec_view.spec_problems(spec)),
             has_result=trained is not None,
-            result_current=state.result_is_current(),
+            result_current=run_view.result_is_current(),
         )
         st.markdown(f"**Next:** {step.sentence}")
         st.page_link(step.page, label=f"Go to {step.label}", icon=":material/arrow_forward:")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import FeatureKind, Task
 from layerlab.tabular.evaluation import AHEAD, BASELINE_NAMES, BEHIND_STRONGEST, Evaluation
 from layerlab.tabular.leaks import (
     SingleColumnScore,
@@ -16,7 +17,7 @@ from layerlab.tabular.leaks import (
     suspiciously_good,
     too_good_sentence,
 )
-from layerlab.tabular.reading import as_category_text, as_numeric
+from layerlab.tabular.values import as_category_text, as_numeric
 from layerlab_app.text import md
 
 METRIC_NAMES = {
@@ -109,7 +110,7 @@ def what_if_fields(train: pd.DataFrame, spec: ModelSpec) -> list[WhatIfField]:
     fields = []
     for feature in spec.features:
         column = train[feature.name]
-        if feature.kind == "numeric":
+        if feature.kind == FeatureKind.NUMERIC:
             numbers = as_numeric(column).astype(np.float64)
             numbers = numbers[np.isfinite(numbers)]
             # as_numeric gives float32; 6 significant digits undo its rounding noise (4.1499998).
@@ -134,7 +135,7 @@ def what_if_row(values: dict[str, float | str]) -> pd.DataFrame:
 def prediction_sentence(task: str, prediction: pd.DataFrame) -> str:
     """The first row of a predictions table in words (Markdown)."""
     row = prediction.iloc[0]
-    if task == "regression":
+    if task == Task.REGRESSION:
         return f"The model predicts {readable_number(row['prediction'], digits=4)}."
     probability = row.get(f"probability_{row['prediction']}")
     share = f" (probability {probability:.0%})" if probability is not None else ""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from layerlab_app import routing, state
+from layerlab_app import state
 from layerlab_app.journey import PAGES
 from layerlab_app.text import md
 
 
 def page_header(title: str, intro: str) -> None:
-    """The top of every page; ``title`` is also the page's name in ``PAGES`` (lower case)."""
-    routing.require_router(PAGES[title.lower()])
+    """The top of every page."""
     st.title(title)
     st.caption(intro)
     for notice in state.pop_notices():

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from layerlab.model.jobs import JobContext, train_model
@@ -35,19 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 # Room for importing TensorFlow and compiling the training loop on a cold, 2-core machine.
 TIMEOUT = 120
-
-
-class RouterPagesManager(PagesManager):
-    """A served app ignores ``pages/`` once ``st.navigation`` has run (a process-wide flag).
-
-    AppTest resets that flag before every run, so from the second run on it would
-    execute ``pages/*.py`` on their own, without ``app.py`` (no sidebar, no
-    adoption of interrupted runs). This restores what the server does.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
 
 
 def start_app() -> AppTest:

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from app_support import RouterPagesManager, Trained, iris, small_network, start_app, train
+from app_support import Trained, iris, small_network, start_app, train
 from app_support import tiny_regression_frame as tiny_frame
-from streamlit.testing.v1 import AppTest, app_test
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "cold_server: run AppTest as a fresh server does, with the pages/ folder convention on",
-    )
-
-
-@pytest.fixture(autouse=True)
-def _router_always_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if request.node.get_closest_marker("cold_server") is None:
-        monkeypatch.setattr(app_test, "PagesManager", RouterPagesManager)
+from streamlit.testing.v1 import AppTest
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,7 +14,8 @@ def _no_keras_reset_after_each_run():
 
     The server never imports Keras (its worker processes do; see test_startup), so
     there it costs nothing; in this test process, which trains models, it is a full
-    garbage collection of TensorFlow's objects, about 0.3 s a script run.
+    garbage collection of TensorFlow's objects, about 0.3 s a script run. The one private
+    Streamlit name these tests patch: Streamlit has no setting that turns the reset off.
     """
     from streamlit.runtime.scriptrunner import script_runner
 

@@ -29,7 +29,7 @@ def overfitted():
 
 def test_the_train_page_says_it_overfits_and_the_button_adds_dropout_to_a_copy(app, overfitted):
     seed_trained(app, overfitted)
-    at = app.switch_page("pages/train.py").run()
+    at = app.switch_page("app_pages/train.py").run()
     assert not at.exception
     assert "overfit" in texts(at.warning).lower()
     [fix] = [button for button in at.button if button.key == "final_fix_overfitting"]
@@ -41,13 +41,13 @@ def test_the_train_page_says_it_overfits_and_the_button_adds_dropout_to_a_copy(a
     assert "Press Train to try it" in texts(at.success)
     # The run itself is kept as it trained.
     assert [layer.kind for layer in overfitted.result.spec.layers] == ["dense", "dense"]
-    at = at.switch_page("pages/model.py").run()
+    at = at.switch_page("app_pages/model.py").run()
     assert not at.exception
 
 
 def test_the_results_page_reads_the_curves_too(app, overfitted):
     seed_trained(app, overfitted)
-    at = app.switch_page("pages/results.py").run()
+    at = app.switch_page("app_pages/results.py").run()
     assert not at.exception
     assert "What the learning curves say" in texts(at.subheader)
     assert "overfit" in texts(at.warning).lower()
@@ -56,7 +56,7 @@ def test_the_results_page_reads_the_curves_too(app, overfitted):
 
 def test_the_results_page_shows_which_columns_matter_and_the_model_card(app, overfitted):
     seed_trained(app, overfitted)
-    at = app.switch_page("pages/results.py").run()
+    at = app.switch_page("app_pages/results.py").run()
     assert not at.exception
     assert "Which columns matter" in texts(at.subheader)
     charts = [chart.proto.spec for chart in at.get("plotly_chart")]
@@ -70,7 +70,7 @@ def test_the_results_page_shows_which_columns_matter_and_the_model_card(app, ove
 
 def test_the_results_page_draws_the_trained_network_with_its_weights(app, overfitted):
     seed_trained(app, overfitted)
-    at = app.switch_page("pages/results.py").run()
+    at = app.switch_page("app_pages/results.py").run()
     assert not at.exception
     pictures = [
         chart.proto.spec for chart in at.get("plotly_chart") if "256 units" in chart.proto.spec
@@ -83,18 +83,18 @@ def test_the_results_page_draws_the_trained_network_with_its_weights(app, overfi
 def test_a_fix_on_a_run_of_another_table_trains_on_that_runs_table(app, overfitted):
     # A churn run, then the person loads iris on the Data page: no churn run is open now.
     run_id = seed_trained(app, overfitted)
-    at = app.switch_page("pages/data.py").run()
+    at = app.switch_page("app_pages/data.py").run()
     at.selectbox(key="sample_dataset").set_value("iris.csv")
     at = at.button(key="load_sample").click().run()
     assert session_of(at).dataset_name == "iris.csv" and session_of(at).open_run is None
     assert "Last run" not in texts(at.sidebar.markdown)
-    at = at.switch_page("pages/train.py").run()  # nor does the Train page show churn's run
+    at = at.switch_page("app_pages/train.py").run()  # nor does the Train page show churn's run
     assert "final_curves" not in [chart.key for chart in at.get("plotly_chart")]
     # Opening the churn run on the Runs page makes churn the table again ...
-    at = at.switch_page("pages/runs.py").run()
+    at = at.switch_page("app_pages/runs.py").run()
     at.multiselect(key="runs_selected").set_value([run_id]).run()
     at = at.button(key="runs_open").click().run()
-    at = at.switch_page("pages/results.py").run()
+    at = at.switch_page("app_pages/results.py").run()
     assert session_of(at).open_run == run_id and session_of(at).target == "churned"
     # ... and its diagnosis's fix is for churn's rows.
     at = at.button(key="results_fix_overfitting").click().run()
@@ -105,6 +105,6 @@ def test_a_fix_on_a_run_of_another_table_trains_on_that_runs_table(app, overfitt
     assert session.frame is not None and "churned" in session.frame.columns
     assert f"**Data:** {session.dataset_name}" in texts(at.sidebar.markdown)
     # And Train starts on those rows, not on iris.
-    at = at.switch_page("pages/train.py").run()
+    at = at.switch_page("app_pages/train.py").run()
     assert not at.exception and not at.error
     assert "churned" in texts(at.caption) + texts(at.markdown)

@@ -8,7 +8,7 @@ import pytest
 from app_support import seed_trained, session_of, small_network, train
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 
-from layerlab.tabular.reading import csv_bytes
+from layerlab.tabular.writing import csv_bytes
 
 FORMULAS = ["=1+1", "@SUM(A1)"]
 
@@ -25,7 +25,7 @@ def trained_formulas():
 
 def open_results(at, trained):
     seed_trained(at, trained)
-    return at.switch_page("pages/results.py").run()
+    return at.switch_page("app_pages/results.py").run()
 
 
 def starts_a_formula(csv_text: str) -> list[str]:

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from layerlab.schema.spec import Feature, ModelSpec
 from layerlab.tabular.effects import ice_curves, ice_rows, surface_rows, surface_values
-from layerlab.tabular.reading import as_numeric
+from layerlab.tabular.values import as_numeric
 from layerlab_app.effect_figures import ice_figure, side_by_side, surface_figure
 
 MARKUP_X = "<b>x</b> & co"

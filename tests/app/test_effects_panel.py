@@ -14,7 +14,7 @@ def chart(at, key: str) -> dict:
 
 def test_ice_lines_follow_the_chosen_column_and_the_surface_shows_the_test_rows(app, trained_iris):
     seed_trained(app, trained_iris)
-    at = app.switch_page("pages/results.py").run()
+    at = app.switch_page("app_pages/results.py").run()
     assert not at.exception
     assert "How the prediction moves" in texts(at.subheader)
     features = [feature.name for feature in trained_iris.result.spec.features]
@@ -33,13 +33,13 @@ def test_ice_lines_follow_the_chosen_column_and_the_surface_shows_the_test_rows(
 def test_the_page_opens_on_pictures_kept_with_the_run_without_asking_a_worker(
     app, trained_iris, monkeypatch
 ):
-    from layerlab_app import state
+    from layerlab_app import run_view
 
     asked = []
-    real = state.predict_with
-    monkeypatch.setattr(state, "predict_with", lambda *args: asked.append(args) or real(*args))
+    real = run_view.predict_with
+    monkeypatch.setattr(run_view, "predict_with", lambda *args: asked.append(args) or real(*args))
     seed_trained(app, trained_iris)
-    at = app.switch_page("pages/results.py").run()
+    at = app.switch_page("app_pages/results.py").run()
     assert not at.exception
     assert chart(at, "ice_chart")["data"] and chart(at, "surface_chart")["data"]
     assert asked == []  # both first pictures came from the run's effects.json

@@ -21,19 +21,19 @@ def step(**changes):
 
 def test_a_new_visitor_is_sent_to_load_data():
     first = step(has_data=False, target=None, target_ok=False, n_features=0, has_result=False)
-    assert first.page == "pages/data.py"
+    assert first.page == "app_pages/data.py"
     assert "Load a CSV file" in first.sentence
 
 
 def test_each_missing_piece_points_to_its_page():
     assert step(target=None).sentence == "Choose the column to predict."
-    assert step(target_ok=False).page == "pages/data.py"
+    assert step(target_ok=False).page == "app_pages/data.py"
     assert step(n_features=0).sentence == "Choose at least one feature column."
     assert step(spec_problems=2).sentence == "Fix the model settings (2 problems)."
-    assert step(spec_problems=2).page == "pages/model.py"
-    assert step(has_result=False).page == "pages/train.py"
+    assert step(spec_problems=2).page == "app_pages/model.py"
+    assert step(has_result=False).page == "app_pages/train.py"
     assert "train again" in step(result_current=False).sentence
-    assert step().page == "pages/results.py"
+    assert step().page == "app_pages/results.py"
 
 
 HISTORY = [

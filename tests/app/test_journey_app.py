@@ -13,19 +13,19 @@ def test_from_an_uploaded_csv_to_a_trained_model_and_its_results(app):
     assert "Predicting a number (regression)" in texts(at.sidebar.markdown)
     assert not at.exception
 
-    at.switch_page("pages/model.py").run()
+    at.switch_page("app_pages/model.py").run()
     at.button(key="preset_small").click().run()
     at.number_input(key="batch_size").set_value(8).run()
     at.number_input(key="epochs").set_value(4).run()
     assert not at.warning, texts(at.warning)
     assert "Dense 16 relu → output linear" in texts(at.sidebar.markdown)
 
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert "Dense 16 relu → output linear" in texts(at.markdown)
     at = wait_for_training(at.button(key="train_button").click().run())
     assert texts(at.success).startswith("Training ran all 4 epochs.")
 
-    at.switch_page("pages/results.py").run()
+    at.switch_page("app_pages/results.py").run()
     assert not at.exception
     assert "The network's mean absolute error on the test set is" in texts(at.markdown)
     assert {button.key for button in at.get("download_button")} >= {
@@ -37,7 +37,7 @@ def test_from_an_uploaded_csv_to_a_trained_model_and_its_results(app):
     assert "Test mae:" in texts(at.sidebar.markdown)
 
     # Back on the Data page, everything chosen so far is still there.
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert at.selectbox(key="target_column").value == "y"
     assert opened_result(at) is not None
     assert not at.exception

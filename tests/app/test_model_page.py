@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from app_support import iris, seed_dataset, session_of, texts, tiny_regression_frame
 
+from layerlab.runs.service import carry_settings
 from layerlab.schema.spec import LayerSpec
-from layerlab_app import state
 
 
 @pytest.fixture
 def model_page(app):
     seed_dataset(app, tiny_regression_frame(), "y")
-    return app.switch_page("pages/model.py").run()
+    return app.switch_page("app_pages/model.py").run()
 
 
 def layers(at) -> list[LayerSpec]:
@@ -20,7 +20,7 @@ def layers(at) -> list[LayerSpec]:
 
 
 def test_model_page_asks_for_data_first(app):
-    at = app.switch_page("pages/model.py").run()
+    at = app.switch_page("app_pages/model.py").run()
     assert not at.exception
     assert "First load data" in texts(at.info)
 
@@ -64,8 +64,8 @@ def test_editing_a_layer_updates_the_spec_and_survives_a_page_switch(model_page)
     at.number_input(key="layer_0_units").set_value(12).run()
     at.selectbox(key="layer_1_activation").set_value("tanh").run()
     assert layers(at) == [LayerSpec.dense(12, "relu"), LayerSpec.dense(32, "tanh")]
-    at.switch_page("pages/data.py").run()
-    at.switch_page("pages/model.py").run()
+    at.switch_page("app_pages/data.py").run()
+    at.switch_page("app_pages/model.py").run()
     assert at.number_input(key="layer_0_units").value == 12
     assert at.selectbox(key="layer_1_activation").value == "tanh"
 
@@ -146,7 +146,7 @@ def test_the_training_recipe_reaches_the_spec(model_page):
 
 def test_label_smoothing_is_offered_for_classes(app):
     seed_dataset(app, iris(), "species")
-    at = app.switch_page("pages/model.py").run()
+    at = app.switch_page("app_pages/model.py").run()
     at.number_input(key="label_smoothing").set_value(0.1).run()
     assert not at.exception
     assert session_of(at).spec.label_smoothing == 0.1
@@ -191,7 +191,7 @@ def test_a_network_too_big_for_the_memory_budget_is_refused_with_a_smaller_one(
 
 def test_balanced_class_weights_are_one_choice_beside_the_loss(app):
     seed_dataset(app, iris(), "species")
-    at = app.switch_page("pages/model.py").run()
+    at = app.switch_page("app_pages/model.py").run()
     choice = at.selectbox(key="class_weight")
     assert choice.value == "none"
     assert choice.options == [
@@ -208,7 +208,7 @@ def test_balanced_class_weights_are_one_choice_beside_the_loss(app):
 def test_regression_has_no_class_weights_even_when_carried_from_a_classifier(app):
     # Settings carry over when the target changes; numbers have no classes to weigh.
     seed_dataset(app, tiny_regression_frame(), "y", class_weight="balanced")
-    at = app.switch_page("pages/model.py").run()
+    at = app.switch_page("app_pages/model.py").run()
     assert not at.exception
     assert "class_weight" not in [box.key for box in at.selectbox]
     assert session_of(at).spec.class_weight == "none"
@@ -220,10 +220,10 @@ def test_a_new_number_target_starts_unweighted_when_settings_are_carried():
 
     classifier = ModelSpec("label", "binary", [Feature("x", "numeric")], class_weight="balanced")
     fresh = ModelSpec("y", "regression", [Feature("x", "numeric")])
-    assert state.carry_settings(classifier, fresh).class_weight == "none"
+    assert carry_settings(classifier, fresh).class_weight == "none"
     smoothed = classifier.replace(label_smoothing=0.1)
-    assert state.carry_settings(smoothed, fresh).label_smoothing == 0.0
-    assert state.carry_settings(classifier, fresh).learning_rate == classifier.learning_rate
+    assert carry_settings(smoothed, fresh).label_smoothing == 0.0
+    assert carry_settings(classifier, fresh).learning_rate == classifier.learning_rate
 
 
 def _network_picture(at) -> str:
@@ -245,10 +245,10 @@ def test_the_picture_of_the_network_follows_the_layers(model_page):
 
 def test_settings_chosen_for_another_table_are_said_and_can_be_reset(app):
     seed_dataset(app, tiny_regression_frame(), "y", epochs=5_000, patience=4_000)
-    at = app.switch_page("pages/data.py").run()
+    at = app.switch_page("app_pages/data.py").run()
     at.selectbox(key="sample_dataset").set_value("iris.csv")
     at = at.button(key="load_sample").click().run()
-    at = at.switch_page("pages/model.py").run()
+    at = at.switch_page("app_pages/model.py").run()
     assert not at.exception
     spec = session_of(at).spec
     assert (spec.target, spec.epochs, spec.patience) == ("species", 5_000, 4_000)

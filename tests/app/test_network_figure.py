@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
+from layerlab_app.network_columns import MAX_DRAWN_UNITS, MAX_INPUT_SLOTS
 from layerlab_app.network_figure import (
     GREY_EDGE,
-    MAX_DRAWN_UNITS,
     MAX_EDGES,
-    MAX_INPUT_SLOTS,
     MAX_WIDTH,
     InputGroup,
     input_groups_from_spec,

@@ -29,7 +29,7 @@ IMBALANCED = "The classes are imbalanced"
 
 def open_results(at, trained):
     seed_trained(at, trained)
-    return at.switch_page("pages/results.py").run()
+    return at.switch_page("app_pages/results.py").run()
 
 
 def charts(at) -> dict[str, dict]:
@@ -59,7 +59,7 @@ def trained_rare():
 
 
 def test_results_page_asks_for_a_trained_model_first(app):
-    at = app.switch_page("pages/results.py").run()
+    at = app.switch_page("app_pages/results.py").run()
     assert not at.exception
     assert "Train a model on the Train page first" in texts(at.info)
 
@@ -112,7 +112,7 @@ def open_with_baselines(at, trained, change):
     kept = evaluation_from_json(path.read_text())
     metrics = {**kept.metrics, "accuracy": 0.8}
     path.write_text(evaluation_to_json(replace(kept, metrics=metrics, baselines=change(kept))))
-    return at.switch_page("pages/results.py").run()
+    return at.switch_page("app_pages/results.py").run()
 
 
 def test_the_model_card_is_sent_to_the_browser_only_while_its_expander_is_open(app, trained_iris):

@@ -18,7 +18,7 @@ from app_support import (
 
 
 def open_runs_page(at):
-    return at.switch_page("pages/runs.py").run()
+    return at.switch_page("app_pages/runs.py").run()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from layerlab.runs.search_board import shared_board
 @pytest.fixture
 def model_page(app):
     seed_dataset(app, tiny_regression_frame(60), "y", epochs=40)
-    return app.switch_page("pages/model.py").run()
+    return app.switch_page("app_pages/model.py").run()
 
 
 def small_search(at, trials: int = 2, epochs: int = 3):
@@ -126,7 +126,7 @@ def test_on_a_shared_server_the_budget_widgets_stop_at_the_servers_caps(app, mon
     monkeypatch.delenv(SEARCH_MAX_TRIALS_ENV, raising=False)
     monkeypatch.setenv(SEARCH_MAX_MINUTES_ENV, "20")
     seed_dataset(app, tiny_regression_frame(60), "y", epochs=40)
-    at = app.switch_page("pages/model.py").run()
+    at = app.switch_page("app_pages/model.py").run()
     assert not at.exception
     trials, minutes = at.number_input(key="search_trials"), at.number_input(key="search_minutes")
     assert (trials.max, minutes.max) == (50, 20)

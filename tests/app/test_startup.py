@@ -16,11 +16,8 @@ from layerlab.tabular.reading import MAX_UPLOAD_MB
 VISIT_START = f"""
 import sys
 sys.path.insert(0, {str(ROOT / "tests" / "app")!r})
-from streamlit.testing.v1 import AppTest, app_test
-from app_support import (
-    RouterPagesManager, iris, seed_dataset, small_network, wait_for_training
-)
-app_test.PagesManager = RouterPagesManager
+from streamlit.testing.v1 import AppTest
+from app_support import iris, seed_dataset, small_network, wait_for_training
 at = AppTest.from_file({APP!r}, default_timeout=120).run()
 """
 VISIT_END = """
@@ -39,10 +36,10 @@ at.multiselect(key="feature_columns").set_value(["age", "contract"]).run()
 # Training runs in a worker process; the Results page reads the run's files.
 TRAIN_AND_RESULTS_VISIT = """
 seed_dataset(at, iris(), "species", layers=small_network(), epochs=2, batch_size=16)
-at = at.switch_page("pages/train.py").run()
+at = at.switch_page("app_pages/train.py").run()
 at.button(key="train_button").click().run()
 at = wait_for_training(at)
-at = at.switch_page("pages/results.py").run()
+at = at.switch_page("app_pages/results.py").run()
 assert [chart for chart in at.get("plotly_chart")], "the Results page drew no chart"
 """
 

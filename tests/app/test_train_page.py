@@ -28,7 +28,7 @@ from layerlab_app import state
 
 
 def open_train_page(at):
-    return at.switch_page("pages/train.py").run()
+    return at.switch_page("app_pages/train.py").run()
 
 
 def test_train_page_asks_for_data_first(app):
@@ -141,13 +141,13 @@ def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weight
 def test_other_pages_and_clicks_do_not_stop_the_run(app):
     at, job = _start_a_long_run(app)
     _wait_for_epoch(job, 2)
-    at = at.switch_page("pages/data.py").run()
-    at = at.switch_page("pages/model.py").run()
+    at = at.switch_page("app_pages/data.py").run()
+    at = at.switch_page("app_pages/model.py").run()
     assert not at.exception
     seen = max(event.epoch for event in list(job.events) if isinstance(event, EpochEnd))
     _wait_for_epoch(job, seen + 3)
     assert not job.finished
-    at = at.switch_page("pages/train.py").run()
+    at = at.switch_page("app_pages/train.py").run()
     at.button(key="stop_button").click().run()
     at = wait_for_training(at)
     assert opened_result(at).stop_reason == "stopped"
@@ -218,7 +218,7 @@ def test_changed_settings_after_a_run_ask_to_train_again(app, trained_regression
     seed_trained(app, trained_regression)
     at = open_train_page(app)
     assert not texts(at.info)
-    at = at.switch_page("pages/model.py").run()
+    at = at.switch_page("app_pages/model.py").run()
     at.number_input(key="epochs").set_value(99).run()
     at = open_train_page(at)
     assert "The settings changed since: train again" in texts(at.info)

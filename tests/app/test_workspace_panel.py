@@ -26,7 +26,9 @@ from streamlit.testing.v1 import AppTest
 from layerlab.runs import workspaces
 from layerlab.runs.archive import export_archive
 
-BUNDLE_PREDICT = Path(__file__).resolve().parents[2] / "src" / "layerlab" / "bundle_predict.py"
+BUNDLE_PREDICT = (
+    Path(__file__).resolve().parents[2] / "src" / "layerlab" / "model" / "bundle_predict.py"
+)
 
 
 def fresh_tab(token: str | None = None) -> AppTest:
@@ -40,7 +42,7 @@ def test_visits_make_no_workspace_until_a_table_is_loaded(app):
     root = workspaces.root_folder()
     before = set(workspaces.workspace_folders(root))
     for page in ("model", "train", "results", "runs", "data"):
-        app = app.switch_page(f"pages/{page}.py").run()
+        app = app.switch_page(f"app_pages/{page}.py").run()
         assert not app.exception
     reloaded = fresh_tab()  # a reload: the address holds no token, as nothing was saved
     assert not reloaded.exception and not texts(reloaded.warning)
@@ -112,7 +114,7 @@ def test_a_downloaded_workspace_uploads_again_with_its_runs(app, trained_iris):
     assert run.metrics["test"]["accuracy"] == pytest.approx(original["test"]["accuracy"])
     with zipfile.ZipFile(store.run_file(run.id, "bundle")) as bundle:
         assert bundle.read("predict.py") == BUNDLE_PREDICT.read_bytes()
-    results = other.switch_page("pages/results.py").run()
+    results = other.switch_page("app_pages/results.py").run()
     assert not results.exception
     labels = [button.label for button in results.get("download_button")]
     assert labels[:2] == ["Everything (zip)", "model.keras"]
@@ -167,7 +169,7 @@ def test_a_search_label_from_an_upload_shows_as_text_not_markup(app):
     other.sidebar.file_uploader(key="workspace_upload").set_value(
         ("study.zip", archive, "application/zip")
     ).run()
-    at = other.switch_page("pages/model.py").run()
+    at = other.switch_page("app_pages/model.py").run()
     assert not at.exception
     [line] = [element.value for element in at.markdown if "steps so far" in element.value]
     assert "![" not in line and "**bold**" not in line  # escaped: no image, no bold

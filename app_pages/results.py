@@ -7,10 +7,12 @@ import streamlit as st
 from layerlab.report.run_table import run_line
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
+from layerlab.schema.vocabulary import FeatureKind, Task
 from layerlab.tabular.importance_report import importance_sentence
 from layerlab.tabular.predict import check_columns
-from layerlab.tabular.reading import MAX_UPLOAD_MB, csv_bytes, read_csv
-from layerlab_app import diagnosis_panel, effects_panel, figures, state, ui
+from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
+from layerlab.tabular.writing import csv_bytes
+from layerlab_app import diagnosis_panel, effects_panel, figures, run_view, state, ui
 from layerlab_app.network_figure import network_figure
 from layerlab_app.tables import (
     metrics_table,
@@ -77,12 +79,12 @@ def _threshold(evaluation):
 
 def _charts(evaluation) -> None:
     left, right = st.columns(2)
-    if evaluation.task == "regression":
+    if evaluation.task == Task.REGRESSION:
         left.plotly_chart(figures.predicted_vs_actual(evaluation.predictions), key="chart_scatter")
         right.plotly_chart(figures.residuals_figure(evaluation.predictions), key="chart_residuals")
         return
     scores = roc_point = pr_point = guessing = None
-    if evaluation.task == "binary":
+    if evaluation.task == Task.BINARY:
         with left:
             scores = _threshold(evaluation)
         confusion = figures.confusion_heatmap(scores.confusion, scores.threshold)
@@ -113,7 +115,7 @@ def _file_stem(target: str) -> str:
 
 def _downloads(result, evaluation) -> None:
     st.subheader("Downloads")
-    files = state.for_result(
+    files = run_view.for_result(
         "downloads",
         lambda: {
             # Read from the run's folder when clicked: a model is not held in the server's memory.
@@ -200,12 +202,12 @@ def _score_new_data(result) -> None:
     def scored():
         rows = read_csv(uploaded.getvalue())
         ignored = check_columns(rows, result.spec)
-        predictions = state.predict(rows)
+        predictions = run_view.predict(rows)
         return with_predictions(rows, predictions), ignored
 
     try:
         with st.spinner(f"Scoring {md(uploaded.name)}…"):
-            table, ignored = state.for_result(("scores", uploaded.file_id), scored)
+            table, ignored = run_view.for_result(("scores", uploaded.file_id), scored)
     except LayerlabError as error:
         st.error(md(f"Could not score {uploaded.name}: {error}"))
         return
@@ -230,8 +232,8 @@ def _score_new_data(result) -> None:
 def _what_if(result) -> None:
     st.subheader("What if?")
     st.caption("Change the values of one example and see what the model predicts.")
-    fields = state.for_result(
-        "what_if_fields", lambda: what_if_fields(state.training_rows(), result.spec)
+    fields = run_view.for_result(
+        "what_if_fields", lambda: what_if_fields(run_view.training_rows(), result.spec)
     )
     with st.form("what_if"):
         values = {}
@@ -239,7 +241,7 @@ def _what_if(result) -> None:
         for position, field in enumerate(fields):
             with columns[position % 3]:
                 key = f"what_if_{field.name}"
-                if field.kind == "numeric":
+                if field.kind == FeatureKind.NUMERIC:
                     values[field.name] = st.number_input(
                         md(field.name),
                         value=field.default,
@@ -249,10 +251,10 @@ def _what_if(result) -> None:
                 else:
                     values[field.name] = st.selectbox(md(field.name), field.options, key=key)
         submitted = st.form_submit_button("Predict", key="what_if_submit", type="primary")
-    cache = state.result_cache()
+    cache = run_view.result_cache()
     if submitted:
         with st.spinner("Predicting…"):
-            prediction = state.predict(what_if_row(values))
+            prediction = run_view.predict(what_if_row(values))
         cache["what_if"] = prediction
     prediction = cache.get("what_if")
     if prediction is not None:
@@ -295,7 +297,7 @@ def _model_card(result) -> None:
 
 def main() -> bool:
     ui.page_header("Results", "How the model does on test rows it never saw, and how to use it.")
-    result = state.result()
+    result = run_view.result()
     if result is None:
         st.info("Train a model on the Train page first, or open a finished run on the Runs page.")
         return False

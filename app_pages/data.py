@@ -4,10 +4,11 @@ import streamlit as st
 
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.spec import Feature
+from layerlab.schema.vocabulary import Task
 from layerlab.tabular.data import class_balance, profiles_frame
 from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
 from layerlab.tabular.task import TASKS, check_target, describe_task, infer_task
-from layerlab_app import samples, state, teaching, ui
+from layerlab_app import samples, spec_view, state, teaching, ui
 from layerlab_app.text import code_name, md, percent
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
@@ -129,7 +130,7 @@ def _task(data, target):
 
 def _imbalance(data, info) -> None:
     """Say when the rarest class is rare enough that accuracy flatters a model."""
-    if info.task == "regression":
+    if info.task == Task.REGRESSION:
         return
     balance = class_balance(data[info.column])
     if balance is None or not balance.imbalanced:
@@ -144,7 +145,7 @@ def _imbalance(data, info) -> None:
 
 
 def _features(info) -> bool:
-    profiles = state.profiles(info.column)
+    profiles = spec_view.profiles(info.column)
     spec = state.ensure_spec(info.column, info.task, profiles)
     by_name = {profile.name: profile for profile in profiles}
     usable = [p.name for p in profiles if p.model_kind and p.name != info.column]

@@ -11,8 +11,9 @@ from layerlab.schema.spec import (
     LOSS_NAMES,
     ModelSpec,
 )
+from layerlab.schema.vocabulary import Task
 from layerlab.tabular.memory import format_bytes
-from layerlab_app import layer_editor, search_panel, state, teaching, ui
+from layerlab_app import layer_editor, search_panel, spec_view, state, teaching, ui
 from layerlab_app.advice import advise, estimated_training_rows
 from layerlab_app.layers import output_choices, output_units
 from layerlab_app.network_figure import input_groups_from_spec, network_figure
@@ -65,7 +66,7 @@ def _output(spec: ModelSpec, classes: int) -> dict:
 
 def _class_weight(spec: ModelSpec) -> str:
     """The class weights in the loss; numbers have no classes, so regression has none."""
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         return "none"
     state.seed("class_weight", spec.class_weight)
     return st.selectbox(
@@ -221,7 +222,7 @@ def _recipe(spec: ModelSpec) -> dict:
             settings["weight_decay"] = _limited_number(
                 "Weight decay", limits.WEIGHT_DECAY, "weight_decay"
             )
-            if spec.task != "regression":
+            if spec.task != Task.REGRESSION:
                 settings["label_smoothing"] = _limited_number(
                     "Label smoothing", limits.LABEL_SMOOTHING, "label_smoothing"
                 )
@@ -233,7 +234,7 @@ def _recipe(spec: ModelSpec) -> dict:
 
 def _check(spec: ModelSpec, rows: int) -> bool:
     """Show every invalid setting, then one sentence per choice that usually hurts."""
-    problems = state.spec_problems(spec)
+    problems = spec_view.spec_problems(spec)
     if problems:
         st.error(
             md(problems[0])
@@ -250,7 +251,7 @@ def _check(spec: ModelSpec, rows: int) -> bool:
 
 def _memory(spec: ModelSpec) -> bool:
     """Show the memory a run needs; refuse, with a smaller network, one that would not fit."""
-    estimate, refusal = state.memory_verdict(spec)
+    estimate, refusal = spec_view.memory_verdict(spec)
     st.metric(
         "Memory to train (estimate)",
         format_bytes(estimate.total),
@@ -271,11 +272,11 @@ def _summary(spec: ModelSpec, valid: bool) -> bool:
         disabled=not valid,
         help="Builds the network on the training rows; the first time takes a few seconds.",
     )
-    summary = state.model_summary(spec)
+    summary = spec_view.model_summary(spec)
     if summary is None and clicked:
         with st.spinner("Building the network…"):
             try:
-                summary = state.build_model_summary(spec)
+                summary = spec_view.build_model_summary(spec)
             except LayerlabError as error:
                 st.error(md(error))
     if summary is None:
@@ -298,7 +299,7 @@ def _picture(spec: ModelSpec, classes: tuple[str, ...]) -> None:
             "prediction. After training, the Results page draws the same picture with the "
             "strength of each connection."
         )
-        groups = input_groups_from_spec(spec, state.profiles(spec.target))
+        groups = input_groups_from_spec(spec, spec_view.profiles(spec.target))
         figure = network_figure(spec, input_groups=groups, classes=classes)
         st.plotly_chart(figure, width="content", key="network_picture")
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from layerlab.schema.run_events import main_metric
-from layerlab_app import diagnosis_panel, live, state, ui
+from layerlab_app import diagnosis_panel, live, run_view, spec_view, state, ui
 from layerlab_app.figures import learning_curves
 from layerlab_app.journey import describe_run
 from layerlab_app.text import code_name, md
@@ -27,7 +27,7 @@ def _last_run() -> None:
     if message is not None:
         level, text = message
         getattr(st, level)(md(text))
-    trained = state.result()
+    trained = run_view.result()
     if trained is None:
         return
     metric = main_metric(trained.spec.task)
@@ -51,7 +51,7 @@ def _last_run() -> None:
         f" {rows['test']:,} test rows are kept for the Results page."
         f" Took {trained.seconds:.1f} s."
     )
-    if not state.result_is_current():
+    if not run_view.result_is_current():
         st.info(
             f"This is the last run, with the network {trained.spec.describe()}. The settings "
             "changed since: train again to use them."
@@ -64,7 +64,7 @@ def main() -> bool:
     if data is None or spec is None or state.target_info() is None:
         st.info("First load data and choose the target on the Data page.")
         return False
-    problems = state.spec_problems(spec)
+    problems = spec_view.spec_problems(spec)
     if problems:
         st.error(
             "The model settings need fixing on the Model page first:\n- "
@@ -113,7 +113,7 @@ def main() -> bool:
         _follow(main_metric(spec.task))
     else:
         _last_run()
-    return state.result() is not None
+    return run_view.result() is not None
 
 
 ready = main()

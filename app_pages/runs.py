@@ -30,7 +30,7 @@ def _selected(records) -> list:
 
 def _open(run_id: str) -> None:
     state.open_run(run_id)
-    st.switch_page("pages/results.py")
+    st.switch_page("app_pages/results.py")
 
 
 def _edit_copy(run_id: str) -> None:
@@ -39,7 +39,7 @@ def _edit_copy(run_id: str) -> None:
     except LayerlabError as error:
         st.error(md(error))
         return
-    st.switch_page("pages/model.py")
+    st.switch_page("app_pages/model.py")
 
 
 def _delete(run_ids: list[str]) -> None:
