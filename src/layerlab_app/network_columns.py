@@ -267,10 +267,8 @@ def _mark_modifiers(spec: ModelSpec, columns: list[Column]) -> None:
     for layer in spec.layers:
         if layer.kind == LayerKind.DENSE:
             column += 1
-        elif layer.kind == LayerKind.DROPOUT:
-            columns[column].modifiers.append(f"dropout {layer.rate:g}")
         else:
-            columns[column].modifiers.append("batch norm")
+            columns[column].modifiers.append(layer.brief())
 
 
 def _place(columns: list[Column]) -> None:

@@ -125,6 +125,10 @@ def test_every_layer_kind_round_trips_and_builds(kind, table):
     assert type(keras_layer).__name__ == definition.keras_name
     assert parse_layers(format_layers(layers)) == layers
     assert spec.describe().startswith(f"Dense 4 relu → {definition.name}")
+    # The kind's own count of its weights is what Keras holds, and its one-line name reads.
+    trainable, frozen, _ = layers[1].weights(4)
+    assert keras_layer.count_params() == trainable + frozen
+    assert layers[1].brief() and "{" not in layers[1].brief()
 
 
 def test_every_layer_kind_has_a_keras_layer_and_an_editor_row():

@@ -48,6 +48,7 @@ from layerlab.schema.spec import (
     ModelSpec,
     format_layers,
 )
+from layerlab.schema.vocabulary import Task
 from layerlab.tabular.leaks import (
     baseline_too_good_sentence,
     strongest_feature,
@@ -104,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--target", required=True, help="the column to predict")
     train.add_argument(
         "--task",
-        choices=("regression", "binary", "multiclass"),
+        choices=tuple(Task),
         help="override the task inferred from the target column",
     )
     train.add_argument("--spec", help="a spec.json to start from (e.g. from an earlier bundle)")

@@ -24,7 +24,7 @@ BOOTSTRAP_BLOCK_CELLS = 1_000_000
 CONFIDENCE = 0.95
 # Scores whose interval is given, by task, with the names a person reads.
 INTERVAL_METRICS = {
-    "regression": {"mae": "mean absolute error", "rmse": "RMSE", "r2": "R²"},
+    Task.REGRESSION: {"mae": "mean absolute error", "rmse": "RMSE", "r2": "R²"},
     "classification": {
         "accuracy": "accuracy",
         "balanced_accuracy": "balanced accuracy",

@@ -15,7 +15,6 @@ import pandas as pd
 from layerlab.report.records import RunRecord
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.spec import ModelSpec
-from layerlab.schema.vocabulary import LayerKind
 from layerlab.tabular.evaluation import HEADLINE
 
 STATUS_WORDS = {
@@ -51,15 +50,7 @@ COMPARED_FIELDS = {
 
 def network_line(spec: ModelSpec) -> str:
     """The hidden layers in one short line: ``64 relu → dropout 0.2 → 32 relu``."""
-    parts = []
-    for layer in spec.layers:
-        if layer.kind == LayerKind.DENSE:
-            parts.append(f"{layer.units} {layer.activation}")
-        elif layer.kind == LayerKind.DROPOUT:
-            parts.append(f"dropout {layer.rate:g}")
-        else:
-            parts.append("batch norm")
-    return " → ".join(parts) or "no hidden layer"
+    return " → ".join(layer.brief() for layer in spec.layers) or "no hidden layer"
 
 
 def test_metric(record: RunRecord) -> tuple[str, bool, str]:

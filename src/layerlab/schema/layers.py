@@ -11,6 +11,7 @@ fails where either is missing), plus the ``LayerSpec`` field a new setting needs
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
@@ -49,6 +50,10 @@ class LayerSetting:
     carried_to_new: bool = False
 
 
+def _passes_width_on(layer: LayerSpec, width: int) -> tuple[int, int, int]:
+    return 0, 0, width
+
+
 @dataclass(frozen=True)
 class LayerKindDefinition:
     """Everything about one kind of hidden layer that is not Keras code.
@@ -56,7 +61,10 @@ class LayerKindDefinition:
     ``name`` is the kind in messages, summaries and the editor's Add button; ``keras_name``
     the Keras class, the heading of the editor's row; ``description`` what the kind does, the
     Add button's help (and the row's caption where the kind has no setting); ``cli_names``
-    what the CLI's layer string accepts (the first is what ``format_layers`` writes).
+    what the CLI's layer string accepts (the first is what ``format_layers`` writes);
+    ``brief`` the layer in a network's one-line name (``str.format`` of its settings);
+    ``weights`` what the layer holds given the width it receives: (trainable, non-trainable,
+    the width it passes on), for the parameter count and the memory estimate.
     """
 
     kind: LayerKind
@@ -65,6 +73,8 @@ class LayerKindDefinition:
     description: str
     settings: tuple[LayerSetting, ...] = ()
     cli_names: tuple[str, ...] = ()
+    brief: str = ""
+    weights: Callable[[LayerSpec, int], tuple[int, int, int]] = _passes_width_on
 
     @property
     def setting_names(self) -> tuple[str, ...]:
@@ -78,6 +88,14 @@ class LayerKindDefinition:
                 part = f":{setting.name.upper()}"
                 text += part if setting.default is None else f"[{part}]"
         return text
+
+
+def _dense_weights(layer: LayerSpec, width: int) -> tuple[int, int, int]:
+    return width * layer.units + layer.units, 0, layer.units  # kernel and bias
+
+
+def _batch_norm_weights(layer: LayerSpec, width: int) -> tuple[int, int, int]:
+    return 2 * width, 2 * width, width  # gamma and beta; the moving mean and variance
 
 
 DENSE = LayerKindDefinition(
@@ -106,6 +124,8 @@ DENSE = LayerKindDefinition(
         ),
     ),
     cli_names=("dense",),
+    brief="{units} {activation}",
+    weights=_dense_weights,
 )
 _DROPOUT_SENTENCE = (
     "Dropout switches off this fraction of the previous layer's outputs at random during "
@@ -127,6 +147,7 @@ DROPOUT = LayerKindDefinition(
         ),
     ),
     cli_names=("dropout",),
+    brief="dropout {rate:g}",
 )
 BATCH_NORM = LayerKindDefinition(
     kind=LayerKind.BATCH_NORM,
@@ -137,6 +158,8 @@ BATCH_NORM = LayerKindDefinition(
         "lets deeper networks train faster."
     ),
     cli_names=("batchnorm", "batch_norm"),
+    brief="batch norm",
+    weights=_batch_norm_weights,
 )
 
 # Every kind, in the order the editor offers them.
@@ -220,6 +243,19 @@ class LayerSpec:
         if unknown:
             raise SpecError([f"Unknown layer setting(s) {unknown}; allowed are {sorted(allowed)}."])
         return cls.of(config.get("kind", ""), **{k: v for k, v in config.items() if k != "kind"})
+
+    def brief(self) -> str:
+        """The layer in a network's one-line name: ``64 relu``, ``dropout 0.2``."""
+        definition = self.definition
+        if definition is None:
+            return str(self.kind)
+        return definition.brief.format(
+            **{s.name: getattr(self, s.name) for s in definition.settings}
+        )
+
+    def weights(self, width: int) -> tuple[int, int, int]:
+        """(trainable, non-trainable, width passed on) for an input ``width`` wide."""
+        return self.definition.weights(self, width)
 
     def describe(self) -> str:
         """A short label such as ``Dense 64 relu`` for summaries and the sidebar."""

@@ -22,23 +22,23 @@ from layerlab.tabular.data import ClassBalance
 
 # For each task: the headline metric, whether higher is better, and its plain name.
 HEADLINE = {
-    "regression": ("mae", False, "mean absolute error"),
-    "binary": ("accuracy", True, "accuracy"),
-    "multiclass": ("accuracy", True, "accuracy"),
+    Task.REGRESSION: ("mae", False, "mean absolute error"),
+    Task.BINARY: ("accuracy", True, "accuracy"),
+    Task.MULTICLASS: ("accuracy", True, "accuracy"),
 }
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
 BASELINE_NAMES = {
-    "regression": {
+    Task.REGRESSION: {
         "naive": "always predicting the training mean",
         "linear": "linear regression",
         "boosting": "gradient boosting",
     },
-    "binary": {
+    Task.BINARY: {
         "naive": "always guessing the most common class",
         "linear": "logistic regression",
         "boosting": "gradient boosting",
     },
-    "multiclass": {
+    Task.MULTICLASS: {
         "naive": "always guessing the most common class",
         "linear": "logistic regression",
         "boosting": "gradient boosting",

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.numbers import readable_number
+from layerlab.schema.vocabulary import Task
 from layerlab.tabular.writing import csv_bytes
 
-SCORE_NAMES = {"regression": "MAE", "binary": "log loss", "multiclass": "log loss"}
+SCORE_NAMES = {Task.REGRESSION: "MAE", Task.BINARY: "log loss", Task.MULTICLASS: "log loss"}
 # ``rows``: the test rows the importance was judged on (missing in runs kept before it was).
 COLUMNS = ["column", "importance", "spread", "score", "rows"]
 # The sentence names this many columns; the rest are summed up in a few words.

@@ -241,12 +241,8 @@ def _parameters(layers: list[LayerSpec], n_features: int, n_outputs: int) -> tup
     """(trainable, non-trainable) weights of the hidden layers and the output layer."""
     width, trainable, frozen = n_features, 0, 0
     for layer in layers:
-        if layer.kind == LayerKind.DENSE:
-            trainable += width * layer.units + layer.units
-            width = layer.units
-        elif layer.kind == LayerKind.BATCH_NORM:
-            trainable += 2 * width  # gamma and beta
-            frozen += 2 * width  # the moving mean and variance
+        held, fixed, width = layer.weights(width)
+        trainable, frozen = trainable + held, frozen + fixed
     trainable += width * n_outputs + n_outputs
     return trainable, frozen
 
@@ -279,7 +275,7 @@ def _estimate(spec: ModelSpec, table: _Table) -> MemoryEstimate:
 
     widths = [table.n_features]
     for layer in spec.layers:
-        widths.append(layer.units if layer.kind == LayerKind.DENSE else widths[-1])
+        widths.append(layer.weights(widths[-1])[2])
     widths.append(table.n_outputs)
     # The gathered batch (and its gradient), then every layer's output and its gradient.
     activations = ACTIVATION_COPIES * sum(widths[1:]) * spec.ensemble

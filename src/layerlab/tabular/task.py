@@ -21,9 +21,9 @@ MAX_CLASSES = 50
 MIN_ROWS = 10
 
 _TASK_WORDS = {
-    "regression": "Predicting a number (regression)",
-    "binary": "Predicting one of two classes (binary classification)",
-    "multiclass": "Predicting one of several classes (multiclass classification)",
+    Task.REGRESSION: "Predicting a number (regression)",
+    Task.BINARY: "Predicting one of two classes (binary classification)",
+    Task.MULTICLASS: "Predicting one of several classes (multiclass classification)",
 }
 # Whole numbers with this many values or fewer read as classes (ratings, grades, counts of
 # rooms); with more they read as a quantity.
@@ -58,14 +58,14 @@ def infer_task(target: pd.Series) -> str:
         )
     distinct = len(pd.unique(as_category_text(present)))
     if distinct <= 2:
-        return "binary"
+        return Task.BINARY
     numbers = _numbers(present)
     if numbers is None:
-        return "multiclass"
+        return Task.MULTICLASS
     known = numbers[~np.isnan(numbers)]
     if distinct <= _MAX_INTEGER_CLASSES and np.all(np.mod(known, 1) == 0):
-        return "multiclass"
-    return "regression"
+        return Task.MULTICLASS
+    return Task.REGRESSION
 
 
 def check_target(df: pd.DataFrame, target_column: str, task: str | None = None) -> TargetInfo:
