@@ -16,7 +16,7 @@ from layerlab.runs.workers import Job
 from layerlab.schema.run_events import EpochEnd, EpochProgress
 from layerlab_app import diagnosis_panel
 from layerlab_app.figures import learning_curves
-from layerlab_app.progress import done_fraction, progress_text
+from layerlab_app.progress import done_fraction, progress_text, seconds_per_epoch
 
 # Each epoch is on the chart within about this long after the worker sends it.
 FOLLOW_SECONDS = 0.5
@@ -33,30 +33,43 @@ class LiveState:
     naive_val_loss: float | None = None
 
 
-def live_state(job: Job, early_stopping: bool) -> LiveState:
-    """Fold the job's events into the history and the progress bar's position and words."""
+def live_state(job: Job, patience: int = 0) -> LiveState:
+    """Fold the job's events into the history and the progress bar's position and words.
+
+    ``patience`` is the run's early stopping patience (0: none), for the time left.
+    """
     history: list[dict[str, float]] = []
     best_epoch = naive_val_loss = None
-    fraction, text = 0.0, _waiting_text(job)
-    since: tuple[float, float] | None = None  # the first report: the pace is measured from it
+    marks: list[tuple[float, float]] = []  # (epochs trained, seconds): the pace's measure
+    latest: EpochEnd | EpochProgress | None = None
+    within = 1.0
     for event in list(job.events):
         if isinstance(event, EpochEnd):
             history.append({"epoch": event.epoch, **event.metrics})
             best_epoch, naive_val_loss = event.best_epoch, event.naive_val_loss
-            at = done_fraction(event.epoch, event.epochs)
+            within_epoch = 1.0
         elif isinstance(event, EpochProgress):
-            at = done_fraction(event.epoch, event.epochs, event.fraction)
+            within_epoch = event.fraction
         else:
             continue
         # An epoch's end can come just after the next epoch's first progress (its
         # validation runs alongside); the bar never moves backwards.
-        if since is None:
-            since = (at, event.elapsed_seconds)
-        if at >= fraction:
-            fraction = at
-            text = progress_text(
-                event.epoch, event.epochs, event.elapsed_seconds, fraction, early_stopping, since
-            )
+        done = event.epoch - 1 + within_epoch
+        if not marks or done >= marks[-1][0]:
+            marks.append((done, event.elapsed_seconds))
+            latest, within = event, within_epoch
+    if latest is None:
+        return LiveState(history, best_epoch, 0.0, _waiting_text(job), naive_val_loss)
+    text = progress_text(
+        latest.epoch,
+        latest.epochs,
+        latest.elapsed_seconds,
+        within,
+        seconds_per_epoch(marks),
+        patience,
+        best_epoch,
+    )
+    fraction = done_fraction(latest.epoch, latest.epochs, within)
     return LiveState(history, best_epoch, fraction, text, naive_val_loss)
 
 
@@ -91,7 +104,7 @@ def render(job: Job, metric: str, record: RunRecord) -> None:
     and builds the network, so the first epoch is drawn as soon as it arrives.
     """
     spec = record.spec
-    now = live_state(job, spec.early_stopping)
+    now = live_state(job, spec.patience)
     st.progress(now.fraction, text=now.text)
     figure = learning_curves(now.history, metric, now.best_epoch)
     if not now.history:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from streamlit.testing.v1 import AppTest
+
 from layerlab.model.train import EpochEnd, EpochProgress
 from layerlab.runs.workers import Job
 from layerlab_app.live import live_state
@@ -13,9 +15,9 @@ def epoch_end(epoch: int, best: int, elapsed: float) -> EpochEnd:
 
 def test_a_queued_run_says_it_waits_and_a_started_one_that_it_prepares():
     job = Job("train", ())
-    assert live_state(job, early_stopping=False).text == "Waiting for a free training slot…"
+    assert live_state(job).text == "Waiting for a free training slot…"
     job.status = "running"
-    now = live_state(job, early_stopping=False)
+    now = live_state(job)
     assert now.text == "Preparing the data and building the network…"
     assert (now.history, now.fraction) == ([], 0.0)
 
@@ -28,17 +30,70 @@ def test_events_become_the_history_the_best_epoch_and_the_bar():
         EpochProgress(2, 10, 0.5, 3.0),
         epoch_end(2, 2, 4.0),
     ]
-    now = live_state(job, early_stopping=True)
+    now = live_state(job, patience=3)
     assert [row["epoch"] for row in now.history] == [1, 2]
     assert now.best_epoch == 2
     assert now.fraction == 0.2
-    assert now.text.startswith("Epoch 2 of 10 · at most about")
+    # Epoch 2 measured the steady pace: the earliest end is epoch 5 (best 2, patience 3).
+    assert now.text == (
+        "Epoch 2 of 10 · 4 s so far · 2 s an epoch · 6 s to 16 s left, depending on early stopping"
+    )
 
 
 def test_an_epoch_end_after_the_next_epochs_progress_does_not_move_the_bar_back():
     job = Job("train", (), status="running")
     job.events += [EpochProgress(2, 10, 0.5, 3.0), epoch_end(1, 1, 3.1)]
-    now = live_state(job, early_stopping=False)
+    now = live_state(job)
     assert now.fraction == 0.15
     assert now.text.startswith("Epoch 2 of 10")
     assert len(now.history) == 1
+
+
+def test_the_time_left_waits_for_a_steady_epoch_and_ignores_the_first():
+    # Epoch 1 pays 40 s of compiling, then 2 s an epoch; epoch 2's end comes with
+    # epoch 3's first progress, as the trainer sends it (validation runs alongside).
+    job = Job("train", (), status="running")
+    job.events += [EpochProgress(1, 10, 0.5, 30.0), epoch_end(1, 1, 40.0)]
+    assert live_state(job, patience=3).text == (
+        "Epoch 1 of 10 · 40 s so far · estimating the time left…"
+    )
+    job.events += [EpochProgress(2, 10, 0.5, 41.0), EpochProgress(2, 10, 1.0, 42.0)]
+    job.events += [EpochProgress(3, 10, 0.5, 43.0), epoch_end(2, 2, 43.1)]
+    now = live_state(job, patience=3)
+    assert now.fraction == 0.25
+    assert now.text == (
+        "Epoch 3 of 10 · 43 s so far · 2 s an epoch · 5 s to 15 s left, depending on early stopping"
+    )
+    assert live_state(job).text == "Epoch 3 of 10 · 43 s so far · 2 s an epoch · about 15 s left"
+
+
+def _live_view_of_a_run_in_epoch_3():
+    """A run of 10 epochs whose epoch 1 compiled for 40 s, then trains 2 s an epoch."""
+    from layerlab.report.records import RunRecord
+    from layerlab.runs.workers import Job
+    from layerlab.schema.run_events import EpochEnd, EpochProgress
+    from layerlab.schema.spec import Feature, ModelSpec
+    from layerlab_app import live
+
+    spec = ModelSpec(
+        target="y", task="regression", features=[Feature("x", "numeric")], epochs=10, patience=3
+    )
+    metrics = {"loss": 1.0, "mae": 0.8, "val_loss": 1.1, "val_mae": 0.9}
+    job = Job("train", (), status="running")
+    job.events += [
+        EpochEnd(1, 10, metrics, 40.0, 1),
+        EpochProgress(2, 10, 1.0, 42.0),
+        EpochProgress(3, 10, 0.5, 43.0),
+        EpochEnd(2, 10, metrics, 43.1, 2),
+    ]
+    live.render(job, "mae", RunRecord("run-1", "Run 1", 0.0, spec))
+
+
+def test_the_live_view_shows_the_time_left_as_a_range_under_early_stopping():
+    at = AppTest.from_function(_live_view_of_a_run_in_epoch_3).run()
+    assert not at.exception
+    [bar] = at.get("progress")
+    assert bar.proto.text == (
+        "Epoch 3 of 10 · 43 s so far · 2 s an epoch · 5 s to 15 s left, depending on early stopping"
+    )
+    assert bar.proto.value == 25

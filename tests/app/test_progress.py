@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layerlab_app.progress import done_fraction, format_duration, progress_text
+from layerlab_app.progress import done_fraction, format_duration, format_pace, progress_text
 
 
 def test_durations_are_rounded_like_a_person_would():
@@ -20,19 +20,23 @@ def test_done_fraction_counts_the_current_epoch_in_part():
     assert done_fraction(1, 0) == 0.0
 
 
-def test_progress_text_estimates_time_left():
-    assert progress_text(5, 10, 10.0, 0.5, early_stopping=False) == (
-        "Epoch 5 of 10 · about 10 s left"
-    )
-    assert "at most about 30 s left" in progress_text(1, 4, 10.0, 0.25, early_stopping=True)
-    assert progress_text(10, 10, 10.0, 1.0, early_stopping=False) == "Epoch 10 of 10"
-    assert progress_text(1_500, 10_000, 1.0, 1.0, early_stopping=False) == "Epoch 1,500 of 10,000"
+def test_paces_are_said_in_seconds_an_epoch_or_epochs_a_second():
+    assert format_pace(12.4) == "12 s an epoch"
+    assert format_pace(150) == "2 min an epoch"
+    assert format_pace(1.25) == "1.2 s an epoch"
+    assert format_pace(0.4) == "2.5 epochs a second"
+    assert format_pace(0.0007) == "1,400 epochs a second"
 
 
-def test_the_time_left_is_paced_from_the_first_report_not_from_the_start():
-    # 30 s went on preparing and compiling before epoch 1 of 1,000 ended; then 1 s an epoch.
-    first = (0.001, 30.0)
-    assert progress_text(1, 1_000, 30.0, 0.001, False, since=first) == "Epoch 1 of 1,000"
-    assert progress_text(3, 1_000, 32.0, 0.003, False, since=first) == (
-        "Epoch 3 of 1,000 · about 17 min left"
+def test_progress_text_says_the_time_left_once_the_pace_is_known():
+    assert progress_text(5, 10, 10.0, 0.5, None) == (
+        "Epoch 5 of 10 (50% of it done) · 10 s so far · estimating the time left…"
     )
+    assert progress_text(5, 10, 10.0, 1.0, 2.0) == (
+        "Epoch 5 of 10 · 10 s so far · 2 s an epoch · about 10 s left"
+    )
+    assert progress_text(10, 10, 10.0, 1.0, 1.0) == "Epoch 10 of 10 · 10 s so far"
+    assert progress_text(1_500, 10_000, 3_600.0, 1.0, None).startswith(
+        "Epoch 1,500 of 10,000 · 1 h so far"
+    )
+    assert format_duration(3_600 * 1_200) == "1,200 h"
