@@ -2,7 +2,7 @@
 
 The search belongs to the server (``layerlab.runs.search_board``), as runs do: it goes on
 through page switches and reloads, and only Stop ends it. This panel sets it up,
-follows it (the best score so far, Optuna's own figures, the ladder), and retrains
+follows it (the best score so far, its trials drawn in the app's words, the ladder), and retrains
 the winner on all the rows in one click.
 """
 
@@ -18,11 +18,19 @@ from layerlab.runs import job_limits
 from layerlab.runs.search_board import SearchEntry, shared_board
 from layerlab.runs.search_settings import SAMPLERS, SearchSettings, full_training_spec
 from layerlab.runs.search_space import Range, SearchSpace, default_space
-from layerlab.runs.study import best_row, figures, trial_rows
+from layerlab.runs.study import (
+    TrialRow,
+    best_row,
+    importance_note,
+    scored,
+    setting_importances,
+    trial_rows,
+)
 from layerlab.schema import limits
 from layerlab.schema.errors import LayerlabError, SpecError
 from layerlab.schema.spec import ModelSpec
 from layerlab_app import state
+from layerlab_app.search_figures import history_figure, importance_figure, settings_figure
 from layerlab_app.text import md
 
 if TYPE_CHECKING:
@@ -251,7 +259,7 @@ def _progress(entry: SearchEntry) -> None:
             line += f"; best validation loss so far {loss_text(min(scored))}"
         st.markdown(line + ".")
         if study is not None:
-            _figures(entry, study)
+            _figures(entry, study, rows)
     else:
         steps = entry.ladder
         line = f"**{md(entry.label)}** ({STATUS_WORDS.get(entry.status, entry.status)}): "
@@ -286,20 +294,50 @@ def _progress(entry: SearchEntry) -> None:
         _train_best(entry, best)
 
 
-def _figures(entry: SearchEntry, study: optuna.Study) -> None:
+FIGURE_TABS = {
+    "history": "Validation loss, trial by trial",
+    "settings": "Settings of every trial",
+    "importance": "Which settings mattered",
+}
 
-    drawn = figures(study)
-    if not drawn:
+
+def _importances(entry: SearchEntry, study: optuna.Study, finished: int) -> dict[str, float]:
+    """``setting_importances``, worked out once for each number of finished trials."""
+    key = f"search_importances_{entry.id}"
+    kept = st.session_state.get(key)
+    if kept is None or kept[0] != finished:
+        kept = (finished, setting_importances(study))
+        st.session_state[key] = kept
+    return kept[1]
+
+
+def _figures(entry: SearchEntry, study: optuna.Study, rows: list[TrialRow]) -> None:
+    """The trials so far in the app's words; which settings mattered once enough finished."""
+    finished = scored(rows)
+    if not finished:
         return
-    names = {
-        "history": "Best score so far",
-        "parallel_coordinate": "Settings of every trial",
-        "importance": "Which settings mattered",
-    }
-    shown = [name for name in names if name in drawn]
-    for tab, name in zip(st.tabs([names[name] for name in shown]), shown, strict=True):
+    settings = settings_figure(rows)
+    note = importance_note(rows)
+    # The settings and which mattered need a setting that took two values.
+    shown = ["history"] if settings is None else list(FIGURE_TABS)
+    for tab, name in zip(st.tabs([FIGURE_TABS[name] for name in shown]), shown, strict=True):
         with tab:
-            st.plotly_chart(drawn[name], key=f"search_{name}_{entry.id}")
+            if name == "history":
+                st.plotly_chart(history_figure(rows), key=f"search_history_{entry.id}")
+            elif name == "settings":
+                st.plotly_chart(settings, key=f"search_settings_{entry.id}")
+            elif note is not None:
+                st.info(md(note))
+            else:
+                importances = _importances(entry, study, len(finished))
+                if not importances:
+                    continue
+                st.plotly_chart(importance_figure(importances), key=f"search_importance_{entry.id}")
+                st.caption(
+                    f"From {len(finished):,} finished trials. A setting's share is how much of "
+                    "the spread in validation loss it explains: it says which settings to "
+                    "search with care, not which value is best."
+                )
 
 
 def ladder_figure(steps: list[dict]) -> go.Figure:

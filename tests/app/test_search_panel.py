@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -65,16 +66,36 @@ def test_a_ticked_setting_with_nothing_to_try_is_refused_plainly(model_page):
 
 def test_a_search_runs_its_trials_as_runs_and_trains_the_best_on_all_rows(model_page):
     at = small_search(model_page)
+    at.checkbox(key="search_vary_rate").check().run()  # two trials that surely differ
     at.button(key="search_start").click().run()
     assert not at.exception
     at = wait_for_search(at)
     store = workspace_of(at)
     trials = [record for record in store.runs() if record.name.startswith("Search 1 · trial")]
     assert len(trials) == 2
+    # Trials are numbered from 1 where a person reads them (Optuna's storage keeps 0 and 1).
+    assert sorted(record.name.split(":")[0] for record in trials) == [
+        "Search 1 · trial 1",
+        "Search 1 · trial 2",
+    ]
     assert {record.spec.epochs for record in trials} == {3}
     assert "2 of 2 trials done" in texts(at.markdown)
     assert "best validation loss so far" in texts(at.markdown)
     assert at.tabs, "the search's figures are shown"
+    assert at.tabs[0].label == "Validation loss, trial by trial"
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    (history,) = [chart["layout"] for chart in charts if "best so far" in json.dumps(chart)]
+    assert history["xaxis"]["title"]["text"] == "Trial" and history["xaxis"]["tick0"] == 1
+    assert history["xaxis"]["dtick"] == 1 and history["xaxis"]["tickformat"] == "d"
+    assert history["yaxis"]["title"]["text"].startswith("Validation loss")
+    assert [tab.label for tab in at.tabs[1:]] == [
+        "Settings of every trial",
+        "Which settings mattered",
+    ]
+    (settings,) = [chart for chart in charts if chart["data"][0]["type"] == "parcoords"]
+    assert "Learning rate" in [axis["label"] for axis in settings["data"][0]["dimensions"]]
+    # Two trials are too few to rank the settings: a sentence says how many more it needs.
+    assert "2 trials have finished; which settings mattered needs 8 more" in texts(at.info)
     at.button(key="search_train_best").click().run()
     assert not at.exception
     followed = session_of(at).store.run(session_of(at).following)

@@ -16,12 +16,24 @@ import pytest
 
 from layerlab.cli.main import main
 from layerlab.model.export import BUNDLE_FILES
+from layerlab.report.run_table import COMPARED_FIELDS
 from layerlab.runs.background import RunManager
 from layerlab.runs.search import Search
 from layerlab.runs.search_settings import MIN_SEARCH_ROWS, SearchSettings, search_rows, trial_spec
 from layerlab.runs.search_space import Range, SearchSpace, default_space
 from layerlab.runs.store import WorkspaceStore
-from layerlab.runs.study import figures, open_storage, trials_frame
+from layerlab.runs.study import (
+    IMPORTANCE_MIN_TRIALS,
+    IMPORTANCE_TRIALS_PER_SETTING,
+    importance_needs,
+    importance_note,
+    open_storage,
+    scored,
+    setting_importances,
+    setting_label,
+    trials_frame,
+    varied_settings,
+)
 from layerlab.runs.trials import PoolTrials, TrialOutcome, WorkspaceTrials
 from layerlab.runs.workers import WorkerPool
 from layerlab.schema.errors import LayerlabError, SpecError, WorkspaceFull
@@ -125,7 +137,7 @@ def test_the_budget_of_trials_is_run_once_each_and_the_best_has_the_lowest_loss(
     rows = search.run(heard.append)
     assert [row.number for row in rows] == [0, 1, 2, 3, 4]
     assert sorted(row.number for row in heard) == [0, 1, 2, 3, 4]
-    assert [name for name, _ in runner.started] == [f"trial {n}" for n in range(5)]
+    assert [name for name, _ in runner.started] == [f"trial {n}" for n in range(1, 6)]
     assert {row.status for row in rows} == {"finished"}
     best = search.best()
     assert best.validation_loss == min(row.validation_loss for row in rows)
@@ -135,7 +147,7 @@ def test_the_budget_of_trials_is_run_once_each_and_the_best_has_the_lowest_loss(
 
 
 def test_stop_mid_search_keeps_the_finished_trials_and_the_running_ones_as_stopped():
-    runner = FakeRunner(slots=2, seconds=0.2, durations={"trial 1": 30.0})
+    runner = FakeRunner(slots=2, seconds=0.2, durations={"trial 2": 30.0})
     search = fake_search(runner, trials=8)
     search.run(lambda row: search.stop())  # Stop as the first trial finishes
     rows = search.rows_so_far()
@@ -156,7 +168,7 @@ def test_a_budget_of_minutes_stops_the_search_in_time():
 
 
 def test_a_failed_trial_is_kept_with_its_reason_and_the_search_goes_on():
-    search = fake_search(FakeRunner(fail={"trial 1"}), trials=3)
+    search = fake_search(FakeRunner(fail={"trial 2"}), trials=3)
     rows = search.run()
     assert [row.status for row in rows] == ["finished", "failed", "finished"]
     assert rows[1].message == "It went wrong."
@@ -166,7 +178,7 @@ def test_a_failed_trial_is_kept_with_its_reason_and_the_search_goes_on():
 def test_a_trial_that_cannot_start_ends_the_search_with_the_reason():
     class FullRunner(FakeRunner):
         def start_trial(self, spec, name, rows):
-            if name == "trial 2":
+            if name == "trial 3":
                 raise WorkspaceFull("The workspace is full. Delete some runs.")
             return super().start_trial(spec, name, rows)
 
@@ -192,7 +204,7 @@ def test_two_searches_on_one_study_split_its_trials_run_each_once_and_agree_on_t
         thread.join(30)
     names = [[name for name, _ in runner.started] for runner in runners]
     assert all(names), "both processes took trials"
-    assert sorted(names[0] + names[1]) == sorted(f"trial {n}" for n in range(10))
+    assert sorted(names[0] + names[1]) == sorted(f"trial {n}" for n in range(1, 11))
     assert searches[0].best() == searches[1].best()
     # The settings of trial k are the same as a search alone would draw.
     alone = fake_search(FakeRunner(slots=1), trials=10)
@@ -210,7 +222,7 @@ def test_searches_racing_for_the_last_trials_never_make_one_past_the_budget():
     for thread in threads:
         thread.join(30)
     names = [name for runner in runners for name, _ in runner.started]
-    assert sorted(names) == sorted(f"trial {n}" for n in range(12))
+    assert sorted(names) == sorted(f"trial {n}" for n in range(1, 13))
     assert [trial.number for trial in searches[0].study.trials] == list(range(12))
     assert {trial.state.name for trial in searches[0].study.trials} == {"COMPLETE"}
 
@@ -224,7 +236,7 @@ def test_a_stopped_search_started_again_runs_the_rest_of_its_budget():
     rows = again.run()
     assert [row.number for row in rows] == [0, 1, 2, 3, 4]
     assert {row.status for row in rows} == {"finished"}
-    assert [name for name, _ in runner.started] == ["trial 0", "trial 1"]
+    assert [name for name, _ in runner.started] == ["trial 1", "trial 2"]
 
 
 def test_joining_a_study_that_searches_something_else_says_what_differs():
@@ -275,7 +287,7 @@ def test_each_trial_trains_on_a_seeded_sample_of_the_rows_but_never_too_few():
     assert len(search_rows(small, small_spec, 0.1, seed=0)) == len(small)
 
 
-def test_the_trials_table_and_optunas_figures():
+def test_the_trials_table_numbers_trials_from_1():
     search = fake_search(trials=4)
     rows = search.run()
     table_ = trials_frame(rows)
@@ -287,9 +299,61 @@ def test_the_trials_table_and_optunas_figures():
         "best_epoch",
         "seconds",
     ]
+    assert list(table_["trial"]) == [1, 2, 3, 4]  # Optuna's own numbers stay 0 to 3
+    assert [row.number for row in rows] == [0, 1, 2, 3]
+    assert [row.name for row in rows] == ["trial 1", "trial 2", "trial 3", "trial 4"]
     assert table_["layers"].str.startswith("dense:").all()
-    assert set(figures(search.study)) == {"history", "parallel_coordinate", "importance"}
-    assert figures(fake_search(trials=2).study) == {}  # nothing finished yet: nothing to draw
+
+
+def test_settings_are_named_as_on_the_model_page():
+    assert setting_label("units_1") == "Units in layer 1"
+    assert setting_label("units_12") == "Units in layer 12"
+    assert setting_label("learning_rate") == COMPARED_FIELDS["learning_rate"] == "Learning rate"
+    assert setting_label("batch_size") == "Batch size"
+    assert setting_label("dropout_rate") == "Dropout rate"
+    assert setting_label("optimizer") == "Optimizer"
+    assert setting_label("activation") == "Activation"
+    assert setting_label("hidden_layers") == "Hidden layers"
+    assert setting_label("something_new") == "something_new"
+
+
+def test_which_settings_mattered_waits_for_enough_finished_trials():
+    few = fake_search(trials=4)
+    rows = few.run()
+    varied = varied_settings(rows)
+    in_page_order = [
+        name for name in ("hidden_layers", "units_1", "learning_rate") if name in varied
+    ]
+    assert len(in_page_order) > 1 and in_page_order == [n for n in varied if n in in_page_order]
+    needed = importance_needs(rows)
+    assert needed == max(IMPORTANCE_MIN_TRIALS, IMPORTANCE_TRIALS_PER_SETTING * len(varied))
+    assert setting_importances(few.study) == {}
+    note = importance_note(rows)
+    assert note.startswith(
+        f"4 trials have finished; which settings mattered needs {needed - 4} more"
+    )
+    assert f"({needed} in all: 2 for each of the {len(varied)} settings varied)" in note
+    # One setting varied: ten trials at least.
+    frame, spec = tiny_table()
+    one = Search(
+        FakeRunner(),
+        frame,
+        SearchSpace(learning_rate=Range(0.001, 0.1)),
+        spec,
+        SearchSettings(trials=3, seed=0),
+    )
+    rows = one.run()
+    assert importance_needs(rows) == IMPORTANCE_MIN_TRIALS
+    assert "needs 7 more (10 in all), as fewer" in importance_note(rows)
+    assert importance_note([]) is None  # nothing varied yet: nothing to wait for
+    # Enough trials: the shares, under the search's names, and no note.
+    many = fake_search(trials=needed + 4)
+    rows = many.run()
+    needed = importance_needs(rows)
+    assert len(scored(rows)) >= needed and importance_note(rows) is None
+    shares = setting_importances(many.study)
+    assert "learning_rate" in shares and sum(shares.values()) == pytest.approx(1.0)
+    assert max(shares, key=shares.get) == "learning_rate"  # the fake trials score by it
 
 
 def test_tpe_is_an_option_and_a_joiner_does_not_repeat_the_creators_draws():
@@ -322,7 +386,7 @@ def test_a_search_of_a_few_trials_on_a_real_table_beats_the_default_network(pool
     default_loss = default.outcome().validation_loss
     assert {row.status for row in rows} == {"finished"}
     assert search.best().validation_loss < default_loss
-    assert (tmp_path / "trial-0" / "bundle.zip").is_file()  # every trial keeps its files
+    assert (tmp_path / "trial-1" / "bundle.zip").is_file()  # every trial keeps its files
 
 
 def test_stopping_a_real_search_keeps_each_running_trials_best_loss_so_far(pool, tmp_path):
@@ -380,7 +444,7 @@ def test_each_trial_of_a_search_in_a_workspace_is_a_run_there(pool, tmp_path):
     assert sorted(runs) == sorted(row.run_id for row in rows)
     for row in rows:
         record = runs[row.run_id]
-        assert record.name.startswith(f"Search 1 · trial {row.number}: ")
+        assert record.name.startswith(f"Search 1 · trial {row.number + 1}: ")
         assert record.spec == row.spec and record.table_id == saved.id
     deadline = time.monotonic() + 30  # the manager keeps each outcome as the job ends
     while any(record.active for record in store.runs()):
@@ -421,11 +485,14 @@ def test_search_command_writes_the_trials_the_best_bundle_and_the_study(tmp_path
     err = capsys.readouterr().err
     assert code == 0, err
     trials = pd.read_csv(out / "trials.csv")
-    assert list(trials["trial"]) == [0, 1] and set(trials["status"]) == {"finished"}
+    assert list(trials["trial"]) == [
+        1,
+        2,
+    ]  # numbered from 1 and set(trials["status"]) == {"finished"}
     assert sorted(path.name for path in (out / "best").iterdir()) == sorted(BUNDLE_FILES)
     best = ModelSpec.from_json((out / "best" / "spec.json").read_text())
     assert best.epochs == 200  # trained again with the full epochs, on all the rows
-    assert (out / "study.db").is_file() and (out / "trials" / "trial-1").is_dir()
+    assert (out / "study.db").is_file() and (out / "trials" / "trial-2").is_dir()
     assert "Best: trial" in err and "Bundle written to" in err
     study = optuna.load_study(study_name="layerlab-search", storage=f"sqlite:///{out / 'study.db'}")
     assert len(study.trials) == 2

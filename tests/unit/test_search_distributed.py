@@ -93,7 +93,7 @@ def test_two_processes_on_one_postgresql_study_split_its_trials_and_agree_on_the
 
     # Split between them, none run twice: each trial's files are on one machine only.
     ran_on = {
-        number: [out.name for out in outs if (out / "trials" / f"trial-{number}").is_dir()]
+        number: [out.name for out in outs if (out / "trials" / f"trial-{number + 1}").is_dir()]
         for number in range(TRIALS)
     }
     assert all(len(machines) == 1 for machines in ran_on.values()), ran_on
@@ -106,6 +106,6 @@ def test_two_processes_on_one_postgresql_study_split_its_trials_and_agree_on_the
     bests = [re.search(r"^Best: trial \d+, .*$", error, re.MULTILINE) for error in errors]
     assert all(bests), errors
     assert bests[0].group() == bests[1].group()
-    assert f"Best: trial {study.best_trial.number}," in bests[0].group()
+    assert f"Best: trial {study.best_trial.number + 1}," in bests[0].group()
     specs = [(out / "best" / "spec.json").read_text() for out in outs]
     assert specs[0] == specs[1]

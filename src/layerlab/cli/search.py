@@ -298,7 +298,7 @@ def _search(args, runner: TrialRunner, frame, base_spec, settings, space, out: P
             + (f" The trials said: {' / '.join(reasons)}" if reasons else "")
         )
     print(
-        f"Best: trial {best.number}, validation loss {best.validation_loss:.4g}: "
+        f"Best: trial {best.shown_number}, validation loss {best.validation_loss:.4g}: "
         f"{best.spec.describe()}; {best.spec.optimizer}, learning rate "
         f"{readable_number(best.spec.learning_rate)}, batch {best.spec.batch_size}.",
         file=sys.stderr,
@@ -317,7 +317,7 @@ def _trial_line(row: TrialRow, best: float | None) -> str:
     )
     best_text = "" if best is None else f"  (best so far {best:.4g})"
     line = (
-        f"trial {row.number}  {row.status}  {loss}  {row.epochs or 0} epochs  "
+        f"trial {row.shown_number}  {row.status}  {loss}  {row.epochs or 0} epochs  "
         f"{row.seconds or 0:.1f}s  {settings}{best_text}"
     )
     if row.status == "failed" and row.message:

@@ -39,6 +39,7 @@ from layerlab.runs.study import (
     make_sampler,
     open_storage,
     trial_budget,
+    trial_name,
     trial_rows,
 )
 from layerlab.runs.tasks import POLL_SECONDS, BackgroundTask
@@ -231,7 +232,7 @@ class Search(BackgroundTask):
         spec = self.space.sample(trial, self._trial_base)
         trial.set_user_attr("spec", spec.to_dict())
         try:
-            handle = self.runner.start_trial(spec, f"trial {trial.number}", self.training_rows)
+            handle = self.runner.start_trial(spec, trial_name(trial.number), self.training_rows)
         except LayerlabError as error:  # e.g. a full workspace: the next trial would fail too
             outcome = TrialOutcome("failed", None, 0, None, 0.0, None, str(error))
             trial.set_user_attr("outcome", outcome.to_dict())

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from layerlab.report.run_table import COMPARED_FIELDS
 from layerlab.schema.errors import LayerlabError
+from layerlab.schema.layers import DENSE, DROPOUT
 from layerlab.schema.spec import ModelSpec, format_layers
 
 if TYPE_CHECKING:
@@ -32,6 +34,50 @@ if TYPE_CHECKING:
 
 # The message of a trial whose process stopped without saying how it ended.
 GONE_MESSAGE = "The process running it went away."
+# "Which settings mattered" is shown from this many finished trials, and from two for each
+# setting varied where that is more: with fewer, a random forest ranks the settings by chance.
+IMPORTANCE_MIN_TRIALS = 10
+IMPORTANCE_TRIALS_PER_SETTING = 2
+# The search parameters (``search_space.py``) as the Model page labels them; ``units_N`` reads
+# "Units in layer N". The words come from where the Model page takes them.
+_SETTING_WORDS = {
+    "hidden_layers": "Hidden layers",
+    "activation": next(s.label for s in DENSE.settings if s.name == "activation"),
+    "dropout_rate": next(s.label for s in DROPOUT.settings if s.name == "rate"),
+    "optimizer": COMPARED_FIELDS["optimizer"],
+    "learning_rate": COMPARED_FIELDS["learning_rate"],
+    "batch_size": COMPARED_FIELDS["batch_size"],
+}
+_UNITS_WORD = next(s.label for s in DENSE.settings if s.name == "units")
+# The order a person reads the settings in, as the Model page lays them out.
+_SETTING_ORDER = (
+    "hidden_layers",
+    "units",
+    "activation",
+    "dropout_rate",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+)
+
+
+def setting_label(name: str) -> str:
+    """A search parameter as the Model page names it: ``units_2`` is "Units in layer 2",
+    ``learning_rate`` "Learning rate"; an unknown name is given back as it is."""
+    if name.startswith("units_") and name[len("units_") :].isdigit():
+        return f"{_UNITS_WORD} in layer {int(name[len('units_') :])}"
+    return _SETTING_WORDS.get(name, name)
+
+
+def _setting_order(name: str) -> tuple[int, int, str]:
+    base, _, position = name.partition("_") if name.startswith("units_") else (name, "", "0")
+    rank = _SETTING_ORDER.index(base) if base in _SETTING_ORDER else len(_SETTING_ORDER)
+    return rank, int(position) if position.isdigit() else 0, name
+
+
+def trial_name(number: int) -> str:
+    """A trial as a person reads it, numbered from 1 (``trial 1``); Optuna numbers it from 0."""
+    return f"trial {number + 1}"
 
 
 class BudgetSpent(Exception):
@@ -181,6 +227,20 @@ class TrialRow:
     run_id: str | None = None
     message: str = ""
 
+    @property
+    def shown_number(self) -> int:
+        """The trial's number as a person reads it: from 1 (``number`` is Optuna's, from 0)."""
+        return self.number + 1
+
+    @property
+    def name(self) -> str:
+        return trial_name(self.number)
+
+    @property
+    def scored(self) -> bool:
+        """Finished with a validation loss: Optuna counts it (its state is COMPLETE)."""
+        return self.status in ("finished", "diverged") and self.validation_loss is not None
+
     @classmethod
     def from_trial(cls, trial: optuna.trial.FrozenTrial) -> TrialRow:
         attrs = trial.user_attrs
@@ -216,11 +276,12 @@ def trial_rows(study: optuna.Study) -> list[TrialRow]:
 
 
 def trials_frame(rows: list[TrialRow]) -> pd.DataFrame:
-    """One row per trial: its settings, validation loss, epochs, seconds and status."""
+    """One row per trial, numbered from 1: its settings, validation loss, epochs, seconds and
+    status."""
     return pd.DataFrame(
         [
             {
-                "trial": row.number,
+                "trial": row.shown_number,
                 "status": row.status,
                 "validation_loss": row.validation_loss,
                 "epochs": row.epochs,
@@ -266,23 +327,55 @@ def best_row(study: optuna.Study) -> TrialRow | None:
     return TrialRow.from_trial(min(finished, key=lambda trial: (trial.value, trial.number)))
 
 
-def figures(study: optuna.Study) -> dict[str, Any]:
-    """Optuna's own Plotly figures of a study, by name, for those its trials can draw so far:
-    ``history`` (the best score so far, trial by trial), ``parallel_coordinate``, and
-    ``importance`` (which settings mattered; from two finished trials that differ)."""
-    from optuna import visualization
-    from optuna.trial import TrialState
+def scored(rows: list[TrialRow]) -> list[TrialRow]:
+    """The trials that finished with a validation loss, the ones a study learns from."""
+    return [row for row in rows if row.scored]
 
-    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    drawn: dict[str, Any] = {}
-    if not finished:
-        return drawn
-    drawn["history"] = visualization.plot_optimization_history(study)
-    if any(trial.params for trial in finished):
-        drawn["parallel_coordinate"] = visualization.plot_parallel_coordinate(study)
-    varied = {name for trial in finished for name in trial.params}
-    if len(finished) >= 2 and any(
-        len({trial.params.get(name) for trial in finished}) > 1 for name in varied
-    ):
-        drawn["importance"] = visualization.plot_param_importances(study)
-    return drawn
+
+def varied_settings(rows: list[TrialRow]) -> list[str]:
+    """The search parameters that took more than one value among the scored trials, in the
+    Model page's order (``hidden_layers``, ``units_1``, ``units_2`` ... ``batch_size``)."""
+    done = scored(rows)
+    names = {name for row in done for name in row.params}
+    # A setting some trials lack (the units of a layer only deeper networks have) varies too.
+    varied = [name for name in names if len({row.params.get(name) for row in done}) > 1]
+    return sorted(varied, key=_setting_order)
+
+
+def importance_needs(rows: list[TrialRow]) -> int:
+    """How many scored trials "which settings mattered" waits for: ``IMPORTANCE_MIN_TRIALS``,
+    or ``IMPORTANCE_TRIALS_PER_SETTING`` for each setting varied where that is more."""
+    return max(IMPORTANCE_MIN_TRIALS, IMPORTANCE_TRIALS_PER_SETTING * len(varied_settings(rows)))
+
+
+def setting_importances(study: optuna.Study) -> dict[str, float]:
+    """Which settings mattered: each varied setting's share of how the validation loss moved
+    (Optuna's fANOVA importances, summing to 1), largest first, under its search parameter's
+    name; empty until ``importance_needs`` finished trials are in."""
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
+    rows = trial_rows(study)
+    if not varied_settings(rows) or len(scored(rows)) < importance_needs(rows):
+        return {}
+    return dict(get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0)))
+
+
+def importance_note(rows: list[TrialRow]) -> str | None:
+    """Why "which settings mattered" is not shown yet, with how many more trials it needs;
+    None once enough trials finished to say (or when nothing varied)."""
+    varied, finished = varied_settings(rows), len(scored(rows))
+    if not varied:
+        return None
+    needed = importance_needs(rows)
+    if finished >= needed:
+        return None
+    why = (
+        f": {IMPORTANCE_TRIALS_PER_SETTING} for each of the {len(varied)} settings varied"
+        if IMPORTANCE_TRIALS_PER_SETTING * len(varied) > IMPORTANCE_MIN_TRIALS
+        else ""
+    )
+    done = "1 trial has" if finished == 1 else f"{finished:,} trials have"
+    return (
+        f"{done} finished; which settings mattered needs {needed - finished:,} more "
+        f"({needed:,} in all{why}), as fewer rank the settings mostly by chance."
+    )
