@@ -422,3 +422,74 @@ def test_any_finite_history_gets_plain_sentences(
         assert item.action is None or item.action in FIXES
         if item.action is not None:
             apply_action(a_spec(), item).validate()
+
+
+# ------------------------------------------------- what moves by chance is not a finding
+def penguins_at_100_percent(n: int = 40) -> list[dict[str, float]]:
+    """The issue's run: 100% validation accuracy, the training loss from 1 to near 0 with a
+    wobble (0.0055 to 0.015), the validation loss from almost 0 to 0.00001."""
+    t = epochs(n)
+    train = 0.005 + np.exp(-t / 3) + np.where(t == 30, 0.01, 0.0)
+    val = 1e-6 + 0.5 * np.exp(-t / 2) + np.where(t > 25, 9e-6 * (t - 25) / 15, 0.0)
+    history = make_history(train, val)
+    for row in history:
+        row["val_accuracy"] = 1.0
+    return history
+
+
+def test_a_run_at_100_percent_validation_accuracy_gets_no_advice():
+    history = penguins_at_100_percent()
+    spec = a_spec(optimizer="rmsprop", learning_rate=0.003, batch_size=16, patience=15)
+    assert diagnose(history, naive_val_loss=1.1, stop_reason="completed", spec=spec) == []
+    stopped = diagnose(history, naive_val_loss=1.1, stop_reason="early_stopping", spec=spec)
+    assert [finding.action for finding in stopped] == [None]
+
+
+def test_a_tiny_validation_loss_is_a_ceiling_even_without_accuracy():
+    t = epochs(40)
+    val = 0.001 + 0.5 * np.exp(-t / 2) + np.where(t > 20, 0.0005 * (t - 20), 0.0)
+    history = make_history(0.0005 + np.exp(-t / 3), val, metric="mae")
+    assert diagnose(history, naive_val_loss=1.0, stop_reason="completed") == []
+
+
+def test_a_jump_near_zero_after_a_long_fall_is_not_a_learning_rate_too_high():
+    t = epochs(30)
+    train = 0.005 + np.exp(-t / 3) + np.where(t == 20, 0.01, 0.0)
+    history = make_history(train, 0.3 + 0.7 * np.exp(-t / 3) + noise(30, 0.003))
+    kinds = [finding.kind for finding in diagnose(history, naive_val_loss=NAIVE)]
+    assert DiagnosisKind.LEARNING_RATE_TOO_HIGH not in kinds
+
+
+def test_a_training_loss_that_gives_back_its_progress_is_a_learning_rate_too_high():
+    t = epochs(30)
+    train = np.where(t < 15, 1.0 - 0.04 * t, 0.44 + 0.02 * (t - 15)) + noise(30, 0.005)
+    history = make_history(train, 0.6 + noise(30, 0.01))
+    [finding] = diagnose(history, naive_val_loss=NAIVE)
+    assert finding.kind == DiagnosisKind.LEARNING_RATE_TOO_HIGH
+    assert "climbed back" in finding.sentence
+    assert finding.action == FixAction.HALVE_LEARNING_RATE
+
+
+def test_a_slow_straight_fall_is_a_learning_rate_too_low_not_a_plateau():
+    t = epochs(30)
+    history = make_history(0.695 - 0.0003 * t, 0.687 - 0.00025 * t)
+    findings = diagnose(
+        history,
+        naive_val_loss=0.66,
+        stop_reason="completed",
+        spec=a_spec(optimizer="sgd", learning_rate=1e-5),
+    )
+    assert [finding.kind for finding in findings] == [DiagnosisKind.LEARNING_RATE_TOO_LOW]
+    # While it trains the same curve says nothing: too early to tell slow from stuck.
+    assert diagnose(history[:20], naive_val_loss=0.66, stop_reason=None, planned_epochs=30) == []
+
+
+def test_metrics_json_records_a_finding_as_plain_values():
+    finding = Diagnosis(DiagnosisKind.OVERFITTING, "Overfitting: ...", FixAction.ADD_DROPOUT, 3)
+    assert finding.to_dict() == {
+        "kind": "overfitting",
+        "sentence": "Overfitting: ...",
+        "action": "add_dropout",
+    }
+    note = Diagnosis(DiagnosisKind.EARLY_STOPPING, "Early stopping: ...", None)
+    assert note.to_dict()["action"] is None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.model.build import summary_text
-from layerlab.model.insights import Insights, run_insights
+from layerlab.model.insights import Insights, run_diagnosis, run_insights
 from layerlab.model.runtime import configure_tensorflow
 from layerlab.model.train import TrainingResult
 from layerlab.schema.errors import BundleError, SpecError
@@ -142,6 +142,7 @@ def write_bundle(
                 "test": len(result.splits.test),
             },
         },
+        "diagnosis": [finding.to_dict() for finding in run_diagnosis(result)],
     }
     (directory / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
     write_csv(result.history_frame, directory / "history.csv")

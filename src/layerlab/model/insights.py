@@ -16,7 +16,7 @@ import pandas as pd
 from layerlab.model.code_export import train_script
 from layerlab.model.importance import permutation_importances
 from layerlab.model.train import TrainingResult
-from layerlab.report.diagnosis import diagnose
+from layerlab.report.diagnosis import Diagnosis, diagnose
 from layerlab.report.model_card import CardFacts, bootstrap_intervals, card_markdown
 from layerlab.schema.errors import DataError
 from layerlab.tabular.data import profile_columns
@@ -82,12 +82,7 @@ def run_insights(
     )
     if stopped():
         return None
-    diagnoses = diagnose(
-        result.history,
-        naive_val_loss=result.naive_val_loss,
-        stop_reason=result.stop_reason,
-        spec=spec,
-    )
+    diagnoses = run_diagnosis(result)
     facts = CardFacts(
         target=spec.target,
         task=spec.task,
@@ -107,6 +102,17 @@ def run_insights(
     )
     return Insights(
         importance=importance, card=card_markdown(facts), train_script=train_script(spec)
+    )
+
+
+def run_diagnosis(result: TrainingResult) -> list[Diagnosis]:
+    """What the run's learning curves say: the findings the app shows beside them (the same
+    ``diagnose`` of the same history), which metrics.json, the model card and the CLI repeat."""
+    return diagnose(
+        result.history,
+        naive_val_loss=result.naive_val_loss,
+        stop_reason=result.stop_reason,
+        spec=result.spec,
     )
 
 
@@ -140,7 +146,7 @@ def _warnings(evaluation: Evaluation, leak_suspect) -> list[str]:
     imbalance = evaluation.imbalance_headline()
     if imbalance:
         warnings.append(imbalance)
-    if suspiciously_good(evaluation):
+    if suspiciously_good(evaluation, leak_suspect):
         warnings.append(too_good_sentence(evaluation, leak_suspect))
     names = BASELINE_NAMES[evaluation.task]
     _, _, label = evaluation.headline_metric()

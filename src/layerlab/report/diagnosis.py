@@ -6,6 +6,13 @@ important first. It is cheap and safe on a partial history, so the app can call 
 after every epoch: below ``MIN_EPOCHS`` it reports only what is certain (a loss that
 became NaN or infinite, a run that diverged or stopped early).
 
+Every rule weighs what it sees against how much the curve moves by chance (``_noise``: the
+curve's own epoch-to-epoch wobble, robust to a few real jumps) and against the progress the
+run made, and a run whose validation score sits at its ceiling (``_near_perfect``) gets no
+advice: at 100% accuracy no change can show it helped, and following advice drawn from the
+wobble of a loss near 0 only makes a perfect model worse. Calibrated on real runs labelled
+by hand (``tests/unit/data/diagnosis_runs.json``).
+
 Each finding carries its ``action``, a ``FixAction`` (``fixes.py`` chooses the one that fits
 the spec, names it for the button and makes it); ``apply_action`` turns a finding into a
 validated copy of the spec with the change made.
@@ -67,18 +74,41 @@ STILL_LEARNING_FALL = 0.01
 PLATEAU_BAND = 0.03
 # Divergence: the training loss 10 times its lowest so far.
 EXPLOSION_FACTOR = 10
-# Spikes: a rise of half the lowest training loss so far (and 1% of the first epoch's).
+# What moves by chance: a change must beat this many times the curve's own epoch-to-epoch
+# noise (``_noise``) to count.
+NOISE_FACTOR = 3.0
+# A score at its ceiling leaves nothing to advise (``_near_perfect``): validation accuracy of
+# 99.5% or more; or 95% with a log loss under a quarter of the naive guess's (so not a
+# majority class on a lopsided table); or a log loss under 15% of the naive guess's (at most
+# a few validation rows wrong: penguins at 100% accuracy had almost 0); or a regression's
+# mean squared error under 2% of the naive guess's (98% of the variance explained).
+CEILING_ACCURACY = 0.995
+HIGH_ACCURACY = 0.95
+HIGH_ACCURACY_LOSS = 0.25
+CEILING_CLASSIFICATION_LOSS = 0.15
+CEILING_REGRESSION_LOSS = 0.02
+# Training-loss trouble is measured against the progress the run made (its first epoch's
+# loss less its lowest; its level if larger), not against the level alone: near 0 every
+# wobble is a large share of the level. A jump of a quarter of that progress (and of half
+# the lowest loss so far) ...
+SPIKE_SHARE = 0.25
 SPIKE_RISE = 0.5
-# Oscillation, over the last OSCILLATION_WINDOW epochs: at least half the steps turn
-# around, and the typical step is 5% of the loss.
+# ... giving a fifth of it back at the end ...
+GIVE_BACK_SHARE = 0.2
+GIVE_BACK_WINDOW = 5
+# ... or a zigzag over the last OSCILLATION_WINDOW epochs (at least 9 steps): at least half
+# the steps turn around, the typical step is 5% of the progress (or level), and the later
+# half of the window is not a typical step below the earlier (a noisy fall is settling).
 OSCILLATION_WINDOW = 12
 OSCILLATION_TURNS = 0.5
 OSCILLATION_STEP = 0.05
-# Learning rate too low: falling on 80% of the epochs, still 0.1% an epoch at the end, and
-# the second half fell at least half as much as the first (a line, not a decay curve). SGD
-# at a learning rate of 0.0001 on the churn table falls 0.2% an epoch, in a line.
+# Learning rate too low: falling on 80% of the epochs, still 0.01% an epoch at the end
+# (slower, it would take over a thousand epochs to move 10%: a plateau), the fall beyond the
+# noise, and the second half fell at least half as much as the first (a line, not a decay
+# curve). SGD at 0.00001 on the churn table falls 0.04% an epoch, in a line; at 0.0000001,
+# 0.0004%.
 STEADY_SHARE = 0.8
-STILL_FALLING = 0.001
+STILL_FALLING = 0.0001
 LINEAR_RATIO = 0.5
 
 
@@ -95,6 +125,14 @@ class Diagnosis:
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", member_or_value(DiagnosisKind, self.kind))
         object.__setattr__(self, "action", member_or_value(FixAction, self.action))
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Plain values for metrics.json: ``kind``, ``sentence`` and ``action`` (None: no fix)."""
+        return {
+            "kind": str(self.kind),
+            "sentence": self.sentence,
+            "action": None if self.action is None else str(self.action),
+        }
 
     @property
     def action_label(self) -> str | None:
@@ -132,7 +170,9 @@ def diagnose(
     ``StopReason`` (None while training runs). ``spec``, when given, picks the
     fitting action (dropout only if there is none yet) and fills ``planned_epochs`` and
     ``patience``. A diverged run gets only its divergence: advice on its other traits
-    would be noise.
+    would be noise. A run whose validation score sits at its ceiling gets no advice at all
+    (a better run cannot exist to agree with it), and every rule asks its change to stand
+    out of the curve's own epoch-to-epoch noise.
     """
     if spec is not None:
         planned_epochs = spec.epochs if planned_epochs is None else planned_epochs
@@ -147,14 +187,17 @@ def diagnose(
         if diverged is not None:
             return [_titled(diverged)]
         found: list[Diagnosis | None] = []
-        if len(history) >= MIN_EPOCHS:
-            plateau = _plateau(epochs, train, val, naive, spec)
+        if len(history) >= MIN_EPOCHS and not _near_perfect(history, val, naive):
+            unstable = _unstable(epochs, train)
+            too_slow = _too_slow(train, val, naive, stop_reason, planned_epochs, spec)
+            plateau = None if too_slow else _plateau(epochs, train, val, naive, spec)
             found += [
-                _unstable(epochs, train),
+                unstable,
                 plateau,
-                None if plateau else _underfitting(train, val, naive, spec),
-                _overfitting(epochs, train, val, spec),
-                _too_slow(train, val, naive, stop_reason, planned_epochs, spec),
+                None if plateau or too_slow else _underfitting(train, val, naive, spec),
+                # A loss thrown about by too large steps rises on validation too: not memorising.
+                None if unstable else _overfitting(epochs, train, val, spec),
+                too_slow,
             ]
         found.append(_early_stop(epochs, val, stop_reason, patience, spec))
     return [_titled(item) for item in found if item is not None]
@@ -221,12 +264,25 @@ def _divergence(
 
 
 def _unstable(epochs: list[int], train: np.ndarray) -> Diagnosis | None:
-    """Spikes or a zigzag in the training loss, which averages over a whole epoch and so
-    moves smoothly when the steps are small enough. Validation loss is left out: a small
-    validation set is noisy whatever the learning rate."""
+    """Spikes, a zigzag, or progress given back in the training loss, which averages over a
+    whole epoch and so moves smoothly when the steps are small enough. Validation loss is
+    left out: a small validation set is noisy whatever the learning rate.
+
+    Each is measured against the progress the run made (or, for a curve that never moved,
+    its level) and against the curve's own noise, so a loss wobbling near 0 (0.0055 to 0.015
+    after falling from 1) is not a jump.
+    """
+    progress = float(train[0] - np.min(train))
+    noise = _noise(train)
+    # A curve that never moved is measured against its level, as in a plateau.
+    scale = max(progress, float(np.median(np.abs(train[-OSCILLATION_WINDOW:]))))
     steps = np.diff(train)
     lowest = np.minimum.accumulate(train)[:-1]
-    spikes = (steps > SPIKE_RISE * np.abs(lowest)) & (steps > 0.01 * abs(train[0]))
+    spikes = (
+        (steps > SPIKE_RISE * np.abs(lowest))
+        & (steps > SPIKE_SHARE * scale)
+        & (steps > NOISE_FACTOR * noise)
+    )
     if spikes.any():
         at = int(np.argmax(spikes))
         return Diagnosis(
@@ -236,14 +292,33 @@ def _unstable(epochs: list[int], train: np.ndarray) -> Diagnosis | None:
             FixAction.HALVE_LEARNING_RATE,
             epochs[at + 1],
         )
+    best = int(np.argmin(train))
+    late = float(np.median(train[-GIVE_BACK_WINDOW:]))
+    given_back = late - float(train[best])
+    if (
+        best < len(train) - GIVE_BACK_WINDOW
+        and progress > NOISE_FACTOR * noise
+        and given_back > GIVE_BACK_SHARE * progress
+        and given_back > NOISE_FACTOR * noise
+    ):
+        return Diagnosis(
+            DiagnosisKind.LEARNING_RATE_TOO_HIGH,
+            f"The training loss fell to {_number(train[best])} at epoch {epochs[best]}, then "
+            f"climbed back to about {_number(late)}: the steps are too large to settle, a sign "
+            "that the learning rate is too high.",
+            FixAction.HALVE_LEARNING_RATE,
+            epochs[best],
+        )
     window = steps[-(OSCILLATION_WINDOW - 1) :]
     signs = np.sign(window[window != 0])
-    if len(signs) < MIN_EPOCHS - 1:
+    if len(signs) < OSCILLATION_WINDOW - 3:  # four steps turn half the time by chance
         return None
     turns = np.count_nonzero(signs[1:] != signs[:-1]) / (len(signs) - 1)
-    level = float(np.median(np.abs(train[-OSCILLATION_WINDOW:])))
     typical_step = float(np.median(np.abs(window)))
-    if turns >= OSCILLATION_TURNS and typical_step >= OSCILLATION_STEP * level > 0:
+    recent = train[-OSCILLATION_WINDOW:]
+    half = len(recent) // 2
+    settling = np.mean(recent[half:]) < np.mean(recent[:half]) - typical_step
+    if turns >= OSCILLATION_TURNS and typical_step >= OSCILLATION_STEP * scale > 0 and not settling:
         began = epochs[-len(window) - 1]
         return Diagnosis(
             DiagnosisKind.LEARNING_RATE_TOO_HIGH,
@@ -269,7 +344,7 @@ def _plateau(
     """
     if naive is None or np.min(val) < POOR_VALIDATION_RATIO * naive:
         return None
-    if not (_within_band(train) and _within_band(val)):
+    if not (_within_band(train) and _within_band(val)) or _steady_decline(train):
         return None
     action = raising_fix(spec)
     if spec is not None and spec.learning_rate >= usual_learning_rates(spec)[1]:
@@ -343,17 +418,15 @@ def _overfitting(
 
     Noise is the worry: one bad validation epoch is not a trend. So the validation loss is
     smoothed over 3 epochs, the best must be at least ``OVERFIT_EPOCHS_PAST_BEST`` epochs
-    back, and the smoothed rise must beat both 5% of the best and 2.5 times the
-    epoch-to-epoch noise, measured as the distance of each epoch from the mean of its two
-    neighbours (which ignores a steady trend).
+    back, and the smoothed rise must beat both 5% of the best and 2.5 times the noise of the
+    curve since its best (``_noise``).
     """
     best = int(np.argmin(val))
     if len(val) - 1 - best < OVERFIT_EPOCHS_PAST_BEST:
         return None
     smooth = np.convolve(val, np.ones(3) / 3, mode="valid")
     rise = float(smooth[-1] - np.min(smooth))
-    wobble = np.abs(val[1:-1] - (val[:-2] + val[2:]) / 2)
-    noise = float(np.median(wobble)) * 1.2  # about the standard deviation of normal noise
+    noise = _noise(val[best:])
     margin = max(OVERFIT_RELATIVE_RISE * abs(float(np.min(smooth))), OVERFIT_NOISE_RISE * noise)
     if rise <= margin or not np.mean(train[-3:]) < train[best]:
         return None
@@ -431,6 +504,34 @@ def _early_stop(
 
 
 # ------------------------------------------------------------------- helpers
+def _near_perfect(
+    history: Sequence[dict[str, float]], val: np.ndarray, naive: float | None
+) -> bool:
+    """Whether the validation score sits at its ceiling, where no change could show that it
+    helped (``CEILING_*``). The history's metric names tell the task."""
+    accuracies = [row["val_accuracy"] for row in history if "val_accuracy" in row]
+    best = int(np.argmin(val))
+    accuracy = accuracies[best] if best < len(accuracies) else None
+    if accuracy is not None and accuracy >= CEILING_ACCURACY:
+        return True
+    if naive is None:
+        return False
+    share = float(np.min(val)) / naive
+    if accuracy is not None and accuracy >= HIGH_ACCURACY and share <= HIGH_ACCURACY_LOSS:
+        return True
+    return share <= (CEILING_CLASSIFICATION_LOSS if accuracies else CEILING_REGRESSION_LOSS)
+
+
+def _noise(series: np.ndarray) -> float:
+    """How much ``series`` moves by chance from one epoch to the next: each epoch's distance
+    from the mean of its two neighbours (which ignores a steady trend), its median scaled to
+    a normal noise's standard deviation; robust to a few real jumps. 0 below 3 epochs."""
+    if len(series) < 3:
+        return 0.0
+    wobble = np.abs(series[1:-1] - (series[:-2] + series[2:]) / 2)
+    return float(np.median(wobble)) * 1.2
+
+
 def _positive(value: float | None) -> bool:
     return value is not None and math.isfinite(value) and value > 0
 
@@ -441,12 +542,16 @@ def _within_band(series: np.ndarray) -> bool:
 
 
 def _steady_decline(train: np.ndarray) -> bool:
-    """Falling on most epochs, still falling at the end, and about as fast in the second
-    half as in the first: a line, where a good learning rate draws a curve that levels off."""
+    """Falling on most epochs, still falling at the end by more than its noise, and about as
+    fast in the second half as in the first: a line, where a good learning rate draws a
+    curve that levels off."""
     if np.mean(np.diff(train) < 0) < STEADY_SHARE or _recent_fall(train) < STILL_FALLING:
         return False
     middle = len(train) // 2
-    return bool(train[middle] - train[-1] >= LINEAR_RATIO * (train[0] - train[middle]))
+    second_half = float(train[middle] - train[-1])
+    if second_half <= NOISE_FACTOR * _noise(train[middle:]):
+        return False
+    return bool(second_half >= LINEAR_RATIO * (train[0] - train[middle]))
 
 
 def _recent_fall(series: np.ndarray) -> float:
