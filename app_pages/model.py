@@ -13,11 +13,11 @@ from layerlab.schema.spec import (
 )
 from layerlab.schema.vocabulary import Task
 from layerlab.tabular.memory import format_bytes
+from layerlab.tabular.network_weights import InputGroup
 from layerlab_app import layer_editor, search_panel, spec_view, state, teaching, ui
 from layerlab_app.advice import advise, estimated_training_rows
 from layerlab_app.layers import output_choices, output_units
 from layerlab_app.network_figure import input_groups_from_spec, network_figure
-from layerlab_app.tables import summary_frame
 from layerlab_app.text import md
 
 CLASS_WEIGHT_LABELS = {
@@ -188,7 +188,8 @@ def _limited_number(label: str, limit: limits.Limit, key: str, whole: bool = Fal
 
 def _recipe(spec: ModelSpec) -> dict:
     """The training recipe: schedule, scaling, numeric bins, Adam's beta_2, weight decay and
-    label smoothing, folded away (the defaults are chosen by bench/QUALITY.md)."""
+    label smoothing, folded away; each starts off, as bench/QUALITY.md found none that helped
+    on every table."""
     settings = {}
     with st.expander("Training recipe: schedule, scaling, regularisation"):
         st.caption(teaching.RECIPE)
@@ -262,15 +263,29 @@ def _memory(spec: ModelSpec) -> bool:
     return refusal is None
 
 
-def _summary(spec: ModelSpec, valid: bool) -> bool:
+def _summary(spec: ModelSpec, valid: bool, n_classes: int) -> bool:
+    """The network in words, at once (inputs, layers, output, totals); Keras's own summary,
+    folded, for those who build it."""
     st.subheader("Size and summary")
+    network = spec_view.network_summary(spec, n_classes) if valid else None
     if valid:
         valid = _memory(spec)
+    if network is not None:
+        st.metric(
+            "Parameters (weights the network learns, plus normalization statistics)",
+            f"{network.params:,}",
+        )
+        st.markdown("**Inputs:** " + md(network.inputs_sentence()))
+        st.dataframe(network.table(), hide_index=True, key="network_summary")
     clicked = st.button(
-        "Show parameter count and summary",
+        "Show Keras's own summary",
         key="show_summary",
         disabled=not valid,
-        help="Builds the network on the training rows; the first time takes a few seconds.",
+        help=(
+            "Builds the network with Keras on the training rows, as training will, and lists "
+            "its layers as Keras names them, preprocessing steps included; the first time "
+            "takes a few seconds."
+        ),
     )
     summary = spec_view.model_summary(spec)
     if summary is None and clicked:
@@ -279,15 +294,9 @@ def _summary(spec: ModelSpec, valid: bool) -> bool:
                 summary = spec_view.build_model_summary(spec)
             except LayerlabError as error:
                 st.error(md(error))
-    if summary is None:
-        return valid
-    st.metric(
-        "Parameters (weights the network learns, plus normalization statistics)",
-        f"{summary.params:,}",
-    )
-    st.dataframe(summary_frame(summary.rows), hide_index=True)
-    with st.expander("Keras model summary"):
-        st.code(summary.text, language=None)
+    if summary is not None:
+        with st.expander("Keras's own summary: every layer and preprocessing step"):
+            st.code(summary.text, language=None)
     return valid
 
 
@@ -299,7 +308,14 @@ def _picture(spec: ModelSpec, classes: tuple[str, ...]) -> None:
             "prediction. After training, the Results page draws the same picture with the "
             "strength of each connection."
         )
-        groups = input_groups_from_spec(spec, spec_view.profiles(spec.target))
+        # The inputs as the training split gives them (the summary's count); an estimate
+        # from the column profiles only where the rows are too few to split.
+        network = spec_view.network_summary(spec, len(classes))
+        groups = (
+            [InputGroup(column.column, column.inputs) for column in network.columns]
+            if network is not None
+            else input_groups_from_spec(spec, spec_view.profiles(spec.target))
+        )
         figure = network_figure(spec, input_groups=groups, classes=classes)
         st.plotly_chart(figure, width="content", key="network_picture")
 
@@ -351,7 +367,7 @@ def main() -> bool:
     valid = _check(spec, info.rows)
     if valid:
         _picture(spec, info.classes)
-    ready = _summary(spec, valid)
+    ready = _summary(spec, valid, len(info.classes))
     search_panel.render(spec, valid)
     return ready
 

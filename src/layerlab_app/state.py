@@ -99,6 +99,7 @@ class Session:
     train_message: tuple[str, str] | None = None
     notices: list[str] = field(default_factory=list)
     profiles: tuple | None = None
+    inputs: tuple | None = None  # the network's inputs per column (``spec_view``)
     summary: tuple | None = None
     memory: tuple | None = None
     opened: dict[str, TrainedModel] = field(default_factory=dict)
@@ -145,7 +146,7 @@ class Session:
                 self.focus = Focus(following=self.focus.following)
         self.frame_table = self.focus.table_id
         self.data_version += 1
-        self.profiles = self.summary = self.memory = None
+        self.profiles = self.inputs = self.summary = self.memory = None
         self.target_info = _checked_target(self)
 
 
@@ -349,7 +350,7 @@ def load_dataset(
     focus = current.service.add_table(current.focus, data, name, raw, target)
     current.frame, current.frame_table = data, focus.table_id
     current.data_version += 1
-    current.profiles = current.summary = current.memory = None
+    current.profiles = current.inputs = current.summary = current.memory = None
     current.upload_error = None
     current.focus = focus
     current.target_info = None  # the Data page checks the target it shows

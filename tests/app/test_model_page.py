@@ -87,13 +87,12 @@ def test_an_invalid_learning_rate_is_explained_and_blocks_the_next_step(model_pa
 
 def test_risky_choices_get_one_plain_sentence_each(model_page):
     at = model_page
-    at.selectbox(key="layer_0_activation").set_value("softmax").run()
+    assert "softmax" not in at.selectbox(key="layer_0_activation").options
     at.number_input(key="learning_rate").set_value(0.5).run()
     at.number_input(key="batch_size").set_value(64).run()
     warnings = [warning.value for warning in at.warning]
-    assert warnings[0].startswith("Layer 1 uses softmax")
-    assert "above the usual range for adam" in warnings[1]
-    assert "larger than the training set (about 24 rows)" in warnings[2]
+    assert "above the usual range for adam" in warnings[0]
+    assert "larger than the training set (about 24 rows)" in warnings[1]
 
 
 def test_choosing_sgd_moves_the_learning_rate_to_its_default_and_shows_momentum(model_page):
@@ -161,19 +160,83 @@ def test_advanced_override_of_the_loss(model_page):
     assert "**Loss:** mean absolute error" in texts(at.markdown)
 
 
-def test_summary_shows_the_parameter_count_and_the_keras_layers(model_page):
+# Keras's names for the preprocessing and layers it builds: only its own summary shows them.
+KERAS_WORDS = ("StringLookup", "nan_to_num", "isfinite", "Cast", "InputLayer", "dense_1")
+
+
+def outside_keras_summary(at) -> str:
+    """Every text the page shows outside code blocks: the words an analyst reads."""
+    tables = [element.value.to_csv() for element in at.dataframe]
+    return "\n".join([texts(at.markdown), texts(at.caption), texts(at.metric), *tables])
+
+
+def keras_summary(at):
+    """The folded expander holding Keras's own summary, or None."""
+    found = [e for e in at.expander if e.label.startswith("Keras's own summary")]
+    return found[0] if found else None
+
+
+def test_the_network_is_summarised_in_words_at_once(model_page):
+    at = model_page.button(key="preset_small").click().run()
+    at.number_input(key="layer_0_units").set_value(512).run()
+    assert not at.exception
+    # x (standardized) + colour (3 seen categories + 1 unseen) = 5 inputs -> 512 -> 1, shown
+    # without building anything.
+    memory, parameters = at.metric
+    assert memory.label == "Memory to train (estimate)" and memory.value.endswith(" MB")
+    assert parameters.value == f"{5 * 512 + 512 + 512 + 1:,}" == "3,585"
+    assert (
+        "**Inputs:** 1 numeric column, standardized; 1 category column, one-hot: 5 inputs"
+        in texts(at.markdown)
+    )
+    table = at.dataframe[0].value
+    assert list(table["Layer"]) == [
+        "Inputs: 1 numeric column, standardized",
+        "Inputs: 1 category column, one-hot",
+        "Dense",
+        "Output (Dense)",
+        "Total",
+    ]
+    assert list(table["Units"]) == ["1", "4", "512", "1", ""]
+    assert list(table["Activation"]) == ["", "", "relu", "linear", ""]
+    assert list(table["Parameters"]) == ["", "", "3,072", "513", "3,585"]
+    assert table["Notes"].iloc[3] == "loss: mean squared error"
+    words = outside_keras_summary(at)
+    assert not [word for word in KERAS_WORDS if word in words]
+    assert keras_summary(at) is None
+
+
+def test_the_table_is_split_again_only_when_the_inputs_can_change(model_page, monkeypatch):
+    from layerlab_app import spec_view
+
+    splits = []
+    real = spec_view.training_split
+    monkeypatch.setattr(spec_view, "training_split", lambda *args: splits.append(1) or real(*args))
+    at = model_page.button(key="preset_small").click().run()
+    at.number_input(key="layer_0_units").set_value(24).run()
+    assert splits == [] and at.metric[1].value == f"{5 * 24 + 24 + 24 + 1:,}"
+    at.number_input(key="seed").set_value(7).run()
+    assert splits == [1]
+    assert not at.exception
+
+
+def test_keras_own_summary_stays_available_folded(model_page):
     at = model_page.button(key="preset_small").click().run()
     at.button(key="show_summary").click().run()
     assert not at.exception
-    # x (standardized) + colour (3 seen categories + 1 unseen) = 5 inputs -> 16 -> 1.
-    memory, parameters = at.metric
-    assert memory.label == "Memory to train (estimate)" and memory.value.endswith(" MB")
-    assert parameters.value == f"{5 * 16 + 16 + 16 + 1:,}"
-    summary = at.dataframe[0].value
-    assert {"dense_1", "output"} <= set(summary["Layer"])
-    # Kept for this spec: shown again on the next run without building again.
-    at.run()
+    folded = keras_summary(at)
+    assert folded is not None and not folded.proto.expanded
+    assert "StringLookup" in folded.code[0].value and "dense_1" in folded.code[0].value
+    # Keras's names appear only there.
+    assert [code.value for code in at.code if "StringLookup" in code.value] == [
+        folded.code[0].value
+    ]
+    assert not [word for word in KERAS_WORDS if word in outside_keras_summary(at)]
+    # The words and Keras's own count agree, and Keras's summary is kept for this spec.
     assert at.metric[1].value == "113"
+    assert "Total params: 113 " in folded.code[0].value
+    at.run()
+    assert keras_summary(at) is not None
 
 
 def test_a_network_too_big_for_the_memory_budget_is_refused_with_a_smaller_one(
@@ -264,3 +327,33 @@ def test_settings_chosen_for_another_table_are_said_and_can_be_reset(app):
     assert spec.epochs < 5_000 and spec.patience < 4_000
     assert "Carried from the table" not in texts(at.info)
     assert at.number_input(key="epochs").value == spec.epochs
+
+
+def test_the_picture_counts_the_inputs_the_model_gets(model_page, monkeypatch):
+    """The drawing's inputs are the summary's (x, and colour's 3 categories + the unseen slot),
+    not the estimate from the whole table's profiles, which the build never sees."""
+    from layerlab_app import network_figure
+
+    def estimate(spec, profiles=None):
+        return [network_figure.InputGroup(feature.name, 7) for feature in spec.features]
+
+    monkeypatch.setattr(network_figure, "input_groups_from_spec", estimate)
+    at = model_page.button(key="preset_small").click().run()
+    assert not at.exception
+    drawn = _network_picture(at)
+    assert "5 inputs" in drawn and "14 inputs" not in drawn
+
+
+def test_an_old_spec_with_a_softmax_hidden_layer_is_told_why_not_changed_silently(app):
+    old = [LayerSpec.dense(8, "softmax")]
+    seed_dataset(app, tiny_regression_frame(), "y", layers=old)
+    at = app.switch_page("app_pages/model.py").run()
+    assert not at.exception
+    assert at.selectbox(key="layer_0_activation").value == "softmax"
+    assert "cannot be 'softmax'" in texts(at.error)
+    at.selectbox(key="layer_0_activation").set_value("relu").run()
+    at.run()
+    assert "cannot be 'softmax'" not in texts(at.error)
+    assert at.selectbox(key="layer_0_activation").value == "relu"
+    assert "softmax" not in at.selectbox(key="layer_0_activation").options
+    assert session_of(at).spec.layers[0].activation == "relu"
