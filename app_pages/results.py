@@ -9,15 +9,15 @@ from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.vocabulary import FeatureKind, Task
 from layerlab.tabular.importance_report import importance_sentence
-from layerlab.tabular.predict import check_columns
+from layerlab.tabular.predict import check_columns, unseen_categories
 from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
 from layerlab.tabular.writing import csv_bytes
-from layerlab_app import diagnosis_panel, effects_panel, figures, run_view, state, ui
+from layerlab_app import diagnosis_panel, effects_panel, figures, run_view, spec_view, state, ui
 from layerlab_app.network_figure import network_figure
 from layerlab_app.tables import (
+    id_like_columns,
     metrics_table,
     prediction_sentence,
-    summary_frame,
     verdict,
     what_if_fields,
     what_if_row,
@@ -203,24 +203,37 @@ def _score_new_data(result) -> None:
         rows = read_csv(uploaded.getvalue())
         ignored = check_columns(rows, result.spec)
         predictions = run_view.predict(rows)
-        return with_predictions(rows, predictions), ignored
+        unseen = unseen_categories(rows, result.spec, result.model_file)
+        written = read_csv(uploaded.getvalue(), as_written=True)
+        return predictions, written, ignored, unseen, id_like_columns(written, ignored)
 
     try:
         with st.spinner(f"Scoring {md(uploaded.name)}…"):
-            table, ignored = run_view.for_result(("scores", uploaded.file_id), scored)
+            predictions, written, ignored, unseen, ids = run_view.for_result(
+                ("scores", uploaded.file_id), scored
+            )
     except LayerlabError as error:
         st.error(md(f"Could not score {uploaded.name}: {error}"))
         return
+    for warning in unseen:
+        st.warning(md(warning))
     if ignored:
         st.info(
             "These columns are not used by the model and were ignored: "
             + ", ".join(code_name(name) for name in ignored)
             + "."
         )
-    st.dataframe(table, hide_index=True)
+    st.dataframe(with_predictions(written, predictions), hide_index=True)
+    keep = st.multiselect(
+        "Columns to keep beside the predictions in the download",
+        list(written.columns),
+        default=ids or list(written.columns),
+        key="score_keep",
+        help="As written in your file: an ID column lets you join the predictions back.",
+    )
     st.download_button(
         "Download these predictions (CSV)",
-        csv_bytes(table),
+        csv_bytes(with_predictions(written, predictions, keep)),
         file_name=f"{_file_stem(result.spec.target)}_predictions.csv",
         mime="text/csv",
         key="download_scores",
@@ -278,6 +291,19 @@ def _importance(result) -> None:
     st.markdown(md(importance_sentence(table)))
 
 
+def _network_table(result) -> None:
+    """The network in words (inputs, layers, output, totals); Keras's own summary, folded."""
+    st.subheader("The network")
+    network = spec_view.run_network_summary(result)
+    params = result.summary.params if network is None else network.params
+    st.caption(f"{md(result.spec.describe())} · {params:,} parameters")
+    if network is not None:
+        st.markdown("**Inputs:** " + md(network.inputs_sentence()))
+        st.dataframe(network.table(), hide_index=True, key="network_summary")
+    with st.expander("Keras's own summary: every layer and preprocessing step"):
+        st.code(result.summary.text, language=None)
+
+
 def _model_card(result) -> None:
     card = result.model_card()
     if card is None:
@@ -319,9 +345,7 @@ def main() -> bool:
     _charts(evaluation)
     _importance(result)
     effects_panel.render(result)
-    st.subheader("The network")
-    st.caption(f"{result.spec.describe()} · {result.summary.params:,} parameters")
-    st.dataframe(summary_frame(result.summary.rows), hide_index=True)
+    _network_table(result)
     kept = result.network()
     if kept is not None:
         groups, kernels = kept

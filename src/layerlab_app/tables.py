@@ -17,6 +17,7 @@ from layerlab.tabular.leaks import (
     suspiciously_good,
     too_good_sentence,
 )
+from layerlab.tabular.model_io import scored_table
 from layerlab.tabular.values import as_category_text, as_numeric
 from layerlab_app.text import md
 
@@ -55,13 +56,14 @@ def verdict(
 ) -> tuple[bool, str]:
     """Whether to congratulate the network, and one sentence saying why (or what to check or try).
 
-    A test score close to perfect is not congratulated: on real data it more often
-    means a column that gives the answer away. ``leak_suspect`` is the feature that
-    alone predicts the target best (``TrainedModel.leak_suspect``), when known.
+    A test score close to perfect is not congratulated when it is unusual for the
+    table: on real data it more often means a column that gives the answer away.
+    ``leak_suspect`` is the feature that alone predicts the target best
+    (``TrainedModel.leak_suspect``), when known; it clears an easy table's score.
     """
-    if suspiciously_good(evaluation):
+    if suspiciously_good(evaluation, leak_suspect):
         return False, too_good_sentence(evaluation, leak_suspect)
-    baseline_too_good = baseline_too_good_sentence(evaluation)
+    baseline_too_good = baseline_too_good_sentence(evaluation, leak_suspect)
     if baseline_too_good is not None:
         return False, baseline_too_good
     outcome, sentence = evaluation.comparison()
@@ -72,26 +74,27 @@ def verdict(
     return False, sentence + " What its learning curves say, and a change to try, is below."
 
 
-SUMMARY_COLUMNS = {
-    "layer": "Layer",
-    "type": "Type",
-    "output_shape": "Output shape",
-    "params": "Parameters",
-}
+def with_predictions(
+    frame: pd.DataFrame, predictions: pd.DataFrame, keep: list[str] | None = None
+) -> pd.DataFrame:
+    """The predictions first, then the scored rows' columns ``keep`` (all when None).
+
+    ``frame`` is the file as written (``read_csv(..., as_written=True)``), so its
+    cells read as the person wrote them; see ``model_io.scored_table``.
+    """
+    return scored_table(predictions, frame, keep)
 
 
-def summary_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """``layerlab.model.build.summarize`` rows as a table with readable headers."""
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).rename(columns=SUMMARY_COLUMNS)
-
-
-def with_predictions(frame: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
-    """The scored rows with their predictions appended; clashing names get a ``predicted_`` prefix."""
-    renamed = {name: f"predicted_{name}" if name in frame.columns else name for name in predictions}
-    return pd.concat(
-        [frame.reset_index(drop=True), predictions.rename(columns=renamed).reset_index(drop=True)],
-        axis=1,
-    )
+def id_like_columns(frame: pd.DataFrame, candidates: list[str]) -> list[str]:
+    """The first of ``candidates`` (columns the model does not use) that can join predictions
+    back to their rows: a value in every row, each different. What a download keeps by default.
+    """
+    for name in candidates:
+        values = frame[name] if name in frame.columns else pd.Series(dtype=object)
+        texts = values.astype(str).str.strip()
+        if len(values) and values.notna().all() and (texts != "").all() and texts.is_unique:
+            return [name]
+    return []
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,9 @@ def test_scored_rows_download_quotes_formula_labels(app, trained_formulas):
     assert not at.exception
     [button] = [button for button in at.get("download_button") if button.key == "download_scores"]
     [shown] = [frame.value for frame in at.dataframe if "prediction" in frame.value.columns]
-    expected = csv_bytes(shown)
+    # The download holds the predictions and the input columns kept beside them.
+    kept = at.multiselect(key="score_keep").value
+    expected = csv_bytes(shown[[c for c in shown.columns if c not in rows.columns or c in kept]])
     assert starts_a_formula(expected.decode()) == []
     # The button serves exactly those bytes: Streamlit names a file by the hash of its content.
     file_id = _calculate_file_id(expected, "text/csv", "layerlab_label_predictions.csv")

@@ -87,8 +87,7 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
     # Three classes of 50 rows each: nothing to warn about, and no threshold for three classes.
     assert IMBALANCED not in texts(at.info)
     assert not at.slider
-    summary = at.dataframe[1].value
-    assert "output" in set(summary["Layer"])
+    assert "Output (Dense)" in set(network_table(at)["Layer"])
     downloads = {button.key for button in at.get("download_button")}
     assert {
         "download_bundle",
@@ -102,6 +101,42 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
     assert files["model"]().startswith(b"PK")
     assert files["history"].decode().startswith("epoch,loss,accuracy,val_loss,val_accuracy")
     assert "Test accuracy" in texts(at.sidebar.markdown)
+
+
+def network_table(at) -> pd.DataFrame:
+    """The Results page's table of the network (the one with a Notes column)."""
+    [table] = [frame.value for frame in at.dataframe if "Notes" in frame.value.columns]
+    return table
+
+
+KERAS_WORDS = ("StringLookup", "nan_to_num", "isfinite", "Normalization", "InputLayer")
+
+
+def test_the_network_table_speaks_the_analysts_words(app, trained_iris):
+    at = open_results(app, trained_iris)
+    assert not at.exception
+    table = network_table(at)
+    # 4 measurements -> Dense 8 relu -> 3 classes: 4 x 8 + 8, then 8 x 3 + 3.
+    assert list(table["Layer"]) == [
+        "Inputs: 4 numeric columns, standardized",
+        "Dense",
+        "Output (Dense)",
+        "Total",
+    ]
+    assert list(table["Units"]) == ["4", "8", "3", ""]
+    assert list(table["Activation"]) == ["", "relu", "softmax", ""]
+    assert list(table["Parameters"]) == ["", "40", "27", "67"]
+    assert table["Notes"].iloc[2] == "one unit per class; loss: categorical cross-entropy"
+    assert trained_iris.result.summary.params == 67  # what Keras counted when it trained
+    assert "**Inputs:** 4 numeric columns, standardized: 4 inputs" in texts(at.markdown)
+    assert "67 parameters" in texts(at.caption)
+    shown_words = "\n".join(
+        [texts(at.markdown), texts(at.caption), *(f.value.to_csv() for f in at.dataframe)]
+    )
+    assert not [word for word in KERAS_WORDS if word in shown_words]
+    [folded] = [e for e in at.expander if e.label.startswith("Keras's own summary")]
+    assert not folded.proto.expanded
+    assert "Total params: 67 " in folded.code[0].value
 
 
 def open_with_baselines(at, trained, change):
@@ -263,3 +298,45 @@ def test_the_decision_threshold_redraws_the_confusion_matrix_and_the_scores(app,
     assert recall.value == readable_number(low.metrics["recall"])
     marked = charts(at)["Precision-recall curve (test set)"]["data"][-1]
     assert marked["name"] == "threshold 0.05"
+
+
+@pytest.fixture(scope="module")
+def trained_customers(make_table):
+    """A binary model with a category (city) and an ID the model leaves out, trained briefly."""
+    frame = make_table(200)
+    frame.insert(0, "customer_id", [f"C-{n:04d}" for n in range(len(frame))])
+    return train(frame, "bought", layers=small_network(), epochs=2, batch_size=32)
+
+
+def test_scoring_shows_predictions_first_inputs_as_written_and_unseen_values(
+    app, trained_customers
+):
+    at = open_results(app, trained_customers)
+    rows = trained_customers.frame.head(6).drop(columns="bought").astype(object)
+    rows.loc[0, "city"] = "Marseille"  # never seen in training
+    rows.loc[1, "city"] = "PARIS"  # seen, as "paris"
+    rows.loc[2, "city"] = "Marseille"
+    at.file_uploader(key="score_upload").set_value(
+        ("new.csv", rows.to_csv(index=False).encode(), "text/csv")
+    )
+    at.run()
+    assert not at.exception
+    [warning] = [shown(warning.value) for warning in at.warning if "never saw" in warning.value]
+    assert warning.startswith(
+        'Column "city": 2 rows hold values the model never saw in training: "Marseille" (2 rows).'
+    )
+    [scored] = [frame.value for frame in at.dataframe if "prediction" in frame.value.columns]
+    assert list(scored.columns) == [
+        "prediction",
+        "probability_no",
+        "probability_yes",
+        *rows.columns,
+    ]
+    assert scored["city"].tolist()[:3] == ["Marseille", "PARIS", "Marseille"]
+    assert scored["customer_id"].tolist() == rows["customer_id"].tolist()
+    # The download keeps the ID beside the predictions by default; the person may pick more.
+    keep = at.multiselect(key="score_keep")
+    assert keep.value == ["customer_id"]
+    assert keep.options == list(rows.columns)
+    keep.set_value(["customer_id", "city"]).run()
+    assert not at.exception

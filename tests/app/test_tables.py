@@ -8,9 +8,9 @@ import pandas as pd
 from layerlab.schema.spec import Feature, ModelSpec
 from layerlab.tabular.evaluation import Evaluation
 from layerlab_app.tables import (
+    id_like_columns,
     metrics_table,
     prediction_sentence,
-    summary_frame,
     verdict,
     what_if_fields,
     what_if_row,
@@ -59,12 +59,31 @@ def test_verdict_names_the_baseline_that_wins_and_what_to_try():
     assert "learning curves say" in sentence and "longer" not in sentence
 
 
-def test_predictions_are_appended_and_clashing_names_renamed():
-    rows = pd.DataFrame({"x": [1, 2], "prediction": ["old", "old"]})
+def test_predictions_come_first_and_an_input_named_like_one_is_marked():
+    rows = pd.DataFrame({"x": ["1", "2"], "prediction": ["old", "old"]})
     predictions = pd.DataFrame({"prediction": ["a", "b"], "probability_a": [0.9, 0.2]})
     table = with_predictions(rows, predictions)
-    assert list(table.columns) == ["x", "prediction", "predicted_prediction", "probability_a"]
-    assert table["predicted_prediction"].tolist() == ["a", "b"]
+    assert list(table.columns) == ["prediction", "probability_a", "x", "prediction (input)"]
+    assert table["prediction"].tolist() == ["a", "b"]
+    assert list(with_predictions(rows, predictions, ["x"]).columns) == [
+        "prediction",
+        "probability_a",
+        "x",
+    ]
+
+
+def test_a_download_keeps_an_id_like_column_by_default():
+    rows = pd.DataFrame(
+        {
+            "customer_id": [f"C-{n:04d}" for n in range(60)],
+            "note": ["call back" if n % 2 else "fine" for n in range(60)],
+            "age": range(60),
+        }
+    )
+    assert id_like_columns(rows, ["note", "customer_id"]) == ["customer_id"]
+    assert id_like_columns(rows, ["note"]) == []  # not one value per row
+    assert id_like_columns(rows.assign(customer_id=""), ["customer_id"]) == []
+    assert id_like_columns(rows, []) == []
 
 
 def test_what_if_fields_default_to_median_and_most_common_value():
@@ -114,10 +133,3 @@ def test_prediction_sentences():
     assert prediction_sentence("multiclass", markup) == (
         r"The model predicts **\*\*no\*\*** (probability 60%)."
     )
-
-
-def test_summary_rows_get_readable_headers():
-    rows = [{"layer": "dense_1", "type": "Dense", "output_shape": "(batch, 8)", "params": 40}]
-    table = summary_frame(rows)
-    assert list(table.columns) == ["Layer", "Type", "Output shape", "Parameters"]
-    assert table.loc[0, "Parameters"] == 40

@@ -473,3 +473,38 @@ def test_a_finished_command_leaves_every_line_and_file_behind(runs):
     piped = pd.read_csv(io.StringIO(done["verbose"].stdout))  # 120 rows through a pipe
     assert len(piped) == 120
     assert len(pd.read_csv(folder / "p.csv")) == 120
+
+
+def test_predict_keeps_chosen_columns_as_written_and_warns_of_unseen_values(
+    trained_bundle, tmp_path, capsys
+):
+    _, out = trained_bundle
+    rows = pd.read_csv(CHURN, dtype=str).head(4)
+    rows.loc[0, "region"] = "Antarctica"  # never seen in training
+    rows.loc[1, "region"] = "EAST"  # seen, as "east"
+    rows.loc[2, "customer_id"] = "007"
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    capsys.readouterr()
+    argv = ["predict", str(out), str(tmp_path / "new.csv"), "--keep", "customer_id,region"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(captured.out), dtype=str)
+    assert list(table.columns) == [
+        "prediction",
+        "probability_no",
+        "probability_yes",
+        "customer_id",
+        "region",
+    ]
+    assert table["customer_id"].tolist() == rows["customer_id"].tolist()
+    assert table["region"].tolist() == ["Antarctica", "EAST", *rows["region"][2:]]
+    [warning] = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert warning.startswith(
+        'warning: Column "region": 1 row holds a value the model never saw in training: '
+        '"Antarctica" (1 row).'
+    )
+
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["predict", str(out), str(tmp_path / "new.csv"), "--keep", "id"]) == 2
+    assert "no column(s) 'id' to keep" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from layerlab.model.export import (
     load_bundle,
     write_bundle,
 )
-from layerlab.model.scoring import score
+from layerlab.model.scoring import score, unseen_categories
 from layerlab.schema.errors import LayerlabError, SchemaError
 from layerlab.schema.spec import ModelSpec
 from layerlab.tabular.predict import check_columns
@@ -78,6 +78,19 @@ def test_bundle_predict_script_gives_the_same_predictions_without_layerlab(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     standalone = pd.read_csv(io.StringIO(done.stdout))
+    # The values the model never saw in training, said on stderr as the CLI and the app say them.
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        f"warning: {message}"
+        for message in unseen_categories(
+            churn_result.built.model, churn_result.spec, read_csv(tmp_path / "new.csv")
+        )
+    ]
+    assert [line.split(":")[1] for line in warnings] == [
+        ' Column "region"',
+        ' Column "payment_method"',
+    ]
+    assert '"antarctica" (1 row)' in warnings[0] and '"crypto" (1 row)' in warnings[1]
 
     expected = score(
         churn_result.built.model,

@@ -6,8 +6,14 @@ import pandas as pd
 import pytest
 
 from layerlab.model.scoring import score
+from layerlab.model.scoring import unseen_categories as unseen_categories_of_model
 from layerlab.schema.errors import SchemaError
-from layerlab.tabular.predict import non_number_message
+from layerlab.tabular.model_io import (
+    known_categories,
+    scored_table,
+    unseen_categories_messages,
+)
+from layerlab.tabular.predict import non_number_message, unseen_categories
 from layerlab.tabular.reading import read_csv
 
 SCORED_COLUMNS = (
@@ -72,3 +78,97 @@ def test_numbers_written_as_text_booleans_and_gaps_are_numbers_or_missing():
 def test_long_values_are_shortened_in_the_message():
     frame = pd.DataFrame({"a": ["x" * 100, "1"]})
     assert f'e.g. "{"x" * 29}…".' in non_number_message(frame, ["a"])
+
+
+# --------------------------------------------------------------------- what scoring tells
+
+LOOKUPS = {
+    "layers": [
+        {"class_name": "InputLayer", "name": "island", "inbound_nodes": []},
+        {
+            "class_name": "StringLookup",
+            "config": {"output_mode": "one_hot", "vocabulary": ["", "biscoe", "dream"]},
+            "inbound_nodes": [{"args": [{"config": {"keras_history": ["island", 0, 0]}}]}],
+        },
+        {  # a yes/no column's lookup knows only its true words: never a vocabulary
+            "class_name": "StringLookup",
+            "config": {"output_mode": "multi_hot", "vocabulary": ["yes"]},
+            "inbound_nodes": [{"args": [{"config": {"keras_history": ["member", 0, 0]}}]}],
+        },
+    ]
+}
+FEATURES = [("island", "categorical"), ("member", "boolean"), ("mass", "numeric")]
+
+
+def test_known_categories_are_the_one_hot_vocabularies_by_column():
+    assert known_categories(LOOKUPS, FEATURES) == {"island": frozenset({"", "biscoe", "dream"})}
+    assert known_categories({}, FEATURES) == {}
+
+
+def test_values_never_seen_in_training_get_one_warning_per_column_with_counts():
+    frame = pd.DataFrame(
+        {
+            "island": ["Anvers", "Biscoe", " DREAM ", "Anvers", None, "Torgersen", "anvers"],
+            "member": ["maybe"] * 7,
+        }
+    )
+    [message] = unseen_categories_messages(frame, known_categories(LOOKUPS, FEATURES))
+    assert message.startswith(
+        'Column "island": 4 rows hold values the model never saw in training: '
+        '"Anvers" (2 rows), "Torgersen" (1 row), "anvers" (1 row).'
+    )
+    assert "unknown category" in message
+    seen = pd.DataFrame({"island": ["BISCOE", "dream", None]})
+    assert unseen_categories_messages(seen, known_categories(LOOKUPS, FEATURES)) == []
+
+
+def test_a_warning_names_a_few_values_and_counts_the_others():
+    frame = pd.DataFrame({"island": [f"isle {n}" for n in range(6)]})
+    [message] = unseen_categories_messages(frame, {"island": frozenset({"biscoe"})})
+    assert "6 rows hold values" in message and "and 3 other values." in message
+
+
+def test_predictions_come_first_then_the_kept_columns_as_written():
+    written = read_csv(b"id,sex,price\n007,MALE,$10\n008,male, 3\n009,male,\n", as_written=True)
+    predictions = pd.DataFrame({"prediction": ["a", "b", "a"], "probability_a": [0.9, 0.2, 0.7]})
+    table = scored_table(predictions, written)
+    assert list(table.columns) == ["prediction", "probability_a", "id", "sex", "price"]
+    assert table["id"].tolist() == ["007", "008", "009"]
+    assert table["sex"].tolist() == ["MALE", "male", "male"]  # tidied, the file says "male"
+    assert table["price"].tolist() == ["$10", "3", ""]
+    assert list(scored_table(predictions, written, ["id"]).columns) == [
+        "prediction",
+        "probability_a",
+        "id",
+    ]
+
+
+def test_an_input_named_like_a_prediction_column_is_marked_and_a_missing_one_refused():
+    written = pd.DataFrame({"x": ["1"], "prediction": ["old"]})
+    predictions = pd.DataFrame({"prediction": ["new"]})
+    table = scored_table(predictions, written)
+    assert list(table.columns) == ["prediction", "x", "prediction (input)"]
+    assert table.iloc[0].tolist() == ["new", "1", "old"]
+    with pytest.raises(SchemaError, match="no column\\(s\\) 'id' to keep"):
+        scored_table(predictions, written, ["id"])
+
+
+def test_the_server_reads_the_same_vocabularies_from_the_model_file_as_keras(
+    churn_result, tmp_path
+):
+    model = churn_result.built.model
+    model.save(tmp_path / "model.keras")
+    frame = rows_to_score(
+        "40,antarctica,month-to-month,31,33.32,0,crypto,yes",
+        "41,EAST,month-to-month,31,33.32,0,Credit Card,yes",
+    )
+    from_file = unseen_categories(frame, churn_result.spec, tmp_path / "model.keras")
+    assert from_file == unseen_categories_of_model(model, churn_result.spec, frame)
+    assert [message.split(":")[0] for message in from_file] == [
+        'Column "region"',
+        'Column "payment_method"',
+    ]
+    assert '"antarctica" (1 row)' in from_file[0]
+    features = [(feature.name, feature.kind) for feature in churn_result.spec.features]
+    assert known_categories(model.get_config(), features)["region"] >= {"east", "west"}
+    assert unseen_categories(frame, churn_result.spec, tmp_path / "nothing.keras") == []

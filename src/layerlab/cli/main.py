@@ -1,7 +1,7 @@
 """Command line: train a model from a CSV and write its bundle; score new data with a bundle.
 
     python -m layerlab train DATA.csv --target COLUMN [--spec spec.json] [--out DIR]
-    python -m layerlab predict BUNDLE new.csv [--out predictions.csv]
+    python -m layerlab predict BUNDLE new.csv [--out predictions.csv] [--keep COL,...]
     python -m layerlab runs WORKSPACE
     python -m layerlab search DATA.csv --target COLUMN --trials N --out DIR  (cli_search.py)
 
@@ -51,16 +51,19 @@ from layerlab.schema.spec import (
 from layerlab.schema.vocabulary import Task
 from layerlab.tabular.leaks import (
     baseline_too_good_sentence,
+    close_to_perfect,
     strongest_feature,
     suspiciously_good,
     too_good_sentence,
 )
+from layerlab.tabular.model_io import scored_table
 from layerlab.tabular.predict import check_columns
 from layerlab.tabular.reading import read_csv
 from layerlab.tabular.writing import write_csv
 
 if TYPE_CHECKING:
     from layerlab.cli.progress import EpochBar, EpochLines
+    from layerlab.report.diagnosis import Diagnosis
 
 EPILOG = """examples:
   python -m layerlab train data/customer_churn.csv --target churned
@@ -148,6 +151,13 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("bundle", help="the bundle folder written by `train`")
     predict.add_argument("data", help="a CSV with the columns the model was trained on")
     predict.add_argument("--out", help="write predictions here instead of standard output")
+    predict.add_argument(
+        "--keep",
+        action="append",
+        metavar="COL,...",
+        help="input columns to carry beside the predictions, as written in the file "
+        "(e.g. an ID to join them back on); comma-separated, or repeat the flag",
+    )
     _add_output_flags(predict)
 
     runs = commands.add_parser(
@@ -222,6 +232,7 @@ def _libraries_quiet() -> Iterator[None]:
 def _train(args) -> int:
     from layerlab.model.evaluate import evaluate
     from layerlab.model.export import write_bundle
+    from layerlab.model.insights import run_diagnosis
     from layerlab.model.train import train
 
     frame = read_csv(args.data)
@@ -253,6 +264,8 @@ def _train(args) -> int:
     print(evaluation.headline(), file=sys.stderr)
     doubt = _doubt(result, evaluation)
     print(comparison_line(evaluation) if doubt is None else doubt, file=sys.stderr)
+    for line in _finding_lines(run_diagnosis(result)):
+        print(line, file=sys.stderr)
     rare = evaluation.imbalance_headline()
     if rare is not None:
         weights = "" if spec.class_weight == "balanced" else " Try --class-weight balanced."
@@ -264,6 +277,16 @@ def _train(args) -> int:
         kept.finish(result, evaluation)
         print(f"Run kept in the workspace {args.workspace}/ as {kept.run_id}.", file=sys.stderr)
     return 0
+
+
+def _finding_lines(findings: list[Diagnosis]) -> list[str]:
+    """What the learning curves say, one line per finding (``report.diagnosis``), with the
+    change its button makes in the app; the same findings as the bundle's metrics.json."""
+    lines = []
+    for finding in findings:
+        label = finding.action_label
+        lines.append(finding.sentence + (f" Try: {label[:1].lower()}{label[1:]}." if label else ""))
+    return lines
 
 
 def _both(display, kept):
@@ -337,10 +360,12 @@ def _runs(args) -> int:
 def _doubt(result, evaluation) -> str | None:
     """The Results page's question about a score close to perfect, or None."""
 
-    if suspiciously_good(evaluation):
-        suspect = strongest_feature(result.splits.train, result.spec)
+    if not close_to_perfect(evaluation):
+        return None
+    suspect = strongest_feature(result.splits.train, result.spec)
+    if suspiciously_good(evaluation, suspect):
         return too_good_sentence(evaluation, suspect)
-    return baseline_too_good_sentence(evaluation)
+    return baseline_too_good_sentence(evaluation, suspect)
 
 
 def _epoch_display() -> EpochBar | EpochLines:
@@ -351,7 +376,7 @@ def _epoch_display() -> EpochBar | EpochLines:
 
 def _predict(args) -> int:
     from layerlab.model.export import load_bundle
-    from layerlab.model.scoring import score
+    from layerlab.model.scoring import score, unseen_categories
 
     bundle = load_bundle(args.bundle)
     frame = read_csv(args.data)
@@ -361,6 +386,12 @@ def _predict(args) -> int:
             f"note: ignoring column(s) the model does not use: {', '.join(extra)}", file=sys.stderr
         )
     table = score(bundle.model, bundle.spec, bundle.classes, frame)
+    if not args.quiet:
+        for warning in unseen_categories(bundle.model, bundle.spec, frame):
+            print(f"warning: {warning}", file=sys.stderr)
+    if args.keep:
+        keep = [name.strip() for names in args.keep for name in names.split(",") if name.strip()]
+        table = scored_table(table, read_csv(args.data, as_written=True), keep)
     if not args.out:
         write_csv(table, sys.stdout)
         return 0

@@ -8,9 +8,10 @@ TensorFlow; Layerlab itself is not needed. It reads the CSV with the package
 file with, so encodings, delimiters, spreadsheet numbers, dates and categories
 are read the same way. The CSV must have the columns listed in spec.json
 ("features"); other columns are ignored, empty cells count as missing, and
-unseen categories are fine; values that are not numbers in a numeric column are
-refused, by column. Text that a spreadsheet would run as a formula is written
-with a leading quote.
+categories the model never saw in training are scored as unknown ones, with a
+warning per column on stderr; values that are not numbers in a numeric column
+are refused, by column. Text that a spreadsheet would run as a formula is
+written with a leading quote.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ import numpy as np  # noqa: E402
 USAGE = "usage: python predict.py new.csv > predictions.csv"
 
 
-def predict(frame):
-    """The predictions table for every row of ``frame``, or ``ValueError`` saying why not."""
+def predict(frame, warn=None):
+    """The predictions table for every row of ``frame``, or ``ValueError`` saying why not.
+
+    ``warn`` is called with each warning about values the model never saw in
+    training (one per column), e.g. ``warn=print``.
+    """
     spec = reading.read_bundle_json(HERE, "spec.json")
     classes = reading.read_bundle_json(HERE, "classes.json")
     features = [(feature["name"], feature["kind"]) for feature in spec["features"]]
@@ -48,6 +53,11 @@ def predict(frame):
         HERE / "model.keras", features, reading.model_outputs(spec["task"], classes)
     )
     import tensorflow as tf
+
+    if warn is not None:
+        known = reading.known_categories(model.get_config(), features)
+        for message in reading.unseen_categories_messages(frame, known):
+            warn(message)
 
     inputs = {
         name: tf.constant(values) for name, values in reading.model_inputs(frame, features).items()
@@ -85,12 +95,16 @@ def _import_keras_quietly() -> None:
             os.close(saved)
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
         print(USAGE, file=sys.stderr)
         return 2
     try:
-        table = predict(reading.read_csv(argv[0], max_bytes=None))
+        table = predict(reading.read_csv(argv[0], max_bytes=None), warn=_warn)
     except (reading.DataError, reading.BundleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

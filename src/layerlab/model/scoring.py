@@ -8,7 +8,11 @@ import pandas as pd
 from layerlab.model.build import predict_outputs
 from layerlab.schema.errors import SchemaError
 from layerlab.schema.spec import ModelSpec
-from layerlab.tabular.model_io import prediction_table
+from layerlab.tabular.model_io import (
+    known_categories,
+    prediction_table,
+    unseen_categories_messages,
+)
 from layerlab.tabular.predict import check_columns, check_values
 
 
@@ -23,3 +27,10 @@ def score(model, spec: ModelSpec, classes: tuple[str, ...], frame: pd.DataFrame)
         raise SchemaError("The file has a header but no rows to score. Add at least one row.")
     check_values(frame, spec)
     return prediction_table(spec.task, list(classes), predict_outputs(model, spec, frame))
+
+
+def unseen_categories(model, spec: ModelSpec, frame: pd.DataFrame) -> list[str]:
+    """A warning per categorical column of ``frame`` holding values ``model`` never learned:
+    its vocabularies, read from its config (``model_io.known_categories``)."""
+    features = [(feature.name, feature.kind) for feature in spec.features]
+    return unseen_categories_messages(frame, known_categories(model.get_config(), features))

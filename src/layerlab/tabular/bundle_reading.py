@@ -13,11 +13,14 @@ from __future__ import annotations
 from .errors import BundleError, DataError, SchemaError
 from .model_file import load_model_file, read_bundle_json
 from .model_io import (
+    known_categories,
     missing_columns_message,
     model_inputs,
     model_outputs,
     non_number_message,
     prediction_table,
+    scored_table,
+    unseen_categories_messages,
 )
 from .reading import read_csv
 from .values import MISSING_VALUES, category_key, category_text
@@ -30,6 +33,7 @@ __all__ = [
     "SchemaError",
     "category_key",
     "category_text",
+    "known_categories",
     "load_model_file",
     "missing_columns_message",
     "model_inputs",
@@ -38,5 +42,7 @@ __all__ = [
     "prediction_table",
     "read_bundle_json",
     "read_csv",
+    "scored_table",
+    "unseen_categories_messages",
     "write_csv",
 ]

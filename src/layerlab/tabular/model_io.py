@@ -1,9 +1,10 @@
 """What goes into a Layerlab model and what comes out: its inputs, and its predictions as a table.
 
 A table to score must have the columns the model was trained on and numbers in
-its numeric ones; the messages here say which are not, by column. Shipped in
-every bundle (see ``bundle_reading``), so a bundle's predict.py refuses and
-predicts as the app does.
+its numeric ones; the messages here say which are not, by column, and which
+categories the model never learned. Shipped in every bundle (see
+``bundle_reading``), so a bundle's predict.py refuses, warns and predicts as the
+app does.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import numpy as np
 import pandas as pd
 
 from .dates import date_part_source
-from .values import MISSING_SET, as_category_keys, as_numeric, parse_numbers
+from .errors import SchemaError, shorten
+from .values import MISSING_SET, as_category_keys, as_category_text, as_numeric, parse_numbers
+
+# How many values of a column an unseen-category warning names.
+UNSEEN_EXAMPLES = 3
 
 
 def input_name(column: str) -> str:
@@ -117,6 +122,98 @@ def missing_columns_message(frame: pd.DataFrame, feature_names: list[str]) -> st
             "write them as in the training file (for example 2024-03-01)."
         )
     return message
+
+
+def known_categories(
+    model_config: dict, features: list[tuple[str, str]]
+) -> dict[str, frozenset[str]]:
+    """The categories each categorical column's one-hot input knows, by column name.
+
+    ``model_config`` is a Keras model's config: ``model.get_config()``, or the
+    "config" of a ``.keras`` file's ``config.json``, read as plain JSON without
+    Keras. Each categorical column feeds one ``StringLookup`` whose vocabulary is
+    the training split's category keys (``values.category_key``): its most
+    frequent ones where it had more than a column keeps. A column whose lookup is
+    not found is left out, so it is never warned about.
+    """
+    columns = {input_name(name): name for name, kind in features if kind == "categorical"}
+    known: dict[str, frozenset[str]] = {}
+    for layer in model_config.get("layers", []) if isinstance(model_config, dict) else []:
+        if not isinstance(layer, dict) or layer.get("class_name") != "StringLookup":
+            continue
+        config = layer.get("config") or {}
+        vocabulary = config.get("vocabulary")
+        if config.get("output_mode") != "one_hot" or not isinstance(vocabulary, list | tuple):
+            continue
+        try:
+            source = layer["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if source in columns:
+            known[columns[source]] = frozenset(str(word) for word in vocabulary)
+    return known
+
+
+def unseen_categories_messages(frame: pd.DataFrame, known: dict[str, frozenset[str]]) -> list[str]:
+    """One warning per column whose values include categories the model never learned.
+
+    ``known`` is ``known_categories``'s. Values are compared as the model reads
+    them (``category_key``: "MALE" is "male"), missing cells are not counted, and
+    each warning gives the rows and up to ``UNSEEN_EXAMPLES`` values, as written,
+    most frequent first. The model scores such a value as an unknown category.
+    """
+    messages = []
+    for name, words in known.items():
+        if name not in frame.columns:
+            continue
+        keys = as_category_keys(frame[name])
+        unseen = (keys != "") & ~pd.Series(keys).isin(words).to_numpy()
+        if not unseen.any():
+            continue
+        texts = pd.Series(as_category_text(frame[name][unseen])).value_counts(sort=True)
+        examples = ", ".join(
+            f'"{shorten(text, 30)}" ({_rows(int(count))})'
+            for text, count in texts.head(UNSEEN_EXAMPLES).items()
+        )
+        others = len(texts) - UNSEEN_EXAMPLES
+        if others > 0:
+            examples += f" and {others:,} other value{'s' if others > 1 else ''}"
+        count = int(unseen.sum())
+        hold = "1 row holds a value" if count == 1 else f"{count:,} rows hold values"
+        messages.append(
+            f'Column "{name}": {hold} the model never saw in training: {examples}. It scores '
+            "them as an unknown category, so their predictions rest on the other columns."
+        )
+    return messages
+
+
+def _rows(count: int) -> str:
+    return "1 row" if count == 1 else f"{count:,} rows"
+
+
+def scored_table(
+    predictions: pd.DataFrame, inputs: pd.DataFrame, keep: list[str] | None = None
+) -> pd.DataFrame:
+    """The predictions first, then the input columns ``keep`` (all of them when None).
+
+    ``inputs`` is the table as written (``read_csv(..., as_written=True)``), so
+    the kept cells read as the person wrote them; row for row with
+    ``predictions``. An input column named like a prediction column comes out as
+    "<name> (input)". ``SchemaError`` names a ``keep`` column the table lacks.
+    """
+    names = list(inputs.columns) if keep is None else list(dict.fromkeys(keep))
+    missing = [name for name in names if name not in inputs.columns]
+    if missing:
+        raise SchemaError(
+            f"The file has no column(s) {', '.join(repr(name) for name in missing)} to keep "
+            f"beside the predictions. Its columns are: "
+            f"{', '.join(repr(name) for name in inputs.columns)}."
+        )
+    kept = inputs[names].reset_index(drop=True)
+    kept.columns = [
+        f"{name} (input)" if name in predictions.columns else name for name in kept.columns
+    ]
+    return pd.concat([predictions.reset_index(drop=True), kept], axis=1)
 
 
 def prediction_table(task: str, classes: list[str], outputs: np.ndarray) -> pd.DataFrame:

@@ -49,6 +49,7 @@ def read_csv(
     *,
     max_bytes: int | None = MAX_UPLOAD_BYTES,
     max_columns: int | None = MAX_COLUMNS,
+    as_written: bool = False,
 ) -> pd.DataFrame:
     """Read CSV bytes or a CSV file into a DataFrame, or raise a ``DataError`` that says why not.
 
@@ -56,7 +57,9 @@ def read_csv(
     and columns whose values are all numbers come out with a numeric dtype
     (see ``tidying.tidy`` for spreadsheet numbers, dates and categories).
     ``max_bytes=None`` reads a file of any size; ``max_columns=None`` any number of
-    columns (the header is counted before any row is parsed).
+    columns (the header is counted before any row is parsed). ``as_written=True``
+    gives every cell as the text the file holds ("" for an empty one), untidied:
+    what scoring echoes back beside its predictions.
     """
     raw = _read_bytes(source, max_bytes)
     if not raw.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
@@ -82,13 +85,15 @@ def read_csv(
     check_columns(len(header), max_columns)
     _refuse_duplicate_names(header)
 
-    frame = _parse(text, delimiter, header)
+    frame = _parse(text, delimiter, header, as_written=as_written)
     if frame.empty:
         raise DataError(
             f"The file has a header row ({name_list(header)}) but no data rows. "
             "Expected at least one row of values under the header. Add data rows, or check "
             "that the export did not stop after the header."
         )
+    if as_written:
+        return frame
     # Only a ;-delimited file says the decimal mark is a comma (Excel in e.g. German or
     # French); tab and | files come from every locale, so their values decide alone.
     return tidy(frame, decimal_comma=delimiter == ";")
@@ -350,7 +355,10 @@ def _refuse_duplicate_names(header: list[str]) -> None:
         )
 
 
-def _parse(text: str, delimiter: str, header: list[str]) -> pd.DataFrame:
+def _parse(text: str, delimiter: str, header: list[str], as_written: bool = False) -> pd.DataFrame:
+    cells = (
+        {"dtype": str, "na_filter": False} if as_written else {"na_values": list(MISSING_VALUES)}
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -361,8 +369,8 @@ def _parse(text: str, delimiter: str, header: list[str]) -> pd.DataFrame:
                 engine="c",
                 index_col=False,
                 keep_default_na=False,
-                na_values=list(MISSING_VALUES),
                 skipinitialspace=True,
+                **cells,
                 low_memory=False,
             )
         except pd.errors.EmptyDataError:
