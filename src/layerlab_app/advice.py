@@ -1,7 +1,8 @@
 """Warnings, one plain sentence each, for model choices that usually hurt.
 
-Validity is ``ModelSpec.validate``'s job; this module only looks at settings
-that are allowed but rarely wise, so the Model page can say so before training.
+Validity is ``ModelSpec.validate``'s job (softmax in a hidden layer, once
+allowed, is refused there); this module only looks at settings that are allowed
+but rarely wise, so the Model page can say so before training.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ SATURATING_STACK = 3
 def advise(spec: ModelSpec, training_rows: int | None = None) -> list[str]:
     """Every warning that applies to ``spec``; ``training_rows`` enables the batch-size check."""
     return [
-        *_hidden_softmax(spec.layers),
         *_vanishing_gradients(spec.layers),
         *_learning_rate(spec),
         *_batch_size(spec, training_rows),
@@ -44,21 +44,6 @@ def _positions(numbers: list[int]) -> str:
         return f"Layer {numbers[0]} uses"
     listed = ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"
     return f"Layers {listed} use"
-
-
-def _hidden_softmax(layers: list[LayerSpec]) -> list[str]:
-    positions = [
-        position
-        for position, layer in enumerate(layers, start=1)
-        if layer.kind == LayerKind.DENSE and layer.activation == "softmax"
-    ]
-    if not positions:
-        return []
-    return [
-        f"{_positions(positions)} softmax, which forces a hidden layer's outputs to add up to 1 "
-        "and usually stops it from learning; use relu in hidden layers and leave softmax to the "
-        "output layer."
-    ]
 
 
 def _vanishing_gradients(layers: list[LayerSpec]) -> list[str]:

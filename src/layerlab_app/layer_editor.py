@@ -114,7 +114,13 @@ def _widget(column, key: str, setting: LayerSetting, layer: LayerSpec) -> Any:
     """A number input within the setting's limit, or a choice among its words."""
     state.seed(key, getattr(layer, setting.name))
     if setting.limit is None:
-        return column.selectbox(setting.label, setting.choices, key=key, help=setting.help)
+        # A word no longer offered (an old spec's softmax) stays shown, so the spec's check
+        # says why it is refused instead of the box changing it silently.
+        current = getattr(layer, setting.name)
+        kept = (current,) if current in setting.retired else ()
+        return column.selectbox(
+            setting.label, (*setting.choices, *kept), key=key, help=setting.help
+        )
     return column.number_input(
         setting.label,
         min_value=setting.limit.low,

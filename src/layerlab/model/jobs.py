@@ -33,7 +33,7 @@ from layerlab.schema.spec import ModelSpec
 from layerlab.tabular.data import ColumnProfile, profile_columns
 from layerlab.tabular.effects import opening_predictions_json
 from layerlab.tabular.evaluation import BASELINE_NAMES, Evaluation
-from layerlab.tabular.leaks import strongest_feature, suspiciously_good
+from layerlab.tabular.leaks import close_to_perfect, strongest_feature
 from layerlab.tabular.model_file import load_model_file
 from layerlab.tabular.model_io import model_outputs
 from layerlab.tabular.network_weights import network_bytes
@@ -200,7 +200,7 @@ def keep_files(
     if evaluation is None and usable:
         evaluation = evaluate(result, should_stop=should_stop)
     leak_suspect = None
-    if evaluation is not None and suspiciously_good(evaluation) and not stopped():
+    if evaluation is not None and close_to_perfect(evaluation) and not stopped():
         leak_suspect = strongest_feature(result.splits.train, result.spec)
     summary = _summary(result.built)
     write = _run_file_writer(folder)

@@ -48,6 +48,8 @@ class LayerSetting:
     in_cli: bool = True
     # A new layer copies this setting from the last layer of its kind, when there is one.
     carried_to_new: bool = False
+    # Words once among the choices, each with why it is refused now: old files still load.
+    retired: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _passes_width_on(layer: LayerSpec, width: int) -> tuple[int, int, int]:
@@ -109,6 +111,7 @@ DENSE = LayerKindDefinition(
             "activation",
             "Activation",
             choices=limits.ACTIVATIONS,
+            retired=limits.RETIRED_ACTIVATIONS,
             default="relu",
             new_value="relu",
         ),
@@ -295,6 +298,8 @@ def check_layer(position: int, layer: LayerSpec) -> list[str]:
         named = f"'{setting.name}' of {where} ({definition.name})"
         if setting.limit is not None:
             problems += check_limit(named, value, setting.limit, meaning=setting.meaning)
+        elif value in setting.retired:
+            problems.append(f"The {named} cannot be {value!r}: {setting.retired[value]}.")
         elif value not in setting.choices:
             problems.append(
                 f"The {named} must be one of {', '.join(setting.choices)}; got {value!r}."

@@ -94,8 +94,15 @@ ACTIVATIONS = (
     "tanh",
     "sigmoid",
     "linear",
-    "softmax",
 )
+# Activations a hidden layer once accepted, with why they are refused now (a spec file that
+# used one still loads; validation names the layer and the way out).
+RETIRED_ACTIVATIONS = {
+    "softmax": (
+        "softmax makes a hidden layer's outputs add up to 1, which usually stops it from "
+        "learning; use relu (the output layer gets its softmax from the task)"
+    ),
+}
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adamw", "nadam")
 # "balanced" weighs each training row by n_rows / (n_classes * rows of its class), scikit-learn's
 # formula, so every class counts the same in the loss.

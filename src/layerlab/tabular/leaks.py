@@ -25,6 +25,14 @@ scores are not needed to judge it: a real input that explains the target
 exactly (a unit conversion) is flagged too, and a person can put it back. What
 this cannot see is a leak spread over several columns (the parts of a total);
 the Results page asks about those when the network's score is close to perfect.
+
+A close-to-perfect test score is questioned only when it is unusual for the table:
+when the strongest column alone, or the strongest two together, predict the target
+almost exactly on rows their model did not see (``strongest_feature``), or when a
+straight line through the features fits a number target exactly (the parts of a
+total, however many). A table that is simply easy (penguins: several measurements,
+each predicting the species moderately, together almost perfectly) raises no
+question: no one or two columns explain its score.
 """
 
 from __future__ import annotations
@@ -57,6 +65,8 @@ _BASELINE_ERROR_SHARE = 0.2
 SUSPICIOUS_R2 = 0.99
 SUSPICIOUS_ACCURACY = 0.99
 SUSPICIOUS_MAE_SHARE = 0.05  # of the naive baseline's mean absolute error
+# A linear baseline this close to a number target fits a formula, not measurements.
+EXACT_LINEAR_R2 = 0.999
 
 # Below this many rows with a target the held-out part is too small to call a column a
 # leak (toy tables such as celsius -> fahrenheit are exact by design).
@@ -91,6 +101,12 @@ class SingleColumnScore:
     score: float
     balanced_accuracy: float | None = None
     baseline_accuracy: float | None = None
+    # Set by ``strongest_feature`` when this column alone is not near perfect: the
+    # runner-up, the held-out score of the two together (same metric), and whether that
+    # is near perfect (True/False; None: not checked, as in a run saved before the check).
+    partner: str | None = None
+    together: float | None = None
+    together_near_perfect: bool | None = None
 
     @property
     def near_perfect(self) -> bool:
@@ -106,13 +122,24 @@ class SingleColumnScore:
             and error <= _BASELINE_ERROR_SHARE * baseline_error
         )
 
-    def words(self) -> str:
-        """The score as a reader sees it: ``R² 1.00``, ``accuracy 99.8%``."""
+    @property
+    def explains_score(self) -> bool | None:
+        """Whether this column, alone or with ``partner``, predicts the target almost exactly.
+
+        None when the pair was not checked (a run saved before the check).
+        """
+        if self.near_perfect:
+            return True
+        return self.together_near_perfect
+
+    def words(self, score: float | None = None) -> str:
+        """The score (or ``score`` in the same metric) as a reader sees it: ``R² 1.00``."""
+        score = self.score if score is None else score
         if self.metric == "r2":
-            return f"R² {self.score:.2f}"
+            return f"R² {score:.2f}"
         if self.metric == "rank_correlation":
-            return f"rank correlation {self.score:.2f}".replace("-", "−")
-        return f"accuracy {self.score:.1%}"
+            return f"rank correlation {score:.2f}".replace("-", "−")
+        return f"accuracy {score:.1%}"
 
 
 def leak_reason(score: SingleColumnScore) -> str:
@@ -161,8 +188,12 @@ def find_leaks(
 def strongest_feature(frame: pd.DataFrame, spec: ModelSpec) -> SingleColumnScore | None:
     """The feature of ``spec`` that alone predicts its target best, with its held-out score.
 
-    For the Results page, when a network scores close to perfect: the column most
-    likely to leak the answer. None when the table is too small to say.
+    For the Results page, when a network (or its linear baseline) scores close to
+    perfect: the column most likely to leak the answer. When it is not near perfect
+    on its own, it is also scored together with the runner-up (``partner``,
+    ``together``): two columns that explain the target between them (the parts of
+    a total, a weight and a height beside a BMI). None when the table is too small
+    to say.
     """
     sample = _Sample.of(frame, spec.target, spec.task != Task.REGRESSION)
     features = [feature for feature in spec.features if feature.name in frame.columns]
@@ -178,17 +209,67 @@ def strongest_feature(frame: pd.DataFrame, spec: ModelSpec) -> SingleColumnScore
     judged = [
         sample.judge(score, *encoded[score.column], ranks.get(score.column)) for score in best
     ]
-    return max(judged, key=lambda score: (score.near_perfect, score.score))
+    judged.sort(key=lambda score: (score.near_perfect, score.score), reverse=True)
+    strongest = judged[0]
+    if strongest.near_perfect:
+        return strongest
+    if len(judged) == 1:  # one feature: no pair to explain more than it does
+        return dataclasses.replace(strongest, together_near_perfect=False)
+    partner = judged[1].column
+    pair = sample.pair([strongest.column, partner], [encoded[strongest.column], encoded[partner]])
+    return dataclasses.replace(
+        strongest,
+        partner=partner,
+        together=pair.score,
+        together_near_perfect=pair.near_perfect,
+    )
 
 
-def suspiciously_good(evaluation: Evaluation) -> bool:
+def close_to_perfect(evaluation: Evaluation) -> bool:
+    """Whether the network or its linear baseline scores close to perfect on the test rows.
+
+    Then ``strongest_feature`` is worth its seconds: it says whether one or two
+    columns explain the score.
+    """
+    return suspiciously_good(evaluation) or _linear_suspiciously_good(evaluation)
+
+
+def _linear_suspiciously_good(evaluation: Evaluation) -> bool:
+    linear = evaluation.baselines.get("linear")
+    return bool(linear) and suspiciously_good(dataclasses.replace(evaluation, metrics=linear))
+
+
+def _exact_linear(evaluation: Evaluation) -> bool:
+    """Whether a straight line through the features fits a number target (almost) exactly."""
+    linear = evaluation.baselines.get("linear") or {}
+    return evaluation.task == Task.REGRESSION and linear.get("r2", 0.0) >= EXACT_LINEAR_R2
+
+
+def _unusual(evaluation: Evaluation, suspect: SingleColumnScore | None) -> bool:
+    """Whether a close-to-perfect score is unusual for this table (see the module's words).
+
+    Unknown evidence (no suspect, or one saved before the pair was checked) counts as
+    unusual, as it did before the check existed.
+    """
+    if suspect is None or suspect.explains_score is not False:
+        return True
+    return _exact_linear(evaluation)
+
+
+def suspiciously_good(evaluation: Evaluation, suspect: SingleColumnScore | None = None) -> bool:
     """Whether a network's test score is so close to perfect that a leak is the likelier story.
 
     Numbers: R² of at least 0.99, or a mean absolute error under 5% of always
     predicting the mean. Classes: accuracy of at least 0.99 that also gets the
     rare classes right (balanced accuracy of at least 0.95) and makes far fewer
-    mistakes than always guessing the common class.
+    mistakes than always guessing the common class. ``suspect``
+    (``strongest_feature``, when known) clears a score that no one or two columns
+    explain: the table is simply easy.
     """
+    return _near_perfect_metrics(evaluation) and _unusual(evaluation, suspect)
+
+
+def _near_perfect_metrics(evaluation: Evaluation) -> bool:
     metrics = evaluation.metrics
     if evaluation.task == Task.REGRESSION:
         naive = evaluation.baselines.get("naive", {}).get("mae", float("nan"))
@@ -216,12 +297,14 @@ def too_good_sentence(evaluation: Evaluation, suspect: SingleColumnScore | None)
     )
     if suspect is None:
         return text + " Check that no feature is computed from the target or known only after it."
-    if suspect.near_perfect:
+    named = _culprits(suspect)
+    if named is not None:
+        return text + f" The most likely {named}"
+    if _exact_linear(evaluation):
         return text + (
-            f' The most likely one is "{suspect.column}": on its own it predicts '
-            f'"{suspect.target}" almost exactly ({suspect.words()}). Check that it is not '
-            "computed from the target or known only after it; if the relation is exact by "
-            "nature (a unit conversion, a formula), the score is real."
+            " No one or two features explain it, but a straight line through the features "
+            "fits the test rows exactly: look for features that add up to the target, such "
+            "as the parts of a total."
         )
     return text + (
         f' No single feature explains it (the best on its own, "{suspect.column}", reaches '
@@ -243,23 +326,50 @@ def _near_perfect_score(evaluation: Evaluation) -> str:
     )
 
 
-def baseline_too_good_sentence(evaluation: Evaluation) -> str | None:
+def _culprits(suspect: SingleColumnScore) -> str | None:
+    """The end of "The most likely ...": the column, or the two, that explain the target."""
+    column, target = suspect.column, suspect.target
+    if suspect.near_perfect:
+        return (
+            f'one is "{column}": on its own it predicts "{target}" almost exactly '
+            f"({suspect.words()}). Check that it is not computed from the target or known only "
+            "after it; if the relation is exact by nature (a unit conversion, a formula), the "
+            "score is real."
+        )
+    if suspect.together_near_perfect and suspect.partner is not None:
+        return (
+            f'ones are "{column}" and "{suspect.partner}": together they predict "{target}" '
+            f"almost exactly ({suspect.words(suspect.together)}), though neither does alone. "
+            "Check that they are not parts of the target or computed from it; if the relation "
+            "is exact by nature (a formula), the score is real."
+        )
+    return None
+
+
+def baseline_too_good_sentence(
+    evaluation: Evaluation, suspect: SingleColumnScore | None = None
+) -> str | None:
     """When the linear baseline (not the network) is near perfect, one sentence saying so; else None.
 
     Several columns that add up to the target (the parts of a total) are no single
-    column's leak, but a linear model finds them at once.
+    column's leak, but a linear model finds them at once. ``suspect``
+    (``strongest_feature``, when known) clears a score that no one or two columns
+    explain and that is not an exact fit: the table is simply easy.
     """
-    if suspiciously_good(evaluation):
-        return None
-    linear = evaluation.baselines.get("linear")
-    if not linear or not suspiciously_good(dataclasses.replace(evaluation, metrics=linear)):
+    if _near_perfect_metrics(evaluation):
+        return None  # the network's own question says it, or the same evidence clears both
+    if not _linear_suspiciously_good(evaluation) or not _unusual(evaluation, suspect):
         return None
     name = "Linear regression" if evaluation.task == Task.REGRESSION else "Logistic regression"
-    return (
+    text = (
         f"{name} predicts the test rows almost exactly: rare on real data, where it usually "
         "means some features together give the answer away, such as the parts of a total or "
-        "a score computed from others. Check the features before trusting either model."
+        "a score computed from others."
     )
+    named = None if suspect is None else _culprits(suspect)
+    if named is not None:
+        return text + f" The most likely {named}"
+    return text + " Check the features before trusting either model."
 
 
 class CopyCheck:
@@ -533,12 +643,52 @@ class _Sample:
 
     # ---------------------------------------------------------------- the full model
 
+    def pair(self, names: list[str], columns: list[tuple[np.ndarray, bool]]) -> SingleColumnScore:
+        """Two columns together, scored on the held-out rows (named by the first).
+
+        ``HistGradientBoosting`` on both; for a number target also a straight line
+        through them (the parts of a total) and, where every value is positive, through
+        their logarithms (a ratio or a product: a BMI, a price per unit), the best of them.
+        """
+        x = np.column_stack([values for values, _ in columns])
+        # A category code with more values than the model's bins is read as a number.
+        categorical = [
+            bool(kind and np.nanmax(values, initial=0) < _MAX_BINS - 1) for values, kind in columns
+        ]
+        scores = [self._boost(names[0], x, categorical)]
+        if not self.classes and not any(kind for _, kind in columns):
+            scores.append(self.straight(names[0], x))
+            known = x[~np.isnan(x).any(axis=1)]
+            if known.size and known.min() > 0 and self.target.min() > 0:
+                scores.append(self.straight(names[0], x, logarithms=True))
+        return max(scores, key=_score_value)
+
+    def straight(self, name: str, x: np.ndarray, logarithms: bool = False) -> SingleColumnScore:
+        """Least squares through the columns of ``x`` (missing: the fitting rows' mean)."""
+        y = np.log(self.target) if logarithms else self.target
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = np.log(x) if logarithms else x
+
+        def predict(fit: np.ndarray, held_out: np.ndarray) -> np.ndarray:
+            means = np.nan_to_num(np.nanmean(x[fit], axis=0))
+            filled = np.where(np.isnan(x), means, x)
+            design = np.column_stack([np.ones(len(x)), filled])
+            coefficients = np.linalg.lstsq(design[fit], y[fit], rcond=None)[0]
+            predicted = design[held_out] @ coefficients
+            return np.exp(predicted) if logarithms else predicted
+
+        return self._score(name, self._each_fold(predict))
+
     def fit(self, name: str, values: np.ndarray, categorical: bool) -> SingleColumnScore:
         """``HistGradientBoosting`` on this column alone, scored on the held-out rows."""
         if categorical and np.nanmax(values, initial=0) >= _MAX_BINS - 1:
             # More categories than the model reads as categories: the lookup, which keeps
             # every category apart, is the better one-feature model.
             return self.lookup(name, values, categorical)
+        return self._boost(name, values.reshape(-1, 1), [categorical])
+
+    def _boost(self, name: str, x: np.ndarray, categorical: list[bool]) -> SingleColumnScore:
+        """``HistGradientBoosting`` on the columns of ``x``, scored on the held-out rows."""
         # Here: scikit-learn takes about 1.5 s to import, and the server imports this module
         # at start-up (profiling) but fits only when a table is checked.
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -550,11 +700,10 @@ class _Sample:
             "learning_rate": 0.5,
             "min_samples_leaf": 5,
             "early_stopping": False,
-            "categorical_features": [categorical],
+            "categorical_features": categorical,
             "random_state": _SEED,
         }
         model = HistGradientBoostingClassifier if self.classes else HistGradientBoostingRegressor
-        x = values.reshape(-1, 1)
 
         def predict(fit: np.ndarray, held_out: np.ndarray) -> np.ndarray:
             if self.classes and len(np.unique(self.target[fit])) < 2:
