@@ -40,7 +40,7 @@ def test_a_small_search_runs_its_trials_as_runs_and_trains_the_best(page: Page) 
     done = page.get_by_text(re.compile(rf"{TRIALS} of {TRIALS} trials done"))
     expect(done).to_be_visible(timeout=SEARCH_SECONDS * 1000)
     expect(page.get_by_text(re.compile(r"best validation loss so far \d"))).to_be_visible()
-    expect(page.get_by_role("tab", name="Best score so far")).to_be_visible()
+    expect(page.get_by_role("tab", name="Validation loss, trial by trial")).to_be_visible()
 
     store = open_workspace(workspace_token(page))
     trials = sorted(store.runs(), key=lambda run: run.created)
