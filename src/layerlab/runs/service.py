@@ -1,15 +1,16 @@
 """One workspace's truth: its tables, runs and searches change only through the operations here.
 
-The app, the CLI and the tests name an operation (add a table, start a run, stop, choose,
-delete, edit a copy, apply a fix, recover) instead of writing the store themselves, so a
-rule such as "a run is opened on its own table" or "run names never repeat" is written
-once. What a browser tab looks at is a ``Focus``: plain values (which table, target, task,
+The app, the CLI and the tests name an operation (add a table, start a run, start or stop a
+search, stop, choose, delete, edit a copy, apply a fix, recover) instead of writing the store
+themselves, so a rule such as "a run is opened on its own table" or "run names never repeat"
+is written once. What a browser tab looks at is a ``Focus``: plain values (which table, target, task,
 spec, which run it follows and which it shows) that an operation takes and returns anew,
 so a tab keeps nothing an operation has not decided.
 
 The store's own writes are each one transaction (``store.next_number`` names a run,
 ``store.choose_run`` marks one chosen, ``store.add_run`` records it); an operation here
-is a sequence of those, ordered so that a failure midway leaves nothing half made.
+is a sequence of those, ordered so that a failure midway leaves no half-made record (at most
+a run number skipped, never reused).
 """
 
 from __future__ import annotations
