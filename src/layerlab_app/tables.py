@@ -11,13 +11,13 @@ from layerlab.schema.numbers import readable_number
 from layerlab.schema.spec import ModelSpec
 from layerlab.schema.vocabulary import FeatureKind, Task
 from layerlab.tabular.evaluation import AHEAD, BASELINE_NAMES, BEHIND_STRONGEST, Evaluation
-from layerlab.tabular.leaks import (
-    SingleColumnScore,
+from layerlab.tabular.leaks import SingleColumnScore
+from layerlab.tabular.model_io import scored_table
+from layerlab.tabular.too_good import (
     baseline_too_good_sentence,
     suspiciously_good,
     too_good_sentence,
 )
-from layerlab.tabular.model_io import scored_table
 from layerlab.tabular.values import as_category_text, as_numeric
 from layerlab_app.text import md
 

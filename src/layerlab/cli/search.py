@@ -32,8 +32,8 @@ from layerlab.runs.trials import PoolTrials, retrain_best
 from layerlab.runs.workers import WorkerPool, worker_count
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
-from layerlab.tabular.leaks import suspiciously_good, too_good_sentence
 from layerlab.tabular.reading import read_csv
+from layerlab.tabular.too_good import suspiciously_good, too_good_sentence
 from layerlab.tabular.writing import write_csv
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from layerlab.schema.errors import DataError
 from layerlab.tabular.data import profile_columns
 from layerlab.tabular.evaluation import BASELINE_NAMES, Evaluation
 from layerlab.tabular.importance_report import importance_csv
-from layerlab.tabular.leaks import suspiciously_good, too_good_sentence
+from layerlab.tabular.too_good import suspiciously_good, too_good_sentence
 
 INSIGHT_FILES = {
     "importance": "importance.csv",

@@ -33,10 +33,11 @@ from layerlab.schema.spec import ModelSpec
 from layerlab.tabular.data import ColumnProfile, profile_columns
 from layerlab.tabular.effects import opening_predictions_json
 from layerlab.tabular.evaluation import BASELINE_NAMES, Evaluation
-from layerlab.tabular.leaks import close_to_perfect, strongest_feature
+from layerlab.tabular.leaks import strongest_feature
 from layerlab.tabular.model_file import load_model_file
 from layerlab.tabular.model_io import model_outputs
 from layerlab.tabular.network_weights import network_bytes
+from layerlab.tabular.too_good import close_to_perfect
 
 # How many loaded models a worker keeps for repeated scoring (what-if, new files).
 LOADED_MODELS = 2
