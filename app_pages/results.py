@@ -4,6 +4,7 @@ import re
 
 import streamlit as st
 
+from layerlab.report.model_card import ESCAPED_MARK
 from layerlab.report.run_table import run_line
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
@@ -13,6 +14,7 @@ from layerlab.tabular.predict import check_columns, unseen_categories
 from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
 from layerlab.tabular.writing import csv_bytes
 from layerlab_app import diagnosis_panel, effects_panel, figures, run_view, spec_view, state, ui
+from layerlab_app.frames import SHOWN_ROWS, readable_frame
 from layerlab_app.network_figure import network_figure
 from layerlab_app.tables import (
     id_like_columns,
@@ -51,7 +53,7 @@ def _scores(evaluation, leak_suspect=None) -> None:
             "model that never predicts it. Judge the model by balanced accuracy and the "
             "precision-recall curve instead."
         )
-    st.dataframe(metrics_table(evaluation).style.format(readable_number))
+    st.dataframe(readable_frame(metrics_table(evaluation), digits=3))
 
 
 def _threshold(evaluation):
@@ -223,7 +225,17 @@ def _score_new_data(result) -> None:
             + ", ".join(code_name(name) for name in ignored)
             + "."
         )
-    st.dataframe(with_predictions(written, predictions), hide_index=True)
+    scored_rows = with_predictions(written, predictions)
+    if len(scored_rows) > SHOWN_ROWS:
+        st.caption(
+            f"The first {SHOWN_ROWS:,} of {len(scored_rows):,} rows; the download below has "
+            "them all."
+        )
+    probability_columns = [name for name in predictions.columns if name != "prediction"]
+    st.dataframe(
+        readable_frame(scored_rows.head(SHOWN_ROWS), probabilities=probability_columns),
+        hide_index=True,
+    )
     keep = st.multiselect(
         "Columns to keep beside the predictions in the download",
         list(written.columns),
@@ -274,7 +286,10 @@ def _what_if(result) -> None:
         st.markdown(prediction_sentence(result.spec.task, prediction))
         probabilities = prediction.drop(columns="prediction")
         if not probabilities.empty:
-            st.dataframe(probabilities.style.format("{:.1%}"), hide_index=True)
+            st.dataframe(
+                readable_frame(probabilities, probabilities=probabilities.columns),
+                hide_index=True,
+            )
 
 
 def _importance(result) -> None:
@@ -313,12 +328,27 @@ def _model_card(result) -> None:
         key=MODEL_CARD_KEY,
         on_change="rerun",
     )
-    # Sent only while open: highlighting the card took the browser 0.3-0.5 s of every visit.
+    # Sent only while open: a page of text that most visits never read, rendered each time.
     if card_view.open:
         with card_view:
-            # Shown as its Markdown source: it quotes column names and labels from the data,
-            # which Streamlit's Markdown would read as markup; the bundle carries it as a file.
-            st.code(card, language="markdown", wrap_lines=True)
+            if card.startswith(ESCAPED_MARK):
+                # The core escaped every piece of data text in it, so it renders as a
+                # document. Its headings step down two levels here, so its title is no
+                # larger than the page's subheaders (h3); the download keeps it as written.
+                document = card.removeprefix(ESCAPED_MARK).lstrip("\n")
+                st.markdown(re.sub(r"^#", "###", document, flags=re.MULTILINE))
+            else:
+                # Written before data text was escaped: its names would read as markup.
+                st.code(card, language="markdown", wrap_lines=True)
+            st.download_button(
+                "Download the model card (Markdown)",
+                card,
+                file_name="MODEL_CARD.md",
+                mime="text/markdown",
+                key="download_model_card",
+                on_click="ignore",
+                icon=":material/download:",
+            )
 
 
 def main() -> bool:

@@ -12,10 +12,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from layerlab.schema.numbers import readable_percent
 from layerlab.schema.vocabulary import FeatureKind
 from layerlab.tabular.effects import Surface
 from layerlab.tabular.values import as_category_text, parse_numbers
-from layerlab_app.figures import READABLE_TICKS, RUN_COLORS
+from layerlab_app.figures import LABEL_TICKS, READABLE_TICKS, RUN_COLORS, value_ticks
 from layerlab_app.text import plotly_text
 
 ICE_COLOR = "rgba(120, 120, 120, 0.35)"
@@ -43,7 +44,8 @@ def ice_figure(curves: pd.DataFrame, column: str, target_label: str) -> go.Figur
     for _, line in lines.groupby("line", sort=True):
         x_values += [_shown(value, categorical) for value in line["value"]] + [None]
         y_values += [*line["prediction"].tolist(), None]
-    x_hover = "%{x}" if categorical else "%{x:" + READABLE_HOVER + "}"
+    x_ticks = READABLE_TICKS if categorical else value_ticks(column, average["value"])
+    x_hover = "%{x}" if categorical or x_ticks == LABEL_TICKS else "%{x:" + READABLE_HOVER + "}"
     y_hover = "%{y:.1%}" if probability else "%{y:" + READABLE_HOVER + "}"
     name, label = plotly_text(column), plotly_text(target_label)
     mode = "lines+markers" if categorical else "lines"
@@ -72,7 +74,7 @@ def ice_figure(curves: pd.DataFrame, column: str, target_label: str) -> go.Figur
     if categorical:
         figure.update_xaxes(title_text=name, type="category")
     else:
-        figure.update_xaxes(title_text=name, tickformat=READABLE_TICKS)
+        figure.update_xaxes(title_text=name, tickformat=x_ticks)
     if probability:
         figure.update_yaxes(title_text=label, tickformat=".0%", range=[0, 1])
     else:
@@ -136,7 +138,7 @@ def surface_figure(
         codes = np.vectorize(index.__getitem__, otypes=[float])(surface.predicted)
         text = [
             [
-                f"predicted {plotly_text(label)} ({probability:.0%})"
+                f"predicted {plotly_text(label)} ({plotly_text(readable_percent(probability))})"
                 for label, probability in zip(labels, probabilities, strict=True)
             ]
             for labels, probabilities in zip(surface.predicted, surface.probability, strict=True)
@@ -181,10 +183,14 @@ def surface_figure(
         )
     figure = go.Figure(traces)
     figure.update_xaxes(
-        title_text=x_name, tickformat=READABLE_TICKS, range=[surface.x[0], surface.x[-1]]
+        title_text=x_name,
+        tickformat=value_ticks(x_column, x_points),
+        range=[surface.x[0], surface.x[-1]],
     )
     figure.update_yaxes(
-        title_text=y_name, tickformat=READABLE_TICKS, range=[surface.y[0], surface.y[-1]]
+        title_text=y_name,
+        tickformat=value_ticks(y_column, y_points),
+        range=[surface.y[0], surface.y[-1]],
     )
     figure.update_layout(
         title=f"What the model predicts for {plotly_text(target)}, by {x_name} and {y_name}",

@@ -11,16 +11,29 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
+from layerlab.schema.numbers import label_numbers
+from layerlab.schema.vocabulary import METRIC_WORDS, sentence_case
 from layerlab_app.text import plotly_text
 
-METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error, in the target's units"}
+METRIC_TITLES = {
+    "accuracy": sentence_case(METRIC_WORDS["accuracy"]),
+    "mae": sentence_case(METRIC_WORDS["mae"]) + ", in the target's units",
+}
 # A regression network trains on the standardized target (mean 0, spread 1), so its loss
 # is in those units, not the target's: 0.02 there can be an error of thousands of dollars.
 STANDARDIZED_LOSS_TITLE = "Loss, on the standardized target"
-# Plain decimals on the axes, never 3e+3 or 7e-5.
-READABLE_TICKS = ",.3~r"
+# Plain decimals on the axes, never 3e+3 or 7e-5; six digits, so that ticks at 2,004 and
+# 2,006 do not both round to 2,000.
+READABLE_TICKS = ",.6~r"
+# Years, codes and IDs on an axis: whole numbers without separators.
+LABEL_TICKS = "d"
 TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#ff7f0e"
+
+
+def value_ticks(column: str, values) -> str:
+    """The tick format of an axis of ``column``'s values: a year is 2004, not 2,004."""
+    return LABEL_TICKS if label_numbers(column, values) else READABLE_TICKS
 
 
 def learning_curves(

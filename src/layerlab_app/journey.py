@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from layerlab.schema.numbers import readable_number
-from layerlab.schema.vocabulary import StopReason
+from layerlab.schema.vocabulary import StopReason, metric_words
 
 PAGES = {
     "data": "app_pages/data.py",
@@ -21,7 +21,6 @@ _STOPS = {
     "stopped": "Stopped by you after {done} of {epochs}",
     "diverged": "Diverged after {done} of {epochs}",
 }
-_METRIC_LABELS = {"accuracy": "validation accuracy", "mae": "validation MAE"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,6 @@ def describe_run(
         return text + "; no epoch finished."
     row = history[kept_epoch - 1]
     value = row.get(f"val_{metric}")
-    label = _METRIC_LABELS.get(metric, f"validation {metric}")
+    label = metric_words(f"val_{metric}")
     score = f" ({label} {readable_number(value)})" if value is not None else ""
     return f"{text}; epoch {kept_epoch:,} kept{score}."

@@ -6,6 +6,7 @@ import streamlit as st
 
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.run_events import main_metric
+from layerlab.schema.vocabulary import metric_words
 from layerlab.tabular.task import describe_task
 from layerlab_app import run_view, spec_view, state
 from layerlab_app.journey import describe_run, next_step
@@ -48,7 +49,9 @@ def render(slot) -> None:
             )
             evaluation = trained.evaluation
             if evaluation is not None:
-                line += f" Test {metric}: {readable_number(evaluation.metrics[metric])}."
+                line += (
+                    f" Test {metric_words(metric)}: {readable_number(evaluation.metrics[metric])}."
+                )
             st.markdown(f"**Last run:** {line}")
         step = next_step(
             has_data=data is not None,

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.schema.numbers import readable_number
+from layerlab.schema.numbers import readable_number, readable_percent
 from layerlab.schema.spec import ModelSpec
-from layerlab.schema.vocabulary import FeatureKind, Task
+from layerlab.schema.vocabulary import METRIC_WORDS, FeatureKind, Task, sentence_case
 from layerlab.tabular.evaluation import AHEAD, BASELINE_NAMES, BEHIND_STRONGEST, Evaluation
 from layerlab.tabular.leaks import SingleColumnScore
 from layerlab.tabular.model_io import scored_table
@@ -21,18 +21,33 @@ from layerlab.tabular.too_good import (
 from layerlab.tabular.values import as_category_text, as_numeric
 from layerlab_app.text import md
 
+# What a metric's name does not say, for the Results page's table.
+_METRIC_NOTES = {
+    "balanced_accuracy": "mean recall over classes",
+    "average_precision": "area under the precision-recall curve",
+    "precision_macro": "average over classes",
+    "recall_macro": "average over classes",
+    "f1_macro": "average over classes",
+    "log_loss": "lower is better",
+    "r2": "1 is perfect",
+}
+# The test-set metrics in the order the table lists them, each named as everywhere else.
 METRIC_NAMES = {
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy (mean recall over classes)",
-    "average_precision": "Average precision (area under the precision-recall curve)",
-    "precision_macro": "Precision (average over classes)",
-    "recall_macro": "Recall (average over classes)",
-    "f1_macro": "F1 score (average over classes)",
-    "roc_auc": "ROC AUC",
-    "log_loss": "Log loss (lower is better)",
-    "mae": "Mean absolute error",
-    "rmse": "Root mean squared error",
-    "r2": "R² (1 is perfect)",
+    name: sentence_case(METRIC_WORDS[name])
+    + (f" ({_METRIC_NOTES[name]})" if name in _METRIC_NOTES else "")
+    for name in (
+        "accuracy",
+        "balanced_accuracy",
+        "average_precision",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "roc_auc",
+        "log_loss",
+        "mae",
+        "rmse",
+        "r2",
+    )
 }
 
 
@@ -141,5 +156,5 @@ def prediction_sentence(task: str, prediction: pd.DataFrame) -> str:
     if task == Task.REGRESSION:
         return f"The model predicts {readable_number(row['prediction'], digits=4)}."
     probability = row.get(f"probability_{row['prediction']}")
-    share = f" (probability {probability:.0%})" if probability is not None else ""
+    share = f" (probability {readable_percent(probability)})" if probability is not None else ""
     return f"The model predicts **{md(row['prediction'])}**{share}."

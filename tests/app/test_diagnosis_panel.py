@@ -64,8 +64,8 @@ def test_the_results_page_shows_which_columns_matter_and_the_model_card(app, ove
     assert "Shuffling" in texts(at.markdown)
     at.session_state["model_card_open"] = True  # the card is sent once its expander is open
     at.run()
-    [card] = [block for block in at.code if block.value.startswith("# Model card")]
-    assert "## Test scores" in card.value
+    [card] = [block for block in at.markdown if block.value.startswith("### Model card")]
+    assert "#### Test scores" in card.value
 
 
 def test_the_results_page_draws_the_trained_network_with_its_weights(app, overfitted):

@@ -76,8 +76,20 @@ def test_ice_figure_draws_grey_lines_and_a_bold_average():
     assert len(average.x) == 10
     assert figure.layout.xaxis.title.text == "&lt;b&gt;x&lt;/b&gt; &amp; co"
     assert figure.layout.yaxis.title.text == "price"
-    assert figure.layout.yaxis.tickformat == ",.3~r"
+    assert figure.layout.yaxis.tickformat == ",.6~r"
     assert "e" not in figure.layout.xaxis.tickformat
+
+
+def test_a_year_axis_reads_2004_not_2_000():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"year": rng.integers(2003, 2010, 80), "wage": rng.uniform(50, 150, 80)})
+    spec = ModelSpec(target="wage", task="regression", features=[Feature("year", "numeric")])
+    grid = ice_rows(frame, spec, "year", grid=7, lines=5)
+    figure = ice_figure(ice_curves(grid, as_numeric(grid.rows["year"]), ()), "year", "wage")
+    assert figure.layout.xaxis.tickformat == "d"
+    assert "%{x}" in figure.data[0].hovertemplate
+    amounts = ice_figure(regression_curves(), MARKUP_X, "price")
+    assert amounts.layout.xaxis.tickformat == ",.6~r"
 
 
 def test_classification_ice_is_a_probability_of_the_class():
@@ -139,7 +151,7 @@ def test_two_runs_side_by_side_share_their_axes_and_one_legend():
     assert combined.layout.xaxis2.matches == "x" and combined.layout.yaxis2.matches == "y"
     assert [a.text for a in combined.layout.annotations] == ["relu", "&lt;b&gt;tanh&lt;/b&gt;"]
     assert [trace.showlegend for trace in combined.data] == [None, None, False, False]
-    assert combined.layout.yaxis.tickformat == ",.3~r"
+    assert combined.layout.yaxis.tickformat == ",.6~r"
 
     surfaces = side_by_side([binary_surface_figure(), binary_surface_figure()], ["a", "b"])
     assert [trace.showscale for trace in surfaces.data if trace.type == "heatmap"] == [None, False]

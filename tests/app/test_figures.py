@@ -29,7 +29,7 @@ def test_learning_curves_show_training_and_validation_loss_and_metric():
     assert "Loss, on the standardized target" in titles
     assert "Mean absolute error, in the target's units" in titles
     assert "best epoch 2" in titles
-    assert figure.layout.yaxis.tickformat == figure.layout.yaxis2.tickformat == ",.3~r"
+    assert figure.layout.yaxis.tickformat == figure.layout.yaxis2.tickformat == ",.6~r"
     classifier = learning_curves(HISTORY, "accuracy")
     assert "Loss" in [annotation.text for annotation in classifier.layout.annotations]
 

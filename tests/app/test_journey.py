@@ -53,14 +53,14 @@ def test_describe_an_early_stop_with_the_kept_epoch_and_its_score():
 def test_describe_a_completed_regression_run():
     history = [{"epoch": 1, "loss": 1.0, "val_loss": 1.0, "mae": 3.0, "val_mae": 2.5}]
     assert describe_run(history, 1, "completed", 1, "mae") == (
-        "Ran its one epoch; epoch 1 kept (validation MAE 2.5)."
+        "Ran its one epoch; epoch 1 kept (validation mean absolute error 2.5)."
     )
 
 
 def test_describe_a_long_run_in_readable_numbers():
     history = [{"epoch": n, "loss": 1.0, "val_loss": 1.0, "val_mae": 3021.7} for n in (1, 2)]
     assert describe_run(history, 2, "completed", 2_000, "mae") == (
-        "Ran all 2,000 epochs; epoch 2 kept (validation MAE 3,022)."
+        "Ran all 2,000 epochs; epoch 2 kept (validation mean absolute error 3,022)."
     )
 
 

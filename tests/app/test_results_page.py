@@ -19,6 +19,7 @@ from app_support import (
     train,
     workspace_of,
 )
+from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 
 from layerlab.model.train import split_frame
 from layerlab.report.records import evaluation_from_json, evaluation_to_json
@@ -153,12 +154,33 @@ def open_with_baselines(at, trained, change):
 def test_the_model_card_is_sent_to_the_browser_only_while_its_expander_is_open(app, trained_iris):
     at = open_results(app, trained_iris)
     assert [block for block in at.expander if block.label.startswith("Model card")]
-    assert not [code for code in at.code if "# Model card" in code.value]
+    assert not [block for block in at.markdown if "Model card: predicting" in block.value]
+    assert "download_model_card" not in [button.key for button in at.get("download_button")]
     at.session_state["model_card_open"] = True  # what a click on the expander sets
     at.run()
-    [card] = [code for code in at.code if "# Model card" in code.value]
-    assert card.language == "markdown"
-    assert "species" in card.value
+    # Rendered as a document, its headings two levels down, below the page's own title.
+    [card] = [block for block in at.markdown if "Model card: predicting" in block.value]
+    assert card.value.startswith("### Model card: predicting `species`")
+    assert "\n#### Test scores\n" in card.value
+    [download] = [
+        button for button in at.get("download_button") if button.key == "download_model_card"
+    ]
+    assert download.proto.label == "Download the model card (Markdown)"
+    # The file as written, headings and all: Streamlit names a file by the hash of its content.
+    written = trained_iris.result.model_card().encode()
+    assert _calculate_file_id(written, "text/markdown", "MODEL_CARD.md") in download.proto.url
+
+
+def test_a_card_written_before_data_text_was_escaped_shows_as_its_source(app, trained_iris):
+    run_id = seed_trained(app, trained_iris)
+    card = workspace_of(app).run_folder(run_id) / "MODEL_CARD.md"
+    card.write_text("# Model card: predicting `species`\n\n- `**total**`: ![p](http://x/p.png)\n")
+    at = app.switch_page("app_pages/results.py").run()
+    at.session_state["model_card_open"] = True
+    at.run()
+    assert not [block for block in at.markdown if "Model card: predicting" in block.value]
+    [source] = [block for block in at.code if block.value.startswith("# Model card")]
+    assert source.language == "markdown" and "![p]" in source.value
 
 
 def test_gradient_boosting_that_does_better_is_named_the_strongest_simple_model(app, trained_iris):

@@ -127,9 +127,9 @@ def test_prediction_sentences():
         {"prediction": ["yes"], "probability_no": [0.27], "probability_yes": [0.73]}
     )
     assert prediction_sentence("binary", classes) == (
-        "The model predicts **yes** (probability 73%)."
+        "The model predicts **yes** (probability 73.0%)."
     )
     markup = pd.DataFrame({"prediction": ["**no**"], "probability_**no**": [0.6]})
     assert prediction_sentence("multiclass", markup) == (
-        r"The model predicts **\*\*no\*\*** (probability 60%)."
+        r"The model predicts **\*\*no\*\*** (probability 60.0%)."
     )

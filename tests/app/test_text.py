@@ -17,7 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from layerlab_app.text import WORD_JOINER, code_name, md, plotly_text
+from layerlab_app.text import WORD_JOINER, code_name, md, percent, plotly_text
 
 MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
@@ -249,3 +249,13 @@ def test_plotly_text_shows_the_text_itself_and_no_tags(text):
     tags, shown = plotly_shows(plotly_text(text))
     assert tags == []
     assert shown == text
+
+
+def test_shares_read_as_whole_percentages_and_closer_near_the_ends():
+    assert [percent(share) for share in (0.05, 0.98, 0.004, 0.996, 0.0002)] == [
+        "5%",
+        "98%",
+        "0.4%",
+        "99.6%",
+        "< 0.1%",
+    ]

@@ -95,7 +95,8 @@ def test_upload_design_train_and_use_the_exported_model(page: Page, tmp_path: Pa
     # surface and the trained network's picture: each drawn once.
     expect(page.locator(".js-plotly-plot")).to_have_count(7, timeout=60_000)
     page.get_by_text("Model card: data, scores with confidence intervals").click()
-    expect(page.get_by_text("# Model card: predicting").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Model card: predicting")).to_be_visible()
+    expect(page.get_by_text("Download the model card (Markdown)")).to_be_visible()
     tables = page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]')
     assert tables.count() >= 2  # the metrics beside the baselines, and the layer summary
     expect(tracebacks(page)).to_have_count(0)

@@ -310,8 +310,12 @@ def test_on_a_terminal_one_bar_is_redrawn_in_place_with_the_time_left():
     screens = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", part) for part in text.split("\r")]
     drawn = [screen.strip() for screen in screens if screen.strip()]
     assert "\n" not in "".join(drawn[:-1])  # one line, drawn over and over
-    assert any(re.search(r"epoch 2/3 .* val_loss 0\.55 .* \d+:\d\d:\d\d$", line) for line in drawn)
-    assert re.search(r"epoch 3/3 .* loss 0\.3333  val_loss 0\.3667  val_accuracy 0\.6 ", drawn[-1])
+    assert any(
+        re.search(r"epoch 2/3 .* validation loss 0\.55 .* \d+:\d\d:\d\d$", line) for line in drawn
+    )
+    assert re.search(
+        r"epoch 3/3 .* loss 0\.3333  validation loss 0\.3667  validation accuracy 0\.6 ", drawn[-1]
+    )
 
 
 def test_a_bar_stopped_early_stays_at_its_epoch_and_shows_the_time_taken():
@@ -333,9 +337,9 @@ def test_off_a_terminal_each_epoch_is_one_plain_line():
             display(event)
     lines = stream.getvalue().splitlines()
     assert lines == [
-        "epoch 1/3  loss 1  accuracy 0.5  val_loss 1.1  val_accuracy 0.6  (1.0s)",
-        "epoch 2/3  loss 0.5  accuracy 0.5  val_loss 0.55  val_accuracy 0.6  (2.0s)",
-        "epoch 3/3  loss 0.3333  accuracy 0.5  val_loss 0.3667  val_accuracy 0.6  (3.0s)",
+        "epoch 1/3  loss 1  accuracy 0.5  validation loss 1.1  validation accuracy 0.6  (1.0s)",
+        "epoch 2/3  loss 0.5  accuracy 0.5  validation loss 0.55  validation accuracy 0.6  (2.0s)",
+        "epoch 3/3  loss 0.3333  accuracy 0.5  validation loss 0.3667  validation accuracy 0.6  (3.0s)",
     ]
 
 
@@ -396,7 +400,7 @@ def test_off_a_terminal_training_logs_one_plain_line_per_epoch(runs):
     epochs = [line for line in stderr.splitlines() if line.startswith("epoch ")]
     assert epochs[0].startswith("epoch 1/30  loss ")
     assert re.fullmatch(
-        r"epoch \d+/30  loss \S+  accuracy \S+  val_loss \S+  val_accuracy \S+  \(\d+\.\ds\)",
+        r"epoch \d+/30  loss \S+  accuracy \S+  validation loss \S+  validation accuracy \S+  \(\d+\.\ds\)",
         epochs[-1],
     )
 

@@ -84,7 +84,7 @@ def test_the_table_is_sorted_most_important_first(table):
 
 
 def test_the_score_is_the_loss_in_the_users_terms(trained, table):
-    expected = "MAE" if trained.spec.task == "regression" else "log loss"
+    expected = "mean absolute error" if trained.spec.task == "regression" else "log loss"
     assert set(table["score"]) == {expected}
 
 

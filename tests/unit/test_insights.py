@@ -11,6 +11,8 @@ from layerlab.model.evaluate import evaluate
 from layerlab.model.export import BUNDLE_FILES, write_bundle
 from layerlab.model.insights import left_out_reasons, run_insights
 from layerlab.model.jobs import keep_files
+from layerlab.report.markdown import code_name, md
+from layerlab.report.model_card import ESCAPED_MARK
 
 
 def test_insights_rank_every_used_column_and_the_card_says_what_was_left_out(churn_result):
@@ -22,7 +24,7 @@ def test_insights_rank_every_used_column_and_the_card_says_what_was_left_out(chu
     assert "# Model card: predicting `churned`" in card
     assert "**Intended use:**" in card and "95% interval" in card
     for name, reason in left_out_reasons(churn_result).items():
-        assert f"`{name}`: {reason}" in card
+        assert f"{code_name(name)}: {md(reason)}" in card
 
 
 def test_the_bundle_and_the_run_folder_carry_importance_and_the_card(churn_result, tmp_path):
@@ -32,7 +34,7 @@ def test_the_bundle_and_the_run_folder_carry_importance_and_the_card(churn_resul
     assert list(table.columns) == ["column", "importance", "spread", "score", "rows"]
     trained = keep_files(churn_result, tmp_path / "run")
     assert trained.importance()["column"].tolist() == table["column"].tolist()
-    assert trained.model_card().startswith("# Model card")
+    assert trained.model_card().startswith(f"{ESCAPED_MARK}\n\n# Model card")
     with zipfile.ZipFile(trained.bundle_file) as archive:
         assert {"importance.csv", "MODEL_CARD.md", "train.py"} <= set(archive.namelist())
     assert "import layerlab" not in (tmp_path / "run" / "train.py").read_text()

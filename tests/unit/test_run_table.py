@@ -88,6 +88,9 @@ def test_only_the_settings_that_differ_are_compared():
     differences = spec_differences(runs)
     assert list(differences["Setting"]) == ["Learning rate", "Seed"]
     assert list(differences.iloc[0][1:]) == ["0.001", "0.01"]
+    searched = [record("a", 1, 3.0), record("b", 2, 2.0, learning_rate=0.000411555)]
+    assert list(spec_differences(searched).iloc[0][1:]) == ["0.001", "0.000412"]
+    assert runs_frame(searched).iloc[0]["Learning rate"] == "0.000412"
     assert spec_differences([record("a", 1, 3.0), record("b", 2, 2.0)]).empty
 
 

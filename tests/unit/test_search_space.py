@@ -48,6 +48,15 @@ def test_a_space_file_names_only_what_it_varies_and_the_rest_keeps_the_specs_val
     assert space.to_dict() == {"learning_rate": {"low": 0.001, "high": 0.1}}
 
 
+def test_a_drawn_learning_rate_has_three_significant_figures_and_stays_in_its_range():
+    space = SearchSpace.from_dict({"learning_rate": {"low": 0.0001, "high": 0.01}})
+    for seed in range(20):
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+        rate = space.sample(trial, base_spec()).learning_rate
+        assert 0.0001 <= rate <= 0.01
+        assert rate == float(f"{rate:.3g}")
+
+
 def test_every_problem_is_reported_at_once_naming_what_is_allowed_and_what_it_got():
     with pytest.raises(SearchSpaceError) as raised:
         SearchSpace.from_dict(

@@ -18,13 +18,16 @@ from rich.text import Text
 
 from layerlab.model.train import EpochEnd, EpochProgress
 from layerlab.schema.numbers import readable_number
+from layerlab.schema.vocabulary import metric_words
 
 
 def metrics_text(metrics: dict[str, float], names: list[str] | None = None) -> str:
     """``loss 0.5021  val_loss 0.5176``: the metrics named (all by default), four figures each."""
     shown = names if names is not None else list(metrics)
     return "  ".join(
-        f"{name} {readable_number(metrics[name], digits=4)}" for name in shown if name in metrics
+        f"{metric_words(name)} {readable_number(metrics[name], digits=4)}"
+        for name in shown
+        if name in metrics
     )
 
 

@@ -5,6 +5,11 @@ Results page: the data (rows, the columns used and those left out, with reasons)
 the splits, the test scores with bootstrap confidence intervals next to the
 baselines, which columns matter, what the learning curves say, warnings, and the
 use it is meant for.
+
+Everything taken from the data (column names, labels, and the sentences that quote
+them) goes through ``markdown.code_name`` or ``markdown.md``, so the card renders as a
+document on the Results page and on GitHub while a column called ``**total**`` still
+shows its asterisks.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layerlab.schema.numbers import readable_number
-from layerlab.schema.vocabulary import Task
+from layerlab.report.markdown import code_name, md
+from layerlab.schema.numbers import readable_interval, readable_number
+from layerlab.schema.vocabulary import METRIC_WORDS, Task
 
 BOOTSTRAP_ROUNDS = 500
 # Cells of the index matrix drawn at once (rounds x test rows).
@@ -24,13 +30,14 @@ BOOTSTRAP_BLOCK_CELLS = 1_000_000
 CONFIDENCE = 0.95
 # Scores whose interval is given, by task, with the names a person reads.
 INTERVAL_METRICS = {
-    Task.REGRESSION: {"mae": "mean absolute error", "rmse": "RMSE", "r2": "R²"},
+    Task.REGRESSION: {name: METRIC_WORDS[name] for name in ("mae", "rmse", "r2")},
     "classification": {
-        "accuracy": "accuracy",
-        "balanced_accuracy": "balanced accuracy",
-        "log_loss": "log loss",
+        name: METRIC_WORDS[name] for name in ("accuracy", "balanced_accuracy", "log_loss")
     },
 }
+# The card's first line, invisible where Markdown is rendered: cards written before their
+# data text was escaped lack it, and the Results page shows those as source, not markup.
+ESCAPED_MARK = "<!-- Layerlab model card: text from the data is escaped -->"
 BASELINE_LABELS = {
     "naive": "a guess that ignores every column",
     "linear": "a linear model",
@@ -49,8 +56,7 @@ class Interval:
     def words(self) -> str:
         return (
             f"{readable_number(self.value)} "
-            f"({CONFIDENCE:.0%} interval {readable_number(self.low)} to "
-            f"{readable_number(self.high)})"
+            f"({CONFIDENCE:.0%} interval {readable_interval(self.low, self.high)})"
         )
 
 
@@ -173,16 +179,19 @@ def card_markdown(facts: CardFacts) -> str:
     """The card as Markdown, for ``MODEL_CARD.md`` and the Results page."""
     family = "regression" if facts.task == Task.REGRESSION else "classification"
     kind = "a number" if facts.task == Task.REGRESSION else "a class"
+    target = code_name(facts.target)
     rows = facts.rows
     total = sum(rows.values())
     lines = [
-        f"# Model card: predicting `{facts.target}`",
+        ESCAPED_MARK,
         "",
-        f"**Intended use:** predicting {kind} (`{facts.target}`) for new rows that look "
+        f"# Model card: predicting {target}",
+        "",
+        f"**Intended use:** predicting {kind} ({target}) for new rows that look "
         "like the training rows, as decision support; check it before relying on it for "
         "rows unlike those it saw.",
         "",
-        f"**Network:** {facts.network}.",
+        f"**Network:** {md(facts.network)}.",
         "",
         "## Data",
         "",
@@ -191,22 +200,22 @@ def card_markdown(facts: CardFacts) -> str:
         f"and {rows.get('test', 0):,} held out for the test scores below.",
         "",
         f"Columns used ({len(facts.used):,}): "
-        + (", ".join(f"`{name}` ({kind_})" for name, kind_ in facts.used) or "none")
+        + (", ".join(f"{code_name(name)} ({kind_})" for name, kind_ in facts.used) or "none")
         + ".",
     ]
     if facts.left_out:
         lines += ["", "Columns left out:", ""]
-        lines += [f"- `{name}`: {reason}" for name, reason in facts.left_out.items()]
+        lines += [f"- {code_name(name)}: {md(reason)}" for name, reason in facts.left_out.items()]
     lines += ["", "## Test scores", ""]
     names = INTERVAL_METRICS[family]
     for name, interval in facts.intervals.items():
         baseline_words = [
-            f"{BASELINE_LABELS.get(key, key)} {readable_number(scores[name])}"
+            f"{_label(BASELINE_LABELS, key)} {readable_number(scores[name])}"
             for key, scores in facts.baselines.items()
             if name in scores
         ]
         against = f"; {', '.join(baseline_words)}" if baseline_words else ""
-        lines.append(f"- {names.get(name, name)}: {interval.words()}{against}")
+        lines.append(f"- {_label(names, name)}: {interval.words()}{against}")
     lines += [
         "",
         f"The intervals come from {BOOTSTRAP_ROUNDS:,} bootstrap resamples of the test rows: "
@@ -215,17 +224,22 @@ def card_markdown(facts: CardFacts) -> str:
     if facts.importance is not None and len(facts.importance):
         lines += ["", "## Which columns matter", "", *_importance_lines(facts.importance)]
     lines += ["", "## What the learning curves say", ""]
-    lines += [f"- {sentence}" for sentence in facts.diagnoses] or ["- Nothing stands out."]
+    lines += [f"- {md(sentence)}" for sentence in facts.diagnoses] or ["- Nothing stands out."]
     if facts.warnings:
         lines += ["", "## Warnings", ""]
-        lines += [f"- {warning}" for warning in facts.warnings]
+        lines += [f"- {md(warning)}" for warning in facts.warnings]
     return "\n".join(lines) + "\n"
+
+
+def _label(labels: dict[str, str], key: str) -> str:
+    """Our words for a score or baseline; a key we have no words for (from a run file) as text."""
+    return labels[key] if key in labels else md(key)
 
 
 def _importance_lines(table: pd.DataFrame) -> list[str]:
     """The measured columns with their importance, and how many were not measured in the
     time importance may take (``importance.permutation_importances``)."""
-    score = str(table["score"].iloc[0])
+    score = md(table["score"].iloc[0])
     measured = table[table["importance"].notna()]
     rows = table["rows"].iloc[0] if "rows" in table else np.nan
     judged = f", on {int(rows):,} test rows" if pd.notna(rows) else ""
@@ -235,7 +249,8 @@ def _importance_lines(table: pd.DataFrame) -> list[str]:
         "",
     ]
     lines += [
-        f"- `{row.column}`: {readable_number(row.importance)} ± {readable_number(row.spread)}"
+        f"- {code_name(row.column)}: "
+        f"{readable_number(row.importance)} ± {readable_number(row.spread)}"
         for row in measured.itertuples()
     ]
     unmeasured = len(table) - len(measured)

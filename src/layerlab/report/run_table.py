@@ -153,7 +153,7 @@ def runs_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
                 "Started": _when(record.created),
                 "Network": network_line(record.spec),
                 "Optimizer": record.spec.optimizer,
-                "Learning rate": f"{record.spec.learning_rate:g}",
+                "Learning rate": readable_number(record.spec.learning_rate),
                 "Batch size": f"{record.spec.batch_size:,}",
                 "Epochs run": f"{len(record.history):,} of {record.spec.epochs:,}",
                 "Best validation loss": _number(best_validation(record)),
@@ -206,7 +206,7 @@ def _field_text(spec: ModelSpec, name: str) -> str:
     if name == "features":
         return ", ".join(feature.name for feature in value)
     if isinstance(value, float):
-        return f"{value:g}"
+        return readable_number(value)
     if value is None:
         return "default"
     return str(value)

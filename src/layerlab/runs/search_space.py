@@ -313,7 +313,10 @@ def _draw_float(trial: optuna.trial.BaseTrial, name: str, values: Range) -> floa
     if values.low == values.high:
         return float(values.low)
     if name == "learning_rate":
-        return trial.suggest_float(name, float(values.low), float(values.high), log=True)
+        # Three significant figures: 0.000412 trains as 0.000411555 would, and reads as
+        # what it is on the Runs page, the Model page and in the spec.
+        drawn = trial.suggest_float(name, float(values.low), float(values.high), log=True)
+        return min(max(float(f"{drawn:.3g}"), float(values.low)), float(values.high))
     step = DEFAULT_DROPOUT_STEP if values.step is None else values.step
     return round(trial.suggest_float(name, float(values.low), float(values.high), step=step), 10)
 

@@ -4,6 +4,7 @@ separated. Its own module so that any message, light or heavy, can use it."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,69 @@ def readable_number(value: float, digits: int = 3) -> str:
     if abs(rounded) >= 1000:
         return f"{value:,.0f}"
     return np.format_float_positional(rounded, precision=digits, fractional=False, trim="-")
+
+
+# A probability this close to 0 or 1 reads as "< 0.1%" or "> 99.9%": more figures would
+# claim a precision a network's probabilities do not have.
+PROBABILITY_FLOOR = 0.001
+
+
+def readable_percent(share: float) -> str:
+    """A probability or share as a percentage to one decimal: 45.7%, 0.4%, and "< 0.1%" or
+    "> 99.9%" at the ends (0% and 100% only when exact); blank for a missing value."""
+    if math.isnan(share):
+        return ""
+    if share <= 0 or share >= 1:
+        return f"{min(max(share, 0.0), 1.0):.0%}"
+    if share < PROBABILITY_FLOOR:
+        return f"< {PROBABILITY_FLOOR:.1%}"
+    if share > 1 - PROBABILITY_FLOOR:
+        return f"> {1 - PROBABILITY_FLOOR:.1%}"
+    return f"{share:.1%}"
+
+
+def readable_interval(low: float, high: float, digits: int = 3) -> str:
+    """``low to high`` with both ends to the same decimals: ``digits`` significant digits of
+    the larger end, so a range from almost 0 to 0.296 reads "0.000 to 0.296", not
+    "0.0000000747 to 0.296"."""
+    largest = max(abs(low), abs(high))
+    if not math.isfinite(largest) or largest >= 1e6:
+        return f"{readable_number(low, digits)} to {readable_number(high, digits)}"
+    if largest == 0:
+        return "0 to 0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(largest)))
+    return f"{_fixed(low, decimals)} to {_fixed(high, decimals)}"
+
+
+def _fixed(value: float, decimals: int) -> str:
+    """``value`` to ``decimals`` places, thousands separated; never "-0.000"."""
+    text = f"{value:,.{decimals}f}"
+    return text.removeprefix("-") if float(text.replace(",", "")) == 0 else text
+
+
+# Words in a column's name that make its whole numbers labels rather than amounts.
+_LABEL_WORDS = frozenset(
+    {"year", "yr", "id", "ids", "zip", "zipcode", "postcode", "postal", "code", "phone", "fips"}
+)
+# Whole numbers all in this range read as years, whatever the column's name.
+_YEARS = (1800, 2100)
+
+
+def label_numbers(name: str, values: Any) -> bool:
+    """Whether a column's whole numbers are labels (years, codes, IDs), written without
+    thousands separators: "2004", not "2,004". By name ("year", "zip", "customer_id") or,
+    for years, by value."""
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", str(name))
+    if any(word.lower() in _LABEL_WORDS for word in words):
+        return True
+    numbers = np.asarray(values, dtype=float) if len(values) else np.empty(0)
+    numbers = numbers[np.isfinite(numbers)]
+    return bool(
+        len(numbers)
+        and np.all(numbers == np.round(numbers))
+        and numbers.min() >= _YEARS[0]
+        and numbers.max() <= _YEARS[1]
+    )
 
 
 def whole_numbers_as_floats(record: Any, names: tuple[str, ...]) -> None:

@@ -89,6 +89,42 @@ class FixAction(StrEnum):
     EASE_REGULARISATION = "ease_regularisation"
 
 
+# Every metric's name as a person reads it: the same on every page, in the CLI's output
+# and in the model card ("test mean absolute error", never "Test mae" beside "MAE").
+METRIC_WORDS = {
+    "loss": "loss",
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "average_precision": "average precision",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1 score",
+    "precision_macro": "precision",
+    "recall_macro": "recall",
+    "f1_macro": "F1 score",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "mae": "mean absolute error",
+    "rmse": "root mean squared error",
+    "r2": "R²",
+}
+# The part of a run a metric was measured on, by its prefix in a history ("val_loss").
+_METRIC_PARTS = {"val_": "validation ", "test_": "test "}
+
+
+def metric_words(name: str) -> str:
+    """A metric's name in words: ``val_mae`` is "validation mean absolute error"."""
+    for prefix, part in _METRIC_PARTS.items():
+        if name.startswith(prefix):
+            return part + metric_words(name.removeprefix(prefix))
+    return METRIC_WORDS.get(name, name.replace("_", " "))
+
+
+def sentence_case(words: str) -> str:
+    """``words`` with a capital first letter and the rest as written: "ROC AUC" stays."""
+    return words[:1].upper() + words[1:]
+
+
 def member_or_value(kind: type[StrEnum], value: Any) -> Any:
     """``value`` as a member of ``kind`` when it is one of its strings, else unchanged, so a
     record can hold the member while ``validate()`` still names a wrong value as it was given."""

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.numbers import readable_number
-from layerlab.schema.vocabulary import Task
+from layerlab.schema.vocabulary import METRIC_WORDS, Task
 from layerlab.tabular.data import ClassBalance
 
 # scikit-learn takes about 1.5 s to import, so the metrics below import it where they are
@@ -22,9 +22,9 @@ from layerlab.tabular.data import ClassBalance
 
 # For each task: the headline metric, whether higher is better, and its plain name.
 HEADLINE = {
-    Task.REGRESSION: ("mae", False, "mean absolute error"),
-    Task.BINARY: ("accuracy", True, "accuracy"),
-    Task.MULTICLASS: ("accuracy", True, "accuracy"),
+    Task.REGRESSION: ("mae", False, METRIC_WORDS["mae"]),
+    Task.BINARY: ("accuracy", True, METRIC_WORDS["accuracy"]),
+    Task.MULTICLASS: ("accuracy", True, METRIC_WORDS["accuracy"]),
 }
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
 BASELINE_NAMES = {

@@ -10,10 +10,14 @@ import numpy as np
 import pandas as pd
 
 from layerlab.schema.numbers import readable_number
-from layerlab.schema.vocabulary import Task
+from layerlab.schema.vocabulary import METRIC_WORDS, Task
 from layerlab.tabular.writing import csv_bytes
 
-SCORE_NAMES = {Task.REGRESSION: "MAE", Task.BINARY: "log loss", Task.MULTICLASS: "log loss"}
+SCORE_NAMES = {
+    Task.REGRESSION: METRIC_WORDS["mae"],
+    Task.BINARY: METRIC_WORDS["log_loss"],
+    Task.MULTICLASS: METRIC_WORDS["log_loss"],
+}
 # ``rows``: the test rows the importance was judged on (missing in runs kept before it was).
 COLUMNS = ["column", "importance", "spread", "score", "rows"]
 # The sentence names this many columns; the rest are summed up in a few words.
