@@ -1,10 +1,14 @@
 """What the learning curves say, next to them: one sentence per finding, and a button that
-makes the suggested change on a copy of the run's settings (the run itself is kept)."""
+makes the suggested change on a copy of the run's settings (the run itself is kept).
+
+A fix that a better run of the workspace contradicts is not offered (``contradictions``):
+the bundle's metrics.json keeps the run's own findings, made when it trained."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from layerlab.report.contradictions import withdraw_contradicted
 from layerlab.report.diagnosis import diagnose
 from layerlab.schema.spec import ModelSpec
 from layerlab.schema.vocabulary import DiagnosisKind
@@ -33,6 +37,9 @@ def render(
     if done is not None:
         st.success(md(done))
     findings = diagnose(history, naive_val_loss=naive_val_loss, stop_reason=stop_reason, spec=spec)
+    record = state.store().run(run_id) if run_id is not None else None
+    if record is not None and any(finding.action is not None for finding in findings):
+        findings = withdraw_contradicted(findings, record, state.store().runs())
     if not findings and stop_reason is not None:
         st.caption(
             "Nothing stands out in the learning curves: no sign of overfitting, of a learning "

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from app_support import seed_trained, session_of, texts, train
+from app_support import seed_trained, session_of, texts, train, workspace_of
 
+from layerlab.report.diagnosis import Diagnosis
 from layerlab.schema.spec import LayerSpec
+from layerlab.schema.vocabulary import DiagnosisKind, FixAction
 from layerlab.tabular.reading import read_csv
+from layerlab_app import diagnosis_panel
 
 CHURN = Path(__file__).resolve().parents[2] / "data" / "customer_churn.csv"
 
@@ -108,3 +112,34 @@ def test_a_fix_on_a_run_of_another_table_trains_on_that_runs_table(app, overfitt
     at = at.switch_page("app_pages/train.py").run()
     assert not at.exception and not at.error
     assert "churned" in texts(at.caption) + texts(at.markdown)
+
+
+def test_a_fix_that_a_better_run_contradicts_is_not_offered(app, overfitted, monkeypatch):
+    """Told to halve the learning rate, while a run on the same rows did better with a higher
+    one: no button, and the sentence names that run."""
+    too_high = Diagnosis(
+        DiagnosisKind.LEARNING_RATE_TOO_HIGH,
+        "Learning rate too high.",
+        FixAction.HALVE_LEARNING_RATE,
+    )
+    monkeypatch.setattr(diagnosis_panel, "diagnose", lambda *args, **kwargs: [too_high])
+    run_id = seed_trained(app, overfitted)
+    store = workspace_of(app)
+    record = store.run(run_id)
+    lowest = min(row["val_loss"] for row in record.history)
+    store.add_run(
+        replace(
+            record,
+            id=store.new_run_id(),
+            name="Run with a higher rate",
+            spec=record.spec.replace(learning_rate=record.spec.learning_rate * 4),
+            history=[{**row, "val_loss": lowest / 2} for row in record.history],
+            files={},
+        )
+    )
+    at = app.switch_page("app_pages/results.py").run()
+    assert not at.exception
+    assert "Run with a higher rate did better on the same validation rows" in texts(at.warning)
+    assert not [
+        button for button in at.button if button.key == "results_fix_learning_rate_too_high"
+    ]
