@@ -90,6 +90,16 @@ def test_a_healthy_run_gets_no_advice_at_any_epoch_while_it_trains(name):
         assert advice == [], f"after epoch {epochs}: {advice}"
 
 
+@pytest.mark.parametrize("name", [n for n, kinds in LABELS.items() if "too_high" in kinds[0]])
+def test_a_learning_rate_too_high_is_never_called_overfitting_while_it_trains(name):
+    """Its validation loss is thrown about while the training loss barely falls: the live view
+    says nothing until the rate shows, not "overfitting" first."""
+    run = RUNS[name]
+    for epochs in range(1, len(run["history"]) + 1):
+        kinds = [f.kind for f in findings_of(run, epochs, finished=False)]
+        assert DiagnosisKind.OVERFITTING not in kinds, f"after epoch {epochs}"
+
+
 def test_the_penguins_settings_at_their_ceiling_get_no_advice_on_any_seed():
     penguins_like = [name for name in RUNS if "_rmsprop_seed" in name and name in HEALTHY]
     assert len(penguins_like) >= 7
