@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from layerlab.report.progress import done_fraction, progress_text, seconds_per_epoch
 from layerlab.report.records import RunRecord
 from layerlab.runs.workers import Job
 from layerlab.schema.run_events import EpochEnd, EpochProgress
 from layerlab_app import diagnosis_panel
 from layerlab_app.figures import learning_curves
-from layerlab_app.progress import done_fraction, progress_text, seconds_per_epoch
 
 # Each epoch is on the chart within about this long after the worker sends it.
 FOLLOW_SECONDS = 0.5

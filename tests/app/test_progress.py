@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layerlab_app.progress import done_fraction, format_duration, format_pace, progress_text
+from layerlab.report.progress import done_fraction, format_duration, format_pace, progress_text
 
 
 def test_durations_are_rounded_like_a_person_would():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerlab_app.progress import progress_text, seconds_per_epoch, time_left
+from layerlab.report.progress import progress_text, seconds_per_epoch, time_left
 
 SLICES = 4  # progress reports an epoch, as train.py sends after its slices
 

@@ -252,7 +252,7 @@ def _train(args) -> int:
             f"Network: {spec.describe()}  [--layers {format_layers(spec.layers)}]", file=sys.stderr
         )
     kept = _WorkspaceRun.begin(args.workspace, args.data, frame, spec) if args.workspace else None
-    with contextlib.nullcontext() if args.quiet else _epoch_display() as display:
+    with contextlib.nullcontext() if args.quiet else _epoch_display(spec.patience) as display:
         try:
             result = train(frame, spec, on_event=_both(display, kept))
         except BaseException as error:
@@ -368,10 +368,10 @@ def _doubt(result, evaluation) -> str | None:
     return baseline_too_good_sentence(evaluation, suspect)
 
 
-def _epoch_display() -> EpochBar | EpochLines:
+def _epoch_display(patience: int) -> EpochBar | EpochLines:
     from rich.console import Console
 
-    return epoch_display(Console(stderr=True))
+    return epoch_display(Console(stderr=True), patience)
 
 
 def _predict(args) -> int:

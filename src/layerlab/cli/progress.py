@@ -1,7 +1,8 @@
 """How ``python -m layerlab train`` shows its epochs.
 
 On a terminal: one bar drawn in place by rich, with the epoch, the last
-epoch's losses and the time left. Anywhere else (a log file, a pipe, CI): one
+epoch's losses and the time left, estimated as the app estimates it
+(``report.progress``: from steady epochs, not the first, which pays for compiling). Anywhere else (a log file, a pipe, CI): one
 plain line per finished epoch, with no control characters, so the log reads
 the same in any viewer. Rich decides which is which (``Console.is_interactive``:
 a terminal that is not ``TERM=dumb``; ``TTY_INTERACTIVE=0`` or ``1`` overrides).
@@ -9,14 +10,13 @@ a terminal that is not ``TERM=dumb``; ``TTY_INTERACTIVE=0`` or ``1`` overrides).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, Task, TextColumn, TimeRemainingColumn
-from rich.text import Text
+from rich.progress import BarColumn, Progress, TextColumn
 
 from layerlab.model.train import EpochEnd, EpochProgress
+from layerlab.report.progress import format_duration, seconds_per_epoch, time_left
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.vocabulary import metric_words
 
@@ -56,33 +56,43 @@ class EpochLines:
         self.stream.flush()
 
 
-class _TimeColumn(TimeRemainingColumn):
-    """Rich's estimate of the time left; once training is over, the time it took."""
-
-    def render(self, task: Task) -> Text:
-        if task.fields["over"]:
-            return Text(str(timedelta(seconds=round(task.fields["seconds"]))), "progress.elapsed")
-        return super().render(task)
+def time_left_text(
+    done: float, epochs: int, per_epoch: float | None, patience: int, best_epoch: int | None
+) -> str:
+    """``about 3 min left``, ``1 to 3 min left``, ``at most 3 min left``; ``estimating…``
+    until a steady epoch is measured."""
+    if per_epoch is None:
+        return "estimating the time left…"
+    least, most = time_left(done, epochs, per_epoch, patience, best_epoch)
+    if least is None:
+        return f"at most {format_duration(most)} left"
+    if format_duration(least) == format_duration(most):
+        return f"about {format_duration(most)} left"
+    return f"{format_duration(least)} to {format_duration(most)} left"
 
 
 class EpochBar:
     """A rich progress bar over the epochs, redrawn in place.
 
-    The bar moves within an epoch too (``EpochProgress``), so the time left is
-    estimated from the whole run so far. The losses shown are those of the last
-    finished epoch: its validation can end after the next epoch has begun.
-    When training stops early, the bar stays at the epoch it reached.
+    The bar moves within an epoch too (``EpochProgress``). The losses shown are those of
+    the last finished epoch: its validation can end after the next epoch has begun. The
+    time left follows the steady epochs and, with early stopping (``patience``), is a
+    range that ends ``patience`` epochs after the best so far. When training stops
+    early, the bar stays at the epoch it reached and shows the time it took.
     """
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, patience: int = 0) -> None:
         self._progress = Progress(
             TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(bar_width=24),
             TextColumn("{task.fields[metrics]}", markup=False),
-            _TimeColumn(),
+            TextColumn("{task.fields[time]}", markup=False),
             console=console,
         )
         self._task = None
+        self._patience = patience
+        self._marks: list[tuple[float, float]] = []
+        self._best: tuple[float, int] | None = None  # (validation loss, epoch)
 
     def __enter__(self) -> EpochBar:
         self._progress.start()
@@ -90,7 +100,8 @@ class EpochBar:
 
     def __exit__(self, *exc_info) -> None:
         if self._task is not None:
-            self._progress.update(self._task, over=True)
+            seconds = self._marks[-1][1] if self._marks else 0.0
+            self._progress.update(self._task, time=f"took {format_duration(seconds)}")
         self._progress.stop()
 
     def __call__(self, event: EpochEnd | EpochProgress) -> None:
@@ -101,27 +112,39 @@ class EpochBar:
                 epochs=event.epochs,
                 epoch=event.epoch,
                 metrics="",
-                seconds=0.0,
-                over=False,
+                time="",
             )
         task = self._progress.tasks[0]
-        fields = {
-            "epoch": max(task.fields["epoch"], event.epoch),
-            "seconds": event.elapsed_seconds,
-        }
         if isinstance(event, EpochEnd):
             names = ["loss", *(name for name in event.metrics if name.startswith("val_"))]
-            completed = event.epoch
-            fields["metrics"] = metrics_text(event.metrics, names)
+            done = float(event.epoch)
+            loss = event.metrics.get("val_loss")
+            if loss is not None and (self._best is None or loss < self._best[0]):
+                self._best = (loss, event.epoch)
         else:
-            completed = event.epoch - 1 + event.fraction
-        self._progress.update(self._task, completed=max(task.completed, completed), **fields)
+            done = event.epoch - 1 + event.fraction
+        done = max(task.completed, done)
+        if not self._marks or done > self._marks[-1][0]:
+            self._marks.append((done, event.elapsed_seconds))
+        fields = {
+            "epoch": max(task.fields["epoch"], event.epoch),
+            "time": time_left_text(
+                done,
+                event.epochs,
+                seconds_per_epoch(self._marks),
+                self._patience,
+                None if self._best is None else self._best[1],
+            ),
+        }
+        if isinstance(event, EpochEnd):
+            fields["metrics"] = metrics_text(event.metrics, names)
+        self._progress.update(self._task, completed=done, **fields)
         if isinstance(event, EpochEnd):
             self._progress.refresh()  # every epoch's losses are drawn at least once
 
 
-def epoch_display(console: Console) -> EpochBar | EpochLines:
+def epoch_display(console: Console, patience: int = 0) -> EpochBar | EpochLines:
     """The bar on an interactive terminal, plain lines on anything else."""
     if console.is_interactive:
-        return EpochBar(console)
+        return EpochBar(console, patience)
     return EpochLines(console.file)

@@ -1,5 +1,5 @@
-"""Progress wording for the live training view (no Streamlit here): where the run is, how
-long it has taken, and how long it has left, said only once it can be said truly.
+"""Progress wording for the app's live training view and the CLI's bar: where the run is,
+how long it has taken, and how long it has left, said only once it can be said truly.
 
 Epoch 1 pays for building and compiling the training loop: seconds, where a steady
 epoch may take milliseconds, so a pace measured on it is hours too long. The pace is
