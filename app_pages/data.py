@@ -9,7 +9,7 @@ from layerlab.tabular.data import class_balance, profiles_frame
 from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
 from layerlab.tabular.task import TASKS, check_target, describe_task, infer_task
 from layerlab_app import samples, spec_view, state, teaching, ui
-from layerlab_app.frames import readable_frame
+from layerlab_app.frames import show_frame
 from layerlab_app.text import code_name, md, percent
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
@@ -77,7 +77,7 @@ def _source() -> None:
 def _preview(data) -> None:
     st.subheader(md(state.dataset_name()))
     st.caption(f"{len(data):,} rows × {data.shape[1]} columns. The first {PREVIEW_ROWS} rows:")
-    st.dataframe(readable_frame(data.head(PREVIEW_ROWS)), hide_index=True)
+    show_frame(data.head(PREVIEW_ROWS), hide_index=True)
 
 
 def _target(data):
@@ -152,7 +152,7 @@ def _features(info) -> bool:
     usable = [p.name for p in profiles if p.model_kind and p.name != info.column]
 
     st.subheader("Columns")
-    st.dataframe(readable_frame(profiles_frame(profiles)), hide_index=True)
+    show_frame(profiles_frame(profiles), hide_index=True)
     state.seed("feature_columns", [name for name in spec.feature_names if name in usable])
     chosen = st.multiselect(
         "Features: the columns the model learns from",

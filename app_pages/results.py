@@ -14,7 +14,7 @@ from layerlab.tabular.predict import check_columns, unseen_categories
 from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
 from layerlab.tabular.writing import csv_bytes
 from layerlab_app import diagnosis_panel, effects_panel, figures, run_view, spec_view, state, ui
-from layerlab_app.frames import SHOWN_ROWS, readable_frame
+from layerlab_app.frames import SHOWN_ROWS, show_frame
 from layerlab_app.network_figure import network_figure
 from layerlab_app.tables import (
     id_like_columns,
@@ -53,7 +53,7 @@ def _scores(evaluation, leak_suspect=None) -> None:
             "model that never predicts it. Judge the model by balanced accuracy and the "
             "precision-recall curve instead."
         )
-    st.dataframe(readable_frame(metrics_table(evaluation), digits=3))
+    show_frame(metrics_table(evaluation), digits=3)
 
 
 def _threshold(evaluation):
@@ -232,10 +232,7 @@ def _score_new_data(result) -> None:
             "them all."
         )
     probability_columns = [name for name in predictions.columns if name != "prediction"]
-    st.dataframe(
-        readable_frame(scored_rows.head(SHOWN_ROWS), probabilities=probability_columns),
-        hide_index=True,
-    )
+    show_frame(scored_rows.head(SHOWN_ROWS), probabilities=probability_columns, hide_index=True)
     keep = st.multiselect(
         "Columns to keep beside the predictions in the download",
         list(written.columns),
@@ -286,10 +283,7 @@ def _what_if(result) -> None:
         st.markdown(prediction_sentence(result.spec.task, prediction))
         probabilities = prediction.drop(columns="prediction")
         if not probabilities.empty:
-            st.dataframe(
-                readable_frame(probabilities, probabilities=probabilities.columns),
-                hide_index=True,
-            )
+            show_frame(probabilities, probabilities=probabilities.columns, hide_index=True)
 
 
 def _importance(result) -> None:

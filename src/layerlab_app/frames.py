@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
+import streamlit as st
 from pandas.io.formats.style import Styler
 
 from layerlab.schema.numbers import label_numbers, readable_number, readable_percent
@@ -33,12 +34,32 @@ def readable_frame(
     keep up to ``DATA_DIGITS`` significant digits, as data should, or are rounded to
     ``digits`` where they are scores.
     """
+    return _readable(frame, set(probabilities), digits)[0]
+
+
+def show_frame(
+    frame: pd.DataFrame,
+    probabilities: Iterable[str] = (),
+    digits: int | None = None,
+    **options,
+) -> None:
+    """``st.dataframe`` of ``readable_frame``, numbers sent as text (a column with blanks)
+    still aligned right, as numbers are. ``options`` go to ``st.dataframe``."""
+    styler, numbers_as_text = _readable(frame, set(probabilities), digits)
+    aligned = {name: st.column_config.TextColumn(alignment="right") for name in numbers_as_text}
+    st.dataframe(styler, column_config=aligned or None, **options)
+
+
+def _readable(
+    frame: pd.DataFrame, probabilities: set[str], digits: int | None
+) -> tuple[Styler, list[str]]:
+    """The styled frame, and the numeric columns that became text to show their blanks."""
     shown = frame.copy()
     formats: dict[str, Callable[[object], str]] = {}
-    probability_columns = set(probabilities)
+    numbers_as_text: list[str] = []
     for name in shown.columns:
         column = shown[name]
-        write = _writer(name, column, name in probability_columns, digits)
+        write = _writer(name, column, name in probabilities, digits)
         if write is None:
             continue
         if column.isna().any():
@@ -47,9 +68,11 @@ def readable_frame(
                 index=column.index,
                 dtype=object,
             )
+            if pd.api.types.is_numeric_dtype(column):
+                numbers_as_text.append(name)
         else:
             formats[name] = write
-    return shown.style.format(formats)
+    return shown.style.format(formats), numbers_as_text
 
 
 def _writer(
