@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from layerlab.runs import workers
 from layerlab.schema.errors import LayerlabError
 from layerlab_app import sidebar, state, workspace_panel
 from layerlab_app.text import md
@@ -18,12 +19,20 @@ from layerlab_app.text import md
 # The icon is a file the server serves itself: a :material/...: icon makes every browser
 # fetch the favicon from Google's font servers.
 ICON = Path(__file__).parent / "src" / "layerlab_app" / "icon.png"
+STATUS_WIDGET = "stStatusWidget"
 st.set_page_config(page_title="Layerlab", page_icon=str(ICON), layout="wide")
+# Streamlit's own "Running... Stop" in the corner would be a second Stop that ends only the
+# page's script run, never the training: the Train page's Stop is the one. No setting hides
+# it (.streamlit/config.toml), so its own test id does; a style-only st.html takes no space.
+st.html(f"<style>[data-testid='{STATUS_WIDGET}']{{display: none}}</style>")
 
 # This tab's workspace (from the ?ws= token in the URL), then any run it followed that has
 # finished since the last script run.
 state.session()
 state.adopt_finished_run()
+# The engine warms while the person loads data: the first Train of the day finds TensorFlow
+# imported in a worker instead of waiting seconds for it.
+workers.warm_start()
 
 page = st.navigation(
     [

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from layerlab.schema.numbers import readable_number
 from layerlab.schema.run_events import main_metric
 from layerlab_app import diagnosis_panel, live, run_view, spec_view, state, ui
 from layerlab_app.figures import learning_curves
@@ -73,15 +74,18 @@ def main() -> bool:
         return False
     st.markdown(f"**Network:** {spec.describe()}")
     st.caption(
-        f"{len(spec.features)} features → {code_name(spec.target)} · {spec.optimizer}, learning rate "
-        f"{spec.learning_rate:g}, batch size {spec.batch_size}, up to {spec.epochs} epochs"
+        f"{len(spec.features):,} features → {code_name(spec.target)} · {spec.optimizer}, "
+        f"learning rate {readable_number(spec.learning_rate)}, batch size {spec.batch_size:,}, "
+        f"up to {spec.epochs:,} epochs"
         + (
-            f", early stopping after {spec.patience} epochs without progress."
+            f", early stopping after {spec.patience:,} epochs without progress."
             if spec.early_stopping
             else "."
         )
     )
     training = state.is_training()
+    job = state.training_job() if training else None
+    stopping = job is not None and job.stop_requested
     if not training:
         st.caption(
             "Every run is kept in this workspace, with its curves, scores and model: compare "
@@ -97,11 +101,11 @@ def main() -> bool:
         disabled=training,
     )
     stop.button(
-        "Stop",
+        "Stopping…" if stopping else "Stop",
         key="stop_button",
         icon=":material/stop:",
         on_click=state.request_stop,
-        disabled=not training,
+        disabled=not training or stopping,
         help="Ends training within a moment and keeps the best weights so far; an unfinished "
         "epoch is not counted.",
     )

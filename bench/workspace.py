@@ -133,7 +133,7 @@ class _Probe:
         self._before(module.TrainingRun, "_send", sent)
 
     def patch_workers(self, module) -> None:  # in the server: the pool's end of the socket
-        recv, start = module._Worker.recv, module._Worker.start.__func__
+        recv, start = module.WorkerLink.recv, module.WorkerLink.start.__func__
 
         def stamped_recv(worker):
             message = recv(worker)
@@ -147,8 +147,8 @@ class _Probe:
             self.stamp("ready", worker=worker.pid)
             return worker
 
-        module._Worker.recv = stamped_recv
-        module._Worker.start = classmethod(stamped_start)
+        module.WorkerLink.recv = stamped_recv
+        module.WorkerLink.start = classmethod(stamped_start)
         self._before(
             module.WorkerPool, "submit", lambda pool, kind, *a: self.stamp("submitted", kind=kind)
         )
@@ -915,7 +915,7 @@ NOTES = """\
   `bench.workspace.install_probe()`. Right after their modules are imported it wraps,
   in a worker, `TrainingRun.__init__` (the job has begun), `.run` (the network is
   built) and `._send` (an `EpochEnd` is sent); in the server, `WorkerPool.submit`
-  (the job is queued), `_Worker.start` (a worker started and ready), `_Worker.recv`
+  (the job is queued), `WorkerLink.start` (a worker started and ready), `WorkerLink.recv`
   (an `EpochEnd` arrived), `WorkspaceStore.append_epochs` (the watcher wrote epochs to
   the workspace database), `figures.learning_curves` (the live view starts drawing
   the chart) and `live.render` (its elements are handed to Streamlit). A stamp is

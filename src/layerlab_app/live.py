@@ -14,7 +14,8 @@ import streamlit as st
 from layerlab.report.progress import done_fraction, progress_text, seconds_per_epoch
 from layerlab.report.records import RunRecord
 from layerlab.runs.workers import Job
-from layerlab.schema.run_events import EpochEnd, EpochProgress
+from layerlab.schema.run_events import EpochEnd, EpochProgress, StageReached
+from layerlab.schema.vocabulary import RunStage
 from layerlab_app import diagnosis_panel
 from layerlab_app.figures import learning_curves
 
@@ -73,11 +74,20 @@ def live_state(job: Job, patience: int = 0) -> LiveState:
     return LiveState(history, best_epoch, fraction, text, naive_val_loss)
 
 
+# What a run does before its first epoch (``StageReached``), as the bar says it.
+STAGE_TEXT = {
+    RunStage.STARTING_ENGINE: "Starting the training engine (TensorFlow loads once, in seconds)…",
+    RunStage.PREPARING: "Splitting the rows and building the network…",
+    RunStage.COMPILING: "Compiling the training loop for this network; epoch 1 follows…",
+}
+
+
 def _waiting_text(job: Job) -> str:
     """Why a queued run waits (its workspace's other run, or other people's), in the queue's
-    own words; once it runs, what happens before its first epoch."""
+    own words; once it runs, the stage it has reached before its first epoch."""
     if job.status != "queued":
-        return "Preparing the data and building the network…"
+        stages = [event.stage for event in list(job.events) if isinstance(event, StageReached)]
+        return STAGE_TEXT[stages[-1]] if stages else STAGE_TEXT[RunStage.PREPARING]
     reason = job.wait_reason()
     return reason.text() if reason is not None else "Waiting for a free training slot…"
 
@@ -105,7 +115,12 @@ def render(job: Job, metric: str, record: RunRecord) -> None:
     """
     spec = record.spec
     now = live_state(job, spec.patience)
-    st.progress(now.fraction, text=now.text)
+    text = (
+        f"Stopping: keeping the best weights so far… · {now.text}"
+        if job.stop_requested
+        else now.text
+    )
+    st.progress(now.fraction, text=text)
     figure = learning_curves(now.history, metric, now.best_epoch)
     if not now.history:
         figure.add_annotation(

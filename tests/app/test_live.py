@@ -6,6 +6,8 @@ from streamlit.testing.v1 import AppTest
 
 from layerlab.model.train import EpochEnd, EpochProgress
 from layerlab.runs.workers import Job
+from layerlab.schema.run_events import StageReached
+from layerlab.schema.vocabulary import RunStage
 from layerlab_app.live import live_state
 
 
@@ -18,8 +20,23 @@ def test_a_queued_run_says_it_waits_and_a_started_one_that_it_prepares():
     assert live_state(job).text == "Waiting for a free training slot…"
     job.status = "running"
     now = live_state(job)
-    assert now.text == "Preparing the data and building the network…"
+    assert now.text == "Splitting the rows and building the network…"
     assert (now.history, now.fraction) == ([], 0.0)
+
+
+def test_before_its_first_epoch_a_run_says_which_stage_it_has_reached():
+    job = Job("train", (), status="running")
+    said = []
+    for stage in (RunStage.STARTING_ENGINE, RunStage.PREPARING, RunStage.COMPILING):
+        job.events.append(StageReached(stage))
+        said.append(live_state(job).text)
+    assert said == [
+        "Starting the training engine (TensorFlow loads once, in seconds)…",
+        "Splitting the rows and building the network…",
+        "Compiling the training loop for this network; epoch 1 follows…",
+    ]
+    job.events.append(EpochProgress(1, 10, 0.5, 1.0))
+    assert live_state(job).text.startswith("Epoch 1 of 10")
 
 
 def test_events_become_the_history_the_best_epoch_and_the_bar():

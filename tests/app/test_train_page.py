@@ -138,6 +138,22 @@ def test_the_live_view_grows_while_the_run_trains_and_stop_keeps_the_best_weight
     assert session_of(at).following is None
 
 
+def test_a_stop_in_flight_shows_at_once_until_the_run_has_ended(app):
+    at, job = _start_a_long_run(app)
+    _wait_for_epoch(job, 1)
+    job.stop_requested = True  # asked, not yet heard by the worker: what the next draw sees
+    at.run()
+    assert not at.exception
+    button = at.button(key="stop_button")
+    assert button.label == "Stopping…" and button.disabled
+    [bar] = at.get("progress")
+    assert bar.proto.text.startswith("Stopping: keeping the best weights so far…")
+    job.stop()
+    at = wait_for_training(at)
+    assert opened_result(at).stop_reason == "stopped"
+    assert at.button(key="stop_button").label == "Stop"
+
+
 def test_other_pages_and_clicks_do_not_stop_the_run(app):
     at, job = _start_a_long_run(app)
     _wait_for_epoch(job, 2)

@@ -17,7 +17,9 @@ import pytest
 from layerlab.model.train import EpochEnd
 from layerlab.runs.workers import WorkerPool
 from layerlab.schema.errors import SpecError, TargetError, TrainingError
+from layerlab.schema.run_events import StageReached
 from layerlab.schema.spec import MAX_EPOCHS, LayerSpec, ModelSpec, default_spec
+from layerlab.schema.vocabulary import RunStage
 from layerlab.tabular.data import profile_columns
 from layerlab.tabular.task import check_target
 
@@ -96,6 +98,8 @@ import sys
 import pandas as pd
 from layerlab.schema.spec import LayerSpec, ModelSpec, Feature
 from layerlab.runs.workers import WorkerPool
+from layerlab.schema.run_events import StageReached
+from layerlab.schema.vocabulary import RunStage
 
 frame = pd.DataFrame({"x": [float(i) for i in range(40)], "y": [2.0 * i for i in range(40)]})
 spec = ModelSpec(target="y", task="regression", features=[Feature("x", "numeric")],
@@ -373,3 +377,39 @@ def test_a_job_that_ignores_the_time_limits_stop_is_ended_after_the_grace():
     finally:
         slot.job = slot.worker = None
         held.close()
+
+
+def test_warm_up_starts_one_worker_before_any_job_and_the_first_job_takes_it():
+    warming = WorkerPool(2)
+    try:
+        warming.warm_up()
+        warming.warm_up()  # a second page view while it starts: still one worker
+        # A job that comes while the worker imports TensorFlow waits for it.
+        job = warming.submit("train", tiny_frame(), tiny_spec(), new_folder())
+        assert job.outcome(timeout=300).usable
+        (warm,) = warming.worker_pids()
+        warming.warm_up()  # one is up: nothing more starts
+        time.sleep(0.5)
+        assert warming.worker_pids() == [warm]
+    finally:
+        warming.close()
+
+
+def test_a_run_says_its_stages_and_one_on_a_warmed_worker_skips_the_engine_start():
+    idle = WorkerPool(1)
+    try:
+        cold = idle.submit("train", tiny_frame(), tiny_spec(), new_folder())
+        cold.outcome(timeout=300)
+        stages = [event.stage for event in cold.events if isinstance(event, StageReached)]
+        assert stages == [RunStage.STARTING_ENGINE, RunStage.PREPARING, RunStage.COMPILING]
+        assert isinstance(cold.events[0], StageReached)  # all before the first epoch
+        assert not any(isinstance(event, StageReached) for event in cold.events[3:])
+        idle.close()
+        idle = WorkerPool(1)
+        idle.warm_up()
+        assert _wait_until(lambda: len(idle.worker_pids()) == 1, 120)
+        warmed = idle.submit("train", tiny_frame(), tiny_spec(), new_folder())
+        warmed.outcome(timeout=300)
+        assert warmed.events[0] == StageReached(RunStage.PREPARING)
+    finally:
+        idle.close()

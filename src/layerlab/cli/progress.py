@@ -105,6 +105,8 @@ class EpochBar:
         self._progress.stop()
 
     def __call__(self, event: EpochEnd | EpochProgress) -> None:
+        if not isinstance(event, EpochEnd | EpochProgress):
+            return
         if self._task is None:
             self._task = self._progress.add_task(
                 "train",

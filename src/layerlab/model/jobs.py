@@ -29,7 +29,9 @@ from layerlab.report.records import evaluation_to_json
 from layerlab.report.run_files import RUN_FILES, ModelSummary, TrainedModel
 from layerlab.schema.errors import BundleError, TrainingError
 from layerlab.schema.files import replacing, write_atomically
+from layerlab.schema.run_events import StageReached
 from layerlab.schema.spec import ModelSpec
+from layerlab.schema.vocabulary import RunStage
 from layerlab.tabular.data import ColumnProfile, profile_columns
 from layerlab.tabular.effects import opening_predictions_json
 from layerlab.tabular.evaluation import BASELINE_NAMES, Evaluation
@@ -75,7 +77,9 @@ def train_model(
     also work out its importance, model card and train.py (``keep_files``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    context.emit(StageReached(RunStage.PREPARING))
     run = TrainingRun(frame, spec, jit=jit, checkpoint_path=folder / RUN_FILES["checkpoint"])
+    context.emit(StageReached(RunStage.COMPILING))
     result = run.run(on_event=context.emit, should_stop=context.stop_requested)
     return keep_files(result, folder, insights=insights, should_stop=context.stop_requested)
 

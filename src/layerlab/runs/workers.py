@@ -29,8 +29,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -41,8 +39,10 @@ from typing import Any
 
 from layerlab.runs import job_limits
 from layerlab.runs.job_queue import FairQueue, WaitReason
-from layerlab.schema import errors
+from layerlab.runs.worker_link import WorkerLink, death_message, rebuild_error
 from layerlab.schema.errors import LayerlabError, TrainingError
+from layerlab.schema.run_events import StageReached
+from layerlab.schema.vocabulary import RunStage
 
 WORKERS_ENV = "LAYERLAB_WORKERS"
 RECYCLE_ENV = "LAYERLAB_WORKER_RECYCLE_MB"
@@ -55,7 +55,7 @@ IDLE_SECONDS = 600.0
 # runs at once (each worker holds 650-900 MB), and the first one stays warm for the next.
 EXTRA_IDLE_ENV = "LAYERLAB_EXTRA_WORKER_IDLE_SECONDS"
 EXTRA_IDLE_SECONDS = 60.0
-START_TIMEOUT = 180.0
+WARM_START_ENV = "LAYERLAB_WARM_START"
 # How often a slot looks at its running job's minutes and its worker's memory.
 WATCH_SECONDS = 0.25
 # A job stopped by its time limit that has not ended this long after is ended with its worker.
@@ -181,6 +181,13 @@ class Job:
         self._finished.set()
 
 
+class _StartWorker:
+    """What ``WorkerPool._take`` gives a slot that should start its worker with no job."""
+
+
+START_WORKER = _StartWorker()
+
+
 class WorkerPool:
     """``size`` worker processes, started when the first jobs arrive, fed from one fair queue.
 
@@ -214,6 +221,7 @@ class WorkerPool:
         self._queue = FairQueue(self.per_owner)
         self._changed = threading.Condition()
         self.closed = False
+        self._warm_wanted = False  # ``warm_up`` asked for a worker before any job
         with self._changed:  # each slot's thread reads the others in ``_take``
             self._slots = [_Slot(self, number) for number in range(self.size)]
 
@@ -229,6 +237,16 @@ class WorkerPool:
             self._queue.add(job)
             self._changed.notify_all()  # every idle slot looks: one whose worker is up takes it
         return job
+
+    def warm_up(self) -> None:
+        """Start one worker now, with no job, unless one is up or starting: the first Train
+        of the day then finds TensorFlow imported (seconds on a small machine). A job that
+        comes while it starts waits for it rather than starting a second one."""
+        with self._changed:
+            if self.closed or any(slot.warm() or slot.starting for slot in self._slots):
+                return
+            self._warm_wanted = True
+            self._changed.notify_all()
 
     def run(self, kind: str, *args: Any, timeout: float | None = None) -> Any:
         """Submit and wait: the job's value, or its error raised here."""
@@ -251,19 +269,26 @@ class WorkerPool:
 
     # The slots' side.
 
-    def _take(self, slot: _Slot) -> Job | None:
-        """The next job for ``slot``, or None when its worker should exit (or when closed).
+    def _take(self, slot: _Slot) -> Job | _StartWorker | None:
+        """The next job for ``slot``, ``START_WORKER`` when ``warm_up`` wants its worker
+        started, or None when its worker should exit (or when closed).
 
-        A slot with no worker up leaves a job to an idle slot whose worker is up (it
-        starts in milliseconds, a new one in seconds). A slot whose worker idles exits
-        it after ``extra_idle_seconds`` while another worker is up, else after
-        ``idle_seconds``; one worker of a pool that had work stays warm that long.
+        A slot with no worker up leaves a job to an idle slot whose worker is up, or to
+        one starting its worker (it starts in milliseconds, a new one in seconds). A slot
+        whose worker idles exits it after ``extra_idle_seconds`` while another worker is
+        up, else after ``idle_seconds``; one worker of a pool that had work stays warm
+        that long.
         """
         with self._changed:
             slot.idle = True
             try:
                 idle_since = time.monotonic()
                 while not self.closed:
+                    if self._warm_wanted and not self._queue:
+                        self._warm_wanted = False
+                        if not slot.warm():
+                            slot.starting = True
+                            return START_WORKER
                     job = None
                     if self._queue and (slot.warm() or not self._warm_idle_slots(slot)):
                         job = self._queue.take(self._running())
@@ -286,7 +311,11 @@ class WorkerPool:
                 slot.idle = False
 
     def _warm_idle_slots(self, slot: _Slot) -> list[_Slot]:
-        return [other for other in self._slots if other is not slot and other.idle and other.warm()]
+        return [
+            other
+            for other in self._slots
+            if other is not slot and ((other.idle and other.warm()) or other.starting)
+        ]
 
     def _running(self) -> list[Job]:
         return [slot.job for slot in self._slots if slot.job is not None]
@@ -317,9 +346,10 @@ class _Slot:
 
     def __init__(self, pool: WorkerPool, number: int) -> None:
         self.pool = pool
-        self.worker: _Worker | None = None
+        self.worker: WorkerLink | None = None
         self.job: Job | None = None
         self.idle = False  # waiting in ``WorkerPool._take``
+        self.starting = False  # starting its worker for ``WorkerPool.warm_up``, with no job
         self.retiring = False  # its worker is about to exit
         self._thread = threading.Thread(
             target=self._serve, name=f"layerlab-worker-slot-{number}", daemon=True
@@ -333,6 +363,9 @@ class _Slot:
     def _serve(self) -> None:
         while True:
             job = self.pool._take(self)
+            if job is START_WORKER:
+                self._start_idle()
+                continue
             if job is None:
                 if self.pool.closed:
                     return
@@ -346,8 +379,22 @@ class _Slot:
             finally:
                 self.pool._done(self)
 
+    def _start_idle(self) -> None:
+        """Start this slot's worker with no job (``warm_up``); a failure is left for the first
+        job to meet and report."""
+        try:
+            self._ready_worker()
+        except OSError:
+            self.worker = None
+        finally:
+            with self.pool._changed:
+                self.starting = False
+                self.pool._changed.notify_all()  # a job that waited for this worker
+
     def _run(self, job: Job) -> None:
         label = JOB_LABELS[job.kind]
+        if self.worker is None or not self.worker.alive():
+            job.events.append(StageReached(RunStage.STARTING_ENGINE))
         try:
             worker = self._ready_worker()
         except OSError as error:
@@ -381,7 +428,7 @@ class _Slot:
                     job._end("done", value=payload)
                     break
                 elif tag == "error":
-                    job._end("failed", error=_rebuild_error(payload))
+                    job._end("failed", error=rebuild_error(payload))
                     break
                 else:  # "bug"
                     job._end("failed", bug=payload)
@@ -392,7 +439,7 @@ class _Slot:
             if self.pool.closed:
                 job._end("cancelled")
             else:
-                reason = ended_for or _death_message(label, code)
+                reason = ended_for or death_message(label, code)
                 job._end("failed", error=TrainingError(reason))
             return
         rss = worker.rss()
@@ -400,7 +447,7 @@ class _Slot:
             self._retire()
 
     def _hold_to_limits(
-        self, job: Job, worker: _Worker, now: float, deadline: float | None
+        self, job: Job, worker: WorkerLink, now: float, deadline: float | None
     ) -> str | None:
         """Stop a job past its minutes (as Stop does), or end its worker when that grew past
         the memory cap or the job did not stop; returns the failure's words in those cases."""
@@ -421,9 +468,9 @@ class _Slot:
             return job_limits.time_limit_kill_text(label, minutes, STOP_GRACE_SECONDS)
         return None
 
-    def _ready_worker(self) -> _Worker:
+    def _ready_worker(self) -> WorkerLink:
         if self.worker is None or not self.worker.alive():
-            self.worker = _Worker.start()
+            self.worker = WorkerLink.start()
         return self.worker
 
     def send_stop(self, job: Job) -> None:
@@ -441,119 +488,6 @@ class _Slot:
         self._retire()
 
 
-class _Worker:
-    """The server's end of one worker process: a socket for messages and the process itself."""
-
-    def __init__(self, process: subprocess.Popen, connection: Connection) -> None:
-        self.process = process
-        self.pid = process.pid
-        self._connection = connection
-        self._send_lock = threading.Lock()
-
-    @classmethod
-    def start(cls) -> _Worker:
-        """Start a worker and wait until it has imported TensorFlow and says it is ready."""
-        ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "layerlab.runs.workers", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
-        finally:
-            theirs.close()
-        worker = cls(process, Connection(ours.detach()))
-        if not worker._connection.poll(START_TIMEOUT):
-            worker.close()
-            raise OSError(f"the worker did not start within {START_TIMEOUT:.0f} s")
-        try:
-            worker.recv()  # ("ready", pid)
-        except EOFError:
-            code = worker.reap()
-            raise OSError(f"the worker exited while starting (exit code {code})") from None
-        return worker
-
-    def send(self, message: tuple) -> None:
-        with self._send_lock:
-            self._connection.send(message)
-
-    def recv(self) -> tuple:
-        return self._connection.recv()
-
-    def poll(self, timeout: float) -> bool:
-        """Whether a message (or the end of the connection) is there within ``timeout`` s."""
-        return self._connection.poll(timeout)
-
-    def kill(self) -> None:
-        """End the process at once (its slot then reads the end of the connection)."""
-        with contextlib.suppress(OSError):
-            self.process.kill()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def rss(self) -> int | None:
-        """Resident memory of the worker in bytes, where the system says (Linux)."""
-        try:
-            with open(f"/proc/{self.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            return None
-        return None
-
-    def reap(self) -> int | None:
-        try:
-            return self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-    def close(self) -> None:
-        """Hang up (the worker reads EOF and exits), then wait for it to go.
-
-        The socket is shut down rather than closed, so a slot thread still reading
-        from it gets EOF instead of a closed handle; the handle closes with the object.
-        """
-        with contextlib.suppress(OSError):
-            duplicate = socket.fromfd(self._connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
-            duplicate.shutdown(socket.SHUT_RDWR)
-            duplicate.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def _death_message(label: str, code: int | None) -> str:
-    if code is not None and code < 0 and -code == 9:
-        how = "was killed (signal 9), most often because the server ran out of memory"
-    elif code is not None and code < 0:
-        how = f"was ended by signal {-code}"
-    else:
-        how = f"ended unexpectedly (exit code {code})"
-    return (
-        f"The worker process doing this {label} {how}. Only this {label} was affected. Try "
-        "again; if it happens again, try a smaller network (fewer or narrower layers), a "
-        "smaller batch size or fewer rows."
-    )
-
-
-def _rebuild_error(described: dict[str, Any]) -> LayerlabError:
-    """The worker's ``LayerlabError`` again, of the same class, on the server's side."""
-    kind = getattr(errors, described["type"], LayerlabError)
-    if not (isinstance(kind, type) and issubclass(kind, LayerlabError)):
-        kind = LayerlabError
-    if described["problems"] is not None:
-        return errors.SpecError(described["problems"])
-    return kind(described["message"])
-
-
 QUICK_WORKERS_ENV = "LAYERLAB_QUICK_WORKERS"
 
 _pools: dict[str, WorkerPool] = {}
@@ -567,6 +501,14 @@ def _pool(name: str, size: int | None) -> WorkerPool:
             pool = _pools[name] = WorkerPool(size)
             atexit.register(pool.close)
         return pool
+
+
+def warm_start() -> None:
+    """Have the training pool's first worker import TensorFlow now (``WorkerPool.warm_up``):
+    called on every page view, it starts one at the first, while the person reads the Data
+    page. ``LAYERLAB_WARM_START=0`` leaves the first worker to the first job."""
+    if os.environ.get(WARM_START_ENV, "").strip() != "0":
+        shared_pool().warm_up()
 
 
 def shared_pool() -> WorkerPool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layerlab.schema.vocabulary import Task
+from layerlab.schema.vocabulary import RunStage, Task
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,15 @@ class EpochProgress:
     elapsed_seconds: float
 
 
-TrainingEvent = EpochEnd | EpochProgress | CheckpointSaved
+@dataclass(frozen=True)
+class StageReached:
+    """Sent as a run gets ready, before its first epoch: what it does now, so the page says
+    more than one still sentence through the seconds a fresh engine or a compile takes."""
+
+    stage: RunStage
+
+
+TrainingEvent = EpochEnd | EpochProgress | CheckpointSaved | StageReached
 
 
 def main_metric(task: str) -> str:

@@ -62,6 +62,14 @@ class StopReason(StrEnum):
     DIVERGED = "diverged"
 
 
+class RunStage(StrEnum):
+    """What a run does before its first epoch, in order (``run_events.StageReached``)."""
+
+    STARTING_ENGINE = "starting_engine"  # a worker starts and imports TensorFlow
+    PREPARING = "preparing"  # splitting the rows, building the network and its preprocessing
+    COMPILING = "compiling"  # tracing and compiling the training loop
+
+
 class DiagnosisKind(StrEnum):
     """What ``report.diagnosis.diagnose`` can find in a run's learning curves."""
 
