@@ -17,6 +17,7 @@ from layerlab.tabular.effects import (
     surface_values,
     view_grid,
 )
+from layerlab.tabular.evaluation import SCATTER_POINTS, sample_rows
 from layerlab_app import run_view
 from layerlab_app.effect_figures import ice_figure, side_by_side, surface_figure
 from layerlab_app.text import md
@@ -46,6 +47,7 @@ def render(result) -> None:
     st.caption(
         "What the network predicts over two numeric columns, the others at typical values, "
         "with the test rows on top: where the colours change is where its decision changes."
+        + _sampled_words(len(run_view.test_rows()))
     )
     left, right = st.columns(2)
     x_column = left.selectbox("Across", numeric, index=0, key="surface_x")
@@ -61,6 +63,13 @@ def render(result) -> None:
         st.info(md(str(error)))
     else:
         st.plotly_chart(figure, key="surface_chart")
+
+
+def _sampled_words(rows: int) -> str:
+    """Says how many test rows the surface draws, when it draws a sample of them."""
+    if rows <= SCATTER_POINTS:
+        return ""
+    return f" It draws {SCATTER_POINTS:,} of the {rows:,} test rows, chosen at random."
 
 
 def _ice(result, column: str):
@@ -79,7 +88,8 @@ def _surface(result, x_column: str, y_column: str):
     grid = view_grid(test, spec, view)
     predictions = run_view.view_predictions(result, view, grid.rows)
     surface = surface_values(grid, predictions, classes)
-    return surface_figure(surface, test, x_column, y_column, spec.target, classes)
+    shown = sample_rows(test)  # the test rows drawn on top: enough to see, not 10,000 points
+    return surface_figure(surface, shown, x_column, y_column, spec.target, classes)
 
 
 def render_pair(records: list) -> None:

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from layerlab.schema.numbers import label_numbers
 from layerlab.schema.vocabulary import METRIC_WORDS, sentence_case
+from layerlab.tabular.evaluation import sample_rows, thin_curve
 from layerlab_app.text import plotly_text
 
 METRIC_TITLES = {
@@ -184,6 +185,7 @@ def roc_figure(
     """
     figure = go.Figure()
     for label, curve in curves.items():
+        curve = thin_curve(curve, "fpr", "tpr")
         figure.add_trace(
             go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=plotly_text(label))
         )
@@ -210,6 +212,7 @@ def precision_recall_figure(
     """
     figure = go.Figure()
     for label, curve in curves.items():
+        curve = thin_curve(curve, "recall", "precision")
         figure.add_trace(
             go.Scatter(
                 x=curve["recall"],
@@ -234,15 +237,23 @@ def precision_recall_figure(
     )
 
 
+def _test_rows_title(title: str, shown: pd.DataFrame, predictions: pd.DataFrame) -> str:
+    if len(shown) == len(predictions):
+        return f"{title} (test set)"
+    return f"{title} (test set: {len(shown):,} of its {len(predictions):,} rows)"
+
+
 def predicted_vs_actual(predictions: pd.DataFrame) -> go.Figure:
-    """Each test row as a point; a perfect model puts every point on the diagonal."""
+    """Each test row as a point (``SCATTER_POINTS`` of them at most); a perfect model puts
+    every point on the diagonal."""
     low = float(min(predictions["actual"].min(), predictions["predicted"].min()))
     high = float(max(predictions["actual"].max(), predictions["predicted"].max()))
+    shown = sample_rows(predictions)
     figure = go.Figure(
         [
             go.Scattergl(
-                x=predictions["actual"],
-                y=predictions["predicted"],
+                x=shown["actual"],
+                y=shown["predicted"],
                 mode="markers",
                 name="test rows",
             ),
@@ -257,21 +268,24 @@ def predicted_vs_actual(predictions: pd.DataFrame) -> go.Figure:
     )
     figure.update_xaxes(title_text="actual")
     figure.update_yaxes(title_text="predicted")
-    figure.update_layout(title="Predicted vs actual (test set)", height=380)
+    figure.update_layout(
+        title=_test_rows_title("Predicted vs actual", shown, predictions), height=380
+    )
     return figure
 
 
 def residuals_figure(predictions: pd.DataFrame) -> go.Figure:
     """Residual (actual - predicted) against the prediction; a good model shows no pattern."""
+    shown = sample_rows(predictions)
     figure = go.Figure(
-        go.Scattergl(
-            x=predictions["predicted"], y=predictions["residual"], mode="markers", name="test rows"
-        )
+        go.Scattergl(x=shown["predicted"], y=shown["residual"], mode="markers", name="test rows")
     )
     figure.add_hline(y=0, line_dash="dot", line_color="gray")
     figure.update_xaxes(title_text="predicted")
     figure.update_yaxes(title_text="residual (actual - predicted)")
-    figure.update_layout(title="Residuals (test set)", height=380, showlegend=False)
+    figure.update_layout(
+        title=_test_rows_title("Residuals", shown, predictions), height=380, showlegend=False
+    )
     return figure
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from layerlab_app.figures import (
@@ -82,6 +83,27 @@ def test_regression_figures():
     scatter = predicted_vs_actual(predictions)
     assert list(scatter.data[1].x) == [1.0, 3.0]
     assert list(residuals_figure(predictions).data[0].y) == [-0.5, 0, 1.0]
+
+
+def test_a_large_test_set_is_drawn_thin_and_says_so():
+    """10,788 test rows: the browser gets at most 2,000 points a scatter and about 400 a curve,
+    and the scatter's title says how many of the rows it shows."""
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=10_788)
+    predictions = pd.DataFrame(
+        {"actual": actual, "predicted": actual * 0.9, "residual": actual * 0.1}
+    )
+    scatter = predicted_vs_actual(predictions)
+    assert len(scatter.data[0].x) == 2_000
+    assert scatter.layout.title.text == "Predicted vs actual (test set: 2,000 of its 10,788 rows)"
+    assert len(residuals_figure(predictions).data[0].x) == 2_000
+    recall = np.linspace(1, 0, 10_788)
+    curves = {"yes": pd.DataFrame({"recall": recall, "precision": 1 - recall / 2})}
+    assert len(precision_recall_figure(curves).data[0].x) <= 401
+    roc = {"yes": pd.DataFrame({"fpr": recall[::-1], "tpr": np.sqrt(recall[::-1])})}
+    assert len(roc_figure(roc).data[0].x) <= 401
+    small = predicted_vs_actual(predictions.head(30))
+    assert small.layout.title.text == "Predicted vs actual (test set)"
 
 
 def test_class_labels_from_the_data_are_plain_text_in_ticks_hovers_and_legends():

@@ -53,6 +53,33 @@ BEHIND_STRONGEST = "behind the strongest"  # better than every baseline but the 
 BEHIND = "behind"  # not better than a simpler baseline
 
 
+# A curve is drawn from at most this many points: the picture cannot show more on a chart
+# a few hundred pixels wide, and a multiclass precision-recall curve of 10,788 test rows is
+# 1.5 MB of numbers for the browser to parse and draw.
+CURVE_POINTS = 400
+# A scatter of test rows shows at most this many, drawn at random with a fixed seed.
+SCATTER_POINTS = 2_000
+
+
+def thin_curve(curve: pd.DataFrame, x: str, y: str, points: int = CURVE_POINTS) -> pd.DataFrame:
+    """At most about ``points`` rows of ``curve`` (a line through (``x``, ``y``)), spaced
+    evenly along its length, so every turn a reader could see stays; the ends are kept."""
+    if len(curve) <= points:
+        return curve
+    steps = np.hypot(np.diff(curve[x].to_numpy(float)), np.diff(curve[y].to_numpy(float)))
+    along = np.concatenate([[0.0], np.cumsum(np.nan_to_num(steps))])
+    length = along[-1] if along[-1] > 0 else 1.0
+    buckets = np.floor(along / length * (points - 1))
+    keep = np.flatnonzero(np.diff(buckets, prepend=-1.0) != 0)
+    keep = np.union1d(keep, [0, len(curve) - 1])
+    return curve.iloc[keep]
+
+
+def sample_rows(frame: pd.DataFrame, points: int = SCATTER_POINTS) -> pd.DataFrame:
+    """At most ``points`` rows of ``frame``, the same ones on every visit."""
+    return frame if len(frame) <= points else frame.sample(points, random_state=0)
+
+
 @dataclass(frozen=True)
 class ThresholdScores:
     """A binary model's test-set scores when a row counts as positive above ``threshold``.
