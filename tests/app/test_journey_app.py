@@ -34,7 +34,7 @@ def test_from_an_uploaded_csv_to_a_trained_model_and_its_results(app):
         "download_history",
         "download_predictions",
     }
-    assert "Test mae:" in texts(at.sidebar.markdown)
+    assert "Test mean absolute error:" in texts(at.sidebar.markdown)
 
     # Back on the Data page, everything chosen so far is still there.
     at.switch_page("app_pages/data.py").run()
