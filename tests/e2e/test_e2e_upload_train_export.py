@@ -57,12 +57,12 @@ def test_upload_design_train_and_use_the_exported_model(page: Page, tmp_path: Pa
     go_to(page, "Train")
     text = main_text(page)
     assert network in text
-    assert f"rmsprop, learning rate 0.002, batch size 8, up to {EPOCHS} epochs" in text
+    assert f"rmsprop, learning rate 0.002, batch size 8, up to {EPOCHS:,} epochs" in text
     start_training(page)
     first, second = _chart_grows_while_training(page)
     assert 0 < first < second
     wait_for_training(page)
-    expect(page.get_by_text(f"Training ran all {EPOCHS} epochs")).to_be_visible()
+    expect(page.get_by_text(f"Training ran all {EPOCHS:,} epochs")).to_be_visible()
     assert chart_points(page) == EPOCHS
     # What the curves say: a finding with its button, or that nothing stands out.
     text = main_text(page)

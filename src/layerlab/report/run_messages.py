@@ -39,14 +39,14 @@ def run_message(
 ) -> str:
     """Why training ended, what to try when it diverged, which weights are kept, and whether it
     ran without XLA. ``stop_reason`` is a key of ``STOP_REASONS``."""
-    text = STOP_REASONS[stop_reason].format(epochs=epochs, patience=patience)
+    text = STOP_REASONS[stop_reason].format(epochs=f"{epochs:,}", patience=f"{patience:,}")
     if stop_reason == StopReason.DIVERGED:
         if divergence is not None and divergence.exploded_to is not None:
             text = _explosion_sentence(divergence)
         suggestion = min(learning_rate / 10, DEFAULT_LEARNING_RATES[optimizer])
         text += (
-            f" The learning rate {learning_rate:g} is probably too high for "
-            f"{optimizer}; try {suggestion:g}."
+            f" The learning rate {readable_number(learning_rate)} is probably too high for "
+            f"{optimizer}; try {readable_number(suggestion)}."
         )
     if kept_epoch is not None:
         text += f" The weights of epoch {kept_epoch:,} are kept."
