@@ -3,6 +3,10 @@
 A shared deployment wakes up (a redeploy, Community Cloud waking the app) and a
 burst of visitors arrives. Training happens in worker processes that import
 TensorFlow one by one, so no two imports race and every run trains.
+
+A server warms its first worker at the first page view (``workers.warm_start``); the
+burst is tested with that off, as after the warm worker has gone idle, and the warming
+on its own server.
 """
 
 from __future__ import annotations
@@ -29,11 +33,16 @@ from e2e_support import (
 )
 from playwright.sync_api import Browser, expect
 
+from layerlab.runs.workers import WARM_START_ENV
+
 USERS = 10
 EPOCHS = 20
 BURST_SECONDS = 1.0
 # Ten runs on a 2-core machine, after the workers' first import of TensorFlow.
 ALL_TRAINED_SECONDS = 240
+# A worker process starts within this long of the first page view (it imports TensorFlow
+# after it has started; its process is there at once).
+WARM_SECONDS = 30
 
 
 def _workers(server) -> list[str]:
@@ -47,8 +56,32 @@ def _workers(server) -> list[str]:
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's Chromium at {CHROMIUM}")
-def test_ten_users_pressing_train_at_a_cold_start_all_get_a_model(browser: Browser) -> None:
+def test_the_first_page_view_starts_one_worker_before_any_train(
+    browser: Browser, monkeypatch
+) -> None:
+    monkeypatch.delenv(WARM_START_ENV, raising=False)
+    with streamlit_server(app_dir(), ARTIFACTS / "warm_start.server.log") as server:
+        assert _workers(server) == []
+        page = new_page(browser)
+        try:
+            open_app(page, server.url)
+            deadline = time.monotonic() + WARM_SECONDS
+            while not _workers(server) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(_workers(server)) == 1
+            open_app(page, server.url)  # another view: still the one worker
+            time.sleep(1.0)
+            assert len(_workers(server)) == 1
+        finally:
+            page.context.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's Chromium at {CHROMIUM}")
+def test_ten_users_pressing_train_at_a_cold_start_all_get_a_model(
+    browser: Browser, monkeypatch
+) -> None:
     # A server of its own, started for this test: the shared one may have warm workers.
+    monkeypatch.setenv(WARM_START_ENV, "0")
     with streamlit_server(app_dir(), ARTIFACTS / "cold_start.server.log") as server:
         pages = []
         try:
