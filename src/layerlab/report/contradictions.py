@@ -5,7 +5,8 @@ better with the opposite change (a higher learning rate where this run is told t
 lower it, less dropout where it is told to add some), the advice would send the person
 away from what works: its fix is withdrawn and the sentence says which run and why.
 Runs compare by their lowest validation loss, on the same validation rows
-(``run_table.test_rows_key``); a run still training compares by its lowest so far.
+(``run_table.test_rows_key``, which counts the rows a run used: a run still training has
+not counted them yet, so its advice is checked once it is kept).
 """
 
 from __future__ import annotations
