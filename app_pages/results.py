@@ -6,6 +6,7 @@ import streamlit as st
 
 from layerlab.report.model_card import ESCAPED_MARK
 from layerlab.report.run_table import run_line
+from layerlab.runs.workers import quick_pool, warm_start
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.vocabulary import FeatureKind, Task
@@ -351,6 +352,8 @@ def main() -> bool:
     if result is None:
         st.info("Train a model on the Train page first, or open a finished run on the Runs page.")
         return False
+    # Scoring and What if? run in the quick pool's worker: start it while the page is read.
+    warm_start(quick_pool())
     record = state.open_record()
     if record is not None:
         st.markdown(f"**{md(record.name)}** · {run_line(record)}")

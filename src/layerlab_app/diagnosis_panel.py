@@ -37,9 +37,11 @@ def render(
     if done is not None:
         st.success(md(done))
     findings = diagnose(history, naive_val_loss=naive_val_loss, stop_reason=stop_reason, spec=spec)
-    record = state.store().run(run_id) if run_id is not None else None
-    if record is not None and any(finding.action is not None for finding in findings):
-        findings = withdraw_contradicted(findings, record, state.store().runs())
+    # Checked once the run is kept (its rows are counted then), not on every live redraw.
+    if stop_reason is not None and run_id is not None and any(f.action for f in findings):
+        record = state.store().run(run_id)
+        if record is not None:
+            findings = withdraw_contradicted(findings, record, state.store().runs())
     if not findings and stop_reason is not None:
         st.caption(
             "Nothing stands out in the learning curves: no sign of overfitting, of a learning "

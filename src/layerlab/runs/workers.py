@@ -503,12 +503,12 @@ def _pool(name: str, size: int | None) -> WorkerPool:
         return pool
 
 
-def warm_start() -> None:
-    """Have the training pool's first worker import TensorFlow now (``WorkerPool.warm_up``):
-    called on every page view, it starts one at the first, while the person reads the Data
-    page. ``LAYERLAB_WARM_START=0`` leaves the first worker to the first job."""
+def warm_start(pool: WorkerPool | None = None) -> None:
+    """Have ``pool``'s first worker (the training pool's by default) import TensorFlow now
+    (``WorkerPool.warm_up``): called on every page view, it starts one at the first, while
+    the person reads the page. ``LAYERLAB_WARM_START=0`` leaves it to the first job."""
     if os.environ.get(WARM_START_ENV, "").strip() != "0":
-        shared_pool().warm_up()
+        (pool or shared_pool()).warm_up()
 
 
 def shared_pool() -> WorkerPool:
