@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import tempfile
 import time
@@ -89,21 +88,22 @@ def measure(busy: int, folder: Path) -> dict[str, Any]:
             opened = time.monotonic()
             e2e.open_app(page, address)
             seconds_to_open = time.monotonic() - opened
-            cases[name] = _round(e2e, page, rows, memory)
-            cases[name]["open"] = seconds_to_open
+            cases[name] = _round(e2e, page, rows, memory, opened=seconds_to_open)
             for other in others:
-                e2e.stop_training(other)
+                if e2e.button(other, "stop_button").is_enabled():
+                    e2e.button(other, "stop_button").click()
                 other.context.close()
         browser.close()
     return cases
 
 
-def _round(e2e, page, rows: Path, memory) -> dict[str, Any]:
-    """Every click once, in ``page`` (a tab of a workspace with its table and target chosen),
-    then the tab is closed: a new tab starts with no file in the scoring uploader."""
+def _round(e2e, page, rows: Path, memory, opened: float | None = None) -> dict[str, Any]:
+    """Every click once, in ``page`` (a tab of a workspace with its table and target chosen,
+    opened in ``opened`` seconds), then the tab is closed: a new tab starts with no file in
+    the scoring uploader."""
     from bench import workspace
 
-    measured: dict[str, Any] = {}
+    measured: dict[str, Any] = {"open": opened}
     workspace.configure(e2e, page, SHORT_RUN)
     run = workspace.follow_run(e2e, page)
     measured["first_point"] = run["points"][0][0] - run["click"]
@@ -282,9 +282,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--busy", type=int, default=4, help="other workspaces training (busy)")
     parser.add_argument("--write", type=Path, help="write the report (Markdown) here")
+    parser.add_argument(
+        "--from-log",
+        type=Path,
+        help="write the report from a run's printed 'clicks:' lines (fresh, warm, busy)",
+    )
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="layerlab-clicks-") as folder:
-        cases = measure(args.busy, Path(folder))
+    if args.from_log:
+        lines = [
+            json.loads(line.removeprefix("clicks: "))
+            for line in args.from_log.read_text().splitlines()
+            if line.startswith("clicks: ")
+        ]
+        cases = dict(zip(("fresh", "warm", "busy"), lines, strict=False))
+    else:
+        with tempfile.TemporaryDirectory(prefix="layerlab-clicks-") as folder:
+            cases = measure(args.busy, Path(folder))
     command = "python -m bench.clicks" + (f" --busy {args.busy}" if args.busy != 4 else "")
     if args.write:
         command += f" --write {args.write}"
@@ -292,8 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     if args.write:
         args.write.write_text(report)
-    medians = [case["first_point"] for case in cases.values()]
-    print(f"first points: median {statistics.median(medians):.2f} s", flush=True)
     return 0
 
 
