@@ -39,7 +39,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from layerlab.schema.errors import LayerlabError
+from layerlab.schema.settings import number_setting
 
 THREADS_VARIABLE = "LAYERLAB_TF_THREADS"
 DEFAULT_THREADS = 1
@@ -60,15 +60,16 @@ _quiet = False
 
 def requested_threads() -> int:
     """The intra-op thread count asked for by the environment (0: TensorFlow's default)."""
-    text = os.environ.get(THREADS_VARIABLE, "").strip()
-    if not text:
-        return DEFAULT_THREADS
-    if not text.isdigit():
-        raise LayerlabError(
-            f"{THREADS_VARIABLE} must be a whole number of threads, 0 or more; got '{text}'. "
-            f"Unset it to use {DEFAULT_THREADS}, or set 0 for TensorFlow's default."
+    return int(
+        number_setting(
+            THREADS_VARIABLE,
+            DEFAULT_THREADS,
+            what="a whole number of threads, 0 or more (0: TensorFlow's default)",
+            example=DEFAULT_THREADS,
+            whole=True,
+            unset_words=f" to use {DEFAULT_THREADS}",
         )
-    return int(text)
+    )
 
 
 def is_tensorflow_log_line(line: str) -> bool:

@@ -26,11 +26,8 @@ long run, and a local search can ask for more with the setting.
 
 from __future__ import annotations
 
-import math
-import os
-
 from layerlab.runs.workspaces import shared_server
-from layerlab.schema.errors import LayerlabError
+from layerlab.schema.settings import number_setting
 
 RUNS_PER_WORKSPACE_ENV = "LAYERLAB_RUNS_PER_WORKSPACE"
 JOB_MINUTES_ENV = "LAYERLAB_JOB_MINUTES"
@@ -117,28 +114,18 @@ def memory_cap_text(label: str, cap_bytes: int, used_bytes: int) -> str:
 
 
 def _whole(name: str, default: int, unit: str) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if raw.isdigit():
-        return int(raw)
-    raise LayerlabError(
-        f"{name} must be a whole number of {unit}, 0 or more (0: no limit); got {raw!r}. Set "
-        f"it to, for example, {default or 1}, or unset it."
+    return int(
+        number_setting(
+            name,
+            default,
+            what=f"a whole number of {unit}, 0 or more (0: no limit)",
+            example=default or 1,
+            whole=True,
+        )
     )
 
 
 def _minutes(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        minutes = float(raw)
-    except ValueError:
-        minutes = -1.0
-    if not (math.isfinite(minutes) and minutes >= 0):
-        raise LayerlabError(
-            f"{name} must be a number of minutes, 0 or more (0: no limit); got {raw!r}. Set it "
-            f"to, for example, {default or 30:g}, or unset it."
-        )
-    return minutes
+    return number_setting(
+        name, default, what="a number of minutes, 0 or more (0: no limit)", example=default or 30
+    )

@@ -10,12 +10,11 @@ table is profiled in place, where a worker's round trip would cost more than the
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 
 from layerlab.runs.workers import quick_pool
-from layerlab.schema.errors import DataError, LayerlabError
+from layerlab.schema.errors import DataError
+from layerlab.schema.settings import number_setting
 from layerlab.tabular.data import ColumnProfile, profile_columns
 
 WORKER_CELLS_ENV = "LAYERLAB_PROFILE_WORKER_CELLS"
@@ -28,32 +27,26 @@ DEFAULT_BUDGET_SECONDS = 60.0
 def worker_cells() -> int:
     """Tables with more cells than this are profiled in a worker
     (``LAYERLAB_PROFILE_WORKER_CELLS``, default 1,000,000; 0 sends every table)."""
-    raw = os.environ.get(WORKER_CELLS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_WORKER_CELLS
-    if raw.isdigit():
-        return int(raw)
-    raise LayerlabError(
-        f"{WORKER_CELLS_ENV} must be a whole number of cells (rows x columns), 0 or more; got "
-        f"{raw!r}. Set it to, for example, {DEFAULT_WORKER_CELLS}, or unset it."
+    return int(
+        number_setting(
+            WORKER_CELLS_ENV,
+            DEFAULT_WORKER_CELLS,
+            what="a whole number of cells (rows x columns), 0 or more",
+            example=DEFAULT_WORKER_CELLS,
+            whole=True,
+        )
     )
 
 
 def budget_seconds() -> float:
     """The most time a worker may spend profiling one table (``LAYERLAB_PROFILE_SECONDS``)."""
-    raw = os.environ.get(BUDGET_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BUDGET_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds < float("inf"):
-        raise LayerlabError(
-            f"{BUDGET_ENV} must be a number of seconds above 0, such as "
-            f"{DEFAULT_BUDGET_SECONDS:g}; got {raw!r}. Set it so, or unset it."
-        )
-    return seconds
+    return number_setting(
+        BUDGET_ENV,
+        DEFAULT_BUDGET_SECONDS,
+        what="a number of seconds above 0",
+        example=DEFAULT_BUDGET_SECONDS,
+        above=True,
+    )
 
 
 def profile_table(frame: pd.DataFrame, target_column: str | None) -> list[ColumnProfile]:

@@ -42,6 +42,7 @@ from layerlab.runs.job_queue import FairQueue, WaitReason
 from layerlab.runs.worker_link import WorkerLink, death_message, rebuild_error
 from layerlab.schema.errors import LayerlabError, TrainingError
 from layerlab.schema.run_events import StageReached
+from layerlab.schema.settings import number_setting
 from layerlab.schema.vocabulary import RunStage
 
 WORKERS_ENV = "LAYERLAB_WORKERS"
@@ -77,43 +78,39 @@ class WorkerBug(RuntimeError):
 
 def worker_count() -> int:
     """Workers in the shared pool: ``LAYERLAB_WORKERS``, or one per core this process may use."""
-    raw = os.environ.get(WORKERS_ENV, "").strip()
-    if not raw:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    if raw.isdigit() and int(raw) >= 1:
-        return int(raw)
-    raise LayerlabError(
-        f"{WORKERS_ENV} must be a whole number of worker processes, 1 or more; got {raw!r}. "
-        f"Set it to, for example, 2, or unset it to use one worker per core."
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    return int(
+        number_setting(
+            WORKERS_ENV,
+            cores,
+            what="a whole number of worker processes, 1 or more",
+            example=2,
+            least=1,
+            whole=True,
+            unset_words=" to use one worker per core",
+        )
     )
 
 
 def _extra_idle_seconds() -> float:
-    raw = os.environ.get(EXTRA_IDLE_ENV, "").strip()
-    if not raw:
-        return EXTRA_IDLE_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise LayerlabError(
-            f"{EXTRA_IDLE_ENV} must be a number of seconds, 0 or more; got {raw!r}. Set it "
-            f"to, for example, {EXTRA_IDLE_SECONDS:.0f}, or unset it."
-        )
-    return seconds
+    return number_setting(
+        EXTRA_IDLE_ENV,
+        EXTRA_IDLE_SECONDS,
+        what="a number of seconds, 0 or more",
+        example=EXTRA_IDLE_SECONDS,
+    )
 
 
 def _recycle_bytes() -> int:
-    raw = os.environ.get(RECYCLE_ENV, "").strip()
-    if not raw:
-        return DEFAULT_RECYCLE_MB * 1024 * 1024
-    if raw.isdigit() and int(raw) >= 1:
-        return int(raw) * 1024 * 1024
-    raise LayerlabError(
-        f"{RECYCLE_ENV} must be a whole number of megabytes; got {raw!r}. Set it to, for "
-        f"example, {DEFAULT_RECYCLE_MB}, or unset it."
+    megabytes = number_setting(
+        RECYCLE_ENV,
+        DEFAULT_RECYCLE_MB,
+        what="a whole number of megabytes, 1 or more",
+        example=DEFAULT_RECYCLE_MB,
+        least=1,
+        whole=True,
     )
+    return int(megabytes) * 1024 * 1024
 
 
 @dataclass(eq=False)
@@ -521,13 +518,15 @@ def quick_pool() -> WorkerPool:
     """The server-wide pool for short jobs (a network's summary, scoring rows), so a person on
     the Results page never waits behind other people's training runs. One worker unless
     ``LAYERLAB_QUICK_WORKERS`` says otherwise; like every worker, it exits when idle."""
-    raw = os.environ.get(QUICK_WORKERS_ENV, "").strip()
-    if raw and not (raw.isdigit() and int(raw) >= 1):
-        raise LayerlabError(
-            f"{QUICK_WORKERS_ENV} must be a whole number of worker processes, 1 or more; got "
-            f"{raw!r}. Set it to, for example, 1, or unset it."
-        )
-    return _pool("quick", int(raw) if raw else 1)
+    size = number_setting(
+        QUICK_WORKERS_ENV,
+        1,
+        what="a whole number of worker processes, 1 or more",
+        example=1,
+        least=1,
+        whole=True,
+    )
+    return _pool("quick", int(size))
 
 
 if __name__ == "__main__":  # a worker process: ``python -m layerlab.runs.workers <fd>``
