@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 GOALS = {  # seconds, from the issue
     "first_point": {"fresh": 8.0, "warm": 0.5, "busy": 1.0},
     "stop_shown": 0.5,
-    "stop_ended": 1.0,
+    "stop_ended": 1.0,  # the issue's "ended within a second", read as the result drawn
     "results": 1.0,
     "model": 1.0,
     "score": 1.0,
@@ -203,7 +203,7 @@ CLICK_WORDS = {
     "open": "open the workspace in a new tab → page loaded",
     "first_point": "Train → first point on the chart",
     "stop_shown": 'Stop → "Stopping…" shown',
-    "stop_ended": "Stop → run ended, result drawn",
+    "stop_ended": "Stop → the stopped run's result drawn (model saved)",
     "epochs_after_stop": "epochs run after the Stop click",
     "results": "Results page (10,788 test rows)",
     "model": "Model page opened → parameter count",
