@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from layerlab.model.train import EpochEnd, EpochProgress
-from layerlab.report.progress import format_duration, seconds_per_epoch, time_left
+from layerlab.report.progress import format_duration, seconds_per_epoch, time_left_words
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.vocabulary import metric_words
 
@@ -60,15 +60,8 @@ def time_left_text(
     done: float, epochs: int, per_epoch: float | None, patience: int, best_epoch: int | None
 ) -> str:
     """``about 3 min left``, ``1 to 3 min left``, ``at most 3 min left``; ``estimating…``
-    until a steady epoch is measured."""
-    if per_epoch is None:
-        return "estimating the time left…"
-    least, most = time_left(done, epochs, per_epoch, patience, best_epoch)
-    if least is None:
-        return f"at most {format_duration(most)} left"
-    if format_duration(least) == format_duration(most):
-        return f"about {format_duration(most)} left"
-    return f"{format_duration(least)} to {format_duration(most)} left"
+    until a steady epoch is measured: the live view's words, without its reasons."""
+    return time_left_words(done, epochs, per_epoch, patience, best_epoch)[0]
 
 
 class EpochBar:
@@ -92,7 +85,7 @@ class EpochBar:
         self._task = None
         self._patience = patience
         self._marks: list[tuple[float, float]] = []
-        self._best: tuple[float, int] | None = None  # (validation loss, epoch)
+        self._best_epoch: int | None = None  # the trainer's best epoch so far
 
     def __enter__(self) -> EpochBar:
         self._progress.start()
@@ -120,9 +113,7 @@ class EpochBar:
         if isinstance(event, EpochEnd):
             names = ["loss", *(name for name in event.metrics if name.startswith("val_"))]
             done = float(event.epoch)
-            loss = event.metrics.get("val_loss")
-            if loss is not None and (self._best is None or loss < self._best[0]):
-                self._best = (loss, event.epoch)
+            self._best_epoch = event.best_epoch
         else:
             done = event.epoch - 1 + event.fraction
         done = max(task.completed, done)
@@ -135,7 +126,7 @@ class EpochBar:
                 event.epochs,
                 seconds_per_epoch(self._marks),
                 self._patience,
-                None if self._best is None else self._best[1],
+                self._best_epoch,
             ),
         }
         if isinstance(event, EpochEnd):

@@ -137,13 +137,27 @@ def progress_text(
         return " · ".join(parts)
     if per_epoch is None:
         return " · ".join([*parts, "estimating the time left…"])
-    least, most = time_left(done, epochs, per_epoch, patience, best_epoch)
-    parts.append(format_pace(per_epoch))
-    if least is None:
-        parts.append(f"at most {format_duration(most)} left, if it runs all {epochs:,} epochs")
-    elif format_duration(least) == format_duration(most):
-        parts.append(f"about {format_duration(most)} left")
-    else:
-        span = f"{format_duration(least)} to {format_duration(most)}"
-        parts.append(f"{span} left, depending on early stopping")
+    words, why = time_left_words(done, epochs, per_epoch, patience, best_epoch)
+    parts += [format_pace(per_epoch), f"{words}, {why}" if why else words]
     return " · ".join(parts)
+
+
+def time_left_words(
+    done: float,
+    epochs: int,
+    per_epoch: float | None,
+    patience: int = 0,
+    best_epoch: int | None = None,
+) -> tuple[str, str]:
+    """The time left in words ("about 3 min left", "1 to 3 min left", "at most 3 min left";
+    "estimating the time left…" without a steady pace), and why it is not one number ("" when
+    it is): the live view says both, the CLI's bar only the words."""
+    if per_epoch is None:
+        return "estimating the time left…", ""
+    least, most = time_left(done, epochs, per_epoch, patience, best_epoch)
+    if least is None:
+        return f"at most {format_duration(most)} left", f"if it runs all {epochs:,} epochs"
+    if format_duration(least) == format_duration(most):
+        return f"about {format_duration(most)} left", ""
+    span = f"{format_duration(least)} to {format_duration(most)}"
+    return f"{span} left", "depending on early stopping"
