@@ -50,6 +50,8 @@ try:
     page.run()
 except LayerlabError as error:
     st.error(md(error))
+if page.url_path != "train":  # the network compiled ahead of Train is no longer wanted
+    state.abandon_prepare()
 # Again, so the sidebar shows what the page just changed.
 sidebar.render(status)
 workspace_panel.render()

@@ -116,6 +116,9 @@ def main() -> bool:
         )
         _follow(main_metric(spec.task))
     else:
+        # While the person looks at the network, an idle worker compiles it: Train then
+        # starts stepping at once.
+        state.prepare_training()
         _last_run()
     return run_view.result() is not None
 

@@ -11,6 +11,10 @@ One server, three cases in order:
 - ``busy``: another round while ``--busy`` other workspaces (own browser contexts) each
   train a long run on the same server.
 
+Before clicking Train, each round reads the Train page for ``READ_SECONDS``, as a person
+looks at the network before training it: while the page shows it, an idle worker compiles
+it (``WorkerPool.prepare``). ``--read 0`` clicks at once.
+
 Clicks, each from the click to what answers it, timed from Python around Playwright's
 wait for that answer (so a few tens of milliseconds of Playwright's own are in each):
 
@@ -51,11 +55,12 @@ GOALS = {  # seconds, from the issue
 LONG_RUN = {"epochs": 2000, "patience": 0}
 SHORT_RUN = {"epochs": 5, "patience": 0}
 SCORED_ROWS = 25
+READ_SECONDS = 2.0
 # Opening the app while others train can take long on 2 cores: measured, not failed.
 OPEN_TIMEOUT_MS = 300_000
 
 
-def measure(busy: int, folder: Path) -> dict[str, Any]:
+def measure(busy: int, folder: Path, read: float = READ_SECONDS) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     from bench import workspace
@@ -73,7 +78,7 @@ def measure(busy: int, folder: Path) -> dict[str, Any]:
         browser = e2e.launch_chromium(playwright)
         first = workspace.open_user(e2e, browser, server.url, table, SHORT_RUN)
         address = first.url  # the workspace's address: each round opens it in a new tab
-        cases["fresh"] = _round(e2e, first, rows, memory)
+        cases["fresh"] = _round(e2e, first, rows, memory, read)
         for name in ("warm", "busy") if busy else ("warm",):
             others = []
             if name == "busy":
@@ -88,7 +93,7 @@ def measure(busy: int, folder: Path) -> dict[str, Any]:
             opened = time.monotonic()
             e2e.open_app(page, address)
             seconds_to_open = time.monotonic() - opened
-            cases[name] = _round(e2e, page, rows, memory, opened=seconds_to_open)
+            cases[name] = _round(e2e, page, rows, memory, read, opened=seconds_to_open)
             for other in others:
                 if e2e.button(other, "stop_button").is_enabled():
                     e2e.button(other, "stop_button").click()
@@ -97,7 +102,9 @@ def measure(busy: int, folder: Path) -> dict[str, Any]:
     return cases
 
 
-def _round(e2e, page, rows: Path, memory, opened: float | None = None) -> dict[str, Any]:
+def _round(
+    e2e, page, rows: Path, memory, read: float, opened: float | None = None
+) -> dict[str, Any]:
     """Every click once, in ``page`` (a tab of a workspace with its table and target chosen,
     opened in ``opened`` seconds), then the tab is closed: a new tab starts with no file in
     the scoring uploader."""
@@ -105,6 +112,7 @@ def _round(e2e, page, rows: Path, memory, opened: float | None = None) -> dict[s
 
     measured: dict[str, Any] = {"open": opened}
     workspace.configure(e2e, page, SHORT_RUN)
+    time.sleep(read)
     run = workspace.follow_run(e2e, page)
     measured["first_point"] = run["points"][0][0] - run["click"]
     measured.update(_stop(e2e, page))
@@ -283,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--busy", type=int, default=4, help="other workspaces training (busy)")
     parser.add_argument("--write", type=Path, help="write the report (Markdown) here")
     parser.add_argument(
+        "--read", type=float, default=READ_SECONDS, help="seconds on the Train page before Train"
+    )
+    parser.add_argument(
         "--from-log",
         type=Path,
         help="write the report from a run's printed 'clicks:' lines (fresh, warm, busy)",
@@ -297,8 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         cases = dict(zip(("fresh", "warm", "busy"), lines, strict=False))
     else:
         with tempfile.TemporaryDirectory(prefix="layerlab-clicks-") as folder:
-            cases = measure(args.busy, Path(folder))
+            cases = measure(args.busy, Path(folder), args.read)
     command = "python -m bench.clicks" + (f" --busy {args.busy}" if args.busy != 4 else "")
+    if args.read != 2.0:
+        command += f" --read {args.read:g}"
     if args.write:
         command += f" --write {args.write}"
     report = render(cases, args.busy, command)

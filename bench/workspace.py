@@ -199,7 +199,7 @@ def _census() -> dict[str, Any]:
 
     import pandas as pd
 
-    from layerlab.runs.workers import Job
+    from layerlab.runs.pool_job import Job
 
     gc.collect()
     everything = gc.get_objects()

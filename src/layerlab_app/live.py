@@ -13,7 +13,7 @@ import streamlit as st
 
 from layerlab.report.progress import done_fraction, progress_text, seconds_per_epoch
 from layerlab.report.records import RunRecord
-from layerlab.runs.workers import Job
+from layerlab.runs.pool_job import Job
 from layerlab.schema.run_events import EpochEnd, EpochProgress, StageReached
 from layerlab.schema.vocabulary import RunStage
 from layerlab_app import diagnosis_panel

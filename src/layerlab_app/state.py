@@ -26,8 +26,8 @@ import streamlit as st
 
 from layerlab.report.run_files import TrainedModel
 from layerlab.runs import workspaces
+from layerlab.runs.pool_job import Job
 from layerlab.runs.service import Focus, WorkspaceService
-from layerlab.runs.workers import Job
 from layerlab.runs.workspace_paths import is_workspace
 from layerlab.schema.errors import (
     LayerlabError,
@@ -458,6 +458,21 @@ def start_training() -> None:
         return
     current.look_at(focus)
     save()
+
+
+def prepare_training() -> None:
+    """Have an idle worker compile the current network on the current table now, so that
+    Train starts stepping at once (``RunManager.prepare``); the Train page asks while it
+    shows a network that is not training."""
+    current = session()
+    if current.frame is not None and current.frame_table == current.focus.table_id:
+        current.service.prepare_run(current.focus, current.frame)
+
+
+def abandon_prepare() -> None:
+    """This tab left the Train page: a compile it asked for and that has not started is
+    dropped."""
+    session().service.abandon_prepare()
 
 
 def following() -> RunRecord | None:

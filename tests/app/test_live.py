@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from layerlab.model.train import EpochEnd, EpochProgress
-from layerlab.runs.workers import Job
+from layerlab.runs.pool_job import Job
 from layerlab.schema.run_events import StageReached
 from layerlab.schema.vocabulary import RunStage
 from layerlab_app.live import live_state
@@ -87,7 +87,7 @@ def test_the_time_left_waits_for_a_steady_epoch_and_ignores_the_first():
 def _live_view_of_a_run_in_epoch_3():
     """A run of 10 epochs whose epoch 1 compiled for 40 s, then trains 2 s an epoch."""
     from layerlab.report.records import RunRecord
-    from layerlab.runs.workers import Job
+    from layerlab.runs.pool_job import Job
     from layerlab.schema.run_events import EpochEnd, EpochProgress
     from layerlab.schema.spec import Feature, ModelSpec
     from layerlab_app import live

@@ -276,3 +276,35 @@ def test_the_sidebar_names_the_run_training_and_its_table_when_it_is_another(app
     assert not at.exception
     assert "**Training:** Run 4: 16 relu (on wages.csv)" in texts(at.sidebar.markdown)
     assert "**Data:** tiny.csv" in texts(at.sidebar.markdown)
+
+
+def test_the_network_shown_is_compiled_ahead_and_train_starts_from_it(app, monkeypatch):
+    """While the Train page shows a network that is not training, an idle worker compiles it
+    (``WorkerPool.prepare``); Train then starts from that worker, with no build or compile."""
+    from layerlab.runs import background
+    from layerlab.runs.workers import WorkerPool
+    from layerlab.schema.run_events import StageReached
+    from layerlab.schema.vocabulary import RunStage
+
+    warm = WorkerPool(1)
+    monkeypatch.setattr(background, "shared_pool", lambda: warm)
+    try:
+        warm.warm_up()
+        seed_dataset(app, tiny_regression_frame(), "y", layers=small_network(), epochs=2)
+        at = open_train_page(app)
+        assert not at.exception
+        deadline = time.monotonic() + TIMEOUT
+        while not warm.prepared_keys():
+            assert time.monotonic() < deadline, "the network was not compiled ahead"
+            time.sleep(0.1)
+        [key] = warm.prepared_keys()
+        at.button(key="train_button").click().run()
+        job = followed_job(at)
+        assert job.affinity == key
+        at = wait_for_training(at)
+        assert not at.exception
+        stages = [event.stage for event in job.events if isinstance(event, StageReached)]
+        assert RunStage.PREPARING not in stages and RunStage.COMPILING not in stages
+        assert texts(at.success).startswith("Training ran all 2 epochs.")
+    finally:
+        warm.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from layerlab.runs.job_queue import FairQueue, WaitReason
-from layerlab.runs.workers import Job
+from layerlab.runs.pool_job import Job
 
 
 def jobs(owner: str | None, count: int) -> list[Job]:

@@ -357,7 +357,8 @@ class _HeldWorker:
 
 
 def test_a_job_that_ignores_the_time_limits_stop_is_ended_after_the_grace():
-    from layerlab.runs.workers import STOP_GRACE_SECONDS, Job
+    from layerlab.runs.pool_job import Job
+    from layerlab.runs.workers import STOP_GRACE_SECONDS
 
     held = WorkerPool(1, job_seconds=60, memory_bytes=0)
     try:

@@ -61,6 +61,10 @@ class Engine(Protocol):
     def label(self) -> str:
         """How results name the engine."""
 
+    def warm(self) -> None:
+        """Compile now whatever the first epoch will run, changing no state (see
+        ``TrainingRun.prepare``)."""
+
     def start_epoch(self, order: np.ndarray) -> None:
         """Begin an epoch over the training rows in ``order`` (a permutation of their indices)."""
 
@@ -219,6 +223,33 @@ class CompiledLoopEngine:
     @property
     def label(self) -> str:
         return "compiled loop (XLA)" if self.jit else "compiled loop (graph, no XLA)"
+
+    def warm(self) -> None:
+        """Trace and XLA-compile the slice and the validation pass by running them as they
+        will run, on the same shapes, with no step to take: a slice of zero steps leaves
+        every weight, optimizer slot, moving statistic and dropout seed as it was, and a
+        validation pass changes nothing. What XLA cannot compile falls back to the graph
+        here, as it would at the first slice."""
+        import tensorflow as tf
+
+        order = tf.zeros(self.steps_per_epoch * self.batch_size, "int32")
+        try:
+            self._loop.run_slice(
+                self._non_trainable,
+                self._x,
+                self._y,
+                self._row_weights,
+                order,
+                tf.constant(0),
+                tf.constant(0),
+                self._no_sums,
+            )
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+            if not self.jit or self._trained_once:
+                raise
+            self._fall_back_to_graph(error)
+            return self.warm()
+        self.evaluate(self.untrained)
 
     def start_epoch(self, order: np.ndarray) -> None:
         import tensorflow as tf

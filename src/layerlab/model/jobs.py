@@ -69,19 +69,62 @@ def train_model(
     folder: str | Path,
     jit: bool = True,
     insights: bool = True,
+    prepared_key: str | None = None,
 ) -> TrainedModel:
     """Train, saving the best weights to ``folder`` as they improve; then score the test split
     and the baselines and write the model, the bundle and the evaluation into ``folder``.
 
     ``jit``: compile the training loop with XLA (see ``train.TrainingRun``). ``insights``:
-    also work out its importance, model card and train.py (``keep_files``)."""
+    also work out its importance, model card and train.py (``keep_files``).
+    ``prepared_key``: the key of a run ``prepare_run`` may have compiled in this worker
+    for the same table and spec; it starts from that one when it is here."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    context.emit(StageReached(RunStage.PREPARING))
-    run = TrainingRun(frame, spec, jit=jit, checkpoint_path=folder / RUN_FILES["checkpoint"])
-    context.emit(StageReached(RunStage.COMPILING))
+    run = take_prepared(prepared_key, frame, spec, jit)
+    if run is None:
+        context.emit(StageReached(RunStage.PREPARING))
+        run = TrainingRun(frame, spec, jit=jit)
+        context.emit(StageReached(RunStage.COMPILING))
+    run.checkpoint_to(folder / RUN_FILES["checkpoint"])
     result = run.run(on_event=context.emit, should_stop=context.stop_requested)
     return keep_files(result, folder, insights=insights, should_stop=context.stop_requested)
+
+
+# The one run this worker has compiled ahead of its Train click (``prepare_run``), by key.
+_prepared: dict[str, tuple[TrainingRun, pd.DataFrame]] = {}
+
+
+def prepare_run(
+    context: JobContext, frame: pd.DataFrame, spec: ModelSpec, key: str, jit: bool = True
+) -> str:
+    """Split, build and compile ``spec``'s run on ``frame`` now, training nothing, and keep it
+    here for the training job of the same ``key`` (``TrainingRun.prepare``); returns ``key``.
+
+    A worker holds one: a new one replaces the last, and any other job drops it."""
+    forget_prepared()
+    run = TrainingRun(frame, spec, jit=jit)
+    run.prepare()
+    _prepared[key] = (run, frame)
+    return key
+
+
+def take_prepared(
+    key: str | None, frame: pd.DataFrame, spec: ModelSpec, jit: bool
+) -> TrainingRun | None:
+    """The run prepared here under ``key``, if it was built from the same rows, spec and
+    compilation (the key says so; this makes sure); the worker holds none afterwards."""
+    held = _prepared.pop(key, None) if key is not None else None
+    forget_prepared()
+    if held is None:
+        return None
+    run, prepared_frame = held
+    if run.spec != spec or run.jit != jit or not prepared_frame.equals(frame):
+        return None
+    return run
+
+
+def forget_prepared() -> None:
+    _prepared.clear()
 
 
 def finish_interrupted(
@@ -358,6 +401,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "profile": profile_table,
     "summary": summarize_network,
     "train": train_model,
+    "prepare": prepare_run,
     "finish": finish_interrupted,
     "rebuild": rebuild_uploaded,
     "predict": predict_rows,

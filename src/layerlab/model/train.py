@@ -264,12 +264,46 @@ class TrainingRun:
         training of the next epoch is then abandoned if the closed epoch ends
         the run.
         """
+        self._started = self._last_event = time.perf_counter()
+        self._on_event = on_event
+        self._ready_engine()
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="layerlab-validation") as validator:
+                reason = self._train(validator, should_stop)
+        except BaseException:
+            # The event handler was interrupted (Streamlit does this when a
+            # button is clicked): keep the best model so far, then let it go on.
+            self._finish("stopped")
+            with contextlib.suppress(OSError):  # the interruption is what to report
+                self._checkpoint_kept(announce=False)
+            raise
+        result = self._finish(reason)
+        self._checkpoint_kept(announce=True)
+        return result
+
+    def prepare(self) -> None:
+        """Build the training loop and compile it now, before ``run``, training nothing.
+
+        A worker does this while the person still looks at the Train page, so that
+        Train starts stepping at once: compiling a new network takes one to two
+        seconds. The state is exactly what ``run`` would have built (every weight is
+        seeded from the spec, and compiling moves no weight, optimizer slot or
+        dropout seed), so a prepared run trains to the same bits as one that is not.
+        """
+        self._ready_engine().warm()
+
+    def checkpoint_to(self, path: str | Path, seconds: float = 5.0) -> None:
+        """Save checkpoints to ``path`` from now on (a prepared run learns its folder late)."""
+        self._checkpoints = _Checkpoints(path, seconds)
+
+    def _ready_engine(self) -> Engine:
+        """The engine, with the splits as tensors: built once, by ``prepare`` or ``run``."""
+        if self._engine is not None:
+            return self._engine
         # Not at the top: TensorFlow is first imported by configure_tensorflow (see runtime.py).
         import tensorflow as tf
 
         spec, built = self.spec, self.built
-        self._started = self._last_event = time.perf_counter()
-        self._on_event = on_event
         x_train = self._train_inputs = tf.constant(preprocess(built, self.splits.train))
         y_train = encode_target(self.splits.train[spec.target], built)
         y_val = encode_target(self.splits.validation[spec.target], built)
@@ -286,19 +320,7 @@ class TrainingRun:
             min(spec.batch_size, len(self.splits.train)),
             jit=self.jit,
         )
-        try:
-            with ThreadPoolExecutor(1, thread_name_prefix="layerlab-validation") as validator:
-                reason = self._train(validator, should_stop)
-        except BaseException:
-            # The event handler was interrupted (Streamlit does this when a
-            # button is clicked): keep the best model so far, then let it go on.
-            self._finish("stopped")
-            with contextlib.suppress(OSError):  # the interruption is what to report
-                self._checkpoint_kept(announce=False)
-            raise
-        result = self._finish(reason)
-        self._checkpoint_kept(announce=True)
-        return result
+        return self._engine
 
     def _train(self, validator: ThreadPoolExecutor, should_stop) -> str:
         """Run the epochs; return why training ended (a key of ``STOP_REASONS``)."""

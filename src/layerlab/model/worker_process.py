@@ -18,12 +18,14 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from layerlab.model.jobs import JOBS, JobContext, forget_loaded_models
+from layerlab.model.jobs import JOBS, JobContext, forget_loaded_models, forget_prepared
 from layerlab.model.runtime import configure_tensorflow
 from layerlab.schema.errors import LayerlabError
 
 # Jobs that build a new network start from a clean Keras session (see ``serve_forever``).
-FRESH_KERAS_JOBS = frozenset({"train", "summary", "finish", "rebuild"})
+FRESH_KERAS_JOBS = frozenset({"train", "summary", "finish", "rebuild", "prepare"})
+# Jobs that use or replace the run compiled ahead of a Train click; any other drops it.
+PREPARED_JOBS = frozenset({"train", "prepare"})
 
 
 def describe_error(error: LayerlabError) -> dict[str, Any]:
@@ -74,6 +76,8 @@ def serve_forever(connection: Connection) -> None:
     while True:
         _, job_id, kind, args = jobs.get()
         fresh = kind in FRESH_KERAS_JOBS
+        if kind not in PREPARED_JOBS:
+            forget_prepared()
         if fresh and keras_used:
             reset_keras()
         context = JobContext(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import shutil
 import socket
@@ -34,11 +35,13 @@ import pandas as pd
 from layerlab.report.records import RunRecord, leak_suspect_to_dict
 from layerlab.report.run_files import RUN_FILES
 from layerlab.report.run_messages import STOP_REASONS
+from layerlab.runs.pool_job import Job, WorkerBug
 from layerlab.runs.store import WorkspaceStore
-from layerlab.runs.workers import Job, WorkerBug, WorkerPool, shared_pool
+from layerlab.runs.workers import WorkerPool, shared_pool
 from layerlab.runs.workspace_paths import is_workspace
 from layerlab.schema.errors import LayerlabError, WorkspaceFull
 from layerlab.schema.run_events import CheckpointSaved, EpochEnd
+from layerlab.schema.spec import ModelSpec
 from layerlab.schema.vocabulary import RunStatus, StopReason
 
 # How often a watcher looks for new events while its run trains.
@@ -50,6 +53,13 @@ _OUTCOME_STATUS = {
     "stopped": "stopped",
     "diverged": "diverged",
 }
+
+
+def prepared_key(spec: ModelSpec, fingerprint: str, jit: bool) -> str:
+    """What names a run compiled ahead of its Train click: the spec, the table's content and
+    whether XLA compiles it, the three things that decide what is compiled."""
+    text = f"{spec.to_json()}\0{fingerprint}\0{jit}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def outcome_status(stop_reason: str) -> str:
@@ -128,21 +138,45 @@ class RunManager:
         *,
         jit: bool = True,
         insights: bool = True,
+        prepared: bool = False,
     ) -> Job:
         """Queue ``record``'s run on ``frame``; its record is written at once as queued.
 
         ``jit`` and ``insights`` as in ``jobs.train_model`` (a search trial has neither:
-        see ``trials.TRIAL_JIT``)."""
+        see ``trials.TRIAL_JIT``). ``prepared``: ``frame`` is the whole table of the
+        record's fingerprint, so a run ``prepare`` compiled for it may be used."""
         store.check_room()
         record.status = "queued"
         record.owner = this_process()
         store.add_run(record)
         folder = store.run_folder(record.id)
+        key = prepared_key(record.spec, record.data_fingerprint, jit) if prepared else None
         job = self.pool.submit(
-            "train", frame, record.spec, str(folder), jit, insights, owner=str(store.folder)
+            "train",
+            frame,
+            record.spec,
+            str(folder),
+            jit,
+            insights,
+            key,
+            owner=str(store.folder),
+            affinity=key,
         )
         self._watch(store, record.id, job, self._finish_training)
         return job
+
+    def prepare(
+        self, store: WorkspaceStore, spec: ModelSpec, fingerprint: str, frame: pd.DataFrame
+    ) -> None:
+        """Have an idle worker compile ``spec``'s run on ``frame`` (the table ``fingerprint``
+        names) before Train is clicked (``WorkerPool.prepare``): the Train page asks while it
+        shows a network that is not training."""
+        key = prepared_key(spec, fingerprint, True)
+        self.pool.prepare(frame, spec, key, True, owner=str(store.folder), key=key)
+
+    def abandon_prepare(self, store: WorkspaceStore) -> None:
+        """The Train page was left: drop this workspace's prepare that has not started."""
+        self.pool.abandon_prepare(str(store.folder))
 
     def live(self, store: WorkspaceStore, run_id: str) -> Job | None:
         """The job of a run this server trains now (None once it has ended and been kept)."""

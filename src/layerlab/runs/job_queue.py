@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # workers imports this module
-    from layerlab.runs.workers import Job
+    from layerlab.runs.pool_job import Job
 
 
 @dataclass(frozen=True)
@@ -114,16 +114,20 @@ class FairQueue:
     def take(self, running: Iterable[Job]) -> Job | None:
         """The job whose turn it is, taken out of the queue, or None when every owner that
         waits already trains as many jobs as it may."""
-        running = list(running)
-        order = self.order(running)
-        if not order:
-            return None
-        job = order[0]
-        if self._full(_owner(job), Counter(_owner(each) for each in running)):
+        job = self.peek(running)
+        if job is None:
             return None
         self._waiting.remove(job)
         self._turns[_owner(job)] = self._tick()
         return job
+
+    def peek(self, running: Iterable[Job]) -> Job | None:
+        """The job ``take`` would take now, left in the queue."""
+        running = list(running)
+        order = self.order(running)
+        if not order or self._full(_owner(order[0]), Counter(_owner(each) for each in running)):
+            return None
+        return order[0]
 
     def order(self, running: Iterable[Job]) -> list[Job]:
         """The waiting jobs in the order they will start, as things stand.

@@ -229,8 +229,18 @@ class WorkspaceService:
         workspace or server) with nothing recorded.
         """
         record = self.new_run(focus.spec, focus.table_id)
-        self.manager.start(self.store, record, data)
+        self.manager.start(self.store, record, data, prepared=bool(record.data_fingerprint))
         return focus.replace(following=record.id), record
+
+    def prepare_run(self, focus: Focus, data: pd.DataFrame) -> None:
+        """Compile the focus's network on its table ahead of Train, in an idle worker
+        (``RunManager.prepare``); nothing when the table is not kept."""
+        table = self.table(focus.table_id)
+        if table is not None and table.fingerprint and focus.spec is not None:
+            self.manager.prepare(self.store, focus.spec, table.fingerprint, data)
+
+    def abandon_prepare(self) -> None:
+        self.manager.abandon_prepare(self.store)
 
     def start_local_run(self, data: pd.DataFrame, name: str, raw: bytes, spec: ModelSpec):
         """Keep a table and the record of a run that this process trains itself (the CLI's

@@ -21,9 +21,10 @@ from layerlab.report.records import RunRecord
 from layerlab.report.run_files import TrainedModel
 from layerlab.report.run_table import network_line
 from layerlab.runs.background import RunManager, outcome_status
+from layerlab.runs.pool_job import Job, WorkerBug
 from layerlab.runs.search_settings import full_training_spec
 from layerlab.runs.store import WorkspaceStore
-from layerlab.runs.workers import Job, WorkerBug, WorkerPool
+from layerlab.runs.workers import WorkerPool
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.spec import ModelSpec
 

@@ -22,6 +22,11 @@ hold every slot. ``Job.ahead()`` says how many are in line before one, and
 limits (``job_limits``): past its minutes it is stopped as Stop would, and a worker
 that grows past its memory cap is ended. Training has its own pool
 (``shared_pool``), short jobs another (``quick_pool``).
+
+Two things make the first Train fast without costing anyone a run's time:
+``warm_up`` starts a worker before any job (TensorFlow's import), and ``prepare``
+has an idle worker compile the network the Train page shows, keyed by spec and
+table; the training job of that key goes to that worker (``Job.affinity``).
 """
 
 from __future__ import annotations
@@ -32,15 +37,14 @@ import os
 import sys
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from layerlab.runs import job_limits
 from layerlab.runs.job_queue import FairQueue, WaitReason
+from layerlab.runs.pool_job import JOB_LABELS, PREPARE, Job
 from layerlab.runs.worker_link import WorkerLink, death_message, rebuild_error
-from layerlab.schema.errors import LayerlabError, TrainingError
+from layerlab.schema.errors import TrainingError
 from layerlab.schema.run_events import StageReached
 from layerlab.schema.settings import number_setting
 from layerlab.schema.vocabulary import RunStage
@@ -57,23 +61,11 @@ IDLE_SECONDS = 600.0
 EXTRA_IDLE_ENV = "LAYERLAB_EXTRA_WORKER_IDLE_SECONDS"
 EXTRA_IDLE_SECONDS = 60.0
 WARM_START_ENV = "LAYERLAB_WARM_START"
+PRECOMPILE_ENV = "LAYERLAB_PRECOMPILE"
 # How often a slot looks at its running job's minutes and its worker's memory.
 WATCH_SECONDS = 0.25
 # A job stopped by its time limit that has not ended this long after is ended with its worker.
 STOP_GRACE_SECONDS = 30.0
-
-JOB_LABELS = {
-    "train": "training run",
-    "summary": "network summary",
-    "finish": "recovery of an interrupted run",
-    "rebuild": "rebuild of an uploaded run's files",
-    "predict": "scoring",
-    "profile": "column profile",
-}
-
-
-class WorkerBug(RuntimeError):
-    """A job failed with an error that is not the user's to fix: a bug, shown loudly."""
 
 
 def worker_count() -> int:
@@ -111,71 +103,6 @@ def _recycle_bytes() -> int:
         whole=True,
     )
     return int(megabytes) * 1024 * 1024
-
-
-@dataclass(eq=False)
-class Job:
-    """One piece of work for a worker, as the app sees it while it waits, runs and ends.
-
-    ``events`` grows while a training job runs (the trainer's ``EpochEnd`` and
-    ``EpochProgress``); it is only ever appended to, so a reader may keep an
-    index into it.
-    """
-
-    kind: str
-    args: tuple
-    owner: str | None = None  # the workspace it works for: one turn each in the queue
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    status: str = "queued"  # queued, running, done, failed, cancelled (stopped while queued)
-    events: list[Any] = field(default_factory=list)
-    value: Any = None
-    error: LayerlabError | None = None
-    bug: str | None = None
-    stop_requested: bool = False
-    # Set when the time limit stopped it: the sentence that says so, for its run's message.
-    stopped_by_limit: str | None = None
-    _pool: WorkerPool | None = field(default=None, repr=False)
-    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
-    def stop(self) -> None:
-        """Ask the job to end: a queued job is dropped, a running one stops within a moment."""
-        self.stop_requested = True
-        if self._pool is not None:
-            self._pool._stop(self)
-
-    def ahead(self) -> int:
-        """How many jobs are in line before this queued one, in the fair order (0 once it
-        runs)."""
-        reason = self.wait_reason()
-        return reason.ahead if reason is not None else 0
-
-    def wait_reason(self) -> WaitReason | None:
-        """Why this job waits (its own workspace's other runs, or other people's), or None
-        once it runs."""
-        return self._pool._wait_reason(self) if self._pool is not None else None
-
-    def outcome(self, timeout: float | None = None) -> Any:
-        """The job's value; raises its ``LayerlabError``, or ``WorkerBug`` for a bug."""
-        if not self.wait(timeout):
-            raise TimeoutError(f"The {JOB_LABELS.get(self.kind, self.kind)} is still running.")
-        if self.error is not None:
-            raise self.error
-        if self.bug is not None:
-            raise WorkerBug(self.bug)
-        return self.value
-
-    def _end(self, status: str, **values: Any) -> None:
-        for name, value in values.items():
-            setattr(self, name, value)
-        self.status = status
-        self._finished.set()
 
 
 class _StartWorker:
@@ -219,20 +146,27 @@ class WorkerPool:
         self._changed = threading.Condition()
         self.closed = False
         self._warm_wanted = False  # ``warm_up`` asked for a worker before any job
+        self._wanted_prepares: dict[str | None, Job] = {}  # ``prepare``'s, one per owner
         with self._changed:  # each slot's thread reads the others in ``_take``
             self._slots = [_Slot(self, number) for number in range(self.size)]
 
-    def submit(self, kind: str, *args: Any, owner: str | None = None) -> Job:
+    def submit(
+        self, kind: str, *args: Any, owner: str | None = None, affinity: str | None = None
+    ) -> Job:
         """Queue ``jobs.JOBS[kind](context, *args)`` for ``owner`` (a workspace's key; None:
-        a job of its own); the returned job tracks it."""
-        if kind not in JOB_LABELS:
+        a job of its own); the returned job tracks it. ``affinity``: the key of a prepared
+        run (``prepare``) it should find in its worker."""
+        if kind not in JOB_LABELS or kind == PREPARE:
             raise ValueError(f"Unknown job kind {kind!r}; known kinds are {sorted(JOB_LABELS)}.")
-        job = Job(kind, args, owner=owner, _pool=self)
+        job = Job(kind, args, owner=owner, affinity=affinity, _pool=self)
         with self._changed:
             if self.closed:
                 raise RuntimeError("The worker pool is closed.")
+            replaced = self._wanted_prepares.pop(owner, None)  # the real job comes first
             self._queue.add(job)
             self._changed.notify_all()  # every idle slot looks: one whose worker is up takes it
+        if replaced is not None:
+            replaced._end("cancelled")
         return job
 
     def warm_up(self) -> None:
@@ -244,6 +178,45 @@ class WorkerPool:
                 return
             self._warm_wanted = True
             self._changed.notify_all()
+
+    def prepare(self, *args: Any, owner: str, key: str) -> Job | None:
+        """Have a worker compile the run ``key`` names (``jobs.prepare_run(context, *args)``)
+        before its Train click, so that the training job of the same key, which goes to that
+        worker, starts stepping at once; returns the prepare job, or None when one is not
+        needed.
+
+        It never costs anyone a run's time: it goes only to a worker that is up and idle
+        while no job waits (it starts none), and it is not counted as ``owner``'s run. One
+        per owner: a newer request replaces one not yet started, and a real job of the
+        owner's drops it. Asked again for a key a worker holds or compiles, it does nothing.
+        ``LAYERLAB_PRECOMPILE=0`` turns it off.
+        """
+        if os.environ.get(PRECOMPILE_ENV, "").strip() == "0":
+            return None
+        with self._changed:
+            if self.closed or self._holder(key) is not None:
+                return None
+            wanted = self._wanted_prepares.get(owner)
+            if wanted is not None and wanted.affinity == key:
+                return wanted
+            job = Job(PREPARE, args, owner=owner, affinity=key, _pool=self)
+            self._wanted_prepares[owner] = job
+            self._changed.notify_all()
+        if wanted is not None:
+            wanted._end("cancelled")
+        return job
+
+    def abandon_prepare(self, owner: str) -> None:
+        """Drop ``owner``'s prepare that has not started (the person left the Train page)."""
+        with self._changed:
+            job = self._wanted_prepares.pop(owner, None)
+        if job is not None:
+            job._end("cancelled")
+
+    def prepared_keys(self) -> list[str]:
+        """The keys of the runs the workers hold compiled (for tests and the operator)."""
+        with self._changed:
+            return [slot.prepared for slot in self._slots if slot.prepared is not None]
 
     def run(self, kind: str, *args: Any, timeout: float | None = None) -> Any:
         """Submit and wait: the job's value, or its error raised here."""
@@ -257,7 +230,8 @@ class WorkerPool:
         """Cancel what waits, end the workers, and let the slot threads go."""
         with self._changed:
             self.closed = True
-            waiting = self._queue.clear()
+            waiting = [*self._queue.clear(), *self._wanted_prepares.values()]
+            self._wanted_prepares.clear()
             self._changed.notify_all()
         for job in waiting:
             job._end("cancelled")
@@ -288,7 +262,10 @@ class WorkerPool:
                             return START_WORKER
                     job = None
                     if self._queue and (slot.warm() or not self._warm_idle_slots(slot)):
-                        job = self._queue.take(self._running())
+                        if not self._left_to_its_holder(slot):
+                            job = self._queue.take(self._running())
+                    elif not self._queue and slot.warm():
+                        job = self._prepare_for(slot)
                     if job is not None:
                         job.status = "running"
                         slot.job = job
@@ -307,6 +284,37 @@ class WorkerPool:
             finally:
                 slot.idle = False
 
+    def _left_to_its_holder(self, slot: _Slot) -> bool:
+        """The next job's prepared run is held or being compiled by another worker, which
+        takes the job once it is free (a compile ends within seconds)."""
+        upcoming = self._queue.peek(self._running())
+        if upcoming is None or upcoming.affinity is None or slot.prepared == upcoming.affinity:
+            return False
+        holder = self._holder(upcoming.affinity)
+        return holder is not None and holder is not slot
+
+    def _holder(self, key: str) -> _Slot | None:
+        """The slot whose worker holds ``key``'s prepared run or compiles it now."""
+        for slot in self._slots:
+            compiling = slot.job is not None and slot.job.kind == PREPARE
+            if (slot.prepared == key and slot.warm()) or (compiling and slot.job.affinity == key):
+                return slot
+        return None
+
+    def _prepare_for(self, slot: _Slot) -> Job | None:
+        """A wanted prepare for idle ``slot``, unless another idle worker suits it better: the
+        one holding the same owner's last prepared run, then one holding none."""
+        for owner, job in list(self._wanted_prepares.items()):
+            idle = [
+                other for other in self._slots if other.idle and other.warm() and other.job is None
+            ]
+            best = min(idle, key=lambda other: other.prepare_rank(owner), default=slot)
+            if best.prepare_rank(owner) < slot.prepare_rank(owner):
+                continue
+            del self._wanted_prepares[owner]
+            return job
+        return None
+
     def _warm_idle_slots(self, slot: _Slot) -> list[_Slot]:
         return [
             other
@@ -315,7 +323,10 @@ class WorkerPool:
         ]
 
     def _running(self) -> list[Job]:
-        return [slot.job for slot in self._slots if slot.job is not None]
+        """The workspaces' jobs that run now (a prepare is nobody's run)."""
+        return [
+            slot.job for slot in self._slots if slot.job is not None and slot.job.kind != PREPARE
+        ]
 
     def _done(self, slot: _Slot) -> None:
         """``slot`` has ended its job: its owner's next job may start, in any idle slot."""
@@ -343,11 +354,15 @@ class _Slot:
 
     def __init__(self, pool: WorkerPool, number: int) -> None:
         self.pool = pool
+        self.number = number
         self.worker: WorkerLink | None = None
         self.job: Job | None = None
         self.idle = False  # waiting in ``WorkerPool._take``
         self.starting = False  # starting its worker for ``WorkerPool.warm_up``, with no job
         self.retiring = False  # its worker is about to exit
+        # The key of the run its worker holds compiled (``WorkerPool.prepare``), and for whom.
+        self.prepared: str | None = None
+        self.prepared_owner: str | None = None
         self._thread = threading.Thread(
             target=self._serve, name=f"layerlab-worker-slot-{number}", daemon=True
         )
@@ -356,6 +371,13 @@ class _Slot:
     def warm(self) -> bool:
         """Its worker is up (started and not about to exit)."""
         return self.worker is not None and not self.retiring
+
+    def prepare_rank(self, owner: str | None) -> tuple[int, int]:
+        """Lower is better for ``owner``'s next prepare: the worker that holds its last one
+        (replaced, so one workspace never holds two), then one holding none, then the rest."""
+        if self.prepared is not None and self.prepared_owner == owner:
+            return (0, self.number)
+        return (1 if self.prepared is None else 2, self.number)
 
     def _serve(self) -> None:
         while True:
@@ -389,6 +411,12 @@ class _Slot:
                 self.pool._changed.notify_all()  # a job that waited for this worker
 
     def _run(self, job: Job) -> None:
+        """Run ``job`` in this slot's worker; any job but a prepare uses or drops the run the
+        worker held compiled."""
+        self.prepared = self.prepared_owner = None
+        self._run_in_worker(job)
+
+    def _run_in_worker(self, job: Job) -> None:
         label = JOB_LABELS[job.kind]
         if self.worker is None or not self.worker.alive():
             job.events.append(StageReached(RunStage.STARTING_ENGINE))
@@ -422,6 +450,9 @@ class _Slot:
                 if tag == "event":
                     job.events.append(payload)
                 elif tag == "done":
+                    if job.kind == PREPARE:  # held before anyone hears it is done
+                        with self.pool._changed:
+                            self.prepared, self.prepared_owner = job.affinity, job.owner
                     job._end("done", value=payload)
                     break
                 elif tag == "error":
@@ -477,6 +508,7 @@ class _Slot:
                 worker.send(("stop", job.id))
 
     def _retire(self) -> None:
+        self.prepared = self.prepared_owner = None
         worker, self.worker = self.worker, None
         if worker is not None:
             worker.close()
