@@ -30,6 +30,7 @@ from layerlab_app.text import code_name, md, percent
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
 MODEL_CARD_KEY = "model_card_open"
+COMPLETING_REFRESH_SECONDS = 1.0
 
 
 THRESHOLD_LABELS = {
@@ -346,6 +347,19 @@ def _model_card(result) -> None:
             )
 
 
+@st.fragment(run_every=COMPLETING_REFRESH_SECONDS)
+def _completing() -> None:
+    """A stopped run kept at once: say what is still being worked out, and draw the page
+    again when it is there."""
+    record = state.open_record()
+    if record is None or not record.completing:
+        st.rerun()
+    st.info(
+        "Stopped and kept at once, with its model and test scores. Its baselines, importance "
+        "and model card are being worked out; this page adds them in a moment."
+    )
+
+
 def main() -> bool:
     ui.page_header("Results", "How the model does on test rows it never saw, and how to use it.")
     result = run_view.result()
@@ -358,6 +372,8 @@ def main() -> bool:
     if record is not None:
         st.markdown(f"**{md(record.name)}** · {run_line(record)}")
         st.caption("Open another run, or compare runs, on the Runs page.")
+    if result.completes_later:
+        _completing()
     evaluation = result.evaluation
     _scores(evaluation, result.leak_suspect)
     st.subheader("What the learning curves say")

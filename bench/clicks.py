@@ -115,7 +115,7 @@ def _round(
     time.sleep(read)
     run = workspace.follow_run(e2e, page)
     measured["first_point"] = run["points"][0][0] - run["click"]
-    measured.update(_stop(e2e, page))
+    measured.update(_stop(e2e, page, read))
     measured["results"] = _results(e2e, page)
     measured["score"] = _score(e2e, page, rows)
     measured["what_if"] = _what_if(e2e, page)
@@ -130,15 +130,16 @@ def _round(
     return measured
 
 
-def _stop(e2e, page) -> dict[str, Any]:
-    """A long run, stopped once its chart has three points."""
+def _stop(e2e, page, read: float) -> dict[str, Any]:
+    """A long run, stopped once its live chart has three points."""
     from playwright.sync_api import expect
 
     from bench import workspace
 
     workspace.configure(e2e, page, LONG_RUN)
+    time.sleep(read)
     e2e.start_training(page)
-    seen = e2e.wait_for_points(page, 3)
+    seen = _live_points(page, 3)
     clicked = time.monotonic()
     e2e.button(page, "stop_button").click()
     expect(page.get_by_role("button", name="Stopping…")).to_be_visible(timeout=60_000)
@@ -152,6 +153,22 @@ def _stop(e2e, page) -> dict[str, Any]:
         "stop_ended": ended - clicked,
         "epochs_after_stop": None if after is None else max(after - seen, 0),
     }
+
+
+def _live_points(page, more_than: int) -> int:
+    """Wait until the live chart (not the last run's, which may still be on the page) has
+    more than ``more_than`` points; returns how many it had."""
+    found = page.wait_for_function(
+        f"""() => {{
+            const plots = document.querySelectorAll('.st-key-live_curves .js-plotly-plot');
+            const points = Math.max(0, ...[...plots].flatMap(
+                (plot) => (plot.data || []).map((trace) => (trace.x || []).length)));
+            return points > {more_than} ? points : false;
+        }}""",
+        timeout=300_000,
+        polling=50,
+    )
+    return int(found.json_value())
 
 
 def _epochs_run(e2e, page) -> int | None:

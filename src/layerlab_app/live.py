@@ -79,6 +79,7 @@ STAGE_TEXT = {
     RunStage.STARTING_ENGINE: "Starting the training engine (TensorFlow loads once, in seconds)…",
     RunStage.PREPARING: "Splitting the rows and building the network…",
     RunStage.COMPILING: "Compiling the training loop for this network; epoch 1 follows…",
+    RunStage.FIRST_EPOCH: "Training epoch 1 (the network was compiled while you looked at it)…",
 }
 
 
@@ -88,6 +89,8 @@ def _waiting_text(job: Job) -> str:
     if job.status != "queued":
         stages = [event.stage for event in list(job.events) if isinstance(event, StageReached)]
         return STAGE_TEXT[stages[-1]] if stages else STAGE_TEXT[RunStage.PREPARING]
+    if job.waits_for_its_compile():  # compiled ahead of the click, and not quite done
+        return STAGE_TEXT[RunStage.COMPILING]
     reason = job.wait_reason()
     return reason.text() if reason is not None else "Waiting for a free training slot…"
 

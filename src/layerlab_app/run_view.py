@@ -32,6 +32,12 @@ def result() -> TrainedModel | None:
     run_id = current.focus.open_run
     if run_id is None:
         return None
+    kept = current.opened.get(run_id)
+    if kept is not None and kept.completes_later:  # its files change once it is complete
+        record = current.store.run(run_id)
+        if record is None or not record.completing:
+            current.opened.pop(run_id)
+            current.caches.pop(run_id, None)
     if run_id not in current.opened:
         record = current.store.run(run_id)
         try:

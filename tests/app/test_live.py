@@ -39,6 +39,17 @@ def test_before_its_first_epoch_a_run_says_which_stage_it_has_reached():
     assert live_state(job).text.startswith("Epoch 1 of 10")
 
 
+def test_a_run_compiled_ahead_says_so_while_it_waits_for_the_compile_and_then_trains():
+    job = Job("train", (), affinity="key")
+    job.waits_for_its_compile = lambda: True  # a worker compiles its network (test_prepare.py)
+    assert live_state(job).text == "Compiling the training loop for this network; epoch 1 follows…"
+    job.status = "running"
+    job.events.append(StageReached(RunStage.FIRST_EPOCH))
+    assert live_state(job).text == (
+        "Training epoch 1 (the network was compiled while you looked at it)…"
+    )
+
+
 def test_events_become_the_history_the_best_epoch_and_the_bar():
     job = Job("train", (), status="running")
     job.events += [

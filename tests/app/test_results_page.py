@@ -362,3 +362,26 @@ def test_scoring_shows_predictions_first_inputs_as_written_and_unseen_values(
     assert keep.options == list(rows.columns)
     keep.set_value(["customer_id", "city"]).run()
     assert not at.exception
+
+
+def test_a_stopped_run_kept_at_once_says_what_follows_and_shows_it_once_complete(app, trained_iris):
+    """Stop keeps a run at once; its baselines, importance and model card follow from a job
+    of their own (``RunManager``), and the page draws them when they are there."""
+    run_id = seed_trained(app, trained_iris)
+    store = workspace_of(app)
+    path = store.run_folder(run_id) / "evaluation.json"
+    complete = path.read_text()
+    kept = evaluation_from_json(complete)
+    path.write_text(evaluation_to_json(replace(kept, baselines={"naive": kept.baselines["naive"]})))
+    store.update_run(run_id, completing=True)
+    at = app.switch_page("app_pages/results.py").run()
+    assert not at.exception
+    assert "Its baselines, importance and model card are being worked out" in texts(at.info)
+    assert "Logistic regression" not in list(at.dataframe[0].value.columns)
+
+    path.write_text(complete)  # what the completion writes, and then its record says so
+    store.update_run(run_id, completing=False)
+    at = at.run()
+    assert not at.exception
+    assert "being worked out" not in texts(at.info)
+    assert "Logistic regression" in list(at.dataframe[0].value.columns)

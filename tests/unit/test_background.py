@@ -100,6 +100,26 @@ def test_stop_ends_a_long_run_as_stopped_with_its_best_weights_saved(manager, st
     assert TrainedModel.from_record(kept, store.folder) is not None
 
 
+def test_a_stopped_run_is_kept_at_once_and_then_gets_its_baselines_importance_and_card(
+    manager, store
+):
+    record = new_record(store, tiny_spec(epochs=10_000, patience=0), tiny_frame())
+    job = manager.start(store, record, tiny_frame())
+    wait_until(lambda: len(store.run(record.id).history) >= 2, what="the second epoch")
+    job.stop()
+    kept = ended(store, record.id)
+    # Kept with its model and test scores: the Results page opens it now.
+    assert kept.status == "stopped" and TrainedModel.from_record(kept, store.folder) is not None
+    wait_until(lambda: not store.run(record.id).completing, what="the completion")
+    complete = store.run(record.id)
+    assert set(complete.metrics["baselines"]) == {"naive", "linear", "boosting"}
+    assert {"importance", "card", "effects", "bundle"} <= set(complete.files)
+    assert complete.message.startswith("Training was stopped on request.")
+    assert "being worked out" not in complete.message and "Stop was pressed" not in complete.message
+    assert complete.metrics["test"] == kept.metrics["test"]  # the same weights and test rows
+    assert manager.live(store, record.id) is None
+
+
 def test_a_run_that_cannot_train_is_failed_with_the_reason(manager, store):
     record = new_record(store, tiny_spec(), tiny_frame(3))
     manager.start(store, record, tiny_frame(3))

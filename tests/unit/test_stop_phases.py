@@ -24,6 +24,8 @@ from layerlab.model.train import EpochEnd, train
 from layerlab.report.model_card import bootstrap_intervals
 from layerlab.report.records import evaluation_from_json
 from layerlab.report.run_files import RUN_FILES
+from layerlab.report.run_messages import COMPLETING_SENTENCE
+from layerlab.schema.run_events import CheckpointSaved
 from layerlab.schema.spec import Feature, LayerSpec, ModelSpec
 from layerlab.tabular.importance_report import importance_sentence
 from layerlab_app.tables import metrics_table, verdict
@@ -64,8 +66,9 @@ def wide_result():
 
 
 class StopAfterTheEpochs:
-    """A job's ``stop_requested`` that turns true once the last epoch has been reported,
-    counting how often it was asked after that."""
+    """A job's ``stop_requested`` that turns true once training is over and the run is being
+    kept (its last epoch's weights are saved as its checkpoint then), counting how often it
+    was asked after that."""
 
     def __init__(self, epochs: int) -> None:
         self.epochs = epochs
@@ -73,7 +76,7 @@ class StopAfterTheEpochs:
         self.asked_after = 0
 
     def emit(self, event) -> None:
-        if isinstance(event, EpochEnd) and event.epoch == self.epochs:
+        if isinstance(event, CheckpointSaved) and event.epoch == self.epochs:
             self.pressed = True
 
     def __call__(self) -> bool:
@@ -229,3 +232,64 @@ def test_the_message_names_what_was_skipped():
         " Stop was pressed while the run was being kept, so importance was skipped; the "
         "model, its test scores and its bundle are kept."
     )
+
+
+class StopDuringTraining:
+    """Stop pressed once the first epoch has been reported, long before the last."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    def emit(self, event) -> None:
+        self.pressed = self.pressed or isinstance(event, EpochEnd)
+
+    def __call__(self) -> bool:
+        return self.pressed
+
+
+def test_stop_during_training_keeps_the_run_at_once_and_its_completion_adds_the_rest(
+    tmp_path, monkeypatch
+):
+    """Stop answers within a second: the model, its test scores and its bundle are kept at
+    once; the baselines, importance, model card and picture follow in a job of their own
+    (``jobs.rebuild_files``), which the run's message announces until they are there."""
+    slow_parts = []
+    monkeypatch.setattr(jobs, "run_insights", _noting(jobs.run_insights, slow_parts))
+    stop, spec = StopDuringTraining(), _wide_spec(epochs=1_000)
+    trained = train_model(
+        JobContext(emit=stop.emit, stop_requested=stop), _wide_table(), spec, tmp_path
+    )
+    assert trained.stop_reason == "stopped" and trained.completes_later and not slow_parts
+    assert trained.message.endswith(COMPLETING_SENTENCE)
+    assert "Stop was pressed" not in trained.message
+    assert list(trained.evaluation.baselines) == ["naive"]
+    for role in ("model", "bundle", "evaluation", "summary", "train_script"):
+        assert (tmp_path / RUN_FILES[role]).is_file(), role
+    assert not (tmp_path / RUN_FILES["importance"]).exists()
+
+    facts = {
+        "history": trained.history,
+        "best_epoch": trained.best_epoch,
+        "kept_epoch": trained.kept_epoch,
+        "stop_reason": trained.stop_reason,
+        "message": trained.message.removesuffix(COMPLETING_SENTENCE),
+        "seconds": trained.seconds,
+        "engine": trained.engine,
+    }
+    complete = jobs.rebuild_files(JobContext(), _wide_table(), spec, facts, tmp_path)
+    assert slow_parts and not complete.completes_later
+    assert list(complete.evaluation.baselines) == ["naive", "linear", "boosting"]
+    assert complete.evaluation.metrics == trained.evaluation.metrics  # the same weights
+    assert complete.message == facts["message"]
+    for role in ("importance", "card", "effects", "bundle"):
+        assert (tmp_path / RUN_FILES[role]).is_file(), role
+    with zipfile.ZipFile(tmp_path / RUN_FILES["bundle"]) as bundle:
+        assert {"MODEL_CARD.md", "importance.csv"} <= set(bundle.namelist())
+
+
+def _noting(function, calls: list):
+    def noted(*args, **kwargs):
+        calls.append(function.__name__)
+        return function(*args, **kwargs)
+
+    return noted

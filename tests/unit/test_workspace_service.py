@@ -42,7 +42,7 @@ class QueueOnly:
     def __init__(self) -> None:
         self.stopped: list[str] = []
 
-    def start(self, store, record, frame) -> None:
+    def start(self, store, record, frame, *, prepared: bool = False) -> None:
         store.add_run(record)
 
     def stop(self, store, run_id) -> None:

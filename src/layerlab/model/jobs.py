@@ -27,11 +27,12 @@ from layerlab.model.scoring import score
 from layerlab.model.train import TrainingResult, TrainingRun
 from layerlab.report.records import evaluation_to_json
 from layerlab.report.run_files import RUN_FILES, ModelSummary, TrainedModel
+from layerlab.report.run_messages import COMPLETING_SENTENCE
 from layerlab.schema.errors import BundleError, TrainingError
 from layerlab.schema.files import replacing, write_atomically
 from layerlab.schema.run_events import StageReached
 from layerlab.schema.spec import ModelSpec
-from layerlab.schema.vocabulary import RunStage
+from layerlab.schema.vocabulary import RunStage, StopReason
 from layerlab.tabular.data import ColumnProfile, profile_columns
 from layerlab.tabular.effects import opening_predictions_json
 from layerlab.tabular.evaluation import BASELINE_NAMES, Evaluation
@@ -85,8 +86,14 @@ def train_model(
         context.emit(StageReached(RunStage.PREPARING))
         run = TrainingRun(frame, spec, jit=jit)
         context.emit(StageReached(RunStage.COMPILING))
+    else:
+        context.emit(StageReached(RunStage.FIRST_EPOCH))
     run.checkpoint_to(folder / RUN_FILES["checkpoint"])
     result = run.run(on_event=context.emit, should_stop=context.stop_requested)
+    if insights and result.stop_reason == StopReason.STOPPED and result.kept_epoch is not None:
+        # Stop answers at once: the model, its test scores and its bundle are kept now, and
+        # the parts that take seconds follow in a job of their own ("complete": rebuild_files).
+        return keep_files(result, folder, completes_later=True)
     return keep_files(result, folder, insights=insights, should_stop=context.stop_requested)
 
 
@@ -172,22 +179,27 @@ def finish_interrupted(
     return keep_files(result, folder, should_stop=context.stop_requested)
 
 
-def rebuild_uploaded(
+def rebuild_files(
     context: JobContext,
     frame: pd.DataFrame,
     spec: ModelSpec,
     record: dict[str, Any],
     folder: str | Path,
 ) -> TrainedModel:
-    """Make the files Layerlab derives from a run of an uploaded workspace: its bundle,
-    train.py, model card, scores and pictures, from its table, its spec and its weights.
+    """Make every file Layerlab derives from a run (its bundle, train.py, model card, scores
+    against every baseline, importance and pictures) from its table, its spec and the
+    weights in its ``model.keras``. ``record`` holds the run's own ``history``, epochs,
+    stop reason, message, seconds and engine.
 
-    An upload brings data only (``layerlab.runs.archive``): a bundle or a script from it would be
-    served as its author wrote it. So the network is built from the spec, as training built
-    it (the split is seeded: the same rows), the uploaded ``model.keras`` (counted before
-    Keras builds it, see ``reading.load_model_file``) lends it its weights, which must fit
-    it exactly, and ``keep_files`` writes everything again. ``record`` holds the run's own
-    ``history``, epochs, stop reason, message, seconds and engine.
+    Two jobs do this. ``rebuild``: a run of an uploaded workspace. An upload brings data
+    only (``layerlab.runs.archive``): a bundle or a script from it would be served as its
+    author wrote it. ``complete``: a run Stop kept at once without its baselines,
+    importance and model card (``train_model``).
+
+    The network is built from the spec, as training built it (the split is seeded: the
+    same rows), and the ``model.keras`` (counted before Keras builds it, see
+    ``reading.load_model_file``) lends it its weights, which must fit it exactly; then
+    ``keep_files`` writes everything again.
     """
     folder = Path(folder)
     run = TrainingRun(frame, spec)
@@ -224,6 +236,7 @@ def keep_files(
     *,
     insights: bool = True,
     should_stop: Callable[[], bool] | None = None,
+    completes_later: bool = False,
 ) -> TrainedModel:
     """Score a trained run (unless ``evaluation`` is given) and write its files into
     ``folder``; what goes back to the server is plain values.
@@ -237,7 +250,13 @@ def keep_files(
     take seconds on a wide table (the linear and boosting baselines, importance, the
     model card, the picture's weights and predictions) are skipped once it says yes,
     asked between them and inside their loops, and the run's message says which.
+
+    ``completes_later``: keep only what Stop keeps, at once, and say instead that the rest
+    is being worked out (the "complete" job, ``rebuild_files``, adds it).
     """
+
+    if completes_later:
+        should_stop = _at_once
 
     def stopped() -> bool:
         return should_stop is not None and should_stop()
@@ -309,7 +328,8 @@ def keep_files(
         best_epoch=result.best_epoch,
         kept_epoch=result.kept_epoch,
         stop_reason=result.stop_reason,
-        message=result.message + skipped_sentence(skipped),
+        message=result.message
+        + (COMPLETING_SENTENCE if completes_later else skipped_sentence(skipped)),
         seconds=result.seconds,
         engine=result.engine,
         rows={
@@ -322,7 +342,13 @@ def keep_files(
         folder=str(folder),
         leak_suspect=leak_suspect,
         naive_val_loss=result.naive_val_loss,
+        completes_later=completes_later,
     )
+
+
+def _at_once() -> bool:
+    """A ``should_stop`` that is already true: keep only what Stop keeps."""
+    return True
 
 
 def skipped_sentence(skipped: list[str]) -> str:
@@ -402,7 +428,8 @@ JOBS: dict[str, Callable[..., Any]] = {
     "summary": summarize_network,
     "train": train_model,
     "prepare": prepare_run,
+    "complete": rebuild_files,
     "finish": finish_interrupted,
-    "rebuild": rebuild_uploaded,
+    "rebuild": rebuild_files,
     "predict": predict_rows,
 }

@@ -23,7 +23,7 @@ from layerlab.model.runtime import configure_tensorflow
 from layerlab.schema.errors import LayerlabError
 
 # Jobs that build a new network start from a clean Keras session (see ``serve_forever``).
-FRESH_KERAS_JOBS = frozenset({"train", "summary", "finish", "rebuild", "prepare"})
+FRESH_KERAS_JOBS = frozenset({"train", "summary", "finish", "rebuild", "prepare", "complete"})
 # Jobs that use or replace the run compiled ahead of a Train click; any other drops it.
 PREPARED_JOBS = frozenset({"train", "prepare"})
 

@@ -123,6 +123,7 @@ _RUN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "owner": _OPTIONAL_TEXT,
     "chosen": (bool,),
     "files": (dict,),
+    "completing": (bool,),
 }
 
 
@@ -207,6 +208,9 @@ class RunRecord:
     owner: str | None = None  # "host:pid" of the process training it
     chosen: bool = False
     files: dict[str, str] = field(default_factory=dict)  # role -> path in the workspace folder
+    # Kept at once when Stop was pressed: its baselines, importance and model card are still
+    # being worked out by a job of their own (``RunManager`` starts it).
+    completing: bool = False
 
     @property
     def active(self) -> bool:

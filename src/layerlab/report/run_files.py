@@ -79,6 +79,9 @@ class TrainedModel:
     folder: str
     leak_suspect: SingleColumnScore | None = None
     naive_val_loss: float | None = None  # see ``train.EpochEnd``
+    # Stopped, and kept at once without its baselines, importance and model card, which a
+    # job of their own adds (``jobs.rebuild_files``).
+    completes_later: bool = False
 
     @classmethod
     def from_record(cls, record: RunRecord, workspace_folder: str | Path) -> TrainedModel | None:
@@ -107,6 +110,7 @@ class TrainedModel:
             folder=str(files["model"].parent),
             leak_suspect=None if suspect is None else leak_suspect_from_dict(suspect),
             naive_val_loss=record.metrics.get("naive_val_loss"),
+            completes_later=record.completing,
         )
 
     @property

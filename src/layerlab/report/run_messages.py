@@ -20,6 +20,13 @@ STOP_REASONS = {
     "diverged": "Training stopped because the loss became NaN or infinite.",
 }
 
+# Added to a stopped run's message while its baselines, importance and model card are worked
+# out after it was kept (``RunRecord.completing``), and taken off once they are.
+COMPLETING_SENTENCE = (
+    " Its baselines, importance and model card are being worked out; they appear on the "
+    "Results page in a moment."
+)
+
 NAIVE_ANSWERS = {
     "mean": "the training mean",
     "class_shares": "the class shares of the training rows",

@@ -81,7 +81,7 @@ JSON_FILE_BYTES = {
 NETWORK_FILE_BYTES = 16 * MB  # network_weights keeps at most 4 MB of kernels, compressed
 KEPT_ROLES = ("model", "checkpoint", "network", *JSON_FILE_BYTES)
 # Never taken from an archive (code and text that would be served as Layerlab's own): the
-# bundle, train.py and the model card, which a worker makes again (``jobs.rebuild_uploaded``).
+# bundle, train.py and the model card, which a worker makes again (``jobs.rebuild_files``).
 LEFT_OUT = (
     "Its runs keep their scores, curves and model; their download bundle, train.py and "
     "model card are never taken from an uploaded file, so train a run again to get them."

@@ -34,7 +34,7 @@ import pandas as pd
 
 from layerlab.report.records import RunRecord, leak_suspect_to_dict
 from layerlab.report.run_files import RUN_FILES
-from layerlab.report.run_messages import STOP_REASONS
+from layerlab.report.run_messages import COMPLETING_SENTENCE, STOP_REASONS
 from layerlab.runs.pool_job import Job, WorkerBug
 from layerlab.runs.store import WorkspaceStore
 from layerlab.runs.workers import WorkerPool, shared_pool
@@ -248,21 +248,40 @@ class RunManager:
                 "rebuild",
                 frame,
                 record.spec,
-                {
-                    "history": record.history,
-                    "best_epoch": record.best_epoch,
-                    "kept_epoch": record.kept_epoch,
-                    "stop_reason": record.stop_reason,
-                    "message": record.message,
-                    "seconds": record.seconds,
-                    "engine": record.engine,
-                },
+                _run_facts(record),
                 str(store.run_folder(record.id)),
                 owner=str(store.folder),
             )
             self._watch(store, record.id, job, self._finish_rebuild)
             started += 1
         return started
+
+    def complete_stopped(
+        self, store: WorkspaceStore, frame_of: Callable[[str], pd.DataFrame | None]
+    ) -> int:
+        """Start the completion (``jobs.rebuild_files``) of the stopped runs kept without
+        their baselines, importance and model card whose completion is not under way: one
+        cut off by a restart starts again when its workspace is opened. Returns how many."""
+        started = 0
+        for record in store.runs():
+            if not record.completing or record.active or self.live(store, record.id):
+                continue
+            frame = frame_of(record.table_id) if record.table_id else None
+            if frame is None:
+                store.update_run(record.id, completing=False, message=_plain(record.message))
+                continue
+            self._complete(store, record, frame)
+            started += 1
+        return started
+
+    def _complete(self, store: WorkspaceStore, record: RunRecord, frame: pd.DataFrame) -> None:
+        """Have a worker add what the stopped run was kept without."""
+        facts = _run_facts(record) | {"message": _plain(record.message)}
+        folder = str(store.run_folder(record.id))
+        job = self.pool.submit(
+            "complete", frame, record.spec, facts, folder, owner=str(store.folder)
+        )
+        self._watch(store, record.id, job, self._finish_completion)
 
     # ------------------------------------------------------------------ watching
 
@@ -347,6 +366,41 @@ class RunManager:
             message = _limit_message(trained.message, job.stopped_by_limit)
             trained = dataclasses.replace(trained, message=message)
         keep_run(store, run_id, trained, outcome_status(trained.stop_reason))
+        record = store.run(run_id)
+        if trained.completes_later and record is not None:
+            self._complete(store, record, job.args[0])
+
+    def _finish_completion(self, store: WorkspaceStore, run_id: str, job: Job) -> None:
+        """A stopped run with everything a finished one has: its scores against every
+        baseline, importance, model card and bundle; its message without "being worked out"."""
+        record = store.run(run_id)
+        if record is None:
+            return
+        plain = _plain(record.message)
+        if job.status == "cancelled":
+            store.update_run(
+                run_id,
+                completing=False,
+                message=f"{plain} It was stopped again before its baselines, importance and "
+                "model card were worked out.",
+            )
+            return
+        try:
+            trained = job.outcome()
+        except (LayerlabError, WorkerBug) as error:
+            store.update_run(
+                run_id,
+                completing=False,
+                message=f"{plain} Its baselines, importance and model card could not be "
+                f"worked out: {_failure_text(error)}",
+            )
+            return
+        store.update_run(
+            run_id,
+            **_rebuilt_fields(store, run_id, trained),
+            message=trained.message,
+            completing=False,
+        )
 
     def _rebuild(self, store: WorkspaceStore, record: RunRecord, frame: pd.DataFrame) -> None:
         """Make a model, scores and a bundle from the best weights a lost run saved."""
@@ -382,12 +436,7 @@ class RunManager:
                 error=f"Its download bundle could not be made again: {_failure_text(error)}",
             )
             return
-        store.update_run(
-            run_id,
-            files=_files_on_disk(store, run_id),
-            metrics=_metrics(trained),
-            params=trained.summary.params,
-        )
+        store.update_run(run_id, **_rebuilt_fields(store, run_id, trained))
 
     @staticmethod
     def _fail_quietly(store: WorkspaceStore, run_id: str, reason: str) -> None:
@@ -412,6 +461,7 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
         "classes": tuple(trained.classes),
         "metrics": _metrics(trained),
         "params": trained.summary.params,
+        "completing": trained.completes_later,
     }
     if status not in (
         RunStatus.INTERRUPTED,
@@ -427,6 +477,33 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
         store.check_room()
     except WorkspaceFull as full:
         store.update_run(run_id, error=str(full))
+
+
+def _run_facts(record: RunRecord) -> dict:
+    """What a rebuild of ``record``'s files needs from it (``jobs.rebuild_files``)."""
+    return {
+        "history": record.history,
+        "best_epoch": record.best_epoch,
+        "kept_epoch": record.kept_epoch,
+        "stop_reason": record.stop_reason,
+        "message": record.message,
+        "seconds": record.seconds,
+        "engine": record.engine,
+    }
+
+
+def _rebuilt_fields(store: WorkspaceStore, run_id: str, trained) -> dict:
+    """What a run's record takes from its files made again: the files, scores and size."""
+    return {
+        "files": _files_on_disk(store, run_id),
+        "metrics": _metrics(trained),
+        "params": trained.summary.params,
+    }
+
+
+def _plain(message: str | None) -> str:
+    """A stopped run's message without "being worked out"."""
+    return (message or "").removesuffix(COMPLETING_SENTENCE)
 
 
 def _metrics(trained) -> dict:

@@ -25,6 +25,7 @@ JOB_LABELS = {
     "predict": "scoring",
     "profile": "column profile",
     "prepare": "compiling of the network ahead of Train",
+    "complete": "baselines, importance and model card of a stopped run",
 }
 # A job kind that only readies a worker for another job: never queued, never counted as a
 # workspace's run, and run only on a worker that has nothing else to do (``WorkerPool.prepare``).
@@ -85,6 +86,11 @@ class Job:
         """Why this job waits (its own workspace's other runs, or other people's), or None
         once it runs."""
         return self._pool._wait_reason(self) if self._pool is not None else None
+
+    def waits_for_its_compile(self) -> bool:
+        """A queued job whose network a worker compiles for it now (``WorkerPool.prepare``):
+        it starts in that worker as soon as the compile ends."""
+        return self._pool is not None and self.status == "queued" and self._pool._compiling(self)
 
     def outcome(self, timeout: float | None = None) -> Any:
         """The job's value; raises its ``LayerlabError``, or ``WorkerBug`` for a bug."""

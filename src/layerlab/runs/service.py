@@ -396,6 +396,7 @@ class WorkspaceService:
         with contextlib.suppress(WorkspaceFull):
             self.manager.recover(self.store, self._table_or_none)
             self.manager.rebuild_uploaded(self.store, self._table_or_none)
+            self.manager.complete_stopped(self.store, self._table_or_none)
 
     def _table_or_none(self, table_id: str) -> pd.DataFrame | None:
         if self.table(table_id) is None:

@@ -339,6 +339,11 @@ class WorkerPool:
         with self._changed:
             return self._queue.wait_reason(job, self._running(), self.size)
 
+    def _compiling(self, job: Job) -> bool:
+        with self._changed:
+            holder = self._holder(job.affinity) if job.affinity is not None else None
+            return holder is not None and holder.job is not None and holder.job.kind == PREPARE
+
     def _stop(self, job: Job) -> None:
         with self._changed:
             if self._queue.remove(job, self._running()):

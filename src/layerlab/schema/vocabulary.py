@@ -68,6 +68,7 @@ class RunStage(StrEnum):
     STARTING_ENGINE = "starting_engine"  # a worker starts and imports TensorFlow
     PREPARING = "preparing"  # splitting the rows, building the network and its preprocessing
     COMPILING = "compiling"  # tracing and compiling the training loop
+    FIRST_EPOCH = "first_epoch"  # compiled ahead of the Train click: stepping at once
 
 
 class DiagnosisKind(StrEnum):
