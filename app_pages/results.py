@@ -387,7 +387,8 @@ def main() -> bool:
     )
     _charts(evaluation)
     _importance(result)
-    effects_panel.render(result)
+    if not result.completes_later:  # its pictures' predictions come with the completion
+        effects_panel.render(result)
     _network_table(result)
     kept = result.network()
     if kept is not None:

@@ -10,7 +10,6 @@ from layerlab_app.journey import describe_run
 from layerlab_app.text import code_name, md
 
 
-@st.fragment(run_every=live.FOLLOW_SECONDS)
 def _follow(metric: str) -> None:
     """Redraw the live view from the worker's events; rerun the whole app once the run is kept."""
     job = state.training_job()
@@ -114,7 +113,8 @@ def main() -> bool:
             "Training runs on the server: switch pages or look around meanwhile; only Stop "
             "ends it early."
         )
-        _follow(main_metric(spec.task))
+        every = live.STOPPING_FOLLOW_SECONDS if stopping else live.FOLLOW_SECONDS
+        st.fragment(_follow, run_every=every)(main_metric(spec.task))
     else:
         # While the person looks at the network, an idle worker compiles it: Train then
         # starts stepping at once.

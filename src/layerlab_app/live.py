@@ -21,6 +21,9 @@ from layerlab_app.figures import learning_curves
 
 # Each epoch is on the chart within about this long after the worker sends it.
 FOLLOW_SECONDS = 0.5
+# After Stop, more often: the stopped run is kept within about half a second, and the page
+# shows it as soon as it is.
+STOPPING_FOLLOW_SECONDS = 0.2
 
 
 @dataclass(frozen=True)

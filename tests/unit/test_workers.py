@@ -414,3 +414,23 @@ def test_a_run_says_its_stages_and_one_on_a_warmed_worker_skips_the_engine_start
         assert warmed.events[0] == StageReached(RunStage.PREPARING)
     finally:
         idle.close()
+
+
+def test_workers_yield_the_cpu_to_the_server():
+    """Workers run at a lower priority, so a busy server's pages stay quick."""
+    from layerlab.model.worker_process import NICENESS
+
+    niced = WorkerPool(1)
+    try:
+        niced.warm_up()
+        assert _wait_until(lambda: len(niced.worker_pids()) == 1, 120)
+        [pid] = niced.worker_pids()
+        assert _wait_until(
+            lambda: (
+                os.getpriority(os.PRIO_PROCESS, pid)
+                >= os.getpriority(os.PRIO_PROCESS, 0) + NICENESS
+            ),
+            60,
+        )
+    finally:
+        niced.close()

@@ -185,6 +185,7 @@ def rebuild_files(
     spec: ModelSpec,
     record: dict[str, Any],
     folder: str | Path,
+    save_model: bool = True,
 ) -> TrainedModel:
     """Make every file Layerlab derives from a run (its bundle, train.py, model card, scores
     against every baseline, importance and pictures) from its table, its spec and the
@@ -199,7 +200,9 @@ def rebuild_files(
     The network is built from the spec, as training built it (the split is seeded: the
     same rows), and the ``model.keras`` (counted before Keras builds it, see
     ``reading.load_model_file``) lends it its weights, which must fit it exactly; then
-    ``keep_files`` writes everything again.
+    ``keep_files`` writes everything again: ``save_model`` False leaves ``model.keras`` as
+    it is (a completion's was saved by its own training run; rewriting it would make the
+    scoring worker load it again).
     """
     folder = Path(folder)
     run = TrainingRun(frame, spec)
@@ -226,7 +229,7 @@ def rebuild_files(
         if run.class_weights is None
         else dict(zip(run.built.classes, map(float, run.class_weights), strict=True)),
     )
-    return keep_files(result, folder, should_stop=context.stop_requested)
+    return keep_files(result, folder, should_stop=context.stop_requested, save_model=save_model)
 
 
 def keep_files(
@@ -237,6 +240,7 @@ def keep_files(
     insights: bool = True,
     should_stop: Callable[[], bool] | None = None,
     completes_later: bool = False,
+    save_model: bool = True,
 ) -> TrainedModel:
     """Score a trained run (unless ``evaluation`` is given) and write its files into
     ``folder``; what goes back to the server is plain values.
@@ -252,7 +256,8 @@ def keep_files(
     asked between them and inside their loops, and the run's message says which.
 
     ``completes_later``: keep only what Stop keeps, at once, and say instead that the rest
-    is being worked out (the "complete" job, ``rebuild_files``, adds it).
+    is being worked out (the "complete" job, ``rebuild_files``, adds it). ``save_model``
+    False: ``model.keras`` in ``folder`` already holds these weights.
     """
 
     if completes_later:
@@ -275,8 +280,9 @@ def keep_files(
     skipped: list[str] = []
     if evaluation is not None:
         model_path = folder / RUN_FILES["model"]
-        with replacing(model_path, suffix=".keras") as partial:  # Keras saves only to .keras
-            result.built.model.save(partial)
+        if save_model:
+            with replacing(model_path, suffix=".keras") as partial:  # Keras saves only to .keras
+                result.built.model.save(partial)
         if stopped():  # baselines are left out only once Stop is heard (``evaluate``)
             names = BASELINE_NAMES[evaluation.task]
             skipped += [names[key] for key in names if key not in evaluation.baselines]

@@ -9,6 +9,7 @@ as the same class on the server) or a bug's traceback.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
@@ -22,6 +23,10 @@ from layerlab.model.jobs import JOBS, JobContext, forget_loaded_models, forget_p
 from layerlab.model.runtime import configure_tensorflow
 from layerlab.schema.errors import LayerlabError
 
+# A worker yields the CPU to the Streamlit server when both want it: the pages of everyone
+# on the server (a new tab, the live chart, a Stop click) stay quick while workers train,
+# and training loses only the little the server uses.
+NICENESS = 10
 # Jobs that build a new network start from a clean Keras session (see ``serve_forever``).
 FRESH_KERAS_JOBS = frozenset({"train", "summary", "finish", "rebuild", "prepare", "complete"})
 # Jobs that use or replace the run compiled ahead of a Train click; any other drops it.
@@ -39,6 +44,8 @@ def describe_error(error: LayerlabError) -> dict[str, Any]:
 
 def serve_forever(connection: Connection) -> None:
     """Import TensorFlow, say ready, then run jobs one at a time until the server hangs up."""
+    with contextlib.suppress(OSError, AttributeError):  # not everywhere may a process do this
+        os.nice(NICENESS)
     configure_tensorflow()
     import keras  # after configure_tensorflow; paid for once, before the first job
 

@@ -279,7 +279,7 @@ class RunManager:
         facts = _run_facts(record) | {"message": _plain(record.message)}
         folder = str(store.run_folder(record.id))
         job = self.pool.submit(
-            "complete", frame, record.spec, facts, folder, owner=str(store.folder)
+            "complete", frame, record.spec, facts, folder, False, owner=str(store.folder)
         )
         self._watch(store, record.id, job, self._finish_completion)
 
