@@ -304,10 +304,8 @@ class WorkerPool:
     def _prepare_for(self, slot: _Slot) -> Job | None:
         """A wanted prepare for idle ``slot``, unless another idle worker suits it better: the
         one holding the same owner's last prepared run, then one holding none."""
+        idle = [other for other in self._slots if other.idle and other.warm() and other.job is None]
         for owner, job in list(self._wanted_prepares.items()):
-            idle = [
-                other for other in self._slots if other.idle and other.warm() and other.job is None
-            ]
             best = min(idle, key=lambda other: other.prepare_rank(owner), default=slot)
             if best.prepare_rank(owner) < slot.prepare_rank(owner):
                 continue
