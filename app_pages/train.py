@@ -10,14 +10,17 @@ from layerlab_app.journey import describe_run
 from layerlab_app.text import code_name, md
 
 
-def _follow(metric: str) -> None:
-    """Redraw the live view from the worker's events; rerun the whole app once the run is kept."""
+def _follow(metric: str, every: float) -> None:
+    """Redraw the live view from the worker's events every ``every`` s; rerun the whole app
+    once the run is kept, or when it should be looked at more or less often."""
     job = state.training_job()
     record = state.following()
     if record is None or not record.active:
         st.rerun()  # app.py adopts the finished run, and the page is drawn from it
     if job is not None:
         live.render(job, metric, record)  # events in memory: no wait for the database
+        if live.follow_seconds(job) != every:
+            st.rerun()  # drawn first: the first point is on the chart before the page reruns
     else:
         live.render_record(record, metric)  # trained by another process (the CLI)
 
@@ -113,8 +116,8 @@ def main() -> bool:
             "Training runs on the server: switch pages or look around meanwhile; only Stop "
             "ends it early."
         )
-        every = live.STOPPING_FOLLOW_SECONDS if stopping else live.FOLLOW_SECONDS
-        st.fragment(_follow, run_every=every)(main_metric(spec.task))
+        every = live.follow_seconds(job) if job is not None else live.FOLLOW_SECONDS
+        st.fragment(_follow, run_every=every)(main_metric(spec.task), every)
     else:
         # While the person looks at the network, an idle worker compiles it: Train then
         # starts stepping at once.

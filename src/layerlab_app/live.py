@@ -24,6 +24,25 @@ FOLLOW_SECONDS = 0.5
 # After Stop, more often: the stopped run is kept within about half a second, and the page
 # shows it as soon as it is.
 STOPPING_FOLLOW_SECONDS = 0.2
+# From the moment a run is on a worker until its first epoch is drawn, more often still: a
+# compiled network's first epoch comes a fraction of a second after Train, and the empty
+# chart is cheap to redraw. Then back to ``FOLLOW_SECONDS``, where each look redraws it all.
+FIRST_POINT_FOLLOW_SECONDS = 0.1
+
+
+def follow_seconds(job: Job) -> float:
+    """How often the live view should look at ``job``'s events now.
+
+    A queued run looks slowly (its wait can be long), unless it waits only for its own
+    compile; a run on a worker looks fast until its first epoch ends; Stop looks often.
+    """
+    if job.stop_requested:
+        return STOPPING_FOLLOW_SECONDS
+    if job.status == "queued" and not job.waits_for_its_compile():
+        return FOLLOW_SECONDS
+    if any(isinstance(event, EpochEnd) for event in list(job.events)):
+        return FOLLOW_SECONDS
+    return FIRST_POINT_FOLLOW_SECONDS
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,13 @@ from layerlab.model.train import EpochEnd, EpochProgress
 from layerlab.runs.pool_job import Job
 from layerlab.schema.run_events import StageReached
 from layerlab.schema.vocabulary import RunStage
-from layerlab_app.live import live_state
+from layerlab_app.live import (
+    FIRST_POINT_FOLLOW_SECONDS,
+    FOLLOW_SECONDS,
+    STOPPING_FOLLOW_SECONDS,
+    follow_seconds,
+    live_state,
+)
 
 
 def epoch_end(epoch: int, best: int, elapsed: float) -> EpochEnd:
@@ -48,6 +54,21 @@ def test_a_run_compiled_ahead_says_so_while_it_waits_for_the_compile_and_then_tr
     assert live_state(job).text == (
         "Training epoch 1 (the network was compiled while you looked at it)…"
     )
+
+
+def test_the_view_looks_fast_from_the_worker_to_the_first_point_then_slower():
+    job = Job("train", ())
+    assert follow_seconds(job) == FOLLOW_SECONDS  # queued: its wait may be long
+    job.waits_for_its_compile = lambda: True
+    assert follow_seconds(job) == FIRST_POINT_FOLLOW_SECONDS  # its own compile, then epoch 1
+    job.status = "running"
+    job.events.append(EpochProgress(1, 10, 0.5, 0.3))
+    assert follow_seconds(job) == FIRST_POINT_FOLLOW_SECONDS
+    job.events.append(epoch_end(1, 1, 0.4))
+    assert follow_seconds(job) == FOLLOW_SECONDS  # each look now redraws the whole chart
+    job.stop_requested = True
+    assert follow_seconds(job) == STOPPING_FOLLOW_SECONDS
+    assert FIRST_POINT_FOLLOW_SECONDS < STOPPING_FOLLOW_SECONDS < FOLLOW_SECONDS
 
 
 def test_events_become_the_history_the_best_epoch_and_the_bar():

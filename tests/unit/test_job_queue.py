@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from layerlab.runs.job_queue import FairQueue, WaitReason
-from layerlab.runs.pool_job import Job
+from layerlab.runs.pool_job import COMPLETE, Job
 
 
 def jobs(owner: str | None, count: int) -> list[Job]:
@@ -94,6 +94,27 @@ def test_a_run_behind_its_own_workspaces_run_says_so():
         "Waiting for your other run to finish (one run at a time per workspace on this server)."
     )
     assert queue.wait_reason(alice_first, running, slots=2) is None  # it runs
+
+
+def test_a_run_behind_its_stopped_runs_completion_says_what_it_waits_for():
+    """Keeping a stopped run's baselines is the workspace's job, not another run of theirs."""
+    queue, running = FairQueue(per_owner=1), []
+    completion = Job(COMPLETE, (), owner="alice")
+    (train,) = jobs("alice", 1)
+    queue.add(completion)
+    start_next(queue, running)
+    queue.add(train)
+    reason = queue.wait_reason(train, running, slots=2)
+    assert (reason.own_ahead, reason.own_completions) == (1, 1)
+    assert "stopped run's baselines, importance and model card" in reason.text()
+    assert "other run" not in reason.text()
+    (later,) = jobs("alice", 1)
+    queue.add(later)  # behind the completion and a real run: the runs' sentence
+    assert (
+        queue.wait_reason(later, running, slots=2)
+        .text()
+        .startswith("Waiting for your 2 other runs to finish")
+    )
 
 
 def test_a_run_behind_other_peoples_runs_says_how_many():

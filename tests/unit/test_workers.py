@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from layerlab.model.train import EpochEnd
-from layerlab.runs.workers import WorkerPool
+from layerlab.runs.workers import TRAINING_NICENESS, WorkerPool
 from layerlab.schema.errors import SpecError, TargetError, TrainingError
 from layerlab.schema.run_events import StageReached
 from layerlab.schema.spec import MAX_EPOCHS, LayerSpec, ModelSpec, default_spec
@@ -416,21 +416,17 @@ def test_a_run_says_its_stages_and_one_on_a_warmed_worker_skips_the_engine_start
         idle.close()
 
 
-def test_workers_yield_the_cpu_to_the_server():
-    """Workers run at a lower priority, so a busy server's pages stay quick."""
-    from layerlab.model.worker_process import NICENESS
-
-    niced = WorkerPool(1)
+@pytest.mark.parametrize("niceness", [TRAINING_NICENESS, 0])
+def test_workers_yield_the_cpu_as_their_pool_says(niceness):
+    """Training workers run at a lower priority, so a busy server's pages (and the quick
+    pool's what-if) stay quick; the quick pool's worker keeps the server's priority."""
+    pool = WorkerPool(1, niceness=niceness)
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
     try:
-        niced.warm_up()
-        assert _wait_until(lambda: len(niced.worker_pids()) == 1, 120)
-        [pid] = niced.worker_pids()
-        assert _wait_until(
-            lambda: (
-                os.getpriority(os.PRIO_PROCESS, pid)
-                >= os.getpriority(os.PRIO_PROCESS, 0) + NICENESS
-            ),
-            60,
-        )
+        pool.warm_up()
+        assert _wait_until(lambda: len(pool.worker_pids()) == 1, 120)
+        [pid] = pool.worker_pids()
+        # The worker lowers its priority before it imports TensorFlow and says it is ready.
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(ours + niceness, 19)
     finally:
-        niced.close()
+        pool.close()

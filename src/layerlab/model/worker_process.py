@@ -23,10 +23,6 @@ from layerlab.model.jobs import JOBS, JobContext, forget_loaded_models, forget_p
 from layerlab.model.runtime import configure_tensorflow
 from layerlab.schema.errors import LayerlabError
 
-# A worker yields the CPU to the Streamlit server when both want it: the pages of everyone
-# on the server (a new tab, the live chart, a Stop click) stay quick while workers train,
-# and training loses only the little the server uses.
-NICENESS = 10
 # Jobs that build a new network start from a clean Keras session (see ``serve_forever``).
 FRESH_KERAS_JOBS = frozenset({"train", "summary", "finish", "rebuild", "prepare", "complete"})
 # Jobs that use or replace the run compiled ahead of a Train click; any other drops it.
@@ -42,10 +38,13 @@ def describe_error(error: LayerlabError) -> dict[str, Any]:
     }
 
 
-def serve_forever(connection: Connection) -> None:
-    """Import TensorFlow, say ready, then run jobs one at a time until the server hangs up."""
-    with contextlib.suppress(OSError, AttributeError):  # not everywhere may a process do this
-        os.nice(NICENESS)
+def serve_forever(connection: Connection, niceness: int) -> None:
+    """Import TensorFlow, say ready, then run jobs one at a time until the server hangs up;
+    at ``niceness`` (the pool's, see ``WorkerPool``; 0: the server's priority) where the
+    system lets a process lower its own."""
+    if niceness > 0:
+        with contextlib.suppress(OSError, AttributeError):  # not everywhere may a process
+            os.nice(niceness)
     configure_tensorflow()
     import keras  # after configure_tensorflow; paid for once, before the first job
 

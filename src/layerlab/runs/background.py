@@ -35,7 +35,7 @@ import pandas as pd
 from layerlab.report.records import RunRecord, leak_suspect_to_dict
 from layerlab.report.run_files import RUN_FILES
 from layerlab.report.run_messages import COMPLETING_SENTENCE, STOP_REASONS
-from layerlab.runs.pool_job import Job, WorkerBug
+from layerlab.runs.pool_job import COMPLETE, Job, WorkerBug
 from layerlab.runs.store import WorkspaceStore
 from layerlab.runs.workers import WorkerPool, shared_pool
 from layerlab.runs.workspace_paths import is_workspace
@@ -279,7 +279,7 @@ class RunManager:
         facts = _run_facts(record) | {"message": _plain(record.message)}
         folder = str(store.run_folder(record.id))
         job = self.pool.submit(
-            "complete", frame, record.spec, facts, folder, False, owner=str(store.folder)
+            COMPLETE, frame, record.spec, facts, folder, False, owner=str(store.folder)
         )
         self._watch(store, record.id, job, self._finish_completion)
 

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from layerlab.runs.pool_job import COMPLETE
+
 if TYPE_CHECKING:  # workers imports this module
     from layerlab.runs.pool_job import Job
 
@@ -35,13 +37,15 @@ class WaitReason:
     ``ahead`` counts every job that runs before it (those training now and those
     queued before it in the fair order); ``own_ahead`` the owner's among them;
     ``per_owner`` is the owner's limit (0: none) and ``slots`` how many jobs the pool
-    runs at once.
+    runs at once. ``own_completions`` counts the owner's jobs ahead that complete a
+    stopped run (``"complete"``): they are not runs, and the sentence says what they are.
     """
 
     ahead: int
     own_ahead: int
     per_owner: int
     slots: int
+    own_completions: int = 0
 
     @property
     def waits_for_own(self) -> bool:
@@ -50,6 +54,11 @@ class WaitReason:
 
     def text(self) -> str:
         """The sentence the Train page shows while the run waits."""
+        if self.waits_for_own and self.own_completions == self.own_ahead:
+            return (
+                "Waiting while your stopped run's baselines, importance and model card are "
+                "worked out; your run starts right after."
+            )
         if self.waits_for_own:
             at_once = (
                 "one run at a time per workspace"
@@ -159,9 +168,10 @@ class FairQueue:
         running = list(running)
         order = self.order(running)
         before = [*running, *order[: order.index(job)]]
-        own = sum(_owner(each) == _owner(job) for each in before)
+        own = [each for each in before if _owner(each) == _owner(job)]
+        completions = sum(each.kind == COMPLETE for each in own)
         per_owner = 0 if _owner(job).startswith(_UNOWNED) else self.per_owner
-        return WaitReason(len(before), own, per_owner, slots)
+        return WaitReason(len(before), len(own), per_owner, slots, completions)
 
     def forget_idle(self, running: Iterable[Job]) -> None:
         """Drop the turns of owners with nothing waiting or running (a job ended or left)."""

@@ -30,6 +30,9 @@ JOB_LABELS = {
 # A job kind that only readies a worker for another job: never queued, never counted as a
 # workspace's run, and run only on a worker that has nothing else to do (``WorkerPool.prepare``).
 PREPARE = "prepare"
+# The job kind that adds the slow parts of a run kept at once after Stop: the workspace's
+# job in the queue, but not a run, and said so (``job_queue.WaitReason``).
+COMPLETE = "complete"
 
 
 class WorkerBug(RuntimeError):

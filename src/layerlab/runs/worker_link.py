@@ -32,14 +32,21 @@ class WorkerLink:
         self._send_lock = threading.Lock()
 
     @classmethod
-    def start(cls) -> WorkerLink:
-        """Start a worker and wait until it has imported TensorFlow and says it is ready."""
+    def start(cls, niceness: int = 0) -> WorkerLink:
+        """Start a worker at ``niceness`` (see ``worker_process.serve_forever``) and wait until
+        it has imported TensorFlow and says it is ready."""
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "layerlab.runs.workers", str(theirs.fileno())],
+                [
+                    sys.executable,
+                    "-m",
+                    "layerlab.runs.workers",
+                    str(theirs.fileno()),
+                    str(niceness),
+                ],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=env,

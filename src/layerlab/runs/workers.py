@@ -105,6 +105,14 @@ def _recycle_bytes() -> int:
     return int(megabytes) * 1024 * 1024
 
 
+# A training worker yields the CPU to the Streamlit server and to the quick pool's worker
+# when they want it: the pages of everyone on the server (a new tab, the live chart, a
+# Stop click, a what-if) stay quick while runs train, and training loses only the little
+# they use. The quick pool's worker keeps the server's own priority (0): its jobs are
+# short, and a person waits for each.
+TRAINING_NICENESS = 10
+
+
 class _StartWorker:
     """What ``WorkerPool._take`` gives a slot that should start its worker with no job."""
 
@@ -116,7 +124,8 @@ class WorkerPool:
     """``size`` worker processes, started when the first jobs arrive, fed from one fair queue.
 
     ``per_owner``, ``job_seconds`` and ``memory_bytes`` are the limits of
-    ``job_limits`` (0: none); left out, they are read from the environment.
+    ``job_limits`` (0: none); left out, they are read from the environment. Its workers
+    run at ``niceness`` (``TRAINING_NICENESS`` unless said; 0: the server's priority).
     """
 
     def __init__(
@@ -129,8 +138,10 @@ class WorkerPool:
         per_owner: int | None = None,
         job_seconds: float | None = None,
         memory_bytes: int | None = None,
+        niceness: int = TRAINING_NICENESS,
     ) -> None:
         self.size = size or worker_count()
+        self.niceness = niceness
         self.recycle_bytes = recycle_bytes or _recycle_bytes()
         self.per_owner = job_limits.runs_per_workspace() if per_owner is None else per_owner
         self.job_seconds = job_limits.job_seconds() if job_seconds is None else job_seconds
@@ -501,7 +512,7 @@ class _Slot:
 
     def _ready_worker(self) -> WorkerLink:
         if self.worker is None or not self.worker.alive():
-            self.worker = WorkerLink.start()
+            self.worker = WorkerLink.start(self.pool.niceness)
         return self.worker
 
     def send_stop(self, job: Job) -> None:
@@ -526,11 +537,11 @@ _pools: dict[str, WorkerPool] = {}
 _pools_lock = threading.Lock()
 
 
-def _pool(name: str, size: int | None) -> WorkerPool:
+def _pool(name: str, size: int | None, niceness: int = TRAINING_NICENESS) -> WorkerPool:
     with _pools_lock:
         pool = _pools.get(name)
         if pool is None or pool.closed:
-            pool = _pools[name] = WorkerPool(size)
+            pool = _pools[name] = WorkerPool(size, niceness=niceness)
             atexit.register(pool.close)
         return pool
 
@@ -561,10 +572,10 @@ def quick_pool() -> WorkerPool:
         least=1,
         whole=True,
     )
-    return _pool("quick", int(size))
+    return _pool("quick", int(size), niceness=0)
 
 
 if __name__ == "__main__":  # a worker process: ``python -m layerlab.runs.workers <fd>``
     from layerlab.model.worker_process import serve_forever
 
-    serve_forever(Connection(int(sys.argv[1])))
+    serve_forever(Connection(int(sys.argv[1])), int(sys.argv[2]))
