@@ -99,6 +99,12 @@ VARIANTS: dict[str, dict] = {
     "cosine60": {"lr_schedule": "cosine", "epochs": 60},
     "smoothing0.1": {"label_smoothing": 0.1},
     "ensemble4": {"ensemble": 4},
+    # Issue 31: runs that stop too early. The learning rate lowered on a plateau (half the
+    # patience without a new best), a longer patience, and both.
+    "plateau0.3": {"lr_plateau_factor": 0.3},
+    "plateau0.5": {"lr_plateau_factor": 0.5},
+    "patience20": {"patience": 20},
+    "plateau0.3_patience20": {"lr_plateau_factor": 0.3, "patience": 20},
     "all": {
         "scaling": "robust",
         "numeric_embedding": "piecewise",

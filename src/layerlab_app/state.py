@@ -60,6 +60,7 @@ TRAINING_WIDGETS = (
     "epochs",
     "validation_split",
     "patience",
+    "lr_plateau_factor",
     "restore_best_weights",
     "seed",
     "lr_schedule",

@@ -54,6 +54,11 @@ PATIENCE = (
     "Early stopping ends training after this many epochs without a better validation loss; "
     "0 turns it off and trains for every epoch."
 )
+LR_PLATEAU_FACTOR = (
+    "When the validation loss has not improved for half the patience, the learning rate is "
+    "multiplied by this (0.3: cut to a third) for smaller, steadier steps, and training goes "
+    "on; 1 never lowers it. A schedule such as cosine sets the rate itself instead."
+)
 RESTORE_BEST_WEIGHTS = (
     "Keep the weights of the epoch with the best validation loss instead of the last epoch."
 )

@@ -117,6 +117,18 @@ def test_training_settings_reach_the_spec(model_page):
     assert not spec.early_stopping
 
 
+def test_the_plateau_factor_is_offered_beside_early_stopping_with_a_constant_rate(model_page):
+    at = model_page
+    at.number_input(key="lr_plateau_factor").set_value(0.5).run()
+    assert session_of(at).spec.lr_plateau_factor == 0.5
+    at.number_input(key="patience").set_value(0).run()  # no early stopping: nothing to wait for
+    assert "lr_plateau_factor" not in [box.key for box in at.number_input]
+    at.number_input(key="patience").set_value(10).run()
+    at.selectbox(key="lr_schedule").set_value("cosine").run()  # the schedule sets the rate
+    assert "lr_plateau_factor" not in [box.key for box in at.number_input]
+    assert not at.exception and not at.error
+
+
 def test_the_training_recipe_reaches_the_spec(model_page):
     at = model_page
     at.selectbox(key="optimizer").set_value("adamw").run()

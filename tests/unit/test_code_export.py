@@ -82,6 +82,9 @@ SPECS = {
     "diabetes": lambda: table_spec("diabetes"),
     "every setting": every_setting_spec,
     "no hidden layer": lambda: table_spec("diabetes").replace(layers=[]),
+    # Keras's ReduceLROnPlateau beside its EarlyStopping (patience 2: the rate may fall at
+    # epoch 2, and no run of 3 epochs stops early).
+    "plateau": lambda: table_spec("diabetes").replace(lr_plateau_factor=0.5, patience=2),
 }
 
 
@@ -154,6 +157,7 @@ def test_config_block_holds_every_setting_of_the_spec(name):
         "BATCH_SIZE": spec.batch_size,
         "EPOCHS": spec.epochs,
         "PATIENCE": spec.patience,
+        "LR_PLATEAU_FACTOR": spec.lr_plateau_factor,
         "RESTORE_BEST_WEIGHTS": spec.restore_best_weights,
         "TEST_SPLIT": spec.test_split,
         "VALIDATION_SPLIT": spec.validation_split,
@@ -228,7 +232,7 @@ def test_script_splits_and_preprocesses_the_rows_as_layerlab_does(name, tmp_path
         )
 
 
-@pytest.mark.parametrize("name", ["every setting", "no hidden layer", "recipe"])
+@pytest.mark.parametrize("name", ["every setting", "no hidden layer", "recipe", "plateau"])
 def test_script_trains_with_every_kind_of_layer_and_setting(name, tmp_path, capsys):
     """Dropout, batch norm, L2, SGD, balanced class weights, softmax for two classes, no
     early stopping without restoring, and a network with no hidden layer: all run."""
@@ -239,7 +243,7 @@ def test_script_trains_with_every_kind_of_layer_and_setting(name, tmp_path, caps
     csv = DATA_DIR / ("customer_churn.csv" if spec.task == "binary" else "diabetes.csv")
     assert script.main([str(csv), "--out", str(tmp_path / "model.keras")]) == 0
     printed = dict(re.findall(r"^(\w+)=(\S+)$", capsys.readouterr().out, flags=re.MULTILINE))
-    assert printed["epochs_run"] == "3"  # patience 0: never stops early
+    assert printed["epochs_run"] == "3"  # patience 0 (or 2, the plateau's): never stops early
     assert np.isfinite(float(printed["validation_loss"]))
     assert keras.saving.load_model(tmp_path / "model.keras") is not None
 

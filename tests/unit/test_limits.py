@@ -47,6 +47,7 @@ SETTINGS = {
     "BATCH_SIZE": ("'batch_size'", with_training("batch_size")),
     "EPOCHS": ("'epochs'", with_training("epochs")),
     "PATIENCE": ("'patience'", with_training("patience")),
+    "LR_PLATEAU_FACTOR": ("'lr_plateau_factor'", with_training("lr_plateau_factor")),
     "SEED": ("'seed'", with_training("seed")),
     "VALIDATION_SPLIT": ("'validation_split'", with_training("validation_split")),
     "TEST_SPLIT": ("'test_split'", with_training("test_split")),

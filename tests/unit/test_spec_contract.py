@@ -83,6 +83,7 @@ FIELD_CASES: dict[str, dict] = {
     "validation_split": {"validation_split": 0.3},
     "test_split": {"test_split": 0.1},
     "patience": {"patience": 0},
+    "lr_plateau_factor": {"lr_plateau_factor": 0.5},
     "restore_best_weights": {"restore_best_weights": False},
     "seed": {"seed": 7},
     # Only the current version round trips; older ones: test_an_old_file_loads_as_it_trained.
@@ -181,3 +182,10 @@ def test_an_old_file_loads_as_it_trained():
     spec = ModelSpec.from_dict(config)
     assert spec.spec_version == SPEC_VERSION
     assert (spec.scaling, spec.numeric_embedding) == ("standard", "none")
+
+
+def test_a_spec_written_before_the_plateau_never_lowers_the_learning_rate():
+    config = base_spec().replace(lr_plateau_factor=0.5).to_dict()
+    config.pop("lr_plateau_factor")
+    config["spec_version"] = 3
+    assert ModelSpec.from_dict(config).lr_plateau_factor == 1.0

@@ -155,6 +155,31 @@ def test_early_stopping_keeps_the_weights_of_the_best_epoch(early_stopped):
     assert validation_loss_now(result) != pytest.approx(result.history[-1]["val_loss"], rel=1e-3)
 
 
+def test_a_plateau_lowers_the_rate_from_the_second_epoch_after_it_and_training_goes_on(
+    monkeypatch,
+):
+    spec = noise_spec(patience=6, lr_plateau_factor=0.5)
+    result = train(noise_table(), spec)
+    rates = [row["learning_rate"] for row in result.history]
+    assert rates[0] == 0.01 and 0.005 in rates  # the noise stalls validation: lowered
+    first_lowered = rates.index(0.005) + 1  # epochs count from 1
+    losses = [row["val_loss"] for row in result.history]
+    # Decided when epoch N closed, 3 epochs after the best; it applies from epoch N + 2 (N's
+    # validation runs beside epoch N + 1), whatever the clock.
+    decided = first_lowered - 2
+    best_before = 1 + int(np.argmin(losses[:decided]))
+    assert decided - best_before == 3
+    assert result.stop_reason == "early_stopping"
+    assert len(losses) == result.best_epoch + 6  # early stopping still counts from the best
+    assert f"learning rate was lowered from epoch {first_lowered} to 0.005" in result.message
+    unlowered = train(noise_table(), noise_spec(patience=6))
+    assert "learning_rate" not in unlowered.history[0]
+    same = [{k: v for k, v in row.items() if k != "learning_rate"} for row in result.history]
+    assert same[: first_lowered - 1] == unlowered.history[: first_lowered - 1]
+    monkeypatch.setattr("layerlab.model.train.SLICE_SECONDS", 0.0)  # sliced step by step
+    assert train(noise_table(), spec).history == result.history
+
+
 def test_without_restore_best_weights_the_last_epoch_is_kept():
     result = train(noise_table(), noise_spec(patience=3, restore_best_weights=False))
     assert result.kept_epoch == len(result.history)

@@ -13,8 +13,10 @@ from layerlab.model.training_guards import (
     DivergenceGuard,
     EarlyStopping,
     NaiveLosses,
+    Plateau,
 )
-from layerlab.report.run_messages import run_message
+from layerlab.report.run_messages import lowering_sentence, run_message
+from layerlab.schema.spec import Feature, ModelSpec
 
 # --------------------------------------------------------------------------- early stopping
 
@@ -37,6 +39,47 @@ def test_a_new_best_epoch_starts_the_wait_again():
 
 def test_patience_zero_never_stops():
     assert not EarlyStopping(patience=0).should_stop(100, best_epoch=1)
+
+
+# --------------------------------------------------------------------------- plateau
+
+
+def test_the_rate_is_lowered_after_patience_epochs_from_the_best_or_the_last_lowering():
+    plateau = Plateau(factor=0.5, patience=2)
+    lowered = [epoch for epoch in range(1, 12) if plateau.should_lower(epoch, best_epoch=3)]
+    assert lowered == [5, 7, 9, 11]  # as Keras's ReduceLROnPlateau: the wait starts again
+    assert plateau.lowered_at == lowered
+    assert not plateau.should_lower(12, best_epoch=12)  # a new best: the wait starts again
+
+
+@pytest.mark.parametrize(
+    ("changes", "patience"),
+    [
+        ({"lr_plateau_factor": 0.3, "patience": 10}, 5),
+        ({"lr_plateau_factor": 0.3, "patience": 1}, 1),
+        ({"lr_plateau_factor": 0.3, "patience": 0}, 0),  # no early stopping, no plateau
+        ({"lr_plateau_factor": 0.3, "lr_schedule": "cosine"}, 0),  # the schedule decides
+        ({"lr_plateau_factor": 1.0, "patience": 10}, 5),
+    ],
+)
+def test_the_plateau_waits_half_the_patience_and_only_for_a_constant_rate(changes, patience):
+    spec = ModelSpec("y", "regression", [Feature("x", "numeric")]).replace(**changes)
+    plateau = Plateau.for_spec(spec)
+    assert plateau.patience == patience
+    assert plateau.active == (patience > 0 and spec.lr_plateau_factor < 1)
+    if not plateau.active:
+        assert not any(plateau.should_lower(epoch, best_epoch=1) for epoch in range(1, 50))
+
+
+def test_the_message_says_where_the_learning_rate_was_lowered():
+    rates = [0.001] * 6 + [0.0003] * 4 + [0.00009] * 2
+    history = [{"epoch": n, "val_loss": 1.0, "learning_rate": r} for n, r in enumerate(rates, 1)]
+    assert lowering_sentence(history) == (
+        " The validation loss stalled, so the learning rate was lowered from epoch 7 to 0.0003, "
+        "then from epoch 11 to 0.00009."
+    )
+    assert lowering_sentence(history[:6]) == ""
+    assert lowering_sentence([{"epoch": 1, "val_loss": 1.0}] * 3) == ""
 
 
 # --------------------------------------------------------------------------- divergence

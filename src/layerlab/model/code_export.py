@@ -82,6 +82,8 @@ def config_lines(spec: ModelSpec) -> list[str]:
         f"EPOCHS = {_literal(spec.epochs)}",
         f"PATIENCE = {_literal(spec.patience)}"
         "  # epochs without a better validation loss before stopping (0: never stop early)",
+        f"LR_PLATEAU_FACTOR = {_literal(spec.lr_plateau_factor)}"
+        "  # rate x this after PATIENCE // 2 epochs without progress (1: never)",
         f"RESTORE_BEST_WEIGHTS = {_literal(spec.restore_best_weights)}"
         "  # keep the weights of the epoch with the best validation loss",
         f"TEST_SPLIT = {_literal(spec.test_split)}"

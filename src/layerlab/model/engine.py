@@ -75,6 +75,9 @@ class Engine(Protocol):
     def epoch_scores(self) -> Scores:
         """The training scores of the epoch trained so far."""
 
+    def set_learning_rate(self, rate: float) -> None:
+        """The optimizer's constant learning rate from the next step on."""
+
     def snapshot(self) -> object:
         """Copies of all training state now (weights, optimizer, moving statistics)."""
 
@@ -292,6 +295,12 @@ class CompiledLoopEngine:
     def epoch_scores(self) -> Scores:
         loss_sum, data_loss_sum, metric_sum, rows = (float(value) for value in self._sums.numpy())
         return Scores(loss_sum / rows, data_loss_sum / rows, metric_sum / rows)
+
+    def set_learning_rate(self, rate: float) -> None:
+        # A variable the compiled slice reads at each step (a constant rate; see
+        # ``learning_rate_schedule``), so nothing is compiled again; snapshots carry it with
+        # the optimizer's other variables.
+        self._loop.optimizer.learning_rate = rate
 
     def snapshot(self) -> _Snapshot:
         return _Snapshot.take(self._loop, self._non_trainable)

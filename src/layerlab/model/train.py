@@ -47,9 +47,10 @@ from layerlab.model.training_guards import (
     Divergence,
     DivergenceGuard,
     EarlyStopping,
+    Plateau,
     naive_losses,
 )
-from layerlab.report.run_messages import STOP_REASONS, run_message
+from layerlab.report.run_messages import STOP_REASONS, lowering_sentence, run_message
 from layerlab.schema.errors import TrainingError
 from layerlab.schema.files import replacing
 from layerlab.schema.run_events import (
@@ -236,6 +237,12 @@ class TrainingRun:
         self.result: TrainingResult | None = None
         self._weights: BestWeights[object] = BestWeights(spec.restore_best_weights)
         self._early_stopping = EarlyStopping(spec.patience)
+        self._plateau = Plateau.for_spec(spec)
+        self._learning_rate = spec.learning_rate
+        # A lowering decided when epoch N closes (on the helper's validation, during epoch
+        # N + 1 or at its end) applies from epoch N + 2 on: the same epoch however the
+        # clock slices, so a seed still gives the same run.
+        self._lower_next_epoch = False
         self._divergence: Divergence | None = None
         self._engine: Engine | None = None
         self._train_inputs: object | None = None
@@ -341,6 +348,11 @@ class TrainingRun:
         metric = main_metric(spec.task)
         steps_per_slice = min(steps, 32)
         for epoch in range(1, spec.epochs + 1):
+            if self._lower_next_epoch:
+                # Six significant digits: the rate reads as 0.0003, not 0.00030000000000000003.
+                self._learning_rate = float(f"{self._learning_rate * self._plateau.factor:.6g}")
+                engine.set_learning_rate(self._learning_rate)
+                self._lower_next_epoch = False
             engine.start_epoch(rng.permutation(n_rows))
             step = 0
             while step < steps:
@@ -367,13 +379,23 @@ class TrainingRun:
             if reason is not None:
                 return reason
             scores = engine.epoch_scores()
+            train_metrics = {"loss": scores.loss, metric: scores.metric}
+            if self._plateau.active:  # the rate this epoch trained at, as Keras's history has it
+                train_metrics["learning_rate"] = self._learning_rate
             pending = _PendingEpoch(
                 epoch,
-                {"loss": scores.loss, metric: scores.metric},
+                train_metrics,
                 scores.data_loss,
                 snapshot,
                 validator.submit(self._validate, snapshot),
             )
+            if epoch == 1:
+                # The first point is the one a person waits for: close it now rather than
+                # after a slice of epoch 2 (up to SLICE_SECONDS more), at the cost of one
+                # validation pass not run alongside training.
+                reason = close_pending(wait=True)
+                if reason is not None:
+                    return reason
         return close_pending(wait=True) or "completed"
 
     def _validate(self, snapshot: object) -> tuple[dict[str, float], float]:
@@ -408,6 +430,8 @@ class TrainingRun:
         self._checkpoint_if_due()
         if self._stop_requested():
             return "stopped"
+        if self._plateau.should_lower(epoch, self.best_epoch):
+            self._lower_next_epoch = True
         if self._early_stopping.should_stop(epoch, self.best_epoch):
             return "early_stopping"
         return None
@@ -465,7 +489,8 @@ class TrainingRun:
                 kept_epoch=kept_epoch,
                 divergence=self._divergence,
                 xla_failed=engine.xla_failure is not None,
-            ),
+            )
+            + lowering_sentence(self.history),
             seconds=self._elapsed(),
             engine=engine.label,
             kept_epoch=kept_epoch,

@@ -8,13 +8,14 @@ callbacks are called at ``on_epoch_end``; none of them trains or touches a tenso
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 import numpy as np
 
 from layerlab.model.build import BuiltModel
 from layerlab.model.engine import per_sample_loss
+from layerlab.schema.spec import ModelSpec
 from layerlab.schema.vocabulary import StopReason, Task
 
 # A finite loss this many times the naive answer's ends the run as diverged.
@@ -128,6 +129,45 @@ class BestWeights(Generic[Snapshot]):
         if keep_best:
             return self.best_epoch, self.best
         return self.last_epoch, self.last
+
+
+@dataclass
+class Plateau:
+    """Lowers the learning rate once ``patience`` epochs have passed without a new best
+    validation loss, counted from the best epoch or the last lowering, whichever is later:
+    Keras's ``ReduceLROnPlateau`` with ``min_delta=0`` and no cooldown. ``factor`` 1 (or
+    ``patience`` 0) never lowers it.
+
+    Noise in the validation loss often makes an early epoch the best by chance; a smaller
+    learning rate makes smaller, steadier steps, and the next best usually follows before
+    early stopping, which counts from the best epoch alone, ends the run.
+    """
+
+    factor: float
+    patience: int
+    last_lowered: int = 0
+    lowered_at: list[int] = field(default_factory=list)
+
+    @classmethod
+    def for_spec(cls, spec: ModelSpec) -> Plateau:
+        """Half the early stopping patience (at least 1); only a constant learning rate is
+        lowered (a schedule sets its own), and only while early stopping is on."""
+        constant = spec.lr_schedule == "constant" and spec.patience > 0
+        return cls(spec.lr_plateau_factor, max(1, spec.patience // 2) if constant else 0)
+
+    @property
+    def active(self) -> bool:
+        return self.factor < 1 and self.patience > 0
+
+    def should_lower(self, epoch: int, best_epoch: int | None) -> bool:
+        """Whether the learning rate is lowered after ``epoch`` closed (and note it if so)."""
+        if not self.active or best_epoch is None:
+            return False
+        if epoch - max(best_epoch, self.last_lowered) < self.patience:
+            return False
+        self.last_lowered = epoch
+        self.lowered_at.append(epoch)
+        return True
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 from layerlab.schema.numbers import readable_number
@@ -65,6 +66,22 @@ def run_message(
             "plain graph path (the same steps, only slower)."
         )
     return text
+
+
+def lowering_sentence(history: list[dict[str, float]]) -> str:
+    """Where the learning rate was lowered on a plateau (``lr_plateau_factor``), read from the
+    rate each epoch trained at: one sentence with a leading space, "" when it never was."""
+    changes = [
+        (row["epoch"], row["learning_rate"])
+        for before, row in itertools.pairwise(history)
+        if "learning_rate" in row and row["learning_rate"] != before.get("learning_rate")
+    ]
+    if not changes:
+        return ""
+    steps = ", then ".join(
+        f"from epoch {epoch:,} to {readable_number(rate)}" for epoch, rate in changes
+    )
+    return f" The validation loss stalled, so the learning rate was lowered {steps}."
 
 
 def _explosion_sentence(divergence: Divergence) -> str:

@@ -73,6 +73,8 @@ WEIGHT_DECAY = Limit(0.0, 1.0, 0.001)
 ENSEMBLE = Limit(1, 16, 1, whole=True)
 # A share of each class label spread over all classes; past one half it drowns the label.
 LABEL_SMOOTHING = Limit(0.0, 0.5, 0.01)
+# What the learning rate is multiplied by when the validation loss stalls (1: kept as it is).
+LR_PLATEAU_FACTOR = Limit(0.0, 1.0, 0.05, low_inclusive=False)
 BATCH_SIZE = Limit(1, 65_536, 1, whole=True)
 EPOCHS = Limit(1, 10_000, 10, whole=True)
 PATIENCE = Limit(0, EPOCHS.high, 1, whole=True)

@@ -49,7 +49,8 @@ __all__ = [
 # version tells an older Layerlab to update rather than call the field unknown.
 # 3 added ``scaling``, ``numeric_embedding``, ``beta_2``, ``weight_decay``, ``lr_schedule``,
 # ``label_smoothing`` and ``ensemble``. Files of versions 1 and 2 load as they trained: ``LEGACY_TRAINING``.
-SPEC_VERSION = 3
+# 4 added ``lr_plateau_factor``. Files of versions 1 to 3 load as they trained (1.0: never lowered).
+SPEC_VERSION = 4
 
 # What a spec written before version 3 meant by the fields it did not have yet.
 LEGACY_TRAINING = {
@@ -145,6 +146,9 @@ class ModelSpec:
     pieces of RealMLP (Holzmüller et al. 2024), each one field. ``ensemble`` k > 1
     trains k copies of the network from different starting weights side by side,
     each on its own loss, and the model predicts their average.
+    ``lr_plateau_factor`` below 1 multiplies a constant learning rate by itself each time
+    the validation loss has not improved for half the patience, as Keras's
+    ``ReduceLROnPlateau`` does before ``EarlyStopping`` ends the run.
     """
 
     target: str
@@ -169,6 +173,7 @@ class ModelSpec:
     validation_split: float = 0.2
     test_split: float = 0.2
     patience: int = 10
+    lr_plateau_factor: float = 1.0
     restore_best_weights: bool = True
     seed: int = 42
     spec_version: int = SPEC_VERSION
@@ -183,6 +188,7 @@ class ModelSpec:
                 "beta_2",
                 "weight_decay",
                 "label_smoothing",
+                "lr_plateau_factor",
                 "validation_split",
                 "test_split",
             ),
@@ -268,6 +274,8 @@ class ModelSpec:
             if values.get("optimizer") == "adamw":
                 legacy["weight_decay"] = LEGACY_ADAMW_WEIGHT_DECAY
             values = {**legacy, **values}
+        if version < 4:
+            values = {"lr_plateau_factor": 1.0, **values}
         values["spec_version"] = SPEC_VERSION
         return cls(
             features=[Feature(**item) for item in features],
@@ -425,6 +433,12 @@ def _check_training(spec: ModelSpec) -> list[str]:
             f"{spec.validation_split:g} + {spec.test_split:g}."
         )
     problems += check_limit("'patience'", spec.patience, limits.PATIENCE)
+    problems += check_limit(
+        "'lr_plateau_factor'",
+        spec.lr_plateau_factor,
+        limits.LR_PLATEAU_FACTOR,
+        meaning=" (what the learning rate is multiplied by when validation stalls; 1 keeps it)",
+    )
     if not isinstance(spec.restore_best_weights, bool):
         problems.append(
             f"The 'restore_best_weights' must be true or false; got {spec.restore_best_weights!r}."

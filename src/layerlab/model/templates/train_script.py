@@ -105,6 +105,7 @@ ENSEMBLE = 1  # networks trained side by side from their own starting weights, t
 BATCH_SIZE = 32
 EPOCHS = 200
 PATIENCE = 10  # epochs without a better validation loss before stopping (0: never stop early)
+LR_PLATEAU_FACTOR = 1.0  # rate x this after PATIENCE // 2 epochs without progress (1: never)
 RESTORE_BEST_WEIGHTS = True  # keep the weights of the epoch with the best validation loss
 TEST_SPLIT = 0.2  # share of the rows held out to report on, never trained on
 VALIDATION_SPLIT = 0.2  # share of the rows that choose the epoch (early stopping)
@@ -473,7 +474,8 @@ def train(network, x_train, y_train, x_val, y_val, weights):
 
     Early stopping ends training once PATIENCE epochs pass without a lower
     validation loss, and puts back the weights of the best epoch: the
-    validation rows choose when to stop, the test rows stay unseen.
+    validation rows choose when to stop, the test rows stay unseen. After half
+    that without a lower one, the learning rate is lowered (LR_PLATEAU_FACTOR).
     """
     keras.utils.set_random_seed(SEED)  # the shuffling of the rows each epoch, and dropout
     metrics = [] if TASK == "regression" or ENSEMBLE > 1 else ["accuracy"]
@@ -491,6 +493,17 @@ def train(network, x_train, y_train, x_val, y_val, weights):
                 monitor="val_loss",
                 patience=PATIENCE or EPOCHS,
                 restore_best_weights=RESTORE_BEST_WEIGHTS,
+            )
+        )
+    if PATIENCE and LR_PLATEAU_FACTOR < 1 and LR_SCHEDULE == "constant":
+        # Layerlab lowers the rate from the second epoch after the stall (its validation
+        # runs beside the next epoch); Keras from the next. min_delta 0, as its early stopping.
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss",
+                factor=LR_PLATEAU_FACTOR,
+                patience=max(1, PATIENCE // 2),
+                min_delta=0,
             )
         )
     # With class weights, validation rows are weighted as training rows are, so early
