@@ -149,14 +149,10 @@ def _training(spec: ModelSpec) -> dict:
         # The schedule's own widget comes later on the page: its value as just chosen.
         schedule = st.session_state.get("lr_schedule", spec.lr_schedule)
         if settings["patience"] and schedule == "constant":
-            settings["lr_plateau_factor"] = st.number_input(
+            settings["lr_plateau_factor"] = _limited_number(
                 "Lower the learning rate on a plateau (x this)",
-                min_value=limits.LR_PLATEAU_FACTOR.low,
-                max_value=limits.LR_PLATEAU_FACTOR.high,
-                step=limits.LR_PLATEAU_FACTOR.step,
-                format="%g",
-                key="lr_plateau_factor",
-                help=teaching.LR_PLATEAU_FACTOR,
+                limits.LR_PLATEAU_FACTOR,
+                "lr_plateau_factor",
             )
         settings["restore_best_weights"] = st.checkbox(
             "Restore the best weights",
