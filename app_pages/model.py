@@ -159,6 +159,9 @@ def _training(spec: ModelSpec) -> dict:
             key="restore_best_weights",
             help=teaching.RESTORE_BEST_WEIGHTS,
         )
+        settings["refit"] = st.checkbox(
+            "Train the final network on every row", key="refit", help=teaching.REFIT
+        )
         settings["seed"] = st.number_input(
             "Seed",
             min_value=limits.SEED.low,
@@ -195,9 +198,9 @@ def _limited_number(label: str, limit: limits.Limit, key: str, whole: bool = Fal
 
 
 def _recipe(spec: ModelSpec) -> dict:
-    """The training recipe: schedule, scaling, numeric bins, Adam's beta_2, weight decay and
-    label smoothing, folded away; each starts off, as bench/QUALITY.md found none that helped
-    on every table."""
+    """The training recipe: schedule, scaling, numeric bins, Adam's beta_2, weight decay,
+    label smoothing and the ensemble, folded away; only the ensemble starts on (see
+    ``spec.DEFAULT_RECIPE``), the one piece bench/QUALITY.md found to help on most tables."""
     settings = {}
     with st.expander("Training recipe: schedule, scaling, regularisation"):
         st.caption(teaching.RECIPE)

@@ -376,6 +376,14 @@ def main() -> bool:
         _completing()
     evaluation = result.evaluation
     _scores(evaluation, result.leak_suspect)
+    if result.refitted:
+        learned = result.rows.get("train", 0) + result.rows.get("validation", 0)
+        st.caption(
+            f"Every row used: this model is a fresh network trained on all {learned:,} "
+            f"training and validation rows for the {result.kept_epoch:,} epochs validation "
+            "chose. The learning curves are those of the first network, which chose them; "
+            "the baselines learned from the same rows as the model."
+        )
     st.subheader("What the learning curves say")
     diagnosis_panel.render(
         result.history,

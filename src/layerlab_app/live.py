@@ -14,7 +14,7 @@ import streamlit as st
 from layerlab.report.progress import done_fraction, progress_text, seconds_per_epoch
 from layerlab.report.records import RunRecord
 from layerlab.runs.pool_job import Job
-from layerlab.schema.run_events import EpochEnd, EpochProgress, StageReached
+from layerlab.schema.run_events import EpochEnd, EpochProgress, RefitProgress, StageReached
 from layerlab.schema.vocabulary import RunStage
 from layerlab_app import diagnosis_panel
 from layerlab_app.figures import learning_curves
@@ -81,6 +81,10 @@ def live_state(job: Job, patience: int = 0) -> LiveState:
         if not marks or done >= marks[-1][0]:
             marks.append((done, event.elapsed_seconds))
             latest, within = event, within_epoch
+    refitting = _refit_state(job)
+    if refitting is not None:
+        fraction, text = refitting
+        return LiveState(history, best_epoch, fraction, text, naive_val_loss)
     if latest is None:
         return LiveState(history, best_epoch, 0.0, _waiting_text(job), naive_val_loss)
     text = progress_text(
@@ -94,6 +98,20 @@ def live_state(job: Job, patience: int = 0) -> LiveState:
     )
     fraction = done_fraction(latest.epoch, latest.epochs, within)
     return LiveState(history, best_epoch, fraction, text, naive_val_loss)
+
+
+def _refit_state(job: Job) -> tuple[float, str] | None:
+    """The bar's position and words while the final network trains on every row (the last
+    event is a ``RefitProgress``), else None."""
+    events = list(job.events)
+    last = events[-1] if events else None
+    if not isinstance(last, RefitProgress):
+        return None
+    return (
+        done_fraction(last.epoch, last.epochs, last.fraction),
+        f"Training the final network on all {last.rows:,} training and validation rows: "
+        f"epoch {last.epoch:,} of the {last.epochs:,} validation chose…",
+    )
 
 
 # What a run does before its first epoch (``StageReached``), as the bar says it.

@@ -62,6 +62,7 @@ TRAINING_WIDGETS = (
     "patience",
     "lr_plateau_factor",
     "restore_best_weights",
+    "refit",
     "seed",
     "lr_schedule",
     "scaling",

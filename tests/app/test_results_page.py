@@ -72,6 +72,11 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
     assert "The network's accuracy on the test set is" in texts(at.markdown)
     assert "logistic regression gives" in texts(at.markdown)
     assert "gradient boosting gives" in texts(at.markdown)
+    learned = trained_iris.result.rows["train"] + trained_iris.result.rows["validation"]
+    assert trained_iris.result.refitted  # a new table's default
+    assert f"a fresh network trained on all {learned:,} training and validation rows" in texts(
+        at.caption
+    )
     table = at.dataframe[0].value
     assert list(table.columns) == [
         "This network",
@@ -100,7 +105,11 @@ def test_classification_scores_charts_summary_and_downloads(app, trained_iris):
     # The model files are read from the run's folder when clicked, not held in memory.
     assert "predict.py" in zipfile.ZipFile(io.BytesIO(files["bundle"]())).namelist()
     assert files["model"]().startswith(b"PK")
-    assert files["history"].decode().startswith("epoch,loss,accuracy,val_loss,val_accuracy")
+    assert (
+        files["history"]
+        .decode()
+        .startswith("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate")
+    )
     assert "Test accuracy" in texts(at.sidebar.markdown)
 
 

@@ -23,6 +23,7 @@ from layerlab.cli.progress import EpochBar, EpochLines, epoch_display, time_left
 from layerlab.model.export import BUNDLE_FILES
 from layerlab.model.runtime import is_tensorflow_log_line
 from layerlab.model.train import EpochEnd, EpochProgress
+from layerlab.schema.run_events import RefitProgress
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CHURN = str(DATA / "customer_churn.csv")
@@ -46,6 +47,9 @@ def test_train_writes_a_bundle_and_exits_zero(trained_bundle):
     assert sorted(path.name for path in out.iterdir()) == sorted(BUNDLE_FILES)
     spec = json.loads((out / "spec.json").read_text())
     assert (spec["target"], spec["task"], spec["epochs"]) == ("churned", "binary", 3)
+    # A new table's recipe (spec.DEFAULT_RECIPE): the final network learned from every row.
+    assert (spec["refit"], spec["ensemble"], spec["lr_plateau_factor"]) == (True, 4, 0.3)
+    assert json.loads((out / "metrics.json").read_text())["training"]["refitted"] is True
     assert "customer_id" not in [feature["name"] for feature in spec["features"]]
 
 
@@ -71,12 +75,15 @@ def test_flags_override_the_spec(tmp_path, capsys):
             "7",
             "--epochs",
             "2",
+            "--no-refit",
             "--out",
             str(out),
         ]
     )
     assert code == 0
     spec = json.loads((out / "spec.json").read_text())
+    assert spec["refit"] is False  # a new table's default is True
+    assert json.loads((out / "metrics.json").read_text())["training"]["refitted"] is False
     assert spec["layers"] == [
         {"kind": "dense", "units": 8, "activation": "tanh", "l2": 0.0},
         {"kind": "dense", "units": 4, "activation": "relu", "l2": 0.0},
@@ -355,6 +362,25 @@ def test_off_a_terminal_each_epoch_is_one_plain_line():
         "epoch 2/3  loss 0.5  accuracy 0.5  validation loss 0.55  validation accuracy 0.6  (2.0s)",
         "epoch 3/3  loss 0.3333  accuracy 0.5  validation loss 0.3667  validation accuracy 0.6  (3.0s)",
     ]
+
+
+def test_the_final_fit_on_every_row_gets_its_own_line_and_bar():
+    refit = [RefitProgress(epoch, 2, fraction, 1_200, 3.0 + epoch) for epoch in (1, 2)
+             for fraction in (0.5, 1.0)]  # fmt: skip
+    stream = io.StringIO()
+    with epoch_display(Console(file=stream)) as display:
+        for event in [*_epochs(), *refit]:
+            display(event)
+    assert stream.getvalue().splitlines()[-2:] == [
+        "final fit on all 1,200 rows: epoch 1/2  (4.0s)",
+        "final fit on all 1,200 rows: epoch 2/2  (5.0s)",
+    ]
+    stream = io.StringIO()
+    with EpochBar(_terminal(stream)) as display:
+        for event in [*_epochs(), *refit]:
+            display(event)
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    assert "final fit on all 1,200 rows" in drawn and "epoch 2/2" in drawn
 
 
 # ------------------------------------------- real processes: quiet stderr, safe predictions

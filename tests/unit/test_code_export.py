@@ -85,6 +85,8 @@ SPECS = {
     # Keras's ReduceLROnPlateau beside its EarlyStopping (patience 2: the rate may fall at
     # epoch 2, and no run of 3 epochs stops early).
     "plateau": lambda: table_spec("diabetes").replace(lr_plateau_factor=0.5, patience=2),
+    # A fresh network on the training and validation rows, replaying the learning rates.
+    "refit": lambda: table_spec("churn").replace(refit=True, lr_plateau_factor=0.5, patience=2),
 }
 
 
@@ -158,6 +160,7 @@ def test_config_block_holds_every_setting_of_the_spec(name):
         "EPOCHS": spec.epochs,
         "PATIENCE": spec.patience,
         "LR_PLATEAU_FACTOR": spec.lr_plateau_factor,
+        "REFIT": spec.refit,
         "RESTORE_BEST_WEIGHTS": spec.restore_best_weights,
         "TEST_SPLIT": spec.test_split,
         "VALIDATION_SPLIT": spec.validation_split,
@@ -232,7 +235,7 @@ def test_script_splits_and_preprocesses_the_rows_as_layerlab_does(name, tmp_path
         )
 
 
-@pytest.mark.parametrize("name", ["every setting", "no hidden layer", "recipe", "plateau"])
+@pytest.mark.parametrize("name", ["every setting", "no hidden layer", "recipe", "plateau", "refit"])
 def test_script_trains_with_every_kind_of_layer_and_setting(name, tmp_path, capsys):
     """Dropout, batch norm, L2, SGD, balanced class weights, softmax for two classes, no
     early stopping without restoring, and a network with no hidden layer: all run."""

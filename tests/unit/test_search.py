@@ -19,7 +19,13 @@ from layerlab.model.export import BUNDLE_FILES
 from layerlab.report.run_table import COMPARED_FIELDS
 from layerlab.runs.background import RunManager
 from layerlab.runs.search import Search
-from layerlab.runs.search_settings import MIN_SEARCH_ROWS, SearchSettings, search_rows, trial_spec
+from layerlab.runs.search_settings import (
+    MIN_SEARCH_ROWS,
+    SearchSettings,
+    full_training_spec,
+    search_rows,
+    trial_spec,
+)
 from layerlab.runs.search_space import Range, SearchSpace, default_space
 from layerlab.runs.store import WorkspaceStore
 from layerlab.runs.study import (
@@ -37,7 +43,7 @@ from layerlab.runs.study import (
 from layerlab.runs.trials import PoolTrials, TrialOutcome, WorkspaceTrials
 from layerlab.runs.workers import WorkerPool
 from layerlab.schema.errors import LayerlabError, SpecError, WorkspaceFull
-from layerlab.schema.spec import ModelSpec, default_spec
+from layerlab.schema.spec import Feature, ModelSpec, default_spec
 from layerlab.tabular.data import profile_columns
 from layerlab.tabular.reading import read_csv
 
@@ -530,3 +536,13 @@ def test_a_bad_space_file_lists_its_problems_and_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error: The search space has 3 problems:" in err
     assert "got 'lion'" in err and "'depth'" in err and "got 0" in err
+
+
+def test_trials_are_one_network_never_refit_and_the_winner_trains_as_the_base_spec_says():
+    base = ModelSpec("y", "regression", [Feature("x", "numeric")], refit=True, ensemble=4)
+    trial = trial_spec(base, SearchSettings())
+    assert (trial.refit, trial.ensemble) == (False, 1)  # judged on validation rows, quickly
+    winner = full_training_spec(trial, base)
+    assert (winner.refit, winner.ensemble) == (True, 4)
+    plain = full_training_spec(trial, base.replace(refit=False, ensemble=1))
+    assert (plain.refit, plain.ensemble) == (False, 1)

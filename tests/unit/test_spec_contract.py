@@ -84,6 +84,7 @@ FIELD_CASES: dict[str, dict] = {
     "test_split": {"test_split": 0.1},
     "patience": {"patience": 0},
     "lr_plateau_factor": {"lr_plateau_factor": 0.5},
+    "refit": {"refit": True},
     "restore_best_weights": {"restore_best_weights": False},
     "seed": {"seed": 7},
     # Only the current version round trips; older ones: test_an_old_file_loads_as_it_trained.
@@ -189,3 +190,10 @@ def test_a_spec_written_before_the_plateau_never_lowers_the_learning_rate():
     config.pop("lr_plateau_factor")
     config["spec_version"] = 3
     assert ModelSpec.from_dict(config).lr_plateau_factor == 1.0
+
+
+def test_a_spec_written_before_the_refit_does_not_refit():
+    config = base_spec().replace(refit=True).to_dict()
+    config.pop("refit")
+    config["spec_version"] = 3
+    assert ModelSpec.from_dict(config).refit is False

@@ -15,7 +15,7 @@ from layerlab.model.engine import learning_rate_schedule, make_optimizer, per_sa
 from layerlab.model.train import TrainingRun, preprocess
 from layerlab.schema.encoding import PIECEWISE_BINS, piecewise_bins, piecewise_edges
 from layerlab.schema.errors import SpecError
-from layerlab.schema.spec import LEGACY_TRAINING, Feature, ModelSpec
+from layerlab.schema.spec import LEGACY_TRAINING, SPEC_VERSION, Feature, ModelSpec
 
 
 def skewed_table(n: int = 400) -> pd.DataFrame:
@@ -205,7 +205,7 @@ def test_a_version_2_spec_loads_as_it_trained():
     assert {name: getattr(loaded, name) for name in LEGACY_TRAINING} == LEGACY_TRAINING
     adamw = ModelSpec.from_dict({**old, "optimizer": "adamw"})
     assert adamw.weight_decay == pytest.approx(0.004)  # what Keras's AdamW did by default
-    assert loaded.to_dict()["spec_version"] == 3
+    assert loaded.to_dict()["spec_version"] == SPEC_VERSION
 
 
 def test_a_spec_round_trips_its_new_fields():

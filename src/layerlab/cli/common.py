@@ -38,6 +38,7 @@ def spec_from_args(args: argparse.Namespace, frame: pd.DataFrame) -> ModelSpec:
         "patience": args.patience,
         "class_weight": args.class_weight,
         "seed": args.seed,
+        "refit": args.refit,
     }
     if args.optimizer and args.learning_rate is None and not args.spec:
         overrides["learning_rate"] = DEFAULT_LEARNING_RATES[args.optimizer]

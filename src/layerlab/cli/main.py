@@ -135,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--seed", type=int, help="seed for the split, initial weights and shuffling")
     train.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        help="once validation has chosen the epochs, train a fresh network on the training and "
+        "validation rows together for that many epochs and keep it (default: the spec's)",
+    )
+    train.add_argument(
         "--workspace",
         metavar="DIR",
         help="also keep this run (table, settings, curves, scores, model) in the workspace "

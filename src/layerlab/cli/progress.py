@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from layerlab.model.train import EpochEnd, EpochProgress
 from layerlab.report.progress import format_duration, seconds_per_epoch, time_left_words
 from layerlab.schema.numbers import readable_number
+from layerlab.schema.run_events import RefitProgress
 from layerlab.schema.vocabulary import metric_words
 
 
@@ -46,7 +47,13 @@ class EpochLines:
     def __exit__(self, *exc_info) -> None:
         return None
 
-    def __call__(self, event: EpochEnd | EpochProgress) -> None:
+    def __call__(self, event: EpochEnd | EpochProgress | RefitProgress) -> None:
+        if isinstance(event, RefitProgress) and event.fraction >= 1:
+            self.stream.write(
+                f"final fit on all {event.rows:,} rows: epoch {event.epoch}/{event.epochs}  "
+                f"({event.elapsed_seconds:.1f}s)\n"
+            )
+            self.stream.flush()
         if not isinstance(event, EpochEnd):
             return
         self.stream.write(
@@ -86,6 +93,7 @@ class EpochBar:
         self._patience = patience
         self._marks: list[tuple[float, float]] = []
         self._best_epoch: int | None = None  # the trainer's best epoch so far
+        self._refit_task = None
 
     def __enter__(self) -> EpochBar:
         self._progress.start()
@@ -97,18 +105,14 @@ class EpochBar:
             self._progress.update(self._task, time=f"took {format_duration(seconds)}")
         self._progress.stop()
 
-    def __call__(self, event: EpochEnd | EpochProgress) -> None:
+    def __call__(self, event: EpochEnd | EpochProgress | RefitProgress) -> None:
+        if isinstance(event, RefitProgress):
+            self._refit(event)
+            return
         if not isinstance(event, EpochEnd | EpochProgress):
             return
         if self._task is None:
-            self._task = self._progress.add_task(
-                "train",
-                total=event.epochs,
-                epochs=event.epochs,
-                epoch=event.epoch,
-                metrics="",
-                time="",
-            )
+            self._task = self._add_task("train", event)
         task = self._progress.tasks[0]
         if isinstance(event, EpochEnd):
             names = ["loss", *(name for name in event.metrics if name.startswith("val_"))]
@@ -134,6 +138,27 @@ class EpochBar:
         self._progress.update(self._task, completed=done, **fields)
         if isinstance(event, EpochEnd):
             self._progress.refresh()  # every epoch's losses are drawn at least once
+
+    def _add_task(self, name: str, event, metrics: str = ""):
+        """A bar over ``event``'s epochs, its losses (or words) in ``metrics``."""
+        return self._progress.add_task(
+            name,
+            total=event.epochs,
+            epochs=event.epochs,
+            epoch=event.epoch,
+            metrics=metrics,
+            time="",
+        )
+
+    def _refit(self, event: RefitProgress) -> None:
+        """A second bar for the final network, trained on every row for the chosen epochs."""
+        if self._refit_task is None:
+            self._refit_task = self._add_task(
+                "refit", event, f"final fit on all {event.rows:,} rows"
+            )
+        self._progress.update(
+            self._refit_task, completed=event.epoch - 1 + event.fraction, epoch=event.epoch
+        )
 
 
 def epoch_display(console: Console, patience: int = 0) -> EpochBar | EpochLines:

@@ -68,6 +68,7 @@ _TRAIN_ONLY = (
     "patience",
     "class_weight",
     "layers",
+    "refit",
 )
 
 

@@ -84,6 +84,8 @@ def config_lines(spec: ModelSpec) -> list[str]:
         "  # epochs without a better validation loss before stopping (0: never stop early)",
         f"LR_PLATEAU_FACTOR = {_literal(spec.lr_plateau_factor)}"
         "  # rate x this after PATIENCE // 2 epochs without progress (1: never)",
+        f"REFIT = {_literal(spec.refit)}"
+        "  # then a fresh network on training + validation rows for the epochs chosen",
         f"RESTORE_BEST_WEIGHTS = {_literal(spec.restore_best_weights)}"
         "  # keep the weights of the epoch with the best validation loss",
         f"TEST_SPLIT = {_literal(spec.test_split)}"

@@ -57,7 +57,8 @@ def evaluate(
     (boosting) or left to end on its own thread (one linear fit).
     """
     spec, built = result.spec, result.built
-    train, test = result.splits.train, result.splits.test
+    # The baselines learn from the rows the model learned from (all of them after a refit).
+    train, test = result.fitted_rows, result.splits.test
     if len(test) == 0:
         raise ValueError("The test split is empty; the trainer guarantees at least one row.")
     outputs = predict_frame(built, test)
@@ -101,7 +102,7 @@ def evaluate(
         )
 
     classes = built.classes
-    splits = (train, result.splits.validation, test)
+    splits = (result.splits.train, result.splits.validation, test)
     labels = pd.Series(np.concatenate([as_category_text(part[spec.target]) for part in splits]))
     shares = labels.value_counts(normalize=True)
     actual = class_indices(test[spec.target], classes)

@@ -136,6 +136,8 @@ def write_bundle(
             "epochs_run": len(result.history),
             "seconds": round(result.seconds, 3),
             "class_weights": result.class_weights,
+            # The model trained on the training and validation rows together (``refit``).
+            "refitted": result.refitted,
             "rows": {
                 "train": len(result.splits.train),
                 "validation": len(result.splits.validation),

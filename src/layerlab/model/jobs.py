@@ -17,14 +17,15 @@ from typing import Any
 
 import pandas as pd
 
-from layerlab.model.build import predict_frame, summarize, summary_text
+from layerlab.model.build import build_model, predict_frame, summarize, summary_text
 from layerlab.model.code_export import train_script
 from layerlab.model.evaluate import evaluate
 from layerlab.model.export import bundle_zip
 from layerlab.model.insights import run_insights
+from layerlab.model.refit import refit_rows
 from layerlab.model.runtime import configure_tensorflow
 from layerlab.model.scoring import score
-from layerlab.model.train import TrainingResult, TrainingRun
+from layerlab.model.train import TrainingResult, TrainingRun, _class_weights
 from layerlab.report.records import evaluation_to_json
 from layerlab.report.run_files import RUN_FILES, ModelSummary, TrainedModel
 from layerlab.report.run_messages import COMPLETING_SENTENCE
@@ -206,9 +207,14 @@ def rebuild_files(
     """
     folder = Path(folder)
     run = TrainingRun(frame, spec)
-    uploaded = _load(folder / RUN_FILES["model"], spec, run.built.classes)
+    refitted = bool(record.get("refitted"))
+    # A refitted model read its preprocessing from the training and validation rows.
+    rows = refit_rows(run) if refitted else run.splits.train
+    built = build_model(spec, rows, run.built.classes) if refitted else run.built
+    class_weights = _class_weights(spec, built, rows) if refitted else run.class_weights
+    uploaded = _load(folder / RUN_FILES["model"], spec, built.classes)
     try:
-        run.built.model.set_weights(uploaded.get_weights())
+        built.model.set_weights(uploaded.get_weights())
     except ValueError:
         raise BundleError(
             "The uploaded model.keras holds weights that do not fit the network its settings "
@@ -216,7 +222,7 @@ def rebuild_files(
             "Train the run again."
         ) from None
     result = TrainingResult(
-        built=run.built,
+        built=built,
         splits=run.splits,
         history=list(record["history"]),
         best_epoch=record.get("best_epoch"),
@@ -226,8 +232,9 @@ def rebuild_files(
         engine=record.get("engine") or "",
         kept_epoch=record["kept_epoch"],
         class_weights=None
-        if run.class_weights is None
-        else dict(zip(run.built.classes, map(float, run.class_weights), strict=True)),
+        if class_weights is None
+        else dict(zip(built.classes, map(float, class_weights), strict=True)),
+        refitted=refitted,
     )
     return keep_files(result, folder, should_stop=context.stop_requested, save_model=save_model)
 
@@ -349,6 +356,7 @@ def keep_files(
         leak_suspect=leak_suspect,
         naive_val_loss=result.naive_val_loss,
         completes_later=completes_later,
+        refitted=result.refitted,
     )
 
 

@@ -27,6 +27,7 @@ up an epoch's sums in the same order however the clock slices it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +42,7 @@ from layerlab.model.build import BuiltModel, as_tensors, build_model, encode_tar
 from layerlab.model.engine import EVAL_BATCH, CompiledLoopEngine, Engine
 from layerlab.model.engine import make_optimizer as _optimizer  # noqa: F401 (bench/train_speed.py)
 from layerlab.model.engine import per_sample_loss as _per_sample_loss  # noqa: F401 (the same)
+from layerlab.model.refit import REFIT_AFTER, refit, refit_rows
 from layerlab.model.training_guards import (
     DIVERGENCE_FACTOR,
     BestWeights,
@@ -109,6 +111,9 @@ class TrainingResult:
     # ``evaluate``'s linear baseline: preprocessing them again took 0.1 s on 60,000 rows.
     # None: ``evaluate`` makes them.
     train_inputs: object | None = None
+    # The model is a fresh network trained on the training and validation rows together,
+    # for the epochs validation chose (``refit``); the curves are the first network's.
+    refitted: bool = False
 
     def __getstate__(self) -> dict:
         # A Future does not travel between processes; without it, ``evaluate`` refits.
@@ -127,6 +132,11 @@ class TrainingResult:
     @property
     def history_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.history)
+
+    @property
+    def fitted_rows(self) -> pd.DataFrame:
+        """The rows the model learned from, which its baselines learn from too."""
+        return refit_rows(self) if self.refitted else self.splits.train
 
     @property
     def main_metric(self) -> str:
@@ -228,7 +238,10 @@ class TrainingRun:
                 "validation and test sets. Add rows, or lower the validation and test splits."
             )
         self._boosting = start_boosting_baseline(
-            spec, self.splits.train, self.splits.test, self.target_info.classes
+            spec,
+            refit_rows(self) if spec.refit else self.splits.train,
+            self.splits.test,
+            self.target_info.classes,
         )
         self.built = build_model(spec, self.splits.train, self.target_info.classes)
         self.class_weights = _class_weights(spec, self.built, self.splits.train)
@@ -285,7 +298,14 @@ class TrainingRun:
                 self._checkpoint_kept(announce=False)
             raise
         result = self._finish(reason)
-        self._checkpoint_kept(announce=True)
+        if self.spec.refit and reason in REFIT_AFTER:
+            result = self.result = refit(
+                result, jit=self.jit, on_event=self._on_event, should_stop=should_stop
+            )
+            self.built = result.built
+        elif self.spec.refit:
+            result = self.result = dataclasses.replace(result, boosting=None)  # it saw more rows
+        self._checkpoint_kept(announce=True, refitted=result.refitted)
         return result
 
     def prepare(self) -> None:
@@ -409,6 +429,8 @@ class TrainingRun:
         """Record a validated epoch and tell the listener; return a stop reason if it ends the run."""
         validation_metrics, val_data_loss = pending.validation.result()
         metrics = {**pending.train_metrics, **validation_metrics}
+        if "learning_rate" in metrics:  # last, after the scores (as history.csv shows it)
+            metrics["learning_rate"] = metrics.pop("learning_rate")
         self._divergence = self._guard.check(
             metrics["val_loss"], pending.train_data_loss, val_data_loss
         )
@@ -450,10 +472,13 @@ class TrainingRun:
             saved = checkpoints.write(self.built.model, epoch)
         self._send(saved)
 
-    def _checkpoint_kept(self, *, announce: bool) -> None:
-        """At the end: save the kept weights (the model holds them now) unless already saved."""
+    def _checkpoint_kept(self, *, announce: bool, refitted: bool = False) -> None:
+        """At the end: save the kept weights (the model holds them now) unless already saved;
+        a refitted model is always saved (it is not the network the checkpoints held)."""
         checkpoints, epoch = self._checkpoints, self.result.kept_epoch
-        if checkpoints is None or epoch is None or epoch == checkpoints.written_epoch:
+        if checkpoints is None or epoch is None:
+            return
+        if epoch == checkpoints.written_epoch and not refitted:
             return
         saved = checkpoints.write(self.built.model, epoch)
         if announce:

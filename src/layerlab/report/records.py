@@ -124,6 +124,7 @@ _RUN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "chosen": (bool,),
     "files": (dict,),
     "completing": (bool,),
+    "refitted": (bool,),
 }
 
 
@@ -211,6 +212,8 @@ class RunRecord:
     # Kept at once when Stop was pressed: its baselines, importance and model card are still
     # being worked out by a job of their own (``RunManager`` starts it).
     completing: bool = False
+    # Its model trained on the training and validation rows together (``spec.refit``).
+    refitted: bool = False
 
     @property
     def active(self) -> bool:

@@ -82,6 +82,8 @@ class TrainedModel:
     # Stopped, and kept at once without its baselines, importance and model card, which a
     # job of their own adds (``jobs.rebuild_files``).
     completes_later: bool = False
+    # The model is a fresh network trained on the training and validation rows (``refit``).
+    refitted: bool = False
 
     @classmethod
     def from_record(cls, record: RunRecord, workspace_folder: str | Path) -> TrainedModel | None:
@@ -111,6 +113,7 @@ class TrainedModel:
             leak_suspect=None if suspect is None else leak_suspect_from_dict(suspect),
             naive_val_loss=record.metrics.get("naive_val_loss"),
             completes_later=record.completing,
+            refitted=record.refitted,
         )
 
     @property

@@ -462,6 +462,7 @@ def keep_run(store: WorkspaceStore, run_id: str, trained, status: str) -> None:
         "metrics": _metrics(trained),
         "params": trained.summary.params,
         "completing": trained.completes_later,
+        "refitted": trained.refitted,
     }
     if status not in (
         RunStatus.INTERRUPTED,
@@ -489,6 +490,7 @@ def _run_facts(record: RunRecord) -> dict:
         "message": record.message,
         "seconds": record.seconds,
         "engine": record.engine,
+        "refitted": record.refitted,
     }
 
 

@@ -109,10 +109,20 @@ def search_rows(frame: pd.DataFrame, spec: ModelSpec, share: float, seed: int) -
 
 
 def trial_spec(base_spec: ModelSpec, settings: SearchSettings) -> ModelSpec:
-    """The spec a trial starts from: the base spec with the search's epochs and patience."""
-    return base_spec.replace(epochs=settings.epochs, patience=settings.patience)
+    """The spec a trial starts from: the base spec with the search's epochs and patience, one
+    network and no refit. A trial is judged on its validation rows and should be quick; the
+    winner trains with the base spec's ensemble and refit."""
+    return base_spec.replace(
+        epochs=settings.epochs, patience=settings.patience, ensemble=1, refit=False
+    )
 
 
 def full_training_spec(spec: ModelSpec, base_spec: ModelSpec) -> ModelSpec:
-    """A trial's spec made ready to train on all the data: the base spec's epochs and patience."""
-    return spec.replace(epochs=base_spec.epochs, patience=base_spec.patience)
+    """A trial's spec made ready to train on all the data: the base spec's epochs, patience,
+    ensemble and refit."""
+    return spec.replace(
+        epochs=base_spec.epochs,
+        patience=base_spec.patience,
+        ensemble=base_spec.ensemble,
+        refit=base_spec.refit,
+    )

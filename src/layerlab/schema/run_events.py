@@ -59,7 +59,19 @@ class StageReached:
     stage: RunStage
 
 
-TrainingEvent = EpochEnd | EpochProgress | CheckpointSaved | StageReached
+@dataclass(frozen=True)
+class RefitProgress:
+    """Sent as the final network trains on every training and validation row (``refit``),
+    after validation chose ``epochs``: ``fraction`` of ``epoch`` done, on ``rows`` rows."""
+
+    epoch: int
+    epochs: int
+    fraction: float
+    rows: int
+    elapsed_seconds: float
+
+
+TrainingEvent = EpochEnd | EpochProgress | CheckpointSaved | StageReached | RefitProgress
 
 
 def main_metric(task: str) -> str:

@@ -101,11 +101,12 @@ SCALING = "standard"  # numbers: "standard" (mean, std) or "robust" (median, IQR
 SMOOTH_CLIP = 3.0  # robust scaling squashes values towards +-this
 NUMERIC_EMBEDDING = "none"  # "piecewise": also encode each number over quantile bins
 PIECEWISE_BINS = 16
-ENSEMBLE = 1  # networks trained side by side from their own starting weights, then averaged
+ENSEMBLE = 4  # networks trained side by side from their own starting weights, then averaged
 BATCH_SIZE = 32
 EPOCHS = 200
 PATIENCE = 10  # epochs without a better validation loss before stopping (0: never stop early)
-LR_PLATEAU_FACTOR = 1.0  # rate x this after PATIENCE // 2 epochs without progress (1: never)
+LR_PLATEAU_FACTOR = 0.3  # rate x this after PATIENCE // 2 epochs without progress (1: never)
+REFIT = True  # then a fresh network on training + validation rows for the epochs chosen
 RESTORE_BEST_WEIGHTS = True  # keep the weights of the epoch with the best validation loss
 TEST_SPLIT = 0.2  # share of the rows held out to report on, never trained on
 VALIDATION_SPLIT = 0.2  # share of the rows that choose the epoch (early stopping)
@@ -469,6 +470,19 @@ def row_weights(y: np.ndarray, weights: dict[int, float] | None) -> np.ndarray |
     return np.array([weights[int(value)] for value in y.reshape(-1)], dtype="float32")
 
 
+def compile_network(network, rows):
+    """Seed, then compile ``network`` to train on ``rows`` rows with the chosen optimizer."""
+    keras.utils.set_random_seed(SEED)  # the shuffling of the rows each epoch, and dropout
+    metrics = [] if TASK == "regression" or ENSEMBLE > 1 else ["accuracy"]
+    steps_per_epoch = -(-rows // min(BATCH_SIZE, rows))
+    network.compile(
+        optimizer=make_optimizer(steps_per_epoch),
+        loss=[keras_loss(LABEL_SMOOTHING)] * ENSEMBLE,  # labels softened in training only
+        loss_weights=None if ENSEMBLE == 1 else [1 / ENSEMBLE] * ENSEMBLE,  # the members' mean
+        metrics=metrics,
+    )
+
+
 def train(network, x_train, y_train, x_val, y_val, weights):
     """``model.fit`` on the training rows, watching the loss on the validation rows.
 
@@ -477,15 +491,7 @@ def train(network, x_train, y_train, x_val, y_val, weights):
     validation rows choose when to stop, the test rows stay unseen. After half
     that without a lower one, the learning rate is lowered (LR_PLATEAU_FACTOR).
     """
-    keras.utils.set_random_seed(SEED)  # the shuffling of the rows each epoch, and dropout
-    metrics = [] if TASK == "regression" or ENSEMBLE > 1 else ["accuracy"]
-    steps_per_epoch = -(-len(x_train) // min(BATCH_SIZE, len(x_train)))
-    network.compile(
-        optimizer=make_optimizer(steps_per_epoch),
-        loss=[keras_loss(LABEL_SMOOTHING)] * ENSEMBLE,  # labels softened in training only
-        loss_weights=None if ENSEMBLE == 1 else [1 / ENSEMBLE] * ENSEMBLE,  # the members' mean
-        metrics=metrics,
-    )
+    compile_network(network, len(x_train))
     callbacks = []
     if PATIENCE or RESTORE_BEST_WEIGHTS:  # PATIENCE 0 with restore: keep the best, never stop
         callbacks.append(
@@ -535,6 +541,34 @@ def train(network, x_train, y_train, x_val, y_val, weights):
     return history.history
 
 
+def refit(network, x_rows, y_rows, weights, rates):
+    """Every row used (REFIT): a fresh network trains on the training and validation rows
+    together for as many epochs as validation chose, each epoch at the learning rate the
+    first network had in it (``rates``). Nothing is held out to watch: the epochs are chosen.
+    """
+    compile_network(network, len(x_rows))
+    callbacks = []
+    if LR_SCHEDULE == "constant":  # a schedule sets its own rate, step by step
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: float(rates[epoch])))
+    sample_weight = None
+    if ENSEMBLE > 1:  # one target (and weights) per member, as in ``train``
+        if weights is not None:
+            sample_weight = [row_weights(y_rows, weights)] * ENSEMBLE
+            weights = None
+        y_rows = [y_rows] * ENSEMBLE
+    network.fit(
+        x_rows,
+        y_rows,
+        batch_size=min(BATCH_SIZE, len(x_rows)),
+        epochs=len(rates),
+        class_weight=weights,
+        sample_weight=sample_weight,
+        callbacks=callbacks,
+        shuffle=True,
+        verbose=2,
+    )
+
+
 def score(preprocessing, network, model, part, classes, target_scale, weights):
     """The loss (as training minimised it, with plain labels) and the main metric (in the
     target's units)."""
@@ -582,9 +616,6 @@ def main(argv: list[str]) -> int:
     y_val = encode_target(validation_rows, classes, target_scale)
     weights = class_weights(y_train, len(classes)) if classes else None
     history = train(network, x_train, y_train, x_val, y_val, weights)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    model.save(args.out)
-
     kept = int(np.argmin(history["val_loss"])) + 1 if RESTORE_BEST_WEIGHTS else None
     print(
         f"trained {len(history['val_loss'])} epoch(s); kept the weights of epoch {kept or 'last'}"
@@ -592,7 +623,24 @@ def main(argv: list[str]) -> int:
     values = {"rows_train": len(train_rows), "rows_validation": len(validation_rows)}
     values["rows_test"] = len(test_rows)
     values["epochs_run"] = len(history["val_loss"])
-    for name, part in (("validation", validation_rows), ("test", test_rows)):
+    # The validation scores are the network's that chose the epochs, before any refit.
+    scored = [("validation", validation_rows, preprocessing, network, model, target_scale, weights)]
+    if REFIT:
+        epochs = kept or len(history["val_loss"])
+        rates = history.get("learning_rate", [LEARNING_RATE] * epochs)[:epochs]
+        rows = pd.concat([train_rows, validation_rows])
+        preprocessing, network, model, target_scale = build_model(rows, classes)
+        y_rows = encode_target(rows, classes, target_scale)
+        weights = class_weights(y_rows, len(classes)) if classes else None
+        print(
+            f"refit: a fresh network on all {len(rows)} training and validation rows for "
+            f"{epochs} epoch(s)"
+        )
+        refit(network, np.asarray(preprocessing(model_inputs(rows))), y_rows, weights, rates)
+    scored.append(("test", test_rows, preprocessing, network, model, target_scale, weights))
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    model.save(args.out)
+    for name, part, preprocessing, network, model, target_scale, weights in scored:
         loss, metric = score(preprocessing, network, model, part, classes, target_scale, weights)
         print(f"{name}: loss {loss:.4f}, {MAIN_METRIC} {metric:.4f}")
         values[f"{name}_loss"], values[f"{name}_{MAIN_METRIC}"] = loss, metric
