@@ -109,6 +109,8 @@ def test_a_trained_binary_evaluation_round_trips(churn_evaluation):
     back = evaluation_from_json(evaluation_to_json(original))
     assert_same_evaluation(back, original)
     assert back.headline() == original.headline()
+    assert original.boosting_gap is not None and back.boosting_gap == original.boosting_gap
+    assert back.comparison() == original.comparison()
     assert back.at_threshold(0.3).metrics == pytest.approx(original.at_threshold(0.3).metrics)
 
 

@@ -21,6 +21,7 @@ from layerlab.schema.spec import ModelSpec
 from layerlab.schema.vocabulary import ACTIVE_RUN_STATUSES, RunStatus
 from layerlab.tabular.data import ClassBalance
 from layerlab.tabular.evaluation import Evaluation
+from layerlab.tabular.gap_noise import GapInterval
 from layerlab.tabular.leaks import SingleColumnScore
 
 RUN_STATUSES = tuple(RunStatus)
@@ -324,6 +325,9 @@ def evaluation_to_json(evaluation: Evaluation) -> str:
             },
             "class_shares": evaluation.class_shares,
             "class_balance": None if balance is None else dataclasses.asdict(balance),
+            "boosting_gap": None
+            if evaluation.boosting_gap is None
+            else evaluation.boosting_gap.to_dict(),
         }
     )
 
@@ -355,6 +359,7 @@ def evaluation_from_json(text: str | bytes) -> Evaluation:
     }
     balance = content.get("class_balance")
     confusion = content.get("confusion")
+    gap = content.get("boosting_gap")  # absent from files written before it was worked out
     try:
         return Evaluation(
             task=str(content["task"]),
@@ -366,8 +371,9 @@ def evaluation_from_json(text: str | bytes) -> Evaluation:
             precision_recall=curves["precision_recall"],
             class_shares=dict(content.get("class_shares", {})),
             class_balance=None if balance is None else ClassBalance(**balance),
+            boosting_gap=None if gap is None else GapInterval.from_dict(gap),
         )
-    except (KeyError, TypeError) as problem:
+    except (KeyError, TypeError, ValueError) as problem:
         raise ValueError(
             f"An evaluation file lacks a part or has one of the wrong kind: {problem}."
         ) from None

@@ -16,6 +16,7 @@ import pandas as pd
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.vocabulary import METRIC_WORDS, Task
 from layerlab.tabular.data import ClassBalance
+from layerlab.tabular.gap_noise import GapInterval
 
 # scikit-learn takes about 1.5 s to import, so the metrics below import it where they are
 # worked out: the Streamlit server imports this module at start-up, for ``Evaluation``.
@@ -115,6 +116,9 @@ class Evaluation:
     class_shares: dict[str, float] = field(default_factory=dict)
     # the rarest and the commonest class among those rows (None for regression)
     class_balance: ClassBalance | None = None
+    # How far the gap to gradient boosting moves when the test rows are drawn again
+    # (``gap_noise``); None without the boosting baseline.
+    boosting_gap: GapInterval | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Plain values for metrics.json."""
@@ -127,6 +131,8 @@ class Evaluation:
             }
         if self.class_shares:
             out["class_shares"] = self.class_shares
+        if self.boosting_gap is not None:
+            out["boosting_gap"] = self.boosting_gap.to_dict()
         return out
 
     @property
@@ -225,7 +231,7 @@ class Evaluation:
                 return AHEAD, f"The network beats {count} on rows it never saw."
             return AHEAD, (
                 f"The network beats every baseline on rows it never saw, {strongest_words} "
-                "included."
+                f"included.{self._gap_sentence()}"
             )
         name, _, label = self.headline_metric()
         if losing == [STRONGEST_BASELINE] and len(beats) > 1:
@@ -236,9 +242,31 @@ class Evaluation:
                 if mine == theirs
                 else f"does better: {label} {theirs} against the network's {mine}"
             )
-            return BEHIND_STRONGEST, f"The network beats {simpler}, but {strongest_words} {than}."
+            return BEHIND_STRONGEST, (
+                f"The network beats {simpler}, but {strongest_words} {than}."
+                + ("" if mine == theirs else self._gap_sentence())
+            )
         behind = " or ".join(names.get(key, key) for key in losing)
         return BEHIND, f"The network's {label} is not better than {behind}."
+
+    def _gap_sentence(self) -> str:
+        """Whether the gap to gradient boosting is beyond what drawing the test rows again
+        moves it, in one sentence with a leading space ("" when not worked out)."""
+        gap = self.boosting_gap
+        name, _, label = self.headline_metric()
+        if gap is None or gap.metric != name:
+            return ""
+        between = f"between {readable_number(gap.low)} and {readable_number(gap.high)}"
+        if gap.real:
+            return (
+                f" The gap is real: drawing the test rows again, 95 draws in 100 put the "
+                f"network's {label} minus gradient boosting's {between}, all on one side of zero."
+            )
+        return (
+            f" The gap may be noise: drawing the {len(self.predictions):,} test rows again, 95 "
+            f"draws in 100 put the network's {label} minus gradient boosting's {between}, on "
+            "both sides of zero."
+        )
 
 
 def _told_apart(mine: float, theirs: float) -> tuple[str, str]:
