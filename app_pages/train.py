@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from layerlab.runs.workers import quick_pool, warm_start
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.run_events import main_metric
 from layerlab_app import diagnosis_panel, live, run_view, spec_view, state, ui
@@ -112,6 +113,9 @@ def main() -> bool:
         "epoch is not counted.",
     )
     if training:
+        # The run's model will be scored and asked "what if?" in the quick pool's worker: it
+        # imports TensorFlow while the run trains, not when Score is clicked.
+        warm_start(quick_pool())
         st.caption(
             "Training runs on the server: switch pages or look around meanwhile; only Stop "
             "ends it early."
