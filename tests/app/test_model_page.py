@@ -188,8 +188,13 @@ def keras_summary(at):
     return found[0] if found else None
 
 
+def one_network(at):
+    """A new table's spec averages 4 networks (spec.DEFAULT_RECIPE); these tests count one."""
+    return at.number_input(key="ensemble").set_value(1).run()
+
+
 def test_the_network_is_summarised_in_words_at_once(model_page):
-    at = model_page.button(key="preset_small").click().run()
+    at = one_network(model_page.button(key="preset_small").click().run())
     at.number_input(key="layer_0_units").set_value(512).run()
     assert not at.exception
     # x (standardized) + colour (3 seen categories + 1 unseen) = 5 inputs -> 512 -> 1, shown
@@ -224,7 +229,7 @@ def test_the_table_is_split_again_only_when_the_inputs_can_change(model_page, mo
     splits = []
     real = spec_view.training_split
     monkeypatch.setattr(spec_view, "training_split", lambda *args: splits.append(1) or real(*args))
-    at = model_page.button(key="preset_small").click().run()
+    at = one_network(model_page.button(key="preset_small").click().run())
     at.number_input(key="layer_0_units").set_value(24).run()
     assert splits == [] and at.metric[1].value == f"{5 * 24 + 24 + 24 + 1:,}"
     at.number_input(key="seed").set_value(7).run()
@@ -233,7 +238,7 @@ def test_the_table_is_split_again_only_when_the_inputs_can_change(model_page, mo
 
 
 def test_keras_own_summary_stays_available_folded(model_page):
-    at = model_page.button(key="preset_small").click().run()
+    at = one_network(model_page.button(key="preset_small").click().run())
     at.button(key="show_summary").click().run()
     assert not at.exception
     folded = keras_summary(at)
@@ -249,6 +254,14 @@ def test_keras_own_summary_stays_available_folded(model_page):
     assert "Total params: 113 " in folded.code[0].value
     at.run()
     assert keras_summary(at) is not None
+
+
+def test_a_new_tables_ensemble_of_four_counts_four_networks(model_page):
+    at = model_page.button(key="preset_small").click().run()
+    assert session_of(at).spec.ensemble == 4
+    assert at.metric[1].value == f"{4 * 113:,}"  # four networks of the small preset's shape
+    table = at.dataframe[0].value
+    assert "4 networks of this shape, averaged: 113 each" in table["Notes"].iloc[-1]
 
 
 def test_a_network_too_big_for_the_memory_budget_is_refused_with_a_smaller_one(

@@ -385,6 +385,7 @@ def set_training(
     batch_size: int | None = None,
     epochs: int | None = None,
     patience: int | None = None,
+    ensemble: int | None = None,
 ) -> None:
     if optimizer is not None:
         select(page, "optimizer", optimizer)
@@ -396,6 +397,9 @@ def set_training(
     ):
         if value is not None:
             fill(page, key, value)
+    if ensemble is not None:  # folded in the training recipe
+        page.get_by_text("Training recipe: schedule, scaling, regularisation").click()
+        fill(page, "ensemble", ensemble)
 
 
 def start_training(page: Page) -> None:

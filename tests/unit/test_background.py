@@ -178,6 +178,7 @@ def _uploaded_copy(store: WorkspaceStore, finished: RunRecord, model_from: RunRe
         message=finished.message,
         seconds=finished.seconds,
         metrics={"task": "regression", "test": {"mae": 123.0}},
+        refitted=finished.refitted,  # its model learned from the training and validation rows
     )
     store.add_run(copy)
     store.append_epochs(copy.id, finished.history)

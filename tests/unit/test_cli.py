@@ -440,7 +440,8 @@ def test_off_a_terminal_training_logs_one_plain_line_per_epoch(runs):
     epochs = [line for line in stderr.splitlines() if line.startswith("epoch ")]
     assert epochs[0].startswith("epoch 1/30  loss ")
     assert re.fullmatch(
-        r"epoch \d+/30  loss \S+  accuracy \S+  validation loss \S+  validation accuracy \S+  \(\d+\.\ds\)",
+        r"epoch \d+/30  loss \S+  accuracy \S+  validation loss \S+  validation accuracy \S+  "
+        r"learning rate \S+  \(\d+\.\ds\)",  # the rate each epoch trained at (plateau)
         epochs[-1],
     )
 

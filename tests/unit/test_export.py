@@ -64,7 +64,9 @@ def test_bundle_files_describe_the_run(bundle, churn_result):
     assert set(metrics["baselines"]["boosting"]) == set(metrics["test"])
     assert metrics["training"]["epochs_run"] == len(churn_result.history)
     history = pd.read_csv(bundle / "history.csv")
-    assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert list(history.columns) == [
+        "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"
+    ]  # fmt: skip
     assert len(history) == len(churn_result.history)
     assert "Total params" in (bundle / "summary.txt").read_text()
 

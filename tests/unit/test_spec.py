@@ -315,4 +315,6 @@ def test_default_spec_uses_suggested_columns_and_validates():
     assert spec.feature_names == ["age", "plan"]  # the ID column and the target are left out
     assert spec.resolved_output() == ("sigmoid", "binary_crossentropy")
     assert spec.early_stopping and spec.restore_best_weights
-    assert spec.describe() == "Dense 64 relu → Dense 32 relu → output sigmoid"
+    assert spec.describe() == "Dense 64 relu → Dense 32 relu → output sigmoid, 4 averaged"
+    # A new table's recipe (spec.DEFAULT_RECIPE), beyond ModelSpec's plain-loop defaults.
+    assert (spec.ensemble, spec.refit, spec.lr_plateau_factor) == (4, True, 0.3)

@@ -285,7 +285,9 @@ def test_a_loss_that_explodes_but_stays_finite_ends_the_run_as_diverged():
     frame = read_csv(DATA_DIR / "diabetes.csv")
     spec = default_spec(
         "disease_progression", "regression", profile_columns(frame, "disease_progression")
-    ).replace(layers=[], optimizer="sgd", learning_rate=1.0, momentum=0.0, epochs=50)
+    ).replace(
+        layers=[], optimizer="sgd", learning_rate=1.0, momentum=0.0, epochs=50, ensemble=1
+    )  # one linear model, as plain as it gets
     run = TrainingRun(frame, spec.replace(patience=0))
     result = run.run()
     assert result.stop_reason == "diverged"

@@ -86,6 +86,11 @@ RUNS: dict[str, tuple[str, dict, str, int | None]] = {
 }
 
 
+# One network without refit or plateau, as these runs were recorded (spec.DEFAULT_RECIPE came
+# later): the curves of a plain Keras loop.
+PLAIN = {"ensemble": 1, "refit": False, "lr_plateau_factor": 1.0}
+
+
 def record(name: str) -> dict:
     from layerlab.model.train import TrainingRun
     from layerlab.schema.spec import ModelSpec, default_spec
@@ -97,7 +102,7 @@ def record(name: str) -> dict:
     frame = read_csv(DATA / table)
     if rows is not None:
         frame = frame.sample(rows, random_state=0).reset_index(drop=True)
-    spec = default_spec(target, task, profile_columns(frame, target))
+    spec = default_spec(target, task, profile_columns(frame, target)).replace(**PLAIN)
     spec = ModelSpec.from_dict({**spec.to_dict(), **changes}).validate()
     started = time.perf_counter()
     result = TrainingRun(frame, spec).run()
