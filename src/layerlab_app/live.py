@@ -101,12 +101,12 @@ def live_state(job: Job, patience: int = 0) -> LiveState:
 
 
 def _refit_state(job: Job) -> tuple[float, str] | None:
-    """The bar's position and words while the final network trains on every row (the last
-    event is a ``RefitProgress``), else None."""
-    events = list(job.events)
-    last = events[-1] if events else None
-    if not isinstance(last, RefitProgress):
+    """The bar's position and words once the final network trains on every row (a
+    ``RefitProgress`` came: it follows every epoch's end), else None."""
+    refits = [event for event in list(job.events) if isinstance(event, RefitProgress)]
+    if not refits:
         return None
+    last = refits[-1]
     return (
         done_fraction(last.epoch, last.epochs, last.fraction),
         f"Training the final network on all {last.rows:,} training and validation rows: "

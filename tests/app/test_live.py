@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from layerlab.model.train import EpochEnd, EpochProgress
 from layerlab.runs.pool_job import Job
-from layerlab.schema.run_events import StageReached
+from layerlab.schema.run_events import CheckpointSaved, RefitProgress, StageReached
 from layerlab.schema.vocabulary import RunStage
 from layerlab_app.live import (
     FIRST_POINT_FOLLOW_SECONDS,
@@ -69,6 +69,20 @@ def test_the_view_looks_fast_from_the_worker_to_the_first_point_then_slower():
     job.stop_requested = True
     assert follow_seconds(job) == STOPPING_FOLLOW_SECONDS
     assert FIRST_POINT_FOLLOW_SECONDS < STOPPING_FOLLOW_SECONDS < FOLLOW_SECONDS
+
+
+def test_the_final_fit_on_every_row_has_its_own_bar_and_words():
+    job = Job("train", (), status="running")
+    job.events += [epoch_end(1, 1, 1.0), epoch_end(2, 2, 2.0)]
+    job.events.append(RefitProgress(1, 2, 0.5, 1_200, 2.5))
+    now = live_state(job)
+    assert now.fraction == 0.25 and len(now.history) == 2  # the curves stay the first network's
+    assert now.text == (
+        "Training the final network on all 1,200 training and validation rows: epoch 1 of the "
+        "2 validation chose…"
+    )
+    job.events.append(CheckpointSaved(2, "model.keras"))  # the refit model, saved at the end
+    assert live_state(job).text.startswith("Training the final network")
 
 
 def test_events_become_the_history_the_best_epoch_and_the_bar():

@@ -25,7 +25,7 @@ from layerlab.model.insights import run_insights
 from layerlab.model.refit import refit_rows
 from layerlab.model.runtime import configure_tensorflow
 from layerlab.model.scoring import score
-from layerlab.model.train import TrainingResult, TrainingRun, _class_weights
+from layerlab.model.train import TrainingResult, TrainingRun, spec_class_weights
 from layerlab.report.records import evaluation_to_json
 from layerlab.report.run_files import RUN_FILES, ModelSummary, TrainedModel
 from layerlab.report.run_messages import COMPLETING_SENTENCE
@@ -211,7 +211,7 @@ def rebuild_files(
     # A refitted model read its preprocessing from the training and validation rows.
     rows = refit_rows(run) if refitted else run.splits.train
     built = build_model(spec, rows, run.built.classes) if refitted else run.built
-    class_weights = _class_weights(spec, built, rows) if refitted else run.class_weights
+    class_weights = spec_class_weights(spec, built, rows) if refitted else run.class_weights
     uploaded = _load(folder / RUN_FILES["model"], spec, built.classes)
     try:
         built.model.set_weights(uploaded.get_weights())

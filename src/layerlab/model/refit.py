@@ -24,8 +24,6 @@ from layerlab.model.engine import CompiledLoopEngine
 from layerlab.schema.run_events import RefitProgress, TrainingEvent
 from layerlab.schema.vocabulary import StopReason
 
-# Slices of about this long between looks at Stop and progress (as the first network's).
-SLICE_SECONDS = 0.25
 # A refit follows only a run that ended on its own terms: one Stop ended or that diverged
 # keeps the network it has.
 REFIT_AFTER = (StopReason.EARLY_STOPPING, StopReason.COMPLETED)
@@ -49,16 +47,16 @@ def refit(
     # Not at the top: this module is imported with the trainer, before TensorFlow is set up.
     import tensorflow as tf
 
-    from layerlab.model.train import _class_weights, _row_weights, preprocess
+    from layerlab.model.train import SLICE_SECONDS, preprocess, row_weights, spec_class_weights
 
     spec, epochs = result.spec, result.kept_epoch
     started = time.perf_counter()
     rows = refit_rows(result)
     built = build_model(spec, rows, result.classes)
-    class_weights = _class_weights(spec, built, rows)
+    class_weights = spec_class_weights(spec, built, rows)
     x = tf.constant(preprocess(built, rows))
     y = encode_target(rows[spec.target], built)
-    w = tf.constant(_row_weights(class_weights, y))
+    w = tf.constant(row_weights(class_weights, y))
     y = tf.constant(y)
     # The engine wants validation rows to score; the refit scores none (one row stands in).
     engine = CompiledLoopEngine(

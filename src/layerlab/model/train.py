@@ -82,6 +82,8 @@ __all__ = [
     "balanced_class_weights",
     "main_metric",
     "preprocess",
+    "row_weights",
+    "spec_class_weights",
     "split_frame",
     "train",
 ]
@@ -161,15 +163,18 @@ def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return weights
 
 
-def _class_weights(spec: ModelSpec, built: BuiltModel, train: pd.DataFrame) -> np.ndarray | None:
-    """Per-class weights for the loss from the training rows, or None when the spec has none."""
+def spec_class_weights(
+    spec: ModelSpec, built: BuiltModel, train: pd.DataFrame
+) -> np.ndarray | None:
+    """Per-class weights for the loss from ``train`` (the rows the network learns from), or
+    None when the spec has none."""
     if spec.class_weight != "balanced" or spec.task == Task.REGRESSION:
         return None
     labels = np.asarray(encode_target(train[spec.target], built)).reshape(-1).astype("int64")
     return balanced_class_weights(labels, len(built.classes))
 
 
-def _row_weights(class_weights: np.ndarray | None, y: np.ndarray) -> np.ndarray:
+def row_weights(class_weights: np.ndarray | None, y: np.ndarray) -> np.ndarray:
     """Each row's weight in the loss: its class's weight, or 1 for every row."""
     if class_weights is None:
         return np.ones(len(y), dtype="float32")
@@ -244,7 +249,7 @@ class TrainingRun:
             self.target_info.classes,
         )
         self.built = build_model(spec, self.splits.train, self.target_info.classes)
-        self.class_weights = _class_weights(spec, self.built, self.splits.train)
+        self.class_weights = spec_class_weights(spec, self.built, self.splits.train)
         self.jit = jit
         self.history: list[dict[str, float]] = []
         self.result: TrainingResult | None = None
@@ -336,8 +341,8 @@ class TrainingRun:
         y_val = encode_target(self.splits.validation[spec.target], built)
         # Validation is weighted as training is, so early stopping and the best epoch
         # follow the loss being minimised.
-        w_train = tf.constant(_row_weights(self.class_weights, y_train))
-        w_val = tf.constant(_row_weights(self.class_weights, y_val))
+        w_train = tf.constant(row_weights(self.class_weights, y_train))
+        w_val = tf.constant(row_weights(self.class_weights, y_val))
         x_val = tf.constant(preprocess(built, self.splits.validation))
         self._guard = DivergenceGuard(naive_losses(built, y_train, y_val))
         self._engine = CompiledLoopEngine(
