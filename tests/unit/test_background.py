@@ -131,10 +131,12 @@ def test_a_run_that_cannot_train_is_failed_with_the_reason(manager, store):
 def test_a_run_whose_server_went_away_is_interrupted_and_rebuilt_from_its_checkpoint(
     manager, store
 ):
-    # A finished run's checkpoint stands in for the one a dead server left behind.
+    # A finished run's checkpoint stands in for the one a dead server left behind: the last
+    # one, the refit's network (a new table's recipe), whose scales read the validation rows too.
     donor = new_record(store, tiny_spec(epochs=4), tiny_frame())
     manager.start(store, donor, tiny_frame())
     finished = ended(store, donor.id)
+    assert finished.refitted
     lost = RunRecord(
         id=store.new_run_id(),
         name="lost",
@@ -145,6 +147,7 @@ def test_a_run_whose_server_went_away_is_interrupted_and_rebuilt_from_its_checkp
         status="training",
         owner=_dead_owner(),
         checkpoint_epoch=finished.checkpoint_epoch,
+        refitted=True,  # as the refit's CheckpointSaved left it
     )
     store.add_run(lost)
     store.append_epochs(lost.id, finished.history)
@@ -158,7 +161,10 @@ def test_a_run_whose_server_went_away_is_interrupted_and_rebuilt_from_its_checkp
     wait_until(lambda: "model" in store.run(lost.id).files, what="the rebuilt model")
     rebuilt = TrainedModel.from_record(store.run(lost.id), store.folder)
     assert rebuilt is not None and rebuilt.kept_epoch == finished.checkpoint_epoch
+    assert rebuilt.refitted  # rebuilt on the rows its weights learned from
     assert "server stopped" in store.run(lost.id).message
+    # The same network on the same test rows: the same scores.
+    assert store.run(lost.id).metrics["test"] == pytest.approx(finished.metrics["test"], rel=1e-5)
     assert manager.recover(store, lambda table_id: frame) == 0  # once is enough
 
 

@@ -48,7 +48,7 @@ def test_the_rate_is_lowered_after_patience_epochs_from_the_best_or_the_last_low
     plateau = Plateau(factor=0.5, patience=2)
     lowered = [epoch for epoch in range(1, 12) if plateau.should_lower(epoch, best_epoch=3)]
     assert lowered == [5, 7, 9, 11]  # as Keras's ReduceLROnPlateau: the wait starts again
-    assert plateau.lowered_at == lowered
+    assert plateau.last_lowered == 11
     assert not plateau.should_lower(12, best_epoch=12)  # a new best: the wait starts again
 
 

@@ -142,12 +142,14 @@ def finish_interrupted(
     history: list[dict[str, float]],
     checkpoint_epoch: int,
     folder: str | Path,
+    refitted: bool = False,
 ) -> TrainedModel:
     """Make a run that the server lost mid-training whole again, from its checkpoint.
 
-    The split is seeded and the model is rebuilt from the same training rows, so the
-    checkpoint's weights fit it exactly; the run is then scored and bundled as if it
-    had been stopped at the checkpoint's epoch.
+    The split is seeded and the model is rebuilt from the same rows (the training rows, or
+    with ``refitted`` the training and validation rows the refit's checkpoint learned
+    from), so the checkpoint's weights fit it exactly; the run is then scored and bundled
+    as if it had been stopped at the checkpoint's epoch.
     """
     folder = Path(folder)
     checkpoint = folder / RUN_FILES["checkpoint"]
@@ -157,11 +159,12 @@ def finish_interrupted(
             "weights to keep. Train it again."
         )
     run = TrainingRun(frame, spec)
-    saved = _load(checkpoint, spec, run.built.classes)
-    run.built.model.set_weights(saved.get_weights())
+    built, class_weights = _network_as_trained(run, spec, refitted)
+    saved = _load(checkpoint, spec, built.classes)
+    built.model.set_weights(saved.get_weights())
     kept = [row for row in history if row["epoch"] <= checkpoint_epoch]
     result = TrainingResult(
-        built=run.built,
+        built=built,
         splits=run.splits,
         history=kept,
         best_epoch=min(kept, key=lambda row: row["val_loss"])["epoch"] if kept else None,
@@ -169,13 +172,15 @@ def finish_interrupted(
         message=(
             f"The server stopped while this run trained; the weights of epoch "
             f"{checkpoint_epoch}, saved as it trained, are kept."
+            if not refitted
+            else "The server stopped after this run's final network, trained on every "
+            "training and validation row, was saved; that network is kept."
         ),
         seconds=0.0,
         engine="compiled loop (restored from its checkpoint)",
         kept_epoch=checkpoint_epoch,
-        class_weights=None
-        if run.class_weights is None
-        else dict(zip(run.built.classes, map(float, run.class_weights), strict=True)),
+        class_weights=class_weights,
+        refitted=refitted,
     )
     return keep_files(result, folder, should_stop=context.stop_requested)
 
@@ -208,10 +213,7 @@ def rebuild_files(
     folder = Path(folder)
     run = TrainingRun(frame, spec)
     refitted = bool(record.get("refitted"))
-    # A refitted model read its preprocessing from the training and validation rows.
-    rows = refit_rows(run) if refitted else run.splits.train
-    built = build_model(spec, rows, run.built.classes) if refitted else run.built
-    class_weights = spec_class_weights(spec, built, rows) if refitted else run.class_weights
+    built, class_weights = _network_as_trained(run, spec, refitted)
     uploaded = _load(folder / RUN_FILES["model"], spec, built.classes)
     try:
         built.model.set_weights(uploaded.get_weights())
@@ -231,12 +233,25 @@ def rebuild_files(
         seconds=float(record.get("seconds") or 0.0),
         engine=record.get("engine") or "",
         kept_epoch=record["kept_epoch"],
-        class_weights=None
-        if class_weights is None
-        else dict(zip(built.classes, map(float, class_weights), strict=True)),
+        class_weights=class_weights,
         refitted=refitted,
     )
     return keep_files(result, folder, should_stop=context.stop_requested, save_model=save_model)
+
+
+def _network_as_trained(run: TrainingRun, spec: ModelSpec, refitted: bool):
+    """The network a run's saved weights belong to, unweighted, and its class weights by
+    class: a refitted model read its preprocessing (scales, categories) from the training and
+    validation rows, the first network from the training rows alone."""
+    if refitted:
+        rows = refit_rows(run)
+        built = build_model(spec, rows, run.built.classes)
+        class_weights = spec_class_weights(spec, built, rows)
+    else:
+        built, class_weights = run.built, run.class_weights
+    if class_weights is None:
+        return built, None
+    return built, dict(zip(built.classes, map(float, class_weights), strict=True))
 
 
 def keep_files(

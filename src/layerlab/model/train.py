@@ -485,7 +485,7 @@ class TrainingRun:
             return
         if epoch == checkpoints.written_epoch and not refitted:
             return
-        saved = checkpoints.write(self.built.model, epoch)
+        saved = checkpoints.write(self.built.model, epoch, refitted=refitted)
         if announce:
             self._send(saved)
 
@@ -554,10 +554,10 @@ class _Checkpoints:
             return False
         return time.perf_counter() - self._written_at >= self.seconds
 
-    def write(self, model, epoch: int) -> CheckpointSaved:
+    def write(self, model, epoch: int, *, refitted: bool = False) -> CheckpointSaved:
         save_model_atomically(model, self.path)
         self.written_epoch, self._written_at = epoch, time.perf_counter()
-        return CheckpointSaved(epoch, str(self.path))
+        return CheckpointSaved(epoch, str(self.path), refitted)
 
 
 def save_model_atomically(model, path: Path) -> None:

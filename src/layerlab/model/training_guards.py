@@ -8,7 +8,7 @@ callbacks are called at ``on_epoch_end``; none of them trains or touches a tenso
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 import numpy as np
@@ -146,7 +146,6 @@ class Plateau:
     factor: float
     patience: int
     last_lowered: int = 0
-    lowered_at: list[int] = field(default_factory=list)
 
     @classmethod
     def for_spec(cls, spec: ModelSpec) -> Plateau:
@@ -160,13 +159,12 @@ class Plateau:
         return self.factor < 1 and self.patience > 0
 
     def should_lower(self, epoch: int, best_epoch: int | None) -> bool:
-        """Whether the learning rate is lowered after ``epoch`` closed (and note it if so)."""
+        """Whether the learning rate is lowered after ``epoch`` closed (the wait starts again)."""
         if not self.active or best_epoch is None:
             return False
         if epoch - max(best_epoch, self.last_lowered) < self.patience:
             return False
         self.last_lowered = epoch
-        self.lowered_at.append(epoch)
         return True
 
 

@@ -339,6 +339,7 @@ class RunManager:
                 fields["best_epoch"] = event.best_epoch
             elif isinstance(event, CheckpointSaved):
                 fields["checkpoint_epoch"] = event.epoch
+                fields["refitted"] = event.refitted  # whose network the checkpoint holds
         if "checkpoint_epoch" in fields:
             fields["files"] = _files_on_disk(store, run_id)
         if fields:
@@ -411,6 +412,7 @@ class RunManager:
             record.history,
             record.checkpoint_epoch,
             str(store.run_folder(record.id)),
+            record.refitted,
             owner=str(store.folder),
         )
         self._watch(store, record.id, job, self._finish_recovery)

@@ -108,21 +108,19 @@ def search_rows(frame: pd.DataFrame, spec: ModelSpec, share: float, seed: int) -
     return sample.reset_index(drop=True)
 
 
+# What a trial sets for itself (short and plain), and the winner takes back from the base spec.
+TRIAL_OWN_FIELDS = ("epochs", "patience", "ensemble", "refit")
+
+
 def trial_spec(base_spec: ModelSpec, settings: SearchSettings) -> ModelSpec:
     """The spec a trial starts from: the base spec with the search's epochs and patience, one
     network and no refit. A trial is judged on its validation rows and should be quick; the
     winner trains with the base spec's ensemble and refit."""
-    return base_spec.replace(
-        epochs=settings.epochs, patience=settings.patience, ensemble=1, refit=False
-    )
+    own = dict(zip(TRIAL_OWN_FIELDS, (settings.epochs, settings.patience, 1, False), strict=True))
+    return base_spec.replace(**own)
 
 
 def full_training_spec(spec: ModelSpec, base_spec: ModelSpec) -> ModelSpec:
     """A trial's spec made ready to train on all the data: the base spec's epochs, patience,
     ensemble and refit."""
-    return spec.replace(
-        epochs=base_spec.epochs,
-        patience=base_spec.patience,
-        ensemble=base_spec.ensemble,
-        refit=base_spec.refit,
-    )
+    return spec.replace(**{name: getattr(base_spec, name) for name in TRIAL_OWN_FIELDS})

@@ -28,10 +28,13 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class CheckpointSaved:
-    """Sent after the kept weights of ``epoch`` were written to ``path`` (a ``.keras`` file)."""
+    """Sent after the kept weights of ``epoch`` were written to ``path`` (a ``.keras`` file);
+    ``refitted``: they are the refit's network (``model.refit``), whose preprocessing read the
+    training and validation rows, not the first network's."""
 
     epoch: int
     path: str
+    refitted: bool = False
 
 
 @dataclass(frozen=True)
