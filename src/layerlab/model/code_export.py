@@ -4,9 +4,9 @@ The script is ``layerlab/templates/train_script.py``, a real, runnable file
 (its own settings are those of ``data/customer_churn.csv``), shipped as it is
 but for its CONFIG block, which ``train_script`` writes from the spec as
 readable Python literals. What the script does, and where it differs from
-Layerlab, is in its docstring. It needs pandas, numpy, scikit-learn and Keras:
-it reproduces Layerlab's split with the same ``train_test_split`` calls
-(``train.split_frame``) and Layerlab's preprocessing with the same Keras
+Layerlab, is in its docstring. It needs pandas and Keras on TensorFlow: it
+draws Layerlab's split (``tabular.splits.split_frame``) as scikit-learn's
+``train_test_split`` does, in numpy, and Layerlab's preprocessing with the same Keras
 layers (``build.build_model``), learned from the training rows only, so its
 saved model reads raw columns as Layerlab's does.
 """

@@ -5,16 +5,16 @@
 
 DATA.csv is the table the model was trained on: it needs the target column and
 the feature columns named in CONFIG below (other columns are ignored). The
-script needs pandas, numpy, scikit-learn (for the split) and Keras 3 with
-TensorFlow; it does not need Layerlab. It prints the validation and test
+script needs pandas and Keras 3 with TensorFlow (numpy comes with both); it
+does not need Layerlab or scikit-learn. It prints the validation and test
 scores in words and as lines a program can read (``validation_loss=0.4321``).
 
 The steps, each a function below:
 
 1. ``read_table``: read the CSV and drop the rows without a target.
 2. ``split_rows``: the same training, validation and test rows as Layerlab
-   (scikit-learn's ``train_test_split``, the same fractions, seeds and
-   stratification by class).
+   (``shuffle_split`` draws them as scikit-learn's ``train_test_split`` does,
+   with the same fractions, seeds and stratification by class).
 3. ``build_model``: preprocessing learned from the training rows only (the
    mean and spread of each number, the categories of each text column),
    inside the model, followed by the network.
@@ -54,6 +54,7 @@ rather than digit for digit:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -64,7 +65,6 @@ import keras
 import numpy as np
 import pandas as pd
 from keras import layers, ops
-from sklearn.model_selection import train_test_split
 
 # --- CONFIG: the model's settings, written by Layerlab. Change any to try another. ---
 TARGET = "churned"  # the column to predict
@@ -238,19 +238,56 @@ def split_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     """
 
     def split(part: pd.DataFrame, fraction: float, seed: int):
-        stratify = None
-        if TASK != "regression":
-            labels = part[TARGET].map(label).to_numpy(dtype=object)
-            if pd.Series(labels).value_counts().min() >= 2:
-                stratify = labels
-        try:
-            return train_test_split(part, test_size=fraction, random_state=seed, stratify=stratify)
-        except ValueError:  # a class too small to stratify by: a plain random split
-            return train_test_split(part, test_size=fraction, random_state=seed)
+        labels = None if TASK == "regression" else part[TARGET].map(label).to_numpy(dtype=object)
+        kept, held_out = shuffle_split(len(part), fraction, seed, labels)
+        return part.iloc[kept], part.iloc[held_out]
 
     rest, test = split(frame, TEST_SPLIT, SEED)
     train, validation = split(rest, VALIDATION_SPLIT / (1 - TEST_SPLIT), SEED + 1)
     return tuple(part.reset_index(drop=True) for part in (train, validation, test))
+
+
+def shuffle_split(n_rows: int, fraction: float, seed: int, labels: np.ndarray | None = None):
+    """Positions of the rows kept and of the ``fraction`` held out, drawn exactly as
+    scikit-learn's ``train_test_split(test_size=fraction, random_state=seed,
+    stratify=labels)`` draws them (``ShuffleSplit``, or ``StratifiedShuffleSplit``
+    with labels), which is how Layerlab splits. A class with fewer than two rows, or
+    more classes than rows on either side, gives a plain random split."""
+    n_held_out = math.ceil(fraction * n_rows)
+    n_kept = n_rows - n_held_out
+    rng = np.random.RandomState(seed)
+    if labels is not None:
+        classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        if counts.min() >= 2 and min(n_kept, n_held_out) >= len(classes):
+            by_class = np.split(np.argsort(codes, kind="stable"), np.cumsum(counts)[:-1])
+            kept_counts = approximate_mode(counts, n_kept, rng)
+            held_out_counts = approximate_mode(counts - kept_counts, n_held_out, rng)
+            kept, held_out = [], []
+            for rows, n_k, n_h in zip(by_class, kept_counts, held_out_counts, strict=True):
+                shuffled = rows[rng.permutation(len(rows))]
+                kept.extend(shuffled[:n_k])
+                held_out.extend(shuffled[n_k : n_k + n_h])
+            return rng.permutation(kept), rng.permutation(held_out)
+    order = rng.permutation(n_rows)
+    return order[n_held_out : n_held_out + n_kept], order[:n_held_out]
+
+
+def approximate_mode(counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of ``draws`` rows each class gives, in proportion to ``counts``: the whole
+    parts first, then one more row for the largest remainders (ties broken by ``rng``), as
+    scikit-learn's stratified split shares them."""
+    continuous = counts / counts.sum() * draws
+    floored = np.floor(continuous)
+    to_add = int(draws - floored.sum())
+    remainder = continuous - floored
+    for value in np.sort(np.unique(remainder))[::-1]:
+        if to_add <= 0:
+            break
+        (tied,) = np.where(remainder == value)
+        now = min(len(tied), to_add)
+        floored[rng.choice(tied, size=now, replace=False)] += 1
+        to_add -= now
+    return floored.astype(int)
 
 
 # ------------------------------------------------------------------------- the model
