@@ -235,3 +235,35 @@ def test_every_network_drawn_from_a_valid_space_is_a_valid_spec(space, base, see
     spec = space.sample(a_trial(seed), base)
     assert spec.validate() is spec
     assert (spec.target, spec.features, spec.seed) == (base.target, base.features, base.seed)
+
+
+# --------------------------------------------------------------------------- the starting network
+
+
+def test_the_parameters_of_a_network_draw_that_network_again():
+    base = ModelSpec("y", "regression", [Feature("x", "numeric")]).replace(
+        layers=[
+            LayerSpec.dense(64, "tanh"),
+            LayerSpec.dropout(0.2),
+            LayerSpec.dense(32, "tanh"),
+            LayerSpec.dropout(0.2),
+        ],
+        optimizer="rmsprop",
+        learning_rate=0.003,
+        batch_size=16,
+    )
+    space = default_space()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial(space.params_of(base))
+    drawn = space.sample(study.ask(), base.replace(layers=[LayerSpec.dense(8)], batch_size=64))
+    assert drawn.to_dict() == base.to_dict()
+
+
+def test_settings_the_space_cannot_draw_are_left_to_the_draw():
+    base = ModelSpec("y", "regression", [Feature("x", "numeric")]).replace(
+        layers=[LayerSpec.dense(48, "relu")], learning_rate=0.5, batch_size=32
+    )
+    params = default_space().params_of(base)
+    assert "units_1" not in params  # 48 is not one of the space's widths
+    assert "learning_rate" not in params  # above the space's range
+    assert params["hidden_layers"] == 1 and params["batch_size"] == 32

@@ -3,7 +3,8 @@
     python -m layerlab train DATA.csv --target COLUMN [--spec spec.json] [--out DIR]
     python -m layerlab predict BUNDLE new.csv [--out predictions.csv] [--keep COL,...]
     python -m layerlab runs WORKSPACE
-    python -m layerlab search DATA.csv --target COLUMN --trials N --out DIR  (cli_search.py)
+    python -m layerlab search DATA.csv --target COLUMN --trials N --out DIR  (search.py)
+    python -m layerlab best DATA.csv --target COLUMN [--minutes M] [--out DIR]  (best.py)
 
 ``train --workspace DIR`` also keeps the run in a workspace folder, as the app
 keeps its runs; ``runs DIR`` lists a workspace's runs.
@@ -27,43 +28,27 @@ import contextlib
 import logging
 import os
 import sys
-import time
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from layerlab.cli.common import comparison_line, spec_from_args, writing
-from layerlab.cli.progress import epoch_display
+from layerlab.cli.best import add_best_command, best_command
+from layerlab.cli.common import spec_from_args, writing
 from layerlab.cli.search import add_search_command, search_command
+from layerlab.cli.training import bundle_folder, train_and_write
 from layerlab.report.run_table import runs_frame
-from layerlab.runs.background import keep_run, outcome_status
-from layerlab.runs.service import WorkspaceService
 from layerlab.runs.store import WorkspaceStore
 from layerlab.runs.workspace_paths import DATABASE_FILE, is_workspace
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.spec import (
     CLASS_WEIGHTS,
     OPTIMIZERS,
-    ModelSpec,
     format_layers,
 )
 from layerlab.schema.vocabulary import Task
-from layerlab.tabular.leaks import strongest_feature
 from layerlab.tabular.model_io import scored_table
 from layerlab.tabular.predict import check_columns
 from layerlab.tabular.reading import read_csv
-from layerlab.tabular.too_good import (
-    baseline_too_good_sentence,
-    close_to_perfect,
-    suspiciously_good,
-    too_good_sentence,
-)
 from layerlab.tabular.writing import write_csv
-
-if TYPE_CHECKING:
-    from layerlab.cli.progress import EpochBar, EpochLines
-    from layerlab.report.diagnosis import Diagnosis
 
 EPILOG = """examples:
   python -m layerlab train data/customer_churn.csv --target churned
@@ -175,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
 
     add_search_command(commands, _add_output_flags)
+    add_best_command(commands, _add_output_flags)
     return parser
 
 
@@ -188,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _runs(args)
             if args.command == "search":
                 return search_command(args)
+            if args.command == "best":
+                return best_command(args)
             return _predict(args)
     except LayerlabError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -236,18 +224,9 @@ def _libraries_quiet() -> Iterator[None]:
 
 
 def _train(args) -> int:
-    from layerlab.model.evaluate import evaluate
-    from layerlab.model.export import write_bundle
-    from layerlab.model.insights import run_diagnosis
-    from layerlab.model.train import train
-
     frame = read_csv(args.data)
     spec = spec_from_args(args, frame)
-    out = Path(args.out or f"layerlab-{_safe_name(spec.target)}")
-    if out.exists() and not out.is_dir():  # found before training, not after
-        raise LayerlabError(
-            f"'{out}' is a file, and a bundle is a folder. Choose a folder name with --out."
-        )
+    out = bundle_folder(args.out, spec)
     if not args.quiet:
         print(
             f"Predicting '{spec.target}' ({spec.task}) from {len(spec.features)} columns: "
@@ -257,90 +236,8 @@ def _train(args) -> int:
         print(
             f"Network: {spec.describe()}  [--layers {format_layers(spec.layers)}]", file=sys.stderr
         )
-    kept = _WorkspaceRun.begin(args.workspace, args.data, frame, spec) if args.workspace else None
-    with contextlib.nullcontext() if args.quiet else _epoch_display(spec.patience) as display:
-        try:
-            result = train(frame, spec, on_event=_both(display, kept))
-        except BaseException as error:
-            if kept is not None:
-                kept.failed(error)
-            raise
-    print(result.message, file=sys.stderr)
-    evaluation = evaluate(result)
-    print(evaluation.headline(), file=sys.stderr)
-    doubt = _doubt(result, evaluation)
-    print(comparison_line(evaluation) if doubt is None else doubt, file=sys.stderr)
-    for line in _finding_lines(run_diagnosis(result)):
-        print(line, file=sys.stderr)
-    rare = evaluation.imbalance_headline()
-    if rare is not None:
-        weights = "" if spec.class_weight == "balanced" else " Try --class-weight balanced."
-        print(rare + weights, file=sys.stderr)
-    with writing("the bundle", out, "Choose another folder with --out."):
-        write_bundle(result, evaluation, out)
-    print(f"Bundle written to {out}/ (try: python {out}/predict.py NEW.csv)", file=sys.stderr)
-    if kept is not None:
-        kept.finish(result, evaluation)
-        print(f"Run kept in the workspace {args.workspace}/ as {kept.run_id}.", file=sys.stderr)
+    train_and_write(args, frame, spec, out)
     return 0
-
-
-def _finding_lines(findings: list[Diagnosis]) -> list[str]:
-    """What the learning curves say, one line per finding (``report.diagnosis``), with the
-    change its button makes in the app; the same findings as the bundle's metrics.json."""
-    lines = []
-    for finding in findings:
-        label = finding.action_label
-        lines.append(finding.sentence + (f" Try: {label[:1].lower()}{label[1:]}." if label else ""))
-    return lines
-
-
-def _both(display, kept):
-    """One event handler that feeds the progress display and the workspace's record."""
-    handlers = [handler for handler in (display, kept) if handler is not None]
-    if not handlers:
-        return None
-
-    def handle(event) -> None:
-        for handler in handlers:
-            handler(event)
-
-    return handle
-
-
-class _WorkspaceRun:
-    """A CLI run kept in a workspace folder as the app keeps its runs: record, epochs, files."""
-
-    def __init__(self, store, run_id: str) -> None:
-        self.store, self.run_id = store, run_id
-
-    @classmethod
-    def begin(cls, folder: str, data_path: str, frame, spec: ModelSpec) -> _WorkspaceRun:
-        """Keep the table and a run record through the workspace service, as the app does."""
-
-        service = WorkspaceService(WorkspaceStore(folder))
-        path = Path(data_path)
-        record = service.start_local_run(frame, path.name, path.read_bytes(), spec)
-        return cls(service.store, record.id)
-
-    def __call__(self, event) -> None:
-        from layerlab.model.train import EpochEnd
-
-        if isinstance(event, EpochEnd):
-            self.store.append_epochs(self.run_id, [{"epoch": event.epoch, **event.metrics}])
-
-    def finish(self, result, evaluation) -> None:
-        from layerlab.model.jobs import keep_files
-
-        trained = keep_files(result, self.store.run_folder(self.run_id), evaluation)
-        keep_run(self.store, self.run_id, trained, outcome_status(result.stop_reason))
-
-    def failed(self, error: BaseException) -> None:
-
-        reason = (
-            "Interrupted from the keyboard." if isinstance(error, KeyboardInterrupt) else str(error)
-        )
-        self.store.update_run(self.run_id, status="failed", finished=time.time(), error=reason)
 
 
 def _runs(args) -> int:
@@ -361,23 +258,6 @@ def _runs(args) -> int:
     table.insert(1, "Table", [names.get(record.table_id, "") for record in newest_first])
     print(table.to_string(index=False))
     return 0
-
-
-def _doubt(result, evaluation) -> str | None:
-    """The Results page's question about a score close to perfect, or None."""
-
-    if not close_to_perfect(evaluation):
-        return None
-    suspect = strongest_feature(result.splits.train, result.spec)
-    if suspiciously_good(evaluation, suspect):
-        return too_good_sentence(evaluation, suspect)
-    return baseline_too_good_sentence(evaluation, suspect)
-
-
-def _epoch_display(patience: int) -> EpochBar | EpochLines:
-    from rich.console import Console
-
-    return epoch_display(Console(stderr=True), patience)
 
 
 def _predict(args) -> int:
@@ -405,7 +285,3 @@ def _predict(args) -> int:
         write_csv(table, args.out)
     print(f"{len(table)} predictions written to {args.out}", file=sys.stderr)
     return 0
-
-
-def _safe_name(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "model"

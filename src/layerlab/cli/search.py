@@ -165,7 +165,7 @@ def search_command(args: argparse.Namespace) -> int:
             f"'{out}' is a file, and the results go in a folder. Choose a folder with --out."
         )
     frame = read_csv(args.data)
-    base_spec = _base_spec(args, frame)
+    base_spec = base_spec_from_args(args, frame)
     settings = SearchSettings(
         trials=args.trials,
         minutes=args.minutes,
@@ -214,7 +214,7 @@ def _check_flags(args: argparse.Namespace) -> None:
             )
 
 
-def _base_spec(args: argparse.Namespace, frame) -> ModelSpec:
+def base_spec_from_args(args: argparse.Namespace, frame) -> ModelSpec:
     """The spec the search starts from: the spec file's or the default network, as `train`
     reads it, with ``--seed``."""
     return spec_from_args(argparse.Namespace(**{**vars(args), **dict.fromkeys(_TRAIN_ONLY)}), frame)
@@ -269,7 +269,7 @@ def _search(args, runner: TrialRunner, frame, base_spec, settings, space, out: P
     def heard(row: TrialRow) -> None:
         if row.validation_loss is not None and row.status != "stopped":
             seen.append(row.validation_loss)
-        _say(args, _trial_line(row, min(seen) if seen else None))
+        _say(args, trial_line(row, min(seen) if seen else None))
 
     try:
         search.run(heard)
@@ -308,7 +308,7 @@ def _search(args, runner: TrialRunner, frame, base_spec, settings, space, out: P
     return best.spec
 
 
-def _trial_line(row: TrialRow, best: float | None) -> str:
+def trial_line(row: TrialRow, best: float | None) -> str:
     loss = "no score" if row.validation_loss is None else f"val_loss {row.validation_loss:.4g}"
     spec = row.spec
     settings = (

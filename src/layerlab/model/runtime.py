@@ -54,8 +54,12 @@ TENSORFLOW_LOG_LINE = re.compile(
     r"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler"
 )
 
+# Set by ``keep_tensorflow_quiet`` for the processes this one starts: the CLI's workers (search,
+# best) start TensorFlow quietly too.
+QUIET_VARIABLE = "LAYERLAB_QUIET_TENSORFLOW"
+
 _configured = False
-_quiet = False
+_quiet = os.environ.get(QUIET_VARIABLE) == "1"
 
 
 def requested_threads() -> int:
@@ -78,13 +82,15 @@ def is_tensorflow_log_line(line: str) -> bool:
 
 
 def keep_tensorflow_quiet() -> None:
-    """Ask that TensorFlow start without its C++ log lines; call before anything imports it.
+    """Ask that TensorFlow start without its C++ log lines, here and in the worker processes
+    started from now on; call before anything imports it.
 
     For the CLI, whose user cannot act on them. Once TensorFlow is imported,
     this has no effect on it.
     """
     global _quiet
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ[QUIET_VARIABLE] = "1"  # and its workers' too
     _quiet = True
 
 

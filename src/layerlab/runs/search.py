@@ -69,7 +69,9 @@ class Search(BackgroundTask):
     in memory) under ``study_name``, or joined when it exists: then it must search
     the same thing (space, spec, data, sample, epochs, seed, budget), or
     ``LayerlabError`` says what differs. ``data_fingerprint`` names the data (a
-    hash of the file) for that check.
+    hash of the file) for that check. ``start_from_base``: the first trial is
+    ``base_spec``'s own network (as near as the space can draw it), so the search's best
+    is never worse than where it started, by the search's own measure.
 
     ``run()`` searches until the budget is spent or ``stop()`` is called and
     returns the trials; ``start()`` does the same on a thread of its own (the app),
@@ -88,6 +90,7 @@ class Search(BackgroundTask):
         study_name: str = "layerlab-search",
         data_fingerprint: str = "",
         parallel: int | None = None,
+        start_from_base: bool = False,
     ) -> None:
         super().__init__()
         self.runner = runner
@@ -103,6 +106,7 @@ class Search(BackgroundTask):
             )
         self.training_rows = search_rows(frame, base_spec, self.settings.sample, self.settings.seed)
         self.data_fingerprint = data_fingerprint
+        self.start_from_base = start_from_base
         self._trial_base = trial_spec(self.base_spec, self.settings)
         self._running: dict[int, _Running] = {}
         self._exhausted = False
@@ -125,6 +129,7 @@ class Search(BackgroundTask):
             "seed": self.settings.seed,
             "sampler": self.settings.sampler,
             "trials": self.settings.trials,
+            "start_from_base": self.start_from_base,
         }
 
     def _open_study(self, name: str) -> optuna.Study:
@@ -138,8 +143,11 @@ class Search(BackgroundTask):
         except optuna.exceptions.DuplicatedStudyError:
             return self._join(optuna.load_study(study_name=name, storage=self._storage))
         study.set_user_attr(IDENTITY_KEY, self.identity())
-        for _ in range(self.settings.trials or 0):
-            study.enqueue_trial({})
+        waiting = [{} for _ in range(self.settings.trials or 0)]
+        if self.start_from_base:  # the first trial is the starting network itself
+            waiting[:1] = [self.space.params_of(self._trial_base)]
+        for params in waiting:
+            study.enqueue_trial(params)
         study.set_user_attr(READY_KEY, True)
         return study
 

@@ -252,6 +252,32 @@ class SearchSpace:
             changes["batch_size"] = _choose(trial, "batch_size", self.batch_sizes)
         return base_spec.replace(**changes).validate()
 
+    def params_of(self, spec: ModelSpec) -> dict[str, Any]:
+        """The trial parameters under which ``sample`` draws ``spec``'s own settings, for each
+        setting the space can draw it at: enqueued, they make a search's first trial the
+        starting network itself, so the search is measured against it. A network ``sample``
+        cannot draw (widths off the space's list, one activation per layer) comes out as
+        near as the space allows: the parameters left out are drawn."""
+        dense = [layer for layer in spec.layers if layer.kind == LayerKind.DENSE]
+        rates = [layer.rate for layer in spec.layers if layer.kind == LayerKind.DROPOUT]
+        wanted: dict[str, tuple[Any, Any]] = {
+            "hidden_layers": (self.hidden_layers, len(dense)),
+            **{
+                f"units_{position}": (self.units, layer.units)
+                for position, layer in enumerate(dense, start=1)
+            },
+            "activation": (self.activations, dense[0].activation if dense else None),
+            "dropout_rate": (self.dropout_rate, rates[0] if rates else 0.0),
+            "optimizer": (self.optimizers, spec.optimizer),
+            "learning_rate": (self.learning_rate, spec.learning_rate),
+            "batch_size": (self.batch_sizes, spec.batch_size),
+        }
+        return {
+            name: value
+            for name, (allowed, value) in wanted.items()
+            if allowed is not None and value is not None and _within(value, allowed)
+        }
+
     def _sample_layers(self, trial: optuna.trial.BaseTrial, base: ModelSpec) -> list[LayerSpec]:
         dense = [layer for layer in base.layers if layer.kind == LayerKind.DENSE]
         dropout = [layer.rate for layer in base.layers if layer.kind == LayerKind.DROPOUT]
@@ -298,6 +324,12 @@ def default_space() -> SearchSpace:
 
 
 # ------------------------------------------------------------------ drawing
+def _within(value: Any, allowed: Range | tuple) -> bool:
+    if isinstance(allowed, Range):
+        return allowed.low <= value <= allowed.high
+    return value in allowed
+
+
 def _choose(trial: optuna.trial.BaseTrial, name: str, choices: tuple) -> Any:
     distinct = list(dict.fromkeys(choices))
     return distinct[0] if len(distinct) == 1 else trial.suggest_categorical(name, distinct)
