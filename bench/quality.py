@@ -40,7 +40,9 @@ Variants: ``VARIANTS`` names changes to Layerlab's default spec. For each
 variant other than ``default`` the default run's ``spec.json`` gets the changed
 fields and trains again with ``--spec``, as its own row ``layerlab[name]``, so
 what each piece of the default gives can be kept table by table. A variant
-needs the default's spec, so asking for one also runs ``default``.
+needs the default's spec, so asking for one also runs ``default``. A variant
+with a ``command`` runs that command instead of ``train`` (``best3``:
+``python -m layerlab best TRAIN.csv ... --minutes 3``), on the same rows.
 
 Every result is appended to a JSON-lines file (``--json``, with the date and the
 git commit), so ``--from-json`` renders runs of several days or variants
@@ -104,6 +106,8 @@ VARIANTS: dict[str, dict] = {
     "no_refit": {"refit": False},
     "no_plateau": {"lr_plateau_factor": 1.0},
     "one_network": {"ensemble": 1},
+    # Not a change to the spec: another command, `best` (issue 31), with its own budget.
+    "best3": {"command": "best --minutes 3"},
     "all": {
         "scaling": "robust",
         "numeric_embedding": "piecewise",
@@ -464,9 +468,10 @@ def train_layerlab(
 ) -> dict:
     """Train and predict with the CLI; for a variant, from the default bundle's changed spec."""
     bundle = folder / f"bundle-{variant}"
-    arguments = ["train", str(folder / "train.csv"), "--target", table.target]
-    arguments += ["--task", table.task, "--out", str(bundle)]
-    if variant != "default":
+    command, *flags = VARIANTS[variant].get("command", "train").split()
+    arguments = [command, str(folder / "train.csv"), "--target", table.target]
+    arguments += ["--task", table.task, "--out", str(bundle), *flags]
+    if variant != "default" and command == "train":
         default_spec = folder / "bundle-default" / "spec.json"
         if not default_spec.exists():
             return {

@@ -386,6 +386,7 @@ def set_training(
     epochs: int | None = None,
     patience: int | None = None,
     ensemble: int | None = None,
+    refit: bool | None = None,
 ) -> None:
     if optimizer is not None:
         select(page, "optimizer", optimizer)
@@ -400,6 +401,8 @@ def set_training(
     if ensemble is not None:  # folded in the training recipe
         page.get_by_text("Training recipe: schedule, scaling, regularisation").click()
         fill(page, "ensemble", ensemble)
+    if refit is not None and widget(page, "refit").locator("input").is_checked() != refit:
+        act(page, lambda: widget(page, "refit").locator("label").click())
 
 
 def start_training(page: Page) -> None:

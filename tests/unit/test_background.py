@@ -15,7 +15,7 @@ from layerlab.report.run_files import TrainedModel
 from layerlab.runs.background import RunManager, owner_alive, this_process
 from layerlab.runs.store import WorkspaceStore
 from layerlab.runs.workers import WorkerPool
-from layerlab.schema.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.schema.spec import DEFAULT_RECIPE, PLAIN_RECIPE, LayerSpec, ModelSpec, default_spec
 from layerlab.tabular.data import profile_columns
 
 ROWS = 60
@@ -28,9 +28,9 @@ def tiny_frame(rows: int = ROWS) -> pd.DataFrame:
 
 def tiny_spec(**changes) -> ModelSpec:
     spec = default_spec("y", "regression", profile_columns(tiny_frame(), "y"))
-    return spec.replace(layers=[LayerSpec.dense(8, "relu")], batch_size=8, epochs=3).replace(
-        **changes
-    )
+    # One plain network (spec.PLAIN_RECIPE): these tests are about workers, not the recipe.
+    spec = spec.replace(layers=[LayerSpec.dense(8, "relu")], batch_size=8, epochs=3)
+    return spec.replace(**PLAIN_RECIPE).replace(**changes)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_a_run_whose_server_went_away_is_interrupted_and_rebuilt_from_its_checkp
 ):
     # A finished run's checkpoint stands in for the one a dead server left behind: the last
     # one, the refit's network (a new table's recipe), whose scales read the validation rows too.
-    donor = new_record(store, tiny_spec(epochs=4), tiny_frame())
+    donor = new_record(store, tiny_spec(epochs=4, **DEFAULT_RECIPE), tiny_frame())
     manager.start(store, donor, tiny_frame())
     finished = ended(store, donor.id)
     assert finished.refitted

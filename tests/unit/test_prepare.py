@@ -17,7 +17,7 @@ import pytest
 from layerlab.runs.background import prepared_key
 from layerlab.runs.workers import WorkerPool
 from layerlab.schema.run_events import StageReached
-from layerlab.schema.spec import LayerSpec, ModelSpec, default_spec
+from layerlab.schema.spec import DEFAULT_RECIPE, PLAIN_RECIPE, LayerSpec, ModelSpec, default_spec
 from layerlab.schema.vocabulary import RunStage
 from layerlab.tabular.data import profile_columns
 
@@ -32,9 +32,9 @@ def tiny_frame() -> pd.DataFrame:
 
 def tiny_spec(**changes) -> ModelSpec:
     spec = default_spec("y", "regression", profile_columns(tiny_frame(), "y"))
-    return spec.replace(layers=[LayerSpec.dense(8, "relu")], batch_size=8, epochs=3).replace(
-        **changes
-    )
+    # One plain network (spec.PLAIN_RECIPE): these tests are about workers, not the recipe.
+    spec = spec.replace(layers=[LayerSpec.dense(8, "relu")], batch_size=8, epochs=3)
+    return spec.replace(**PLAIN_RECIPE).replace(**changes)
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +89,11 @@ def test_the_train_job_goes_to_the_worker_that_compiled_it_and_trains_to_the_sam
     pool = two_warm_workers
     # Three networks in turn, each compiled by one of two idle workers: a job that went to
     # the other worker would build and compile its network again (and say so).
-    for units in (4, 8, 16):
-        spec = tiny_spec(layers=[LayerSpec.dense(units), LayerSpec.dropout(0.2)], epochs=4)
+    # The first with a new table's recipe: an ensemble, and the refit after the prepared loop.
+    for units, recipe in ((4, DEFAULT_RECIPE), (8, {}), (16, {})):
+        spec = tiny_spec(
+            layers=[LayerSpec.dense(units), LayerSpec.dropout(0.2)], epochs=4, **recipe
+        )
         key = prepared_key(spec, f"table-{units}", True)
         compiling = prepare(pool, spec, key)
         assert compiling is not None

@@ -9,6 +9,7 @@ import pytest
 
 from layerlab.schema.errors import LayerlabError, SpecError
 from layerlab.schema.spec import (
+    PLAIN_RECIPE,
     SPEC_VERSION,
     Feature,
     LayerSpec,
@@ -318,3 +319,6 @@ def test_default_spec_uses_suggested_columns_and_validates():
     assert spec.describe() == "Dense 64 relu → Dense 32 relu → output sigmoid, 4 averaged"
     # A new table's recipe (spec.DEFAULT_RECIPE), beyond ModelSpec's plain-loop defaults.
     assert (spec.ensemble, spec.refit, spec.lr_plateau_factor) == (4, True, 0.3)
+    plain = ModelSpec("churned", "binary", spec.features)
+    assert {name: getattr(plain, name) for name in PLAIN_RECIPE} == PLAIN_RECIPE
+    assert spec.replace(**PLAIN_RECIPE) == plain

@@ -18,7 +18,7 @@ from layerlab.model.train import EpochEnd
 from layerlab.runs.workers import TRAINING_NICENESS, WorkerPool
 from layerlab.schema.errors import SpecError, TargetError, TrainingError
 from layerlab.schema.run_events import StageReached
-from layerlab.schema.spec import MAX_EPOCHS, LayerSpec, ModelSpec, default_spec
+from layerlab.schema.spec import MAX_EPOCHS, PLAIN_RECIPE, LayerSpec, ModelSpec, default_spec
 from layerlab.schema.vocabulary import RunStage
 from layerlab.tabular.data import profile_columns
 from layerlab.tabular.task import check_target
@@ -34,9 +34,9 @@ def tiny_frame(rows: int = ROWS) -> pd.DataFrame:
 def tiny_spec(**changes) -> ModelSpec:
     frame = tiny_frame()
     spec = default_spec("y", "regression", profile_columns(frame, "y"))
-    return spec.replace(layers=[LayerSpec.dense(8, "relu")], batch_size=8, epochs=3).replace(
-        **changes
-    )
+    # One plain network (spec.PLAIN_RECIPE): these tests are about workers, not the recipe.
+    spec = spec.replace(layers=[LayerSpec.dense(8, "relu")], batch_size=8, epochs=3)
+    return spec.replace(**PLAIN_RECIPE).replace(**changes)
 
 
 @pytest.fixture(scope="module")
