@@ -6,7 +6,7 @@ from layerlab.schema.errors import LayerlabError
 from layerlab.schema.spec import Feature
 from layerlab.schema.vocabulary import Task
 from layerlab.tabular.data import class_balance, profiles_frame
-from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
+from layerlab.tabular.reading import read_csv
 from layerlab.tabular.task import TASKS, check_target, describe_task, infer_task
 from layerlab_app import samples, spec_view, state, teaching, ui
 from layerlab_app.frames import show_frame
@@ -19,7 +19,7 @@ PREVIEW_ROWS = 10
 def read_upload(name: str, content: bytes) -> None:
     """Make an uploaded file the dataset, or keep the error to show beside the uploader."""
     try:
-        data = read_csv(content)
+        data = read_csv(content, max_bytes=ui.upload_limit_bytes())
         state.load_dataset(data, name, raw=content)
     except LayerlabError as error:
         state.set_upload_error(f"Could not use {name}: {error}")
@@ -51,11 +51,11 @@ def _source() -> None:
         type=UPLOAD_TYPES,
         key="upload_csv",
         on_change=_upload_changed,
-        max_upload_size=MAX_UPLOAD_MB,
+        max_upload_size=ui.upload_limit_mb(),
         help="Drag and drop a file here, or click to choose one.",
     )
     upload.caption(
-        f"Up to {MAX_UPLOAD_MB} MB. A header row, then one row per example; commas, "
+        f"Up to {ui.upload_limit_mb():,} MB. A header row, then one row per example; commas, "
         "semicolons, tabs or | between values."
     )
     sample.selectbox(

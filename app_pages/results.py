@@ -12,7 +12,7 @@ from layerlab.schema.numbers import readable_number
 from layerlab.schema.vocabulary import FeatureKind, Task
 from layerlab.tabular.importance_report import importance_sentence
 from layerlab.tabular.predict import check_columns, unseen_categories
-from layerlab.tabular.reading import MAX_UPLOAD_MB, read_csv
+from layerlab.tabular.reading import read_csv
 from layerlab.tabular.writing import csv_bytes
 from layerlab_app import diagnosis_panel, effects_panel, figures, run_view, spec_view, state, ui
 from layerlab_app.frames import SHOWN_ROWS, show_frame
@@ -198,17 +198,20 @@ def _score_new_data(result) -> None:
         "are ignored; empty cells count as missing."
     )
     uploaded = st.file_uploader(
-        "Rows to score", type=UPLOAD_TYPES, key="score_upload", max_upload_size=MAX_UPLOAD_MB
+        "Rows to score",
+        type=UPLOAD_TYPES,
+        key="score_upload",
+        max_upload_size=ui.upload_limit_mb(),
     )
     if uploaded is None:
         return
 
     def scored():
-        rows = read_csv(uploaded.getvalue())
+        rows = read_csv(uploaded.getvalue(), max_bytes=ui.upload_limit_bytes())
         ignored = check_columns(rows, result.spec)
         predictions = run_view.predict(rows)
         unseen = unseen_categories(rows, result.spec, result.model_file)
-        written = read_csv(uploaded.getvalue(), as_written=True)
+        written = read_csv(uploaded.getvalue(), max_bytes=None, as_written=True)  # read above
         return predictions, written, ignored, unseen, id_like_columns(written, ignored)
 
     try:

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
+from layerlab.tabular.reading import BYTES_PER_MB
 from layerlab_app import state
 from layerlab_app.journey import PAGES
 from layerlab_app.text import md
+
+
+def upload_limit_mb() -> int:
+    """The uploaders' limit in MB: Streamlit's own ``server.maxUploadSize``, which the browser
+    enforces. ``.streamlit/config.toml`` sets the shared server's 50; a local install raises it
+    there or with ``streamlit run app.py --server.maxUploadSize 500``, and the reader follows."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def upload_limit_bytes() -> int:
+    return upload_limit_mb() * BYTES_PER_MB
 
 
 def page_header(title: str, intro: str) -> None:

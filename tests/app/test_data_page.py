@@ -231,3 +231,28 @@ def test_balanced_classes_and_numbers_get_no_imbalance_warning(app):
     assert not at.warning
     at.selectbox(key="target_column").set_value("sepal_length_cm").run()
     assert "rare class" not in texts(at.warning)
+
+
+def test_the_upload_limit_is_streamlits_own_setting_and_the_reader_follows_it(app):
+    """A local install raises the shared server's 50 MB with Streamlit's own
+    server.maxUploadSize; the caption and the reader follow it (the browser enforces it)."""
+    from streamlit import config
+
+    rows = 100_000
+    frame = pd.DataFrame({"x": np.linspace(0, 1, rows).round(6), "y": np.arange(rows) % 7})
+    size = len(frame.to_csv(index=False).encode())
+    assert 1_000_000 < size < 2_000_000
+    before = config.get_option("server.maxUploadSize")
+    try:
+        config.set_option("server.maxUploadSize", 1)
+        at = app.run()
+        assert "Up to 1 MB" in texts(at.caption)
+        at = upload(at, "big.csv", frame)
+        assert not at.exception
+        assert "over the 1 MB limit" in texts(at.error)
+        config.set_option("server.maxUploadSize", 2)
+        at = upload(at.run(), "big.csv", frame)
+        assert not at.exception and not at.error
+        assert at.selectbox(key="target_column")  # the table loaded
+    finally:
+        config.set_option("server.maxUploadSize", before)

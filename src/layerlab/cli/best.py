@@ -110,7 +110,7 @@ def best_command(args: argparse.Namespace) -> int:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.monotonic()
-    frame = read_csv(args.data)
+    frame = read_csv(args.data, max_bytes=None)
     base = base_spec_from_args(args, frame)
     out = bundle_folder(args.out or f"layerlab-best-{base.target}", base)
     settings = SearchSettings(minutes=args.minutes * SEARCH_SHARE, seed=base.seed).validate()

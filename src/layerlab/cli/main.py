@@ -9,6 +9,11 @@
 ``train --workspace DIR`` also keeps the run in a workspace folder, as the app
 keeps its runs; ``runs DIR`` lists a workspace's runs.
 
+The command line is for when a table outgrows the browser: it reads files of any
+size (the app's upload limit is the shared server's), and budgets one run's memory
+by what this machine has free (``schema.machine_memory``), not by the shared
+server's 600 MB, unless ``LAYERLAB_MEMORY_BUDGET_MB`` says otherwise.
+
 Exit status: 0 when done; 2 when the input cannot be used (``error: ...`` says
 why, the same plain message as the app, no traceback); 130 when interrupted.
 Anything else is a bug in Layerlab and shows its traceback (status 1).
@@ -39,6 +44,7 @@ from layerlab.report.run_table import runs_frame
 from layerlab.runs.store import WorkspaceStore
 from layerlab.runs.workspace_paths import DATABASE_FILE, is_workspace
 from layerlab.schema.errors import LayerlabError
+from layerlab.schema.machine_memory import budget_from_the_machine
 from layerlab.schema.spec import (
     CLASS_WEIGHTS,
     OPTIMIZERS,
@@ -167,7 +173,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        with contextlib.nullcontext() if args.verbose else _libraries_quiet():
+        with (
+            contextlib.nullcontext() if args.verbose else _libraries_quiet(),
+            budget_from_the_machine(),  # the shared server's 600 MB is not this machine's
+        ):
             if args.command == "train":
                 return _train(args)
             if args.command == "runs":
@@ -224,7 +233,7 @@ def _libraries_quiet() -> Iterator[None]:
 
 
 def _train(args) -> int:
-    frame = read_csv(args.data)
+    frame = read_csv(args.data, max_bytes=None)
     spec = spec_from_args(args, frame)
     out = bundle_folder(args.out, spec)
     if not args.quiet:
@@ -265,7 +274,7 @@ def _predict(args) -> int:
     from layerlab.model.scoring import score, unseen_categories
 
     bundle = load_bundle(args.bundle)
-    frame = read_csv(args.data)
+    frame = read_csv(args.data, max_bytes=None)
     extra = check_columns(frame, bundle.spec)
     if extra and not args.quiet:
         print(
@@ -277,7 +286,7 @@ def _predict(args) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     if args.keep:
         keep = [name.strip() for names in args.keep for name in names.split(",") if name.strip()]
-        table = scored_table(table, read_csv(args.data, as_written=True), keep)
+        table = scored_table(table, read_csv(args.data, max_bytes=None, as_written=True), keep)
     if not args.out:
         write_csv(table, sys.stdout)
         return 0

@@ -164,7 +164,7 @@ def search_command(args: argparse.Namespace) -> int:
         raise LayerlabError(
             f"'{out}' is a file, and the results go in a folder. Choose a folder with --out."
         )
-    frame = read_csv(args.data)
+    frame = read_csv(args.data, max_bytes=None)
     base_spec = base_spec_from_args(args, frame)
     settings = SearchSettings(
         trials=args.trials,

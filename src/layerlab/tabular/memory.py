@@ -22,11 +22,11 @@ import pandas as pd
 
 from layerlab.schema.encoding import EVAL_BATCH, MAX_CATEGORIES, piecewise_bins
 from layerlab.schema.errors import LayerlabError, TrainingError
+from layerlab.schema.machine_memory import BUDGET_VARIABLE, budget_is_the_machines
 from layerlab.schema.spec import LayerSpec, ModelSpec
 from layerlab.schema.vocabulary import FeatureKind, LayerKind, Task
 from layerlab.tabular.values import as_numeric
 
-BUDGET_VARIABLE = "LAYERLAB_MEMORY_BUDGET_MB"
 # Streamlit Community Cloud gives an app 2.7 GB for all its visitors together.
 # The server takes about 300 MB and each training worker about 500 MB for
 # TensorFlow itself before any run, so two workers leave about 1.4 GB for two
@@ -428,9 +428,13 @@ def check_memory(
     estimate = estimate_training_memory(spec, frame)
     if estimate.total <= budget:
         return estimate
+    if budget_is_the_machines():
+        allowed = f"the {format_bytes(budget)} this machine has free for one run"
+    else:
+        allowed = f"the {format_bytes(budget)} one run may use here"
     message = (
-        f"This training run needs {estimate.describe()} of memory, more than the "
-        f"{format_bytes(budget)} one run may use here (set {BUDGET_VARIABLE} to change it)."
+        f"This training run needs {estimate.describe()} of memory, more than {allowed} "
+        f"(set {BUDGET_VARIABLE} to change it)."
     )
     suggestion = suggest_smaller(spec, frame, budget)
     if suggestion is not None:
