@@ -6,20 +6,20 @@ from layerlab.schema.errors import LayerlabError
 from layerlab.schema.spec import Feature
 from layerlab.schema.vocabulary import Task
 from layerlab.tabular.data import class_balance, profiles_frame
-from layerlab.tabular.reading import read_csv
+from layerlab.tabular.reading import read_table
 from layerlab.tabular.task import TASKS, check_target, describe_task, infer_task
 from layerlab_app import samples, spec_view, state, teaching, ui
 from layerlab_app.frames import show_frame
 from layerlab_app.text import code_name, md, percent
 
-UPLOAD_TYPES = ["csv", "tsv", "txt"]
+UPLOAD_TYPES = ["csv", "tsv", "txt", "parquet"]
 PREVIEW_ROWS = 10
 
 
 def read_upload(name: str, content: bytes) -> None:
     """Make an uploaded file the dataset, or keep the error to show beside the uploader."""
     try:
-        data = read_csv(content, max_bytes=ui.upload_limit_bytes())
+        data = read_table(content, max_bytes=ui.upload_limit_bytes())
         state.load_dataset(data, name, raw=content)
     except LayerlabError as error:
         state.set_upload_error(f"Could not use {name}: {error}")
@@ -47,7 +47,7 @@ def _load_sample() -> None:
 def _source() -> None:
     upload, sample = st.columns(2)
     upload.file_uploader(
-        "Upload a CSV file",
+        "Upload a CSV or Parquet file",
         type=UPLOAD_TYPES,
         key="upload_csv",
         on_change=_upload_changed,
@@ -56,7 +56,7 @@ def _source() -> None:
     )
     upload.caption(
         f"Up to {ui.upload_limit_mb():,} MB. A header row, then one row per example; commas, "
-        "semicolons, tabs or | between values."
+        "semicolons, tabs or | between values. Parquet files are read by the same rules."
     )
     sample.selectbox(
         "Or try a sample dataset",

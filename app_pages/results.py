@@ -12,7 +12,7 @@ from layerlab.schema.numbers import readable_number
 from layerlab.schema.vocabulary import FeatureKind, Task
 from layerlab.tabular.importance_report import importance_sentence
 from layerlab.tabular.predict import check_columns, unseen_categories
-from layerlab.tabular.reading import read_csv
+from layerlab.tabular.reading import read_table
 from layerlab.tabular.writing import csv_bytes
 from layerlab_app import diagnosis_panel, effects_panel, figures, run_view, spec_view, state, ui
 from layerlab_app.frames import SHOWN_ROWS, show_frame
@@ -28,7 +28,7 @@ from layerlab_app.tables import (
 )
 from layerlab_app.text import code_name, md, percent
 
-UPLOAD_TYPES = ["csv", "tsv", "txt"]
+UPLOAD_TYPES = ["csv", "tsv", "txt", "parquet"]
 MODEL_CARD_KEY = "model_card_open"
 COMPLETING_REFRESH_SECONDS = 1.0
 
@@ -207,11 +207,11 @@ def _score_new_data(result) -> None:
         return
 
     def scored():
-        rows = read_csv(uploaded.getvalue(), max_bytes=ui.upload_limit_bytes())
+        rows = read_table(uploaded.getvalue(), max_bytes=ui.upload_limit_bytes())
         ignored = check_columns(rows, result.spec)
         predictions = run_view.predict(rows)
         unseen = unseen_categories(rows, result.spec, result.model_file)
-        written = read_csv(uploaded.getvalue(), max_bytes=None, as_written=True)  # read above
+        written = read_table(uploaded.getvalue(), max_bytes=None, as_written=True)  # read above
         return predictions, written, ignored, unseen, id_like_columns(written, ignored)
 
     try:

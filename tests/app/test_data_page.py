@@ -9,6 +9,7 @@ from app_support import (
     seed_trained,
     session_of,
     shown,
+    start_app,
     texts,
     tiny_csv,
     tiny_regression_frame,
@@ -256,3 +257,25 @@ def test_the_upload_limit_is_streamlits_own_setting_and_the_reader_follows_it(ap
         assert at.selectbox(key="target_column")  # the table loaded
     finally:
         config.set_option("server.maxUploadSize", before)
+
+
+def test_a_parquet_upload_loads_like_its_csv(app):
+    import io
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=60), "colour": ["red", "Blue ", "blue"] * 20, "y": [1, 0] * 30}
+    )
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    app.file_uploader(key="upload_csv").set_value(
+        ("table.parquet", buffer.getvalue(), "application/octet-stream")
+    )
+    at = app.run()
+    assert not at.exception and not at.error
+    at.selectbox(key="target_column").set_value("y").run()
+    assert not at.exception
+    csv = upload(start_app(), "table.csv", frame)
+    csv.selectbox(key="target_column").set_value("y").run()
+    assert at.multiselect(key="feature_columns").value == ["x", "colour"]
+    assert csv.multiselect(key="feature_columns").value == ["x", "colour"]

@@ -439,3 +439,18 @@ def test_a_damaged_session_setting_reads_as_its_sound_fields():
     assert archive_settings.session_settings(
         {"following": 5, "open_run": "abc", "target": ["x"], "spec": {"a": 1}}
     ) == {"open_run": "abc", "spec": {"a": 1}}
+
+
+def test_a_parquet_table_goes_out_and_comes_back_as_it_was(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": np.arange(30.0), "colour": ["red", "blue", "green"] * 10})
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    data = buffer.getvalue()
+    store = WorkspaceStore(tmp_path / "original")
+    store.add_table("table.parquet", data, rows=30, columns=2)
+    copy = import_archive(io.BytesIO(export_archive(store)), tmp_path / "imports" / "copy")
+    assert copy.table_bytes(copy.tables()[0].id) == data  # byte for byte
+    as_csv = reading.read_table(frame.to_csv(index=False).encode())
+    pd.testing.assert_frame_equal(reading.read_table(data), as_csv)

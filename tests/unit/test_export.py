@@ -110,6 +110,21 @@ def test_bundle_predict_script_gives_the_same_predictions_without_layerlab(
     )
 
 
+def test_bundle_predict_script_scores_a_parquet_file_as_its_csv(
+    bundle, churn_frame, run_without_layerlab, tmp_path
+):
+    rows = new_customers(churn_frame)
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    rows.to_parquet(tmp_path / "new.parquet", index=False)
+    outputs = [
+        run_without_layerlab(RUN_PREDICT_SCRIPT, str(bundle / "predict.py"), name, cwd=tmp_path)
+        for name in ("new.csv", "new.parquet")
+    ]
+    assert all(done.returncode == 0 for done in outputs), outputs[-1].stderr[-3000:]
+    assert outputs[0].stdout == outputs[1].stdout  # the same rows, the same predictions
+    assert outputs[0].stderr == outputs[1].stderr  # and the same warnings
+
+
 def test_loaded_bundle_scores_like_the_trained_model(bundle, churn_result, churn_frame):
     loaded = load_bundle(bundle)
     assert loaded.spec == churn_result.spec

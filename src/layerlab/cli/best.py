@@ -34,7 +34,7 @@ from layerlab.runs.workers import WorkerPool, worker_count
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
 from layerlab.schema.vocabulary import Task
-from layerlab.tabular.reading import read_csv
+from layerlab.tabular.reading import read_table
 from layerlab.tabular.writing import write_csv
 
 # The share of the minutes the search may take; the rest is for training its winner, which
@@ -66,7 +66,7 @@ def add_best_command(commands, add_output_flags: Callable[[argparse.ArgumentPars
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    best.add_argument("data", help="the training table, a CSV file")
+    best.add_argument("data", help="the training table, a CSV or Parquet file")
     best.add_argument("--target", required=True, help="the column to predict")
     best.add_argument(
         "--task", choices=tuple(Task), help="override the task inferred from the target column"
@@ -110,7 +110,7 @@ def best_command(args: argparse.Namespace) -> int:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.monotonic()
-    frame = read_csv(args.data, max_bytes=None)
+    frame = read_table(args.data, max_bytes=None)
     base = base_spec_from_args(args, frame)
     out = bundle_folder(args.out or f"layerlab-best-{base.target}", base)
     settings = SearchSettings(minutes=args.minutes * SEARCH_SHARE, seed=base.seed).validate()

@@ -53,7 +53,7 @@ from layerlab.schema.spec import (
 from layerlab.schema.vocabulary import Task
 from layerlab.tabular.model_io import scored_table
 from layerlab.tabular.predict import check_columns
-from layerlab.tabular.reading import read_csv
+from layerlab.tabular.reading import read_table
 from layerlab.tabular.writing import write_csv
 
 EPILOG = """examples:
@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("data", help="the training table, a CSV file")
+    train.add_argument("data", help="the training table, a CSV or Parquet file")
     train.add_argument("--target", required=True, help="the column to predict")
     train.add_argument(
         "--task",
@@ -146,7 +146,9 @@ def _parser() -> argparse.ArgumentParser:
         "writes a CSV of predictions to standard output (or --out).",
     )
     predict.add_argument("bundle", help="the bundle folder written by `train`")
-    predict.add_argument("data", help="a CSV with the columns the model was trained on")
+    predict.add_argument(
+        "data", help="a CSV or Parquet file with the columns the model was trained on"
+    )
     predict.add_argument("--out", help="write predictions here instead of standard output")
     predict.add_argument(
         "--keep",
@@ -233,7 +235,7 @@ def _libraries_quiet() -> Iterator[None]:
 
 
 def _train(args) -> int:
-    frame = read_csv(args.data, max_bytes=None)
+    frame = read_table(args.data, max_bytes=None)
     spec = spec_from_args(args, frame)
     out = bundle_folder(args.out, spec)
     if not args.quiet:
@@ -274,7 +276,7 @@ def _predict(args) -> int:
     from layerlab.model.scoring import score, unseen_categories
 
     bundle = load_bundle(args.bundle)
-    frame = read_csv(args.data, max_bytes=None)
+    frame = read_table(args.data, max_bytes=None)
     extra = check_columns(frame, bundle.spec)
     if extra and not args.quiet:
         print(
@@ -286,7 +288,7 @@ def _predict(args) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     if args.keep:
         keep = [name.strip() for names in args.keep for name in names.split(",") if name.strip()]
-        table = scored_table(table, read_csv(args.data, max_bytes=None, as_written=True), keep)
+        table = scored_table(table, read_table(args.data, max_bytes=None, as_written=True), keep)
     if not args.out:
         write_csv(table, sys.stdout)
         return 0

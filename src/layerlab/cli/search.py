@@ -32,7 +32,7 @@ from layerlab.runs.trials import PoolTrials, retrain_best
 from layerlab.runs.workers import WorkerPool, worker_count
 from layerlab.schema.errors import LayerlabError
 from layerlab.schema.numbers import readable_number
-from layerlab.tabular.reading import read_csv
+from layerlab.tabular.reading import read_table
 from layerlab.tabular.too_good import suspiciously_good, too_good_sentence
 from layerlab.tabular.writing import write_csv
 
@@ -82,7 +82,7 @@ def add_search_command(commands, add_output_flags: Callable[[argparse.ArgumentPa
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    search.add_argument("data", help="the training table, a CSV file")
+    search.add_argument("data", help="the training table, a CSV or Parquet file")
     search.add_argument("--target", required=True, help="the column to predict")
     search.add_argument(
         "--task",
@@ -164,7 +164,7 @@ def search_command(args: argparse.Namespace) -> int:
         raise LayerlabError(
             f"'{out}' is a file, and the results go in a folder. Choose a folder with --out."
         )
-    frame = read_csv(args.data, max_bytes=None)
+    frame = read_table(args.data, max_bytes=None)
     base_spec = base_spec_from_args(args, frame)
     settings = SearchSettings(
         trials=args.trials,

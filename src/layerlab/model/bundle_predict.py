@@ -6,7 +6,8 @@ This file is a bundle's ``predict.py``. It needs pandas and Keras 3 with
 TensorFlow; Layerlab itself is not needed. It reads the CSV with the package
 ``layerlab_reading/`` beside it, the very modules Layerlab read the training
 file with, so encodings, delimiters, spreadsheet numbers, dates and categories
-are read the same way. The CSV must have the columns listed in spec.json
+are read the same way; a Parquet file (it needs pyarrow) is read by the same
+column rules. The table must have the columns listed in spec.json
 ("features"); other columns are ignored, empty cells count as missing, and
 categories the model never saw in training are scored as unknown ones, with a
 warning per column on stderr; values that are not numbers in a numeric column
@@ -27,7 +28,7 @@ sys.path.insert(0, str(HERE))
 import layerlab_reading as reading  # noqa: E402  (shipped beside this file)
 import numpy as np  # noqa: E402
 
-USAGE = "usage: python predict.py new.csv > predictions.csv"
+USAGE = "usage: python predict.py new.csv > predictions.csv  (or new.parquet, with pyarrow)"
 
 
 def predict(frame, warn=None):
@@ -104,7 +105,7 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     try:
-        table = predict(reading.read_csv(argv[0], max_bytes=None), warn=_warn)
+        table = predict(reading.read_table(argv[0], max_bytes=None), warn=_warn)
     except (reading.DataError, reading.BundleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -42,6 +42,7 @@ READING_MODULES = (
     "values.py",
     "dates.py",
     "tidying.py",
+    "parquet_reading.py",
     "reading.py",
     "writing.py",
     "model_io.py",
@@ -173,13 +174,13 @@ def _bundle_readme(result: TrainingResult, evaluation: Evaluation) -> str:
         "    import json, keras, tensorflow as tf, layerlab_reading as reading\n"
         '    model = keras.saving.load_model("model.keras")\n'
         '    spec = json.load(open("spec.json"))\n'
-        '    frame = reading.read_csv("new.csv", max_bytes=None)\n'
+        '    frame = reading.read_table("new.csv", max_bytes=None)  # or a .parquet file\n'
         '    features = [(f["name"], f["kind"]) for f in spec["features"]]\n'
         "    inputs = reading.model_inputs(frame, features)\n"
         "    outputs = model.predict({name: tf.constant(x) for name, x in inputs.items()})\n\n"
         "The model takes one input per column, each shaped (rows, 1): numbers as float32 "
         "(NaN = missing), categories as lower-case text (empty = missing). "
-        "`layerlab_reading/` reads a CSV exactly as Layerlab read the training file "
+        "`layerlab_reading/` reads a CSV (or Parquet) file exactly as Layerlab read the training file "
         "(spreadsheet numbers, dates as parts, one spelling per category).\n\n"
         "Files: model.keras, spec.json (every setting; reload it with "
         "`python -m layerlab train DATA.csv --spec spec.json`), metrics.json, history.csv, "

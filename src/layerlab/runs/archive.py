@@ -50,6 +50,7 @@ from layerlab.schema.errors import LayerlabError, SpecError, WorkspaceError
 from layerlab.tabular import reading
 from layerlab.tabular.keras_file_check import check_keras_file, max_keras_file_bytes
 from layerlab.tabular.network_weights import check_network_file
+from layerlab.tabular.parquet_reading import PARQUET_MAGIC
 
 ARCHIVE_FORMAT = "layerlab-workspace"
 ARCHIVE_FORMAT_VERSION = 1
@@ -567,6 +568,9 @@ def _check_columns(path: Path, name: str) -> None:
         return
     longest = most * 1024  # a kilobyte a column name is more than any real header needs
     with open(path, "rb") as file:
+        if file.read(4) == PARQUET_MAGIC:
+            return  # no header line: read_table counts its columns from its schema, first
+        file.seek(0)
         line = file.readline(longest + 1)
     if len(line) > longest:
         raise WorkspaceError(

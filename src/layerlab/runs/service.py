@@ -33,7 +33,7 @@ from layerlab.runs.store import WorkspaceStore
 from layerlab.schema.errors import LayerlabError, WorkspaceFull
 from layerlab.schema.spec import ModelSpec, default_spec
 from layerlab.schema.vocabulary import Task
-from layerlab.tabular.reading import read_csv
+from layerlab.tabular import reading
 
 if TYPE_CHECKING:
     from layerlab.runs.search_settings import SearchSettings
@@ -140,7 +140,7 @@ class WorkspaceService:
 
     def read_table(self, table_id: str) -> pd.DataFrame:
         """A kept table, read by the same rules as an upload (its size was checked then)."""
-        return read_csv(self.store.table_bytes(table_id), max_bytes=None)
+        return reading.read_table(self.store.table_bytes(table_id), max_bytes=None)
 
     def add_table(
         self, focus: Focus, data: pd.DataFrame, name: str, raw: bytes, target: str | None = None

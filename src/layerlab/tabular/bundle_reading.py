@@ -22,7 +22,7 @@ from .model_io import (
     scored_table,
     unseen_categories_messages,
 )
-from .reading import read_csv
+from .reading import read_csv, read_table
 from .values import MISSING_VALUES, category_key, category_text
 from .writing import write_csv
 
@@ -42,6 +42,7 @@ __all__ = [
     "prediction_table",
     "read_bundle_json",
     "read_csv",
+    "read_table",
     "scored_table",
     "unseen_categories_messages",
     "write_csv",

@@ -21,6 +21,7 @@ import warnings
 
 import pandas as pd
 
+from . import parquet_reading
 from .errors import DataError, name_list, shorten
 from .tidying import tidy
 from .values import MISSING_VALUES
@@ -97,6 +98,26 @@ def read_csv(
     # Only a ;-delimited file says the decimal mark is a comma (Excel in e.g. German or
     # French); tab and | files come from every locale, so their values decide alone.
     return tidy(frame, decimal_comma=delimiter == ";")
+
+
+def read_table(
+    source: bytes | str | os.PathLike,
+    *,
+    max_bytes: int | None = MAX_UPLOAD_BYTES,
+    max_columns: int | None = MAX_COLUMNS,
+    as_written: bool = False,
+) -> pd.DataFrame:
+    """A CSV or a Parquet file, told apart by its first bytes (not its name), read by the
+    same column rules (``parquet_reading``); the arguments are ``read_csv``'s."""
+    if not parquet_reading.is_parquet(source):
+        return read_csv(source, max_bytes=max_bytes, max_columns=max_columns, as_written=as_written)
+    if isinstance(source, bytes | bytearray | memoryview):
+        check_size(len(source), max_bytes)
+    else:
+        check_size(os.path.getsize(os.fspath(source)), max_bytes)
+    return parquet_reading.read_parquet(
+        source, max_columns=max_columns, as_written=as_written, check_columns=check_columns
+    )
 
 
 def _read_bytes(source: bytes | str | os.PathLike, max_bytes: int | None) -> bytes:
@@ -176,7 +197,7 @@ def _refuse_known_binary(raw: bytes) -> None:
             "This file is a PDF document, not a CSV file. Expected comma-separated text. "
             "Export the table from the program that made the PDF as CSV and upload that."
         )
-    if head.startswith(b"PAR1"):
+    if head.startswith(parquet_reading.PARQUET_MAGIC):  # read_table reads it
         raise DataError(
             "This file is a Parquet file, not a CSV file. Expected comma-separated text. "
             "Convert it with pandas: pd.read_parquet(path).to_csv('data.csv', index=False)."
