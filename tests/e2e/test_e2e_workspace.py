@@ -249,7 +249,10 @@ def test_a_run_cut_off_by_a_server_restart_comes_back_interrupted_with_its_model
 def _train_iris(page: Page, *, epochs: int, learning_rate: float | None = None) -> None:
     load_sample(page, "Iris")
     go_to(page, "Model")
-    set_training(page, learning_rate=learning_rate, epochs=epochs, patience=0)
+    # One plain network: these journeys are about the workspace, not the recipe.
+    set_training(
+        page, learning_rate=learning_rate, epochs=epochs, patience=0, ensemble=1, refit=False
+    )
     go_to(page, "Train")
     start_training(page)
     wait_for_training(page, timeout=WORKER_START_SECONDS)

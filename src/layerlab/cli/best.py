@@ -7,10 +7,13 @@ and its ensemble (issue 31, ``bench/QUALITY.md``). So ``best`` spends about
 ``SEARCH_SHARE`` of the minutes on a random search of the lessons' space (depth,
 widths, activation, dropout, optimizer, learning rate, batch size), whose first trial
 is the default network itself, each trial a single network on a sample of the rows
-for few epochs. Then it trains the winner as a new table's default trains (an
-ensemble of networks, the learning rate lowered on a plateau, the refit on every
-training and validation row) on all the rows, and writes one bundle as ``train``
-does, with the search's trials beside it in ``search_trials.csv``.
+for few epochs. Then it trains the winner, and the default network if another won,
+as a new table's default trains (an ensemble of networks, the learning rate lowered
+on a plateau, the refit on every training and validation row) on all the rows; keeps
+the one with the lower validation loss (the same validation rows for both: short
+trials rank networks noisily, and a search's best often owes its place to the
+noise); and writes one bundle as ``train`` does, with the search's trials beside it
+in ``search_trials.csv``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable
 
 from layerlab.cli.common import writing
 from layerlab.cli.search import base_spec_from_args, trial_line
-from layerlab.cli.training import bundle_folder, train_and_write
+from layerlab.cli.training import bundle_folder, train_and_write, train_with_display
 from layerlab.report.progress import format_duration
 from layerlab.runs.search import Search
 from layerlab.runs.search_settings import SearchSettings, full_training_spec
@@ -82,7 +85,7 @@ def add_best_command(commands, add_output_flags: Callable[[argparse.ArgumentPars
         default=DEFAULT_MINUTES,
         metavar="M",
         help=f"about how long it may take (default {DEFAULT_MINUTES:g}); the search takes "
-        f"{SEARCH_SHARE:.0%} of it, training the winner the rest, however long it needs",
+        f"{SEARCH_SHARE:.0%} of it, training the finalists the rest, however long they need",
     )
     best.add_argument("--out", help="folder to write the bundle to (default: layerlab-best-TARGET)")
     best.add_argument("--seed", type=int, help="seed for the split, the search and each network")
@@ -117,25 +120,51 @@ def best_command(args: argparse.Namespace) -> int:
     rows, winner = _search(args, frame, base, settings)
     searched_seconds = time.monotonic() - started
 
-    final = full_training_spec(winner.spec, base)
-    _say(
-        args,
-        f"Training the winner, trial {winner.shown_number}, on all {len(frame):,} rows: "
-        + (f"an ensemble of {final.ensemble} networks" if final.ensemble > 1 else "one network")
-        + (", then trained again on every training and validation row" if final.refit else "")
-        + f", up to {final.epochs:,} epochs ...",
-    )
-    train_and_write(args, frame, final, out, searched=True)
+    default = rows[0]  # the first trial: the default network (start_from_base)
+    challenger = default.number != winner.number and default.validation_loss is not None
+    finalists = [winner, default] if challenger else [winner]
+    chosen = _train_finalists(args, frame, base, finalists)
+    train_and_write(args, frame, chosen.spec, out, searched=True, trained=chosen)
     with writing("the search's trials", out / TRIALS_FILE, "Choose another folder with --out."):
         write_csv(trials_frame(rows), out / TRIALS_FILE)
     scored = sum(row.validation_loss is not None for row in rows)
     print(
         f"Done in {format_duration(time.monotonic() - started)}: "
         f"{format_duration(searched_seconds)} searching {len(rows)} networks ({scored} scored; "
-        f"{out / TRIALS_FILE}), the rest training the winner.",
+        f"{out / TRIALS_FILE}), the rest training the finalists.",
         file=sys.stderr,
     )
     return 0
+
+
+def _train_finalists(args, frame, base, finalists):
+    """Train each finalist as the winner trains (the recipe, all rows, full epochs) and keep
+    the one whose validation loss is lowest: a search's short trials on part of the rows
+    rank networks noisily, and its best often owes its place to that noise."""
+    results = []
+    for row in finalists:
+        final = full_training_spec(row.spec, base)
+        name = "the default network" if row.number == 0 else f"trial {row.shown_number}"
+        _say(
+            args,
+            f"Training {name} on all {len(frame):,} rows: "
+            + (f"an ensemble of {final.ensemble} networks" if final.ensemble > 1 else "one network")
+            + (", then trained again on every training and validation row" if final.refit else "")
+            + f", up to {final.epochs:,} epochs ...",
+        )
+        result = train_with_display(args, frame, final)
+        results.append((kept_validation_loss(result), name, result))
+    _, name, chosen = min(results, key=lambda found: found[0])
+    if len(results) > 1:
+        shown = "; ".join(f"{found[1]} {readable_number(found[0])}" for found in results)
+        _say(args, f"Validation loss after full training: {shown}. Keeping {name}.")
+    return chosen
+
+
+def kept_validation_loss(result) -> float:
+    """The validation loss of the epoch a run kept (inf for a run that kept none)."""
+    kept = [row["val_loss"] for row in result.history if row["epoch"] == result.kept_epoch]
+    return kept[0] if kept else float("inf")
 
 
 def _search(args, frame, base, settings: SearchSettings):

@@ -43,27 +43,46 @@ def bundle_folder(out: str | None, spec: ModelSpec) -> Path:
     return folder
 
 
-def train_and_write(
-    args: argparse.Namespace, frame: pd.DataFrame, spec: ModelSpec, out: Path, *, searched=False
-):
-    """Train ``spec`` on ``frame`` with a progress display, print the result, its scores, the
-    verdict and the findings, write the bundle to ``out`` and, with ``--workspace``, keep the
-    run there. ``searched``: the network is a search's winner (the verdict's advice differs).
-    Returns the evaluation."""
+def train_with_display(args: argparse.Namespace, frame: pd.DataFrame, spec: ModelSpec, kept=None):
+    """``train(frame, spec)`` with the progress display (none with ``--quiet``); ``kept``, a
+    workspace's record, hears each epoch too and is marked failed if training fails."""
     # Not at the top: TensorFlow (about 4 s), which --help and a refused flag never pay.
-    from layerlab.model.evaluate import evaluate
-    from layerlab.model.export import write_bundle
-    from layerlab.model.insights import run_diagnosis
     from layerlab.model.train import train
 
-    kept = _WorkspaceRun.begin(args.workspace, args.data, frame, spec) if args.workspace else None
     with contextlib.nullcontext() if args.quiet else _epoch_display(spec.patience) as display:
         try:
-            result = train(frame, spec, on_event=_both(display, kept))
+            return train(frame, spec, on_event=_both(display, kept))
         except BaseException as error:
             if kept is not None:
                 kept.failed(error)
             raise
+
+
+def train_and_write(
+    args: argparse.Namespace,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    out: Path,
+    *,
+    searched: bool = False,
+    trained=None,
+):
+    """Train ``spec`` on ``frame`` with a progress display (or take ``trained``, a result of
+    ``train_with_display`` already), print the result, its scores, the verdict and the
+    findings, write the bundle to ``out`` and, with ``--workspace``, keep the run there.
+    ``searched``: the network is a search's winner (the verdict's advice differs).
+    Returns the evaluation."""
+    from layerlab.model.evaluate import evaluate
+    from layerlab.model.export import write_bundle
+    from layerlab.model.insights import run_diagnosis
+
+    kept = _WorkspaceRun.begin(args.workspace, args.data, frame, spec) if args.workspace else None
+    if trained is None:
+        result = train_with_display(args, frame, spec, kept)
+    else:
+        result = trained
+        if kept is not None:
+            kept.store.append_epochs(kept.run_id, result.history)
     print(result.message, file=sys.stderr)
     evaluation = evaluate(result)
     print(evaluation.headline(), file=sys.stderr)
