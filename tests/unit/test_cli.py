@@ -280,10 +280,10 @@ def test_a_bug_is_not_dressed_up_as_bad_input(trained_bundle, monkeypatch):
     # Only LayerlabError is the user's to fix; anything else must surface with its traceback.
     import layerlab.cli.main
 
-    def broken_read_csv(*args, **kwargs):
+    def broken_read_table(*args, **kwargs):
         raise RuntimeError("a bug in Layerlab")
 
-    monkeypatch.setattr(layerlab.cli.main, "read_csv", broken_read_csv)
+    monkeypatch.setattr(layerlab.cli.main, "read_table", broken_read_table)
     _, out = trained_bundle
     with pytest.raises(RuntimeError, match="a bug in Layerlab"):
         main(["predict", str(out), CHURN])

@@ -22,6 +22,17 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def twice_named() -> bytes:
+    """A Parquet file whose two columns share a name (pyarrow writes it; pandas would not)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["x", "x"])
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
 def messy_table() -> pd.DataFrame:
     rows = 12
     return pd.DataFrame(
@@ -60,6 +71,7 @@ def test_a_csv_is_still_a_csv_and_the_upload_limit_counts_parquet_bytes():
         (lambda: parquet_bytes(pd.DataFrame({"only": [1, 2]})), "only one column"),
         (lambda: parquet_bytes(pd.DataFrame({"a": [], "b": []})), "no rows"),
         (lambda: parquet_bytes(read_csv(IRIS))[:-40], "could not be read"),
+        (lambda: twice_named(), "duplicate column names"),  # the CSV reader's own check
     ],
 )
 def test_a_parquet_file_that_cannot_be_a_table_says_why(data, said):

@@ -19,6 +19,7 @@ in ``search_trials.csv``.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -153,7 +154,7 @@ def _train_finalists(args, frame, base, finalists):
             + f", up to {final.epochs:,} epochs ...",
         )
         result = train_with_display(args, frame, final)
-        results.append((kept_validation_loss(result), name, result))
+        results.append((validation_loss(result), name, result))
     _, name, chosen = min(results, key=lambda found: found[0])
     if len(results) > 1:
         shown = "; ".join(f"{found[1]} {readable_number(found[0])}" for found in results)
@@ -161,10 +162,10 @@ def _train_finalists(args, frame, base, finalists):
     return chosen
 
 
-def kept_validation_loss(result) -> float:
-    """The validation loss of the epoch a run kept (inf for a run that kept none)."""
-    kept = [row["val_loss"] for row in result.history if row["epoch"] == result.kept_epoch]
-    return kept[0] if kept else float("inf")
+def validation_loss(result) -> float:
+    """A run's best finite validation loss, as a search scores its trials (inf for none)."""
+    losses = [row["val_loss"] for row in result.history if math.isfinite(row["val_loss"])]
+    return min(losses, default=math.inf)
 
 
 def _search(args, frame, base, settings: SearchSettings):

@@ -174,6 +174,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.verbose:
+        from layerlab.model.runtime import let_tensorflow_speak  # see _libraries_quiet
+
+        let_tensorflow_speak()
     try:
         with (
             contextlib.nullcontext() if args.verbose else _libraries_quiet(),

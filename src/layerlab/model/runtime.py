@@ -94,6 +94,14 @@ def keep_tensorflow_quiet() -> None:
     _quiet = True
 
 
+def let_tensorflow_speak() -> None:
+    """``--verbose``: TensorFlow's own lines go through, here and in the workers started from
+    now on, even where a quiet start was inherited (``QUIET_VARIABLE``)."""
+    global _quiet
+    os.environ.pop(QUIET_VARIABLE, None)
+    _quiet = False
+
+
 @contextlib.contextmanager
 def without_tensorflow_log_lines() -> Iterator[None]:
     """Catch what is written to file descriptor 2 meanwhile; write back all but TensorFlow's lines."""

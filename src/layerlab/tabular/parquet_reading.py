@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -41,13 +42,13 @@ def is_parquet(source: bytes | str | os.PathLike) -> bool:
 def read_parquet(
     source: bytes | str | os.PathLike,
     *,
-    max_columns: int | None,
+    check_header: Callable[[list[str]], None],
     as_written: bool = False,
-    check_columns=None,
 ) -> pd.DataFrame:
     """A Parquet file (bytes or a path) as ``read_csv`` reads the same table as CSV, or a
-    ``DataError`` that says why not. ``check_columns(count, max_columns)`` is the reader's
-    own check of the header's width; ``as_written`` gives every cell as text ("" missing)."""
+    ``DataError`` that says why not. ``check_header(names)`` is the reader's own check of
+    the column names, run on the schema before any row is read; ``as_written`` gives every
+    cell as text ("" missing)."""
     try:
         import pyarrow.parquet as parquet
     except ImportError:
@@ -55,13 +56,12 @@ def read_parquet(
             "This is a Parquet file, and reading Parquet needs the pyarrow package, which is "
             "not installed here. Install it (pip install pyarrow), or save the table as CSV."
         ) from None
-    opened = io.BytesIO(bytes(source)) if isinstance(source, bytes | bytearray) else source
+    in_memory = isinstance(source, bytes | bytearray | memoryview)
+    opened = io.BytesIO(bytes(source)) if in_memory else source
     try:
         file = parquet.ParquetFile(opened)
         names = [str(name).strip() for name in file.schema_arrow.names]
-        if check_columns is not None:
-            check_columns(len(names), max_columns)
-        _check_header(names)
+        check_header(names)
         frame = file.read().to_pandas()
     except DataError:
         raise
@@ -82,21 +82,6 @@ def read_parquet(
     if as_written:
         return frame.astype(object).where(frame.notna(), "").map(_written)
     return tidy(frame, decimal_comma=False)
-
-
-def _check_header(names: list[str]) -> None:
-    if len(names) < 2:
-        raise DataError(
-            f'The table has only one column ("{shorten(names[0] if names else "", 60)}"). '
-            "Expected at least two columns: one or more features and a target to predict."
-        )
-    seen: set[str] = set()
-    twice = [name for name in names if name in seen or seen.add(name)]
-    if twice:
-        raise DataError(
-            f"The columns {name_list(sorted(set(twice)))} appear more than once. Expected "
-            "each column name once. Rename or remove the repeated columns."
-        )
 
 
 def _as_csv_would(column: pd.Series) -> pd.Series:

@@ -21,8 +21,8 @@ import warnings
 
 import pandas as pd
 
-from . import parquet_reading
 from .errors import DataError, name_list, shorten
+from .parquet_reading import PARQUET_MAGIC, is_parquet, read_parquet
 from .tidying import tidy
 from .values import MISSING_VALUES
 
@@ -76,15 +76,7 @@ def read_csv(
     sample = _sample_lines(text)
     delimiter = _sniff_delimiter(sample)
     header = _header_names(sample, delimiter)
-    if len(header) < 2:
-        raise DataError(
-            f'The table has only one column ("{shorten(header[0] if header else "", 60)}"). '
-            "Expected at least two columns: one or more features and a target to predict. "
-            "If the file has more columns, it may use an unusual delimiter: save it again "
-            "with commas, semicolons, tabs or | between values."
-        )
-    check_columns(len(header), max_columns)
-    _refuse_duplicate_names(header)
+    check_header(header, max_columns, one_column_hint=_DELIMITER_HINT)
 
     frame = _parse(text, delimiter, header, as_written=as_written)
     if frame.empty:
@@ -109,14 +101,14 @@ def read_table(
 ) -> pd.DataFrame:
     """A CSV or a Parquet file, told apart by its first bytes (not its name), read by the
     same column rules (``parquet_reading``); the arguments are ``read_csv``'s."""
-    if not parquet_reading.is_parquet(source):
+    if not is_parquet(source):
         return read_csv(source, max_bytes=max_bytes, max_columns=max_columns, as_written=as_written)
     if isinstance(source, bytes | bytearray | memoryview):
         check_size(len(source), max_bytes)
     else:
         check_size(os.path.getsize(os.fspath(source)), max_bytes)
-    return parquet_reading.read_parquet(
-        source, max_columns=max_columns, as_written=as_written, check_columns=check_columns
+    return read_parquet(
+        source, as_written=as_written, check_header=lambda names: check_header(names, max_columns)
     )
 
 
@@ -145,6 +137,27 @@ def check_size(size: int, max_bytes: int | None = MAX_UPLOAD_BYTES) -> None:
             f"{limit} limit ({max_bytes:,} bytes). Expected a CSV file of at most {limit}. "
             "Upload a sample of the rows, or remove columns you do not need, and try again."
         )
+
+
+_DELIMITER_HINT = (
+    " If the file has more columns, it may use an unusual delimiter: save it again "
+    "with commas, semicolons, tabs or | between values."
+)
+
+
+def check_header(
+    header: list[str], max_columns: int | None = MAX_COLUMNS, *, one_column_hint: str = ""
+) -> None:
+    """Raise ``DataError`` unless ``header`` names two columns or more, at most
+    ``max_columns``, each once: checked before any row is read, whatever the format."""
+    if len(header) < 2:
+        raise DataError(
+            f'The table has only one column ("{shorten(header[0] if header else "", 60)}"). '
+            "Expected at least two columns: one or more features and a target to predict."
+            + one_column_hint
+        )
+    check_columns(len(header), max_columns)
+    _refuse_duplicate_names(header)
 
 
 def check_columns(count: int, max_columns: int | None = MAX_COLUMNS) -> None:
@@ -197,7 +210,7 @@ def _refuse_known_binary(raw: bytes) -> None:
             "This file is a PDF document, not a CSV file. Expected comma-separated text. "
             "Export the table from the program that made the PDF as CSV and upload that."
         )
-    if head.startswith(parquet_reading.PARQUET_MAGIC):  # read_table reads it
+    if head.startswith(PARQUET_MAGIC):  # read_table reads it
         raise DataError(
             "This file is a Parquet file, not a CSV file. Expected comma-separated text. "
             "Convert it with pandas: pd.read_parquet(path).to_csv('data.csv', index=False)."
